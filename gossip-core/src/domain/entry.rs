@@ -1,0 +1,86 @@
+//! [`LogEntry`], the unit of replication, and its read-order key [`EntryKey`].
+//!
+//! ```
+//! use gossip_core::{Hlc, LogEntry, NodeId};
+//!
+//! let entry = LogEntry::new(NodeId::new("a")?, 1, Hlc::new(10, 0)?, b"hello".to_vec());
+//! assert_eq!(entry.payload.as_ref(), b"hello");
+//! assert!(entry.key() < LogEntry::new(NodeId::new("a")?, 2, Hlc::new(11, 0)?, vec![]).key());
+//! # Ok::<(), gossip_core::Error>(())
+//! ```
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{hlc::Hlc, ids::NodeId};
+
+/// One entry of an append-only stream, written by `author`.
+///
+/// Its identity is `(author, sequence)`; sequences start at 1 and are
+/// contiguous per author within a stream. Streams are read in the total order
+/// `(timestamp, author, sequence)` (see [`EntryKey`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LogEntry {
+    /// The node that wrote the entry.
+    pub author: NodeId,
+    /// Position in the author's log, starting at 1.
+    pub sequence: u64,
+    /// When the author wrote it.
+    pub timestamp: Hlc,
+    /// Opaque application bytes.
+    pub payload: Bytes,
+    /// Reserved for the author's signature over the entry (not yet verified).
+    pub signature: Option<Bytes>,
+}
+
+impl LogEntry {
+    /// Builds an unsigned entry.
+    pub fn new(author: NodeId, sequence: u64, timestamp: Hlc, payload: impl Into<Bytes>) -> Self {
+        Self {
+            author,
+            sequence,
+            timestamp,
+            payload: payload.into(),
+            signature: None,
+        }
+    }
+
+    /// The entry's position in read order.
+    #[must_use]
+    pub fn key(&self) -> EntryKey {
+        EntryKey {
+            timestamp: self.timestamp,
+            author: self.author.clone(),
+            sequence: self.sequence,
+        }
+    }
+
+    /// Whether `other` has the same identity and the same content.
+    #[must_use]
+    pub fn same_content(&self, other: &LogEntry) -> bool {
+        self.timestamp == other.timestamp
+            && self.payload == other.payload
+            && self.signature == other.signature
+    }
+
+    /// Bytes the entry occupies in accounting (payload plus signature).
+    #[must_use]
+    pub fn size_bytes(&self) -> u64 {
+        let sig = self.signature.as_ref().map_or(0, Bytes::len);
+        (self.payload.len() + sig) as u64
+    }
+}
+
+/// The read-order key of an entry: `(timestamp, author, sequence)`.
+///
+/// Used as an exclusive cursor when paging through a stream.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntryKey {
+    /// The entry's timestamp.
+    pub timestamp: Hlc,
+    /// The entry's author.
+    pub author: NodeId,
+    /// The entry's sequence.
+    pub sequence: u64,
+}

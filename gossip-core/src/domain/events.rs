@@ -1,0 +1,128 @@
+//! Domain events ([`DomainEvent`]) and non-fatal errors ([`SyncError`]) a node reports.
+
+use std::fmt;
+
+use super::ids::{ChannelId, NodeId, StreamId};
+use crate::error::Error;
+
+/// What a node believes about a peer (SWIM failure detection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum PeerStatus {
+    /// Answering, directly or through intermediaries.
+    Reachable,
+    /// Failed enough probes to be suspected; may refute.
+    Suspected,
+    /// Suspected for longer than the suspicion timeout.
+    Unreachable,
+}
+
+impl fmt::Display for PeerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PeerStatus::Reachable => "reachable",
+            PeerStatus::Suspected => "suspected",
+            PeerStatus::Unreachable => "unreachable",
+        })
+    }
+}
+
+/// Something that happened in the node, reported on its event stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DomainEvent {
+    /// Entries were appended locally.
+    EntriesAppended {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// How many.
+        count: usize,
+    },
+    /// Entries from peers were merged into the store.
+    EntriesMerged {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The peer that sent them, if known.
+        from: Option<NodeId>,
+        /// How many were stored.
+        count: usize,
+    },
+    /// Entries written by a non-member were rejected.
+    NonMemberEntriesRejected {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The non-member author.
+        author: NodeId,
+        /// How many.
+        count: usize,
+    },
+    /// Compaction removed entries and raised the stream's base.
+    StreamCompacted {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// How many entries were removed.
+        removed: u64,
+    },
+    /// A peer's reachability changed.
+    PeerStatusChanged {
+        /// The peer.
+        peer: NodeId,
+        /// Its new status.
+        status: PeerStatus,
+    },
+    /// A transport or discovery mechanism suggested a peer.
+    PeerDiscovered {
+        /// The peer.
+        peer: NodeId,
+    },
+}
+
+/// A non-fatal error met while syncing, with where it happened.
+///
+/// Reported on the node's error stream; the node keeps serving.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SyncError {
+    /// What went wrong.
+    pub error: Error,
+    /// The peer involved, if any.
+    pub peer: Option<NodeId>,
+}
+
+impl SyncError {
+    /// A sync error with no peer attached.
+    #[must_use]
+    pub fn new(error: Error) -> Self {
+        Self { error, peer: None }
+    }
+
+    /// Attaches the peer involved.
+    #[must_use]
+    pub fn with_peer(mut self, peer: NodeId) -> Self {
+        self.peer = Some(peer);
+        self
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.peer {
+            Some(peer) => write!(f, "{} (peer {peer})", self.error),
+            None => write!(f, "{}", self.error),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}

@@ -1,0 +1,26 @@
+//! The pure domain: identifiers, clocks, entries, version vectors, channels,
+//! merge, retention, materializers, digests and events. No I/O, no system clock.
+
+mod buffer;
+mod channel;
+mod digest;
+mod entry;
+mod events;
+mod hlc;
+mod ids;
+mod materializer;
+mod merge;
+mod retention;
+mod version_vector;
+
+pub use buffer::{BufferLimits, OutOfOrderBuffer};
+pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
+pub use entry::{EntryKey, LogEntry};
+pub use events::{DomainEvent, PeerStatus, SyncError};
+pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
+pub use ids::{ChannelId, NodeId, StreamId, MAX_ID_LEN};
+pub use materializer::{Fold, Materialized, StateMaterializer};
+pub use merge::{duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome};
+pub use retention::RetentionPolicy;
+pub use version_vector::{SeqRange, VersionVector};

@@ -1,0 +1,368 @@
+//! The crate's error type, [`Error`], and the port errors it wraps.
+
+use std::{fmt, sync::Arc};
+
+use crate::domain::{ChannelId, Hlc, NodeId, StreamId};
+
+/// `Result` with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which identifier an [`Error::InvalidId`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IdKind {
+    /// A [`NodeId`].
+    Node,
+    /// A [`ChannelId`].
+    Channel,
+    /// A [`StreamId`].
+    Stream,
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdKind::Node => "node",
+            IdKind::Channel => "channel",
+            IdKind::Stream => "stream",
+        })
+    }
+}
+
+/// Every error of `gossip-core`.
+///
+/// Operations return it; non-fatal problems met while syncing (a bad frame, a
+/// rejected entry) are reported on the node's error stream as a
+/// [`SyncError`](crate::SyncError) wrapping it. Each variant says whether
+/// state was affected.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An identifier failed validation. Nothing was created.
+    #[error("invalid {kind} id {value:?}: {reason}")]
+    InvalidId {
+        /// Which identifier.
+        kind: IdKind,
+        /// The offending value (truncated).
+        value: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// An entry carried sequence 0 (sequences start at 1). The entry was rejected.
+    #[error("invalid sequence {sequence} from {author}: sequences start at 1")]
+    InvalidSequence {
+        /// The entry's author.
+        author: NodeId,
+        /// The offending sequence.
+        sequence: u64,
+    },
+    /// A payload exceeded the stream's limit. Nothing was written.
+    #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// Entries from an author who is not a member of the channel were rejected.
+    #[error("{count} entries from {author}, not a member of channel {channel}, were rejected")]
+    NonMember {
+        /// The channel.
+        channel: ChannelId,
+        /// The non-member author.
+        author: NodeId,
+        /// How many entries were rejected.
+        count: usize,
+    },
+    /// An author produced two different entries with the same sequence. The
+    /// first one seen is kept; the other was rejected.
+    #[error("equivocation: {author} wrote two different entries with sequence {sequence} in {channel}/{stream}")]
+    Equivocation {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The author who equivocated.
+        author: NodeId,
+        /// The sequence written twice.
+        sequence: u64,
+    },
+    /// The out-of-order buffer was full, or an entry was too far ahead to
+    /// fit: entries were dropped (anti-entropy fetches them again later).
+    #[error("out-of-order buffer full: dropped {dropped} entries from {author} in {channel}/{stream}")]
+    BufferOverflow {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The author whose entries were dropped.
+        author: NodeId,
+        /// How many were dropped.
+        dropped: usize,
+    },
+    /// A remote timestamp was too far in the future; the local clock was not moved.
+    #[error("remote timestamp {remote} is more than {max_drift_ms} ms ahead of local time {local_ms} ms")]
+    ClockDrift {
+        /// The remote timestamp.
+        remote: Hlc,
+        /// Local physical time, in milliseconds.
+        local_ms: u64,
+        /// The configured maximum drift, in milliseconds.
+        max_drift_ms: u64,
+    },
+    /// The hybrid logical clock reached its largest value. Nothing was issued.
+    #[error("the hybrid logical clock reached its largest value")]
+    ClockExhausted,
+    /// The channel is not known to this node.
+    #[error("unknown channel {0}")]
+    UnknownChannel(ChannelId),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A frame could not be decoded. It was dropped; nothing else changed.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// A frame came from a node that is not a known peer. It was dropped.
+    #[error("frame from unknown peer {0} dropped")]
+    UnknownPeer(NodeId),
+    /// The node has been stopped or disposed.
+    #[error("the node is not running")]
+    NodeStopped,
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The frame is shorter than the envelope header.
+    #[error("frame of {0} bytes is too short for the envelope")]
+    Truncated(usize),
+    /// The frame announces a protocol version this node does not speak.
+    #[error("unsupported protocol version {found} (this node speaks {supported})")]
+    UnsupportedVersion {
+        /// The version in the frame.
+        found: u8,
+        /// The version this node speaks.
+        supported: u8,
+    },
+    /// The frame announces an unknown message kind.
+    #[error("unknown message kind {0}")]
+    UnknownKind(u8),
+    /// The frame is longer than the largest frame accepted.
+    #[error("frame of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// The body does not decode as the announced message.
+    #[error("malformed {kind} body: {reason}")]
+    Malformed {
+        /// The announced kind's name.
+        kind: &'static str,
+        /// What the decoder reported.
+        reason: String,
+    },
+}
+
+/// What kind of failure a [`TransportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The frame is longer than the transport's maximum; nothing was sent.
+    FrameTooLarge,
+    /// The transport knows no way to reach this node.
+    UnknownPeer,
+    /// The peer is known but cannot be reached now (down, partitioned).
+    Unreachable,
+    /// The peer's send queue is full; the frame was not queued.
+    QueueFull,
+    /// The connection handshake failed (wrong protocol, wrong network key, timeout).
+    Handshake,
+    /// The transport was closed.
+    Closed,
+    /// An I/O failure.
+    Io,
+    /// Another failure.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::FrameTooLarge => "frame too large",
+            TransportErrorKind::UnknownPeer => "unknown peer",
+            TransportErrorKind::Unreachable => "unreachable",
+            TransportErrorKind::QueueFull => "queue full",
+            TransportErrorKind::Handshake => "handshake failed",
+            TransportErrorKind::Closed => "closed",
+            TransportErrorKind::Io => "i/o error",
+            TransportErrorKind::Other => "failure",
+        })
+    }
+}
+
+/// An error from a [`Transport`](crate::Transport) or a layer over one. Names
+/// the backend and keeps its own error as the source.
+#[derive(Clone, thiserror::Error)]
+#[error("{backend} transport: {kind}: {message}")]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    backend: &'static str,
+    message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("backend", &self.backend)
+            .field("message", &self.message)
+            .field("source", &self.source.as_ref().map(ToString::to_string))
+            .finish()
+    }
+}
+
+impl TransportError {
+    /// A new error of `kind` from `backend` (e.g. `"tcp"`, `"encryption"`).
+    pub fn new(backend: &'static str, kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the backend's own error as the source.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The backend (or layer) that failed.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Whether retrying later may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind,
+            TransportErrorKind::Unreachable | TransportErrorKind::QueueFull | TransportErrorKind::Io
+        )
+    }
+}
+
+/// What kind of failure a [`StoreError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// An entry with the same `(author, sequence)` is already stored; nothing was written.
+    AlreadyExists,
+    /// An entry's sequence does not follow the author's highest stored one; nothing was written.
+    NonContiguous,
+    /// The stored data is damaged or unreadable.
+    Corrupt,
+    /// The database was written by a newer (or unknown) schema version.
+    IncompatibleSchema,
+    /// The backend is temporarily unavailable (busy, locked); retrying may succeed.
+    Unavailable,
+    /// The store was closed.
+    Closed,
+    /// Another backend failure.
+    Other,
+}
+
+impl fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreErrorKind::AlreadyExists => "already exists",
+            StoreErrorKind::NonContiguous => "non-contiguous sequence",
+            StoreErrorKind::Corrupt => "corrupt data",
+            StoreErrorKind::IncompatibleSchema => "incompatible schema",
+            StoreErrorKind::Unavailable => "unavailable",
+            StoreErrorKind::Closed => "closed",
+            StoreErrorKind::Other => "failure",
+        })
+    }
+}
+
+/// An error from a [`Store`](crate::Store) backend. Names the backend and
+/// keeps the backend's own error as its source, so `gossip-core` never names
+/// sqlx or RocksDB types.
+#[derive(Clone, thiserror::Error)]
+#[error("{backend} store: {kind}: {message}")]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    backend: &'static str,
+    message: String,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreError")
+            .field("kind", &self.kind)
+            .field("backend", &self.backend)
+            .field("message", &self.message)
+            .field("source", &self.source.as_ref().map(ToString::to_string))
+            .finish()
+    }
+}
+
+impl StoreError {
+    /// A new error of `kind` from `backend` (e.g. `"sqlite"`).
+    pub fn new(backend: &'static str, kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// Attaches the backend's own error as the source.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// The backend that failed.
+    #[must_use]
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Whether retrying the same operation may succeed.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        self.kind == StoreErrorKind::Unavailable
+    }
+}

@@ -1,0 +1,178 @@
+//! The transport port (the original design's `MessagePort`): frames of bytes
+//! to and from peers named by [`NodeId`].
+//!
+//! Addresses are the transport's own concern (TCP maps a `NodeId` to a socket
+//! address, libp2p to a `PeerId`); the core only knows `NodeId`s. Layers
+//! (encryption, compression, metrics, faults) wrap a transport and are
+//! transports themselves. Implementations are proven by the conformance suite
+//! in [`testkit::transport`](crate::testkit) (feature `testkit`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{domain::NodeId, error::TransportError};
+
+/// `Result` of transport operations.
+pub type TransportResult<T> = Result<T, TransportError>;
+
+/// The transport erased to a trait object, as held by a built node.
+pub type DynTransport = Arc<dyn Transport>;
+
+/// What a transport promises beyond the common contract. The conformance
+/// suite and the test matrix read these flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportCapabilities {
+    /// Frames sent on one link (sender → receiver) arrive in the order sent.
+    pub ordered: bool,
+    /// A frame accepted by `send` on a healthy link is delivered (no silent loss).
+    pub reliable: bool,
+    /// A frame may be delivered more than once.
+    pub may_duplicate: bool,
+}
+
+impl TransportCapabilities {
+    /// Ordered, reliable, no duplicates (e.g. TCP, an in-process bus without faults).
+    #[must_use]
+    pub fn stream_like() -> Self {
+        Self {
+            ordered: true,
+            reliable: true,
+            may_duplicate: false,
+        }
+    }
+
+    /// No ordering, no reliability, duplicates possible (e.g. a faulty link).
+    #[must_use]
+    pub fn lossy() -> Self {
+        Self {
+            ordered: false,
+            reliable: false,
+            may_duplicate: true,
+        }
+    }
+}
+
+/// Something a transport delivers: a frame, or news about peers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportEvent {
+    /// A frame from a peer.
+    Frame {
+        /// The sending node, as authenticated by the transport.
+        from: NodeId,
+        /// The frame.
+        frame: Bytes,
+    },
+    /// A node not known before reached us or was discovered (mDNS, inbound
+    /// connection). Only a suggestion: the application decides to add it.
+    PeerDiscovered {
+        /// The node.
+        peer: NodeId,
+        /// A transport address for it, if the transport has one.
+        address: Option<String>,
+    },
+    /// A connection to a peer came up.
+    Connected {
+        /// The peer.
+        peer: NodeId,
+    },
+    /// A connection to a peer went down.
+    Disconnected {
+        /// The peer.
+        peer: NodeId,
+    },
+}
+
+/// Moves frames between this node and its peers.
+///
+/// All methods take `&self`; `send` may be called concurrently with itself and
+/// with `recv`. The node calls `recv` from one task.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// A short name of the backend or layer, e.g. `"memory"`, `"tcp"`.
+    fn backend(&self) -> &'static str;
+
+    /// The node this transport speaks for.
+    fn local_id(&self) -> &NodeId;
+
+    /// The largest frame `send` accepts and `recv` can deliver, in bytes. A
+    /// layer that adds bytes reports its inner maximum minus its overhead.
+    fn max_frame_len(&self) -> usize;
+
+    /// What this transport promises about delivery.
+    fn capabilities(&self) -> TransportCapabilities;
+
+    /// Sends one frame to `to`.
+    ///
+    /// # Behavior
+    ///
+    /// - A frame of exactly [`max_frame_len`](Transport::max_frame_len) bytes
+    ///   is accepted; a longer one fails with
+    ///   [`TransportErrorKind::FrameTooLarge`](crate::TransportErrorKind::FrameTooLarge)
+    ///   and nothing is sent.
+    /// - A node the transport has no way to reach fails with
+    ///   [`UnknownPeer`](crate::TransportErrorKind::UnknownPeer) or
+    ///   [`Unreachable`](crate::TransportErrorKind::Unreachable) promptly,
+    ///   never hangs.
+    /// - `Ok` means accepted for delivery, not delivered: delivery is only as
+    ///   reliable as [`capabilities`](Transport::capabilities) says.
+    /// - When the peer's bounded queue is full, fails with
+    ///   [`QueueFull`](crate::TransportErrorKind::QueueFull) instead of waiting.
+    /// - After [`close`](Transport::close), fails with
+    ///   [`Closed`](crate::TransportErrorKind::Closed).
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()>;
+
+    /// Waits for the next frame or peer event.
+    ///
+    /// # Behavior
+    ///
+    /// - Frames arrive with the sender's id, byte for byte as sent.
+    /// - When [`ordered`](TransportCapabilities::ordered), frames of one link
+    ///   arrive in the order sent.
+    /// - After [`close`](Transport::close), returns
+    ///   [`Closed`](crate::TransportErrorKind::Closed) (pending calls wake up).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: if the future is dropped before completing, no frame is
+    /// lost; the next call returns it.
+    async fn recv(&self) -> TransportResult<TransportEvent>;
+
+    /// Stops sending and receiving, and releases resources. Idempotent.
+    async fn close(&self) -> TransportResult<()>;
+}
+
+macro_rules! forward_transport {
+    ($($ptr:tt)*) => {
+        #[async_trait]
+        impl<T: Transport + ?Sized> Transport for $($ptr)*<T> {
+            fn backend(&self) -> &'static str {
+                (**self).backend()
+            }
+            fn local_id(&self) -> &NodeId {
+                (**self).local_id()
+            }
+            fn max_frame_len(&self) -> usize {
+                (**self).max_frame_len()
+            }
+            fn capabilities(&self) -> TransportCapabilities {
+                (**self).capabilities()
+            }
+            async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+                (**self).send(to, frame).await
+            }
+            async fn recv(&self) -> TransportResult<TransportEvent> {
+                (**self).recv().await
+            }
+            async fn close(&self) -> TransportResult<()> {
+                (**self).close().await
+            }
+        }
+    };
+}
+
+forward_transport!(Arc);
+forward_transport!(Box);

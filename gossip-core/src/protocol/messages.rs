@@ -1,0 +1,239 @@
+//! The wire messages. Every frame is `[protocol version][message kind][body]`;
+//! see [`codec`](super::codec) for the encoding.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
+};
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// The kind byte of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum MessageKind {
+    /// SWIM direct probe.
+    Ping = 1,
+    /// SWIM probe answer.
+    Ack = 2,
+    /// SWIM indirect probe request.
+    PingReq = 3,
+    /// Anti-entropy step 1: channel hashes.
+    DigestRequest = 4,
+    /// Anti-entropy step 2: full digests of the channels that differ.
+    DigestResponse = 5,
+    /// Anti-entropy step 3: what the requester lacks.
+    DeltaRequest = 6,
+    /// Anti-entropy step 4: the entries (paged).
+    DeltaResponse = 7,
+    /// Eager push of freshly appended entries.
+    Push = 8,
+}
+
+impl MessageKind {
+    /// Every kind, in kind-byte order.
+    pub const ALL: [MessageKind; 8] = [
+        MessageKind::Ping,
+        MessageKind::Ack,
+        MessageKind::PingReq,
+        MessageKind::DigestRequest,
+        MessageKind::DigestResponse,
+        MessageKind::DeltaRequest,
+        MessageKind::DeltaResponse,
+        MessageKind::Push,
+    ];
+
+    /// The kind for a kind byte, if known.
+    #[must_use]
+    pub fn from_u8(byte: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u8 == byte)
+    }
+
+    /// A short lowercase name, for logs and metrics labels.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageKind::Ping => "ping",
+            MessageKind::Ack => "ack",
+            MessageKind::PingReq => "ping_req",
+            MessageKind::DigestRequest => "digest_request",
+            MessageKind::DigestResponse => "digest_response",
+            MessageKind::DeltaRequest => "delta_request",
+            MessageKind::DeltaResponse => "delta_response",
+            MessageKind::Push => "push",
+        }
+    }
+}
+
+/// A member's state as gossiped by SWIM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum MemberState {
+    /// Alive at this incarnation.
+    Alive,
+    /// Suspected at this incarnation (the member refutes by raising its incarnation).
+    Suspect,
+    /// Declared unreachable at this incarnation.
+    Unreachable,
+}
+
+/// A piggybacked SWIM membership update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberUpdate {
+    /// The member the update is about.
+    pub node: NodeId,
+    /// The member's incarnation the update refers to.
+    pub incarnation: u64,
+    /// The state.
+    pub state: MemberState,
+}
+
+/// SWIM direct probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ping {
+    /// Probe number chosen by the prober, echoed in the [`Ack`].
+    pub probe: u64,
+    /// The sender's incarnation.
+    pub incarnation: u64,
+    /// Piggybacked membership updates.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// SWIM probe answer, direct or relayed by an intermediary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// The probe number being answered.
+    pub probe: u64,
+    /// The node that answered the probe (the sender for a direct ack, the
+    /// probed target for a relayed one).
+    pub target: NodeId,
+    /// The target's incarnation.
+    pub incarnation: u64,
+    /// Piggybacked membership updates.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// SWIM indirect probe: "ping `target` for me and relay its ack".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PingReq {
+    /// The requester's probe number, echoed in the relayed [`Ack`].
+    pub probe: u64,
+    /// The node to probe.
+    pub target: NodeId,
+    /// Piggybacked membership updates.
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// A channel's short digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSummary {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The hash of the sender's [`ChannelDigest`].
+    pub hash: DigestHash,
+}
+
+/// Anti-entropy step 1: the requester's channel hashes (only channels the
+/// responder is a member of).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestRequest {
+    /// Session id chosen by the requester, echoed in every reply.
+    pub session: u64,
+    /// One summary per shared channel.
+    pub channels: Vec<ChannelSummary>,
+}
+
+/// Anti-entropy step 2: the responder's full digest of every channel whose
+/// hash differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestResponse {
+    /// The session.
+    pub session: u64,
+    /// Full digests of the channels that differ.
+    pub digests: Vec<ChannelDigest>,
+}
+
+/// What the requester holds of a stream, asking for the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamWant {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The stream.
+    pub stream: StreamId,
+    /// The requester's version vector of the stream.
+    pub have: VersionVector,
+}
+
+/// Anti-entropy step 3: the streams the requester lacks entries of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaRequest {
+    /// The session.
+    pub session: u64,
+    /// What the requester holds of each stream it wants more of.
+    pub wants: Vec<StreamWant>,
+}
+
+/// Anti-entropy step 4 (also sent unsolicited to repair the other direction):
+/// entries the receiver lacks. Large deltas span several responses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeltaResponse {
+    /// The session.
+    pub session: u64,
+    /// The entries, per stream, with the sender's compaction base.
+    pub deltas: Vec<Delta>,
+    /// Whether the sender holds more that did not fit: the receiver asks again.
+    pub more: bool,
+}
+
+/// Eager push of freshly appended entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Push {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The stream.
+    pub stream: StreamId,
+    /// The new entries.
+    pub entries: Vec<LogEntry>,
+}
+
+/// Every message of the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message {
+    /// See [`Ping`].
+    Ping(Ping),
+    /// See [`Ack`].
+    Ack(Ack),
+    /// See [`PingReq`].
+    PingReq(PingReq),
+    /// See [`DigestRequest`].
+    DigestRequest(DigestRequest),
+    /// See [`DigestResponse`].
+    DigestResponse(DigestResponse),
+    /// See [`DeltaRequest`].
+    DeltaRequest(DeltaRequest),
+    /// See [`DeltaResponse`].
+    DeltaResponse(DeltaResponse),
+    /// See [`Push`].
+    Push(Push),
+}
+
+impl Message {
+    /// The message's kind.
+    #[must_use]
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Ping(_) => MessageKind::Ping,
+            Message::Ack(_) => MessageKind::Ack,
+            Message::PingReq(_) => MessageKind::PingReq,
+            Message::DigestRequest(_) => MessageKind::DigestRequest,
+            Message::DigestResponse(_) => MessageKind::DigestResponse,
+            Message::DeltaRequest(_) => MessageKind::DeltaRequest,
+            Message::DeltaResponse(_) => MessageKind::DeltaResponse,
+            Message::Push(_) => MessageKind::Push,
+        }
+    }
+}
