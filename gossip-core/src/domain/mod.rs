@@ -11,6 +11,7 @@ mod ids;
 mod materializer;
 mod merge;
 mod retention;
+mod rng;
 mod version_vector;
 
 pub use buffer::{BufferLimits, OutOfOrderBuffer};
@@ -23,4 +24,5 @@ pub use ids::{ChannelId, NodeId, StreamId, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
 pub use merge::{duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome};
 pub use retention::RetentionPolicy;
+pub use rng::SeededRng;
 pub use version_vector::{SeqRange, VersionVector};
