@@ -89,7 +89,9 @@ pub enum Error {
     },
     /// The out-of-order buffer was full, or an entry was too far ahead to
     /// fit: entries were dropped (anti-entropy fetches them again later).
-    #[error("out-of-order buffer full: dropped {dropped} entries from {author} in {channel}/{stream}")]
+    #[error(
+        "out-of-order buffer full: dropped {dropped} entries from {author} in {channel}/{stream}"
+    )]
     BufferOverflow {
         /// The channel.
         channel: ChannelId,
@@ -125,12 +127,37 @@ pub enum Error {
     /// A frame could not be decoded. It was dropped; nothing else changed.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// An entry, with the envelope and headers it must travel with, does not
+    /// fit in one frame of the transport's maximum size (or the maximum is
+    /// smaller than an empty message). Nothing was encoded or sent.
+    #[error("a frame of {size} bytes is needed, more than the maximum of {max_frame_len} bytes")]
+    EntryTooLargeForFrame {
+        /// The smallest frame that would carry the entry.
+        size: usize,
+        /// The transport's maximum frame length.
+        max_frame_len: usize,
+    },
     /// A frame came from a node that is not a known peer. It was dropped.
     #[error("frame from unknown peer {0} dropped")]
     UnknownPeer(NodeId),
     /// The node has been stopped or disposed.
     #[error("the node is not running")]
     NodeStopped,
+    /// A subscriber read too slowly and missed items; it keeps receiving from
+    /// the newest ones.
+    #[error("subscriber lagged behind and missed {missed} items")]
+    Lagged {
+        /// How many items were missed.
+        missed: u64,
+    },
+    /// The local node is not a member of the channel it tried to write to.
+    #[error("{node} is not a member of channel {channel}")]
+    NotMember {
+        /// The channel.
+        channel: ChannelId,
+        /// The node.
+        node: NodeId,
+    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -188,6 +215,10 @@ pub enum TransportErrorKind {
     Handshake,
     /// The transport was closed.
     Closed,
+    /// An incoming frame was rejected by a layer (failed authentication,
+    /// replayed, malformed, or would decompress beyond the maximum frame). The
+    /// frame was dropped; the transport keeps serving the next ones.
+    Rejected,
     /// An I/O failure.
     Io,
     /// Another failure.
@@ -203,6 +234,7 @@ impl fmt::Display for TransportErrorKind {
             TransportErrorKind::QueueFull => "queue full",
             TransportErrorKind::Handshake => "handshake failed",
             TransportErrorKind::Closed => "closed",
+            TransportErrorKind::Rejected => "frame rejected",
             TransportErrorKind::Io => "i/o error",
             TransportErrorKind::Other => "failure",
         })
@@ -234,7 +266,11 @@ impl fmt::Debug for TransportError {
 
 impl TransportError {
     /// A new error of `kind` from `backend` (e.g. `"tcp"`, `"encryption"`).
-    pub fn new(backend: &'static str, kind: TransportErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(
+        backend: &'static str,
+        kind: TransportErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             kind,
             backend,
@@ -267,7 +303,9 @@ impl TransportError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self.kind,
-            TransportErrorKind::Unreachable | TransportErrorKind::QueueFull | TransportErrorKind::Io
+            TransportErrorKind::Unreachable
+                | TransportErrorKind::QueueFull
+                | TransportErrorKind::Io
         )
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod domain;
 mod error;
+pub mod node;
 pub mod ports;
 pub mod protocol;
 #[cfg(feature = "testkit")]
@@ -15,4 +16,5 @@ pub use error::{
     DecodeError, Error, IdKind, Result, StoreError, StoreErrorKind, TransportError,
     TransportErrorKind,
 };
+pub use node::*;
 pub use ports::*;

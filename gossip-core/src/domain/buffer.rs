@@ -193,7 +193,12 @@ impl OutOfOrderBuffer {
     }
 
     /// Removes and returns the buffered entry `(author, sequence)`, if any.
-    pub(crate) fn take(&mut self, key: &StreamKey, author: &NodeId, sequence: u64) -> Option<LogEntry> {
+    pub(crate) fn take(
+        &mut self,
+        key: &StreamKey,
+        author: &NodeId,
+        sequence: u64,
+    ) -> Option<LogEntry> {
         let authors = self.streams.get_mut(key)?;
         let log = authors.get_mut(author)?;
         let entry = log.remove(&sequence)?;

@@ -201,7 +201,10 @@ mod tests {
         let b = Hlc::new(6, 0).unwrap();
         assert!(a < b);
         assert_eq!(Hlc::from_u64(b.as_u64()), b);
-        assert!(matches!(Hlc::new(MAX_PHYSICAL_MS + 1, 0), Err(Error::ClockExhausted)));
+        assert!(matches!(
+            Hlc::new(MAX_PHYSICAL_MS + 1, 0),
+            Err(Error::ClockExhausted)
+        ));
     }
 
     #[test]
@@ -213,10 +216,8 @@ mod tests {
 
     #[test]
     fn exhausted_clock_is_an_error_not_a_wrap() {
-        let mut c = HlcClock::with_floor(
-            Duration::ZERO,
-            Hlc::new(MAX_PHYSICAL_MS, u16::MAX).unwrap(),
-        );
+        let mut c =
+            HlcClock::with_floor(Duration::ZERO, Hlc::new(MAX_PHYSICAL_MS, u16::MAX).unwrap());
         assert!(matches!(c.now(0), Err(Error::ClockExhausted)));
         assert_eq!(c.last(), Hlc::new(MAX_PHYSICAL_MS, u16::MAX).unwrap());
     }

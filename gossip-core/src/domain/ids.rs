@@ -187,6 +187,9 @@ mod tests {
     #[test]
     fn error_message_names_kind() {
         let err = ChannelId::new("").unwrap_err();
-        assert_eq!(err.to_string(), "invalid channel id \"\": must not be empty");
+        assert_eq!(
+            err.to_string(),
+            "invalid channel id \"\": must not be empty"
+        );
     }
 }

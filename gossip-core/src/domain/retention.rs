@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn keep_all_removes_nothing() {
-        assert_eq!(RetentionPolicy::KeepAll.compaction_point(0, 5, &log(5), u64::MAX), 0);
+        assert_eq!(
+            RetentionPolicy::KeepAll.compaction_point(0, 5, &log(5), u64::MAX),
+            0
+        );
         assert!(RetentionPolicy::KeepAll.keeps_all());
     }
 

@@ -1,7 +1,11 @@
 //! The wire protocol: messages, their codec, and the sans-IO engines
 //! (anti-entropy, eager push, SWIM failure detection).
 
+pub mod anti_entropy;
+pub(crate) mod bounded;
 pub mod codec;
 pub mod messages;
+pub mod push;
+pub mod swim;
 
 pub use messages::*;

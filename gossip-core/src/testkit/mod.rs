@@ -1,5 +1,30 @@
 //! Conformance suites and test helpers for plug-in authors (feature `testkit`).
 //!
 //! Not covered by semver: the suites grow as the contracts are refined.
+//!
+//! - [`store`]: the store conformance suite, one function per behaviour of
+//!   [`Store`](crate::Store), and the
+//!   [`store_conformance!`](crate::store_conformance) macro that runs it all
+//!   from one call in a store crate's tests.
+//! - [`transport`]: the transport conformance suite, one function per
+//!   behaviour of [`Transport`](crate::Transport), and the
+//!   [`transport_conformance!`](crate::transport_conformance) macro.
+//! - [`fixtures`]: builders (ids, entries), paging readers, temp dirs and the
+//!   runtime the suites run on ([`fixtures::run`]).
+//! - [`sim`]: simulation helpers.
+//!
+//! ```
+//! use gossip_core::testkit::fixtures::{entries, in_read_order, node};
+//!
+//! let (a, b) = (node("a"), node("b"));
+//! let mut all = entries(&a, 1..=2, |seq| seq * 10);
+//! all.extend(entries(&b, 1..=2, |seq| seq * 5));
+//! let ordered = in_read_order(all);
+//! assert_eq!(ordered[0].author, b);
+//! ```
 
+pub mod fixtures;
+pub mod sim;
 pub mod store;
+mod store_macro;
+pub mod transport;

@@ -1,1 +1,15 @@
 #![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod codec;
+mod entries;
+mod error;
+mod options;
+mod records;
+mod schema;
+mod store;
+
+pub use options::{SqliteStoreOptions, SqliteSynchronous};
+pub use schema::SCHEMA_VERSION;
+pub use store::SqliteStore;

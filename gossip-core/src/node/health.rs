@@ -1,0 +1,101 @@
+//! What a node reports about itself: [`NodeState`], [`Health`], [`ResourceUsage`], [`NodeStats`].
+
+use crate::domain::{NodeId, PeerStatus};
+
+/// The lifecycle state of a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NodeState {
+    /// Built, not networking yet: local appends and reads work.
+    Idle,
+    /// Gossiping, probing and pushing.
+    Running,
+    /// Networking suspended: frames are drained and dropped, nothing is sent.
+    Paused,
+    /// Networking ended (transport closed, clock saved); local operations still work.
+    Stopped,
+    /// Everything ended; handles fail with [`Error::NodeStopped`](crate::Error::NodeStopped).
+    Disposed,
+}
+
+/// A peer as the node sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerHealth {
+    /// The peer.
+    pub id: NodeId,
+    /// Its SWIM status.
+    pub status: PeerStatus,
+    /// Milliseconds since the node last heard from it (`None`: never).
+    pub last_heard_ms_ago: Option<u64>,
+}
+
+/// A snapshot of a node's health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Health {
+    /// The lifecycle state.
+    pub state: NodeState,
+    /// Every known peer.
+    pub peers: Vec<PeerHealth>,
+    /// Entries waiting in the out-of-order buffer (a sign of lag or loss).
+    pub buffered_entries: usize,
+    /// Traffic and error counters.
+    pub stats: NodeStats,
+}
+
+impl Health {
+    /// Peers currently reachable.
+    pub fn reachable_peers(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        self.peers
+            .iter()
+            .filter(|p| p.status == PeerStatus::Reachable)
+            .map(|p| &p.id)
+    }
+}
+
+/// What a node holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ResourceUsage {
+    /// Channels.
+    pub channels: usize,
+    /// Streams holding entries.
+    pub streams: usize,
+    /// Entries stored.
+    pub entries: u64,
+    /// Payload bytes stored.
+    pub bytes: u64,
+    /// Entries in the out-of-order buffer.
+    pub buffered_entries: usize,
+    /// Payload bytes in the out-of-order buffer.
+    pub buffered_bytes: u64,
+}
+
+/// Counters since the node was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct NodeStats {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Frames that failed to decode.
+    pub malformed_frames: u64,
+    /// Frames dropped because the sender is not a known peer.
+    pub unknown_peer_frames: u64,
+    /// Frames whose send failed.
+    pub send_failures: u64,
+    /// Pushes dropped because a peer's queue was full or it was unreachable.
+    pub push_dropped: u64,
+    /// Entries appended locally.
+    pub entries_appended: u64,
+    /// Entries merged from peers.
+    pub entries_merged: u64,
+    /// Anti-entropy rounds started.
+    pub gossip_rounds: u64,
+}

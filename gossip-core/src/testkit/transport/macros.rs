@@ -1,0 +1,71 @@
+//! [`transport_conformance!`](crate::transport_conformance): the suite as tests.
+
+/// Generates the transport conformance tests for a plug-in.
+///
+/// Takes a factory expression (`Fn(Vec<NodeId>) -> impl Future<Output =
+/// Vec<T>>`, `T: Transport`; its future must be `'static`) and expands to a
+/// module `transport_conformance` with submodules `direct` and `boxed` (each
+/// transport erased to `Arc<dyn Transport>`), one `#[test]` per behaviour in
+/// [`testkit::transport`](crate::testkit::transport). The factory is written
+/// as in the caller's module: the generated modules import its names.
+///
+/// ```ignore
+/// gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+///     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
+///     ids.into_iter().map(|id| network.join(id).expect("join")).collect::<Vec<_>>()
+/// });
+/// ```
+#[macro_export]
+macro_rules! transport_conformance {
+    ($factory:expr $(,)?) => {
+        mod transport_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+
+            mod direct {
+                #[allow(unused_imports)]
+                use super::*;
+                $crate::__transport_conformance_tests!($factory);
+            }
+
+            mod boxed {
+                #[allow(unused_imports)]
+                use super::*;
+                $crate::__transport_conformance_tests!($crate::testkit::transport::boxed($factory));
+            }
+        }
+    };
+}
+
+/// The list of tests [`transport_conformance!`] generates. Not public API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __transport_conformance_tests {
+    ($factory:expr) => {
+        $crate::__transport_conformance_tests!(@tests $factory;
+            delivers_frames_with_sender_id,
+            frame_of_exactly_max_len_arrives,
+            larger_frame_is_frame_too_large_and_nothing_sent,
+            unknown_peer_is_error_not_hang,
+            per_link_order_when_ordered,
+            declared_capabilities,
+            recv_is_cancel_safe,
+            close_fails_send_and_wakes_recv,
+            close_is_idempotent,
+            many_peers_at_once,
+            concurrent_send_and_recv,
+            max_frame_len_is_positive_and_stable,
+            empty_frame_roundtrips,
+        );
+    };
+    (@tests $factory:expr; $($test:ident),* $(,)?) => {
+        $(
+            #[::core::prelude::v1::test]
+            fn $test() {
+                $crate::testkit::fixtures::run(
+                    $crate::testkit::transport::$test($factory),
+                );
+            }
+        )*
+    };
+}

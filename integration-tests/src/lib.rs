@@ -1,0 +1,168 @@
+//! Test harness shared by the integration tests: clusters of nodes on the
+// Test support: a failed expectation here is a failed test.
+#![allow(
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::missing_panics_doc
+)]
+//! in-memory transport, under paused tokio time.
+
+use std::time::Duration;
+
+use gossip_core::{
+    testkit::sim::SimClock, ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId,
+};
+use gossip_store_memory::MemoryStore;
+use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
+
+/// The epoch of simulated clocks (2024-01-01).
+pub const EPOCH_MS: u64 = 1_704_067_200_000;
+
+/// One node of a [`Cluster`]: its id, store (kept across restarts) and clock.
+#[derive(Debug)]
+pub struct Member {
+    /// The node's id.
+    pub id: NodeId,
+    /// Its store, reused when the node restarts.
+    pub store: MemoryStore,
+    /// Its clock.
+    pub clock: SimClock,
+    /// The running node, if up.
+    pub node: Option<Coordinator>,
+}
+
+/// N nodes on one in-memory network, all peers of each other, sharing one channel.
+#[derive(Debug)]
+pub struct Cluster {
+    /// The network.
+    pub network: MemoryNetwork,
+    /// The nodes.
+    pub members: Vec<Member>,
+    /// The shared channel.
+    pub channel: ChannelId,
+    /// The shared stream.
+    pub stream: StreamId,
+    config: Config,
+}
+
+/// The id of the `i`-th node.
+pub fn node_id(i: usize) -> NodeId {
+    NodeId::new(format!("node-{i}")).expect("valid id")
+}
+
+impl Cluster {
+    /// Builds and starts `n` nodes with `config` (each node's seed derived from it).
+    pub async fn start(n: usize, config: Config, seed: u64) -> Result<Self, Error> {
+        let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_seed(seed));
+        let members = (0..n)
+            .map(|i| Member {
+                id: node_id(i),
+                store: MemoryStore::new(),
+                clock: SimClock::new(EPOCH_MS),
+                node: None,
+            })
+            .collect();
+        let mut cluster = Self {
+            network,
+            members,
+            channel: ChannelId::new("channel")?,
+            stream: StreamId::new("stream")?,
+            config,
+        };
+        for i in 0..n {
+            cluster.boot(i).await?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts node `i` (again) on its store.
+    pub async fn boot(&mut self, i: usize) -> Result<(), Error> {
+        let n = self.members.len();
+        let member = &mut self.members[i];
+        let transport = self.network.join(member.id.clone())?;
+        let config = self
+            .config
+            .clone()
+            .seed(self.config.seed ^ (i as u64).wrapping_mul(0x9E37_79B9));
+        let node = Coordinator::builder(member.id.clone())
+            .store(member.store.clone())
+            .transport(transport)
+            .clock(member.clock.clone())
+            .config(config)
+            .build()
+            .await?;
+        for j in 0..n {
+            if j != i {
+                node.add_peer(node_id(j)).await?;
+            }
+        }
+        let channel = node.create_channel(self.channel.clone()).await?;
+        for j in 0..n {
+            channel.add_member(node_id(j)).await?;
+        }
+        node.start().await?;
+        member.node = Some(node);
+        Ok(())
+    }
+
+    /// Stops node `i` abruptly (its store survives).
+    pub async fn crash(&mut self, i: usize) -> Result<(), Error> {
+        if let Some(node) = self.members[i].node.take() {
+            node.dispose().await?;
+        }
+        self.network.leave(&self.members[i].id);
+        Ok(())
+    }
+
+    /// The running node `i`.
+    pub fn node(&self, i: usize) -> &Coordinator {
+        self.members[i].node.as_ref().expect("node is up")
+    }
+
+    /// Appends `payload` on node `i`.
+    pub async fn append(
+        &self,
+        i: usize,
+        payload: impl Into<bytes::Bytes>,
+    ) -> Result<LogEntry, Error> {
+        let channel = self.node(i).channel(self.channel.clone()).await?;
+        channel
+            .stream(self.stream.clone())
+            .await?
+            .append(payload)
+            .await
+    }
+
+    /// Node `i`'s entries of the shared stream, in read order.
+    pub async fn entries(&self, i: usize) -> Result<Vec<LogEntry>, Error> {
+        let channel = self.node(i).channel(self.channel.clone()).await?;
+        channel.stream(self.stream.clone()).await?.entries().await
+    }
+
+    /// Whether every running node holds exactly `expected` entries.
+    pub async fn all_hold(&self, expected: usize) -> Result<bool, Error> {
+        for (i, m) in self.members.iter().enumerate() {
+            if m.node.is_some() && self.entries(i).await?.len() != expected {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Waits (in simulated time, polling every 10 ms) until every running node
+    /// holds `expected` entries; returns how long it took, or `None` after `limit`.
+    pub async fn wait_converged(
+        &self,
+        expected: usize,
+        limit: Duration,
+    ) -> Result<Option<Duration>, Error> {
+        let start = tokio::time::Instant::now();
+        while start.elapsed() <= limit {
+            if self.all_hold(expected).await? {
+                return Ok(Some(start.elapsed()));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,123 @@
+//! Nodes converge: eager push, anti-entropy alone, long offline catch-up,
+//! and bad frames that leave the node serving.
+
+// Test code: a failed unwrap or a bad index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gossip_core::{
+    protocol::{codec, Message, Ping},
+    Config, Error, NodeId, Transport,
+};
+use integration_tests::{node_id, Cluster};
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn two_nodes_converge_by_push_before_a_gossip_interval() {
+    // A gossip interval far longer than the wait: only push can deliver in time.
+    let config = Config::default().gossip_interval(Duration::from_secs(30));
+    let cluster = Cluster::start(2, config, 1).await.unwrap();
+    cluster.append(0, b"hello".to_vec()).await.unwrap();
+    let took = cluster
+        .wait_converged(1, Duration::from_secs(1))
+        .await
+        .unwrap()
+        .expect("pushed entry arrives");
+    assert!(took < Duration::from_millis(100), "took {took:?}");
+    assert_eq!(
+        cluster.entries(0).await.unwrap(),
+        cluster.entries(1).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn without_push_anti_entropy_converges_within_a_few_intervals() {
+    let interval = Duration::from_millis(200);
+    let config = Config::default()
+        .eager_push(false)
+        .gossip_interval(interval);
+    let cluster = Cluster::start(3, config, 2).await.unwrap();
+    cluster.append(0, b"a".to_vec()).await.unwrap();
+    cluster.append(1, b"b".to_vec()).await.unwrap();
+    // Nothing can arrive before a round.
+    assert!(!cluster.all_hold(2).await.unwrap());
+    let took = cluster
+        .wait_converged(2, interval * 10)
+        .await
+        .unwrap()
+        .expect("anti-entropy converges");
+    assert!(took <= interval * 5, "took {took:?}");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn offline_peer_catches_up_thousands_of_entries() {
+    let config = Config::default().max_delta_entries(500);
+    let mut cluster = Cluster::start(2, config, 3).await.unwrap();
+    cluster.crash(1).await.unwrap();
+    let stream = cluster
+        .node(0)
+        .channel(cluster.channel.clone())
+        .await
+        .unwrap()
+        .stream(cluster.stream.clone())
+        .await
+        .unwrap();
+    for chunk in 0..30 {
+        let batch = (0..100)
+            .map(|i| format!("{chunk}-{i}").into_bytes().into())
+            .collect();
+        stream.append_batch(batch).await.unwrap();
+    }
+    cluster.boot(1).await.unwrap();
+    cluster
+        .wait_converged(3_000, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the returning peer catches up");
+    assert_eq!(
+        cluster.entries(0).await.unwrap(),
+        cluster.entries(1).await.unwrap()
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn bad_frames_are_reported_and_the_node_keeps_serving() {
+    let cluster = Cluster::start(2, Config::default(), 4).await.unwrap();
+    let mut errors = cluster.node(1).errors();
+    let intruder = cluster
+        .network
+        .join(NodeId::new("intruder").unwrap())
+        .unwrap();
+    // A frame from a node that is not a peer.
+    let ping = codec::encode(&Message::Ping(Ping {
+        probe: 1,
+        incarnation: 0,
+        updates: vec![],
+    }));
+    intruder.send(&node_id(1), ping).await.unwrap();
+    let first = errors.next().await.unwrap().unwrap();
+    assert!(matches!(first.error, Error::UnknownPeer(_)), "{first}");
+
+    // Garbage and a wrong protocol version from a known peer.
+    cluster.network.leave(&node_id(0));
+    let fake0 = cluster.network.join(node_id(0)).unwrap();
+    fake0
+        .send(&node_id(1), vec![1u8, 200, 1, 2, 3].into())
+        .await
+        .unwrap();
+    fake0.send(&node_id(1), vec![99u8, 1].into()).await.unwrap();
+    let mut decode_errors = 0;
+    while decode_errors < 2 {
+        let e = errors.next().await.unwrap().unwrap();
+        if matches!(e.error, Error::Decode(_)) {
+            decode_errors += 1;
+        }
+    }
+    let health = cluster.node(1).health().await.unwrap();
+    assert_eq!(health.stats.malformed_frames, 2);
+    assert_eq!(health.stats.unknown_peer_frames, 1);
+    // Still serving: local appends and reads work.
+    cluster.append(1, b"still here".to_vec()).await.unwrap();
+    assert_eq!(cluster.entries(1).await.unwrap().len(), 1);
+}
