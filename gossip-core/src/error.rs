@@ -243,14 +243,31 @@ impl fmt::Display for TransportErrorKind {
 
 /// An error from a [`Transport`](crate::Transport) or a layer over one. Names
 /// the backend and keeps its own error as the source.
-#[derive(Clone, thiserror::Error)]
-#[error("{backend} transport: {kind}: {message}")]
+#[derive(Clone)]
 pub struct TransportError {
     kind: TransportErrorKind,
     backend: &'static str,
     message: String,
-    #[source]
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} transport: {}: {}",
+            self.backend, self.kind, self.message
+        )
+    }
+}
+
+impl std::error::Error for TransportError {
+    /// The backend's own error, as its concrete type (so `downcast_ref` works).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl fmt::Debug for TransportError {
@@ -347,14 +364,27 @@ impl fmt::Display for StoreErrorKind {
 /// An error from a [`Store`](crate::Store) backend. Names the backend and
 /// keeps the backend's own error as its source, so `gossip-core` never names
 /// sqlx or RocksDB types.
-#[derive(Clone, thiserror::Error)]
-#[error("{backend} store: {kind}: {message}")]
+#[derive(Clone)]
 pub struct StoreError {
     kind: StoreErrorKind,
     backend: &'static str,
     message: String,
-    #[source]
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} store: {}: {}", self.backend, self.kind, self.message)
+    }
+}
+
+impl std::error::Error for StoreError {
+    /// The backend's own error, as its concrete type (so `downcast_ref` works).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl fmt::Debug for StoreError {
@@ -402,5 +432,31 @@ impl StoreError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         self.kind == StoreErrorKind::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk on fire")]
+    struct Backend;
+
+    #[test]
+    fn port_error_sources_downcast_to_the_backend_error() {
+        use std::error::Error as _;
+        let e = StoreError::new("test", StoreErrorKind::Other, "write").with_source(Backend);
+        assert!(e
+            .source()
+            .and_then(|s| s.downcast_ref::<Backend>())
+            .is_some());
+        assert_eq!(e.to_string(), "test store: failure: write");
+        let t = TransportError::new("test", TransportErrorKind::Io, "send").with_source(Backend);
+        assert!(t
+            .source()
+            .and_then(|s| s.downcast_ref::<Backend>())
+            .is_some());
+        assert!(t.is_transient());
     }
 }

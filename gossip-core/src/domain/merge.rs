@@ -230,10 +230,6 @@ pub fn merge_entries(
         if entry.sequence > held_seq + 1 {
             match buffer.offer(&key, entry.clone(), held_seq) {
                 Buffered::Inserted => out.buffered += 1,
-                Buffered::InsertedEvicting => {
-                    out.buffered += 1;
-                    *dropped.entry(entry.author).or_default() += 1;
-                }
                 Buffered::Duplicate => out.duplicates += 1,
                 Buffered::Conflict => out.errors.push(equivocation(&entry.author, entry.sequence)),
                 Buffered::Overflow => *dropped.entry(entry.author).or_default() += 1,
@@ -274,3 +270,7 @@ pub fn merge_entries(
     }
     out
 }
+
+#[cfg(test)]
+#[path = "merge_tests.rs"]
+mod tests;

@@ -21,8 +21,9 @@
 /// `boxed`, e.g. `store_conformance::boxed::append_is_atomic`. Each test is a
 /// plain `#[test]` that runs the suite on its own multi-threaded tokio runtime
 /// ([`fixtures::run`](crate::testkit::fixtures::run)), so the calling crate
-/// needs only `gossip-core` with the `testkit` feature as a dev-dependency —
-/// no tokio of its own, and it works under a renamed dependency.
+/// needs only `gossip-core` with the `testkit` feature as a dev-dependency,
+/// no tokio of its own. One call per module: to test several configurations,
+/// wrap each call in its own `mod` (the factory sees that module's imports).
 ///
 /// # Examples
 ///

@@ -1,0 +1,280 @@
+//! Merge rules: bad input, equivocation, the buffer, and order-independence.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::domain::{
+    BufferLimits, ChannelId, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
+};
+
+fn node(name: &str) -> NodeId {
+    NodeId::new(name).unwrap()
+}
+
+fn entry(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {
+    LogEntry::new(
+        node(author),
+        seq,
+        Hlc::new(ts, 0).unwrap(),
+        payload.to_vec(),
+    )
+}
+
+fn channel(members: &[&str]) -> Channel {
+    let mut c = Channel::new(ChannelId::new("c").unwrap(), node(members[0]));
+    for m in &members[1..] {
+        c.add_member(node(m));
+    }
+    c
+}
+
+/// A replica: the merge rules over an in-memory "store".
+struct Replica {
+    channel: Channel,
+    stream: StreamId,
+    buffer: OutOfOrderBuffer,
+    stored: BTreeMap<(NodeId, u64), LogEntry>,
+    version: VersionVector,
+    view: Materialized<Vec<Vec<u8>>, Payloads>,
+    errors: Vec<Error>,
+}
+
+/// Folds payloads in read order.
+struct Payloads;
+
+impl StateMaterializer<Vec<Vec<u8>>> for Payloads {
+    fn initial(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    fn fold(&self, mut state: Vec<Vec<u8>>, entry: &LogEntry) -> Vec<Vec<u8>> {
+        state.push(entry.payload.to_vec());
+        state
+    }
+}
+
+impl Replica {
+    fn new(channel: Channel, limits: BufferLimits) -> Self {
+        Self {
+            channel,
+            stream: StreamId::new("s").unwrap(),
+            buffer: OutOfOrderBuffer::new(limits),
+            stored: BTreeMap::new(),
+            version: VersionVector::new(),
+            view: Materialized::new(Payloads),
+            errors: Vec::new(),
+        }
+    }
+
+    fn deliver(&mut self, batch: Vec<LogEntry>) -> MergeOutcome {
+        let held: HeldEntries = duplicate_ranges(&self.version, &batch)
+            .iter()
+            .flat_map(|r| (r.after + 1..=r.up_to).map(move |s| (r.author.clone(), s)))
+            .filter_map(|k| self.stored.get(&k).cloned())
+            .collect();
+        let input = MergeInput::new(&self.channel, &self.stream, &self.version);
+        let outcome = merge_entries(&mut self.buffer, &input, &held, batch);
+        // The store's contract: contiguous per author after the held version.
+        let mut check = self.version.clone();
+        for e in &outcome.accepted {
+            assert_eq!(e.sequence, check.get(&e.author) + 1, "non-contiguous batch");
+            check.raise(&e.author, e.sequence);
+            assert!(self
+                .stored
+                .insert((e.author.clone(), e.sequence), e.clone())
+                .is_none());
+        }
+        self.version = outcome.version.clone();
+        if self.view.apply(&outcome.accepted) == Fold::NeedsRefold {
+            self.view.reset();
+            let _ = self.view.apply(&self.listing());
+        }
+        self.errors.extend(outcome.errors.iter().cloned());
+        outcome
+    }
+
+    fn listing(&self) -> Vec<LogEntry> {
+        let mut all: Vec<LogEntry> = self.stored.values().cloned().collect();
+        all.sort_by_key(LogEntry::key);
+        all
+    }
+}
+
+#[test]
+fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
+    let mut c = channel(&["a", "b"]);
+    c.set_default_stream_config(crate::domain::StreamConfig::default().max_payload_bytes(4));
+    let mut r = Replica::new(c, BufferLimits::default());
+    let outcome = r.deliver(vec![
+        entry("a", 0, 1, b"x"),
+        entry("a", 1, 1, b"too long"),
+        entry("z", 1, 1, b"x"),
+        entry("z", 2, 2, b"x"),
+    ]);
+    assert!(outcome.accepted.is_empty() && r.stored.is_empty());
+    assert!(matches!(
+        outcome.errors[0],
+        Error::InvalidSequence { sequence: 0, .. }
+    ));
+    assert!(matches!(
+        outcome.errors[1],
+        Error::PayloadTooLarge { size: 8, limit: 4 }
+    ));
+    assert!(matches!(
+        &outcome.errors[2],
+        Error::NonMember { author, count: 2, .. } if author == &node("z")
+    ));
+}
+
+#[test]
+fn duplicates_are_ignored_and_equivocation_is_reported_not_stored() {
+    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+    r.deliver(vec![entry("a", 1, 1, b"one")]);
+    let outcome = r.deliver(vec![entry("a", 1, 1, b"one"), entry("a", 1, 1, b"ONE")]);
+    assert_eq!(outcome.duplicates, 1);
+    assert!(matches!(
+        &outcome.errors[..],
+        [Error::Equivocation { author, sequence: 1, .. }] if author == &node("a")
+    ));
+    assert_eq!(r.stored[&(node("a"), 1)].payload.as_ref(), b"one");
+    // Within one batch too, and in the buffer.
+    let outcome = r.deliver(vec![
+        entry("a", 3, 3, b"three"),
+        entry("a", 3, 3, b"THREE"),
+        entry("a", 2, 2, b"two"),
+        entry("a", 2, 2, b"TWO"),
+    ]);
+    assert_eq!(outcome.accepted.len(), 2);
+    assert_eq!(outcome.errors.len(), 2);
+    assert_eq!(r.stored[&(node("a"), 3)].payload.as_ref(), b"three");
+}
+
+#[test]
+fn buffer_overflow_drops_reports_and_stores_nothing() {
+    let limits = BufferLimits::default().per_author(3).total(3);
+    let mut r = Replica::new(channel(&["a", "b"]), limits);
+    // 4 and 50 are too far past the held sequence (0) to ever fit.
+    let outcome = r.deliver(vec![
+        entry("a", 2, 2, b""),
+        entry("a", 3, 3, b""),
+        entry("a", 4, 4, b""),
+        entry("a", 50, 50, b""),
+    ]);
+    assert!(r.stored.is_empty());
+    assert_eq!(outcome.buffered, 2);
+    assert!(matches!(
+        &outcome.errors[..],
+        [Error::BufferOverflow { author, dropped: 2, .. }] if author == &node("a")
+    ));
+    // The total bound: one more fits, the next is dropped.
+    let outcome = r.deliver(vec![entry("b", 2, 2, b""), entry("b", 3, 3, b"")]);
+    assert_eq!(outcome.buffered, 1);
+    assert!(matches!(
+        &outcome.errors[..],
+        [Error::BufferOverflow { author, dropped: 1, .. }] if author == &node("b")
+    ));
+    assert_eq!(r.buffer.len(), 3);
+    // Once the gap fills, the buffered run is released in one go.
+    let outcome = r.deliver(vec![entry("a", 1, 1, b"")]);
+    assert_eq!(outcome.accepted.len(), 3);
+    assert_eq!(r.version.get(&node("a")), 3);
+    assert_eq!(r.buffer.len(), 1);
+}
+
+#[test]
+fn sender_base_skips_the_compacted_gap() {
+    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+    r.deliver(vec![entry("a", 1, 1, b""), entry("a", 3, 3, b"")]);
+    let base: VersionVector = [(node("a"), 5)].into_iter().collect();
+    let input = MergeInput::new(&r.channel, &r.stream, &r.version).sender_base(&base);
+    let outcome = merge_entries(
+        &mut r.buffer,
+        &input,
+        &HeldEntries::none(),
+        vec![entry("a", 6, 6, b""), entry("a", 7, 7, b"")],
+    );
+    assert_eq!(outcome.raised_base.get(&node("a")), 5);
+    assert_eq!(outcome.version.get(&node("a")), 7);
+    assert_eq!(outcome.accepted.len(), 2);
+    assert!(
+        r.buffer.is_empty(),
+        "buffered entries under the base are dropped"
+    );
+}
+
+/// Entries of 3 authors, up to 12 each, with interleaved timestamps.
+fn entry_set() -> impl Strategy<Value = Vec<LogEntry>> {
+    proptest::collection::vec((1u64..12, 0u64..5), 3).prop_map(|specs| {
+        let mut all = Vec::new();
+        for (i, (count, skew)) in specs.into_iter().enumerate() {
+            let author = ["a", "b", "c"][i];
+            for seq in 1..=count {
+                let ts = seq * 10 + skew;
+                all.push(entry(author, seq, ts, format!("{author}{seq}").as_bytes()));
+            }
+        }
+        all
+    })
+}
+
+/// Some deliveries of `entries`: shuffled, some duplicated, split into batches.
+fn deliveries(entries: Vec<LogEntry>) -> impl Strategy<Value = Vec<Vec<LogEntry>>> {
+    let n = entries.len();
+    (
+        Just(entries),
+        proptest::collection::vec(any::<u64>(), n),
+        proptest::collection::vec(0usize..n.max(1), 0..n.max(1)),
+        proptest::collection::vec(1usize..6, 1..20),
+    )
+        .prop_map(|(entries, keys, dups, sizes)| {
+            let mut all: Vec<(u64, LogEntry)> =
+                keys.into_iter().zip(entries.iter().cloned()).collect();
+            for (k, d) in dups.into_iter().enumerate() {
+                all.push((k as u64 * 7919, entries[d % entries.len()].clone()));
+            }
+            all.sort_by_key(|(k, e)| (*k, e.key()));
+            let mut flat: Vec<LogEntry> = all.into_iter().map(|(_, e)| e).collect();
+            let mut batches = Vec::new();
+            let mut i = 0;
+            while !flat.is_empty() {
+                let size = sizes[i % sizes.len()].min(flat.len());
+                batches.push(flat.drain(..size).collect());
+                i += 1;
+            }
+            batches
+        })
+}
+
+fn two_deliveries() -> impl Strategy<Value = (Vec<LogEntry>, Vec<Vec<LogEntry>>, Vec<Vec<LogEntry>>)>
+{
+    entry_set().prop_flat_map(|set| (Just(set.clone()), deliveries(set.clone()), deliveries(set)))
+}
+
+proptest! {
+    /// Any permutation, duplication or splitting of the same set of entries
+    /// ends in the same version vector, stored entries, read order and
+    /// materialized state.
+    #[test]
+    fn merge_is_order_independent((set, first, second) in two_deliveries()) {
+        let members = channel(&["a", "b", "c"]);
+        let mut x = Replica::new(members.clone(), BufferLimits::default());
+        let mut y = Replica::new(members, BufferLimits::default());
+        for batch in first {
+            x.deliver(batch);
+        }
+        for batch in second {
+            y.deliver(batch);
+        }
+        let expected: VersionVector = set.iter().map(|e| (e.author.clone(), e.sequence)).collect();
+        prop_assert_eq!(&x.version, &expected);
+        prop_assert_eq!(&y.version, &expected);
+        prop_assert_eq!(x.stored.len(), set.len());
+        prop_assert_eq!(&x.stored, &y.stored);
+        let keys = |r: &Replica| r.listing().iter().map(LogEntry::key).collect::<Vec<EntryKey>>();
+        prop_assert_eq!(keys(&x), keys(&y));
+        prop_assert_eq!(x.view.state(), y.view.state());
+        prop_assert!(x.errors.is_empty() && y.errors.is_empty());
+        prop_assert!(x.buffer.is_empty() && y.buffer.is_empty());
+    }
+}

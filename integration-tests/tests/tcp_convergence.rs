@@ -1,0 +1,221 @@
+//! Nodes converge over real TCP on loopback: several writers, four nodes,
+//! then a node restarting on the same port catches up.
+
+// Test helpers: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use gossip_core::{ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId};
+use gossip_store_memory::MemoryStore;
+use gossip_transport_tcp::{TcpConfig, TcpTransport};
+use tokio::time::{sleep, timeout, Instant};
+
+const NODES: usize = 4;
+/// The bound on the whole of each test.
+const TEST_LIMIT: Duration = Duration::from_secs(60);
+/// How long the nodes get to converge.
+const CONVERGE_LIMIT: Duration = Duration::from_secs(20);
+
+fn node_id(i: usize) -> NodeId {
+    NodeId::new(format!("tcp-node-{i}")).expect("valid id")
+}
+
+fn channel_id() -> ChannelId {
+    ChannelId::new("tcp-channel").expect("valid id")
+}
+
+fn stream_id() -> StreamId {
+    StreamId::new("tcp-stream").expect("valid id")
+}
+
+fn loopback() -> SocketAddr {
+    ([127, 0, 0, 1], 0).into()
+}
+
+fn tcp_config(i: usize) -> TcpConfig {
+    TcpConfig::default()
+        .with_backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .with_seed(i as u64)
+}
+
+fn node_config(i: usize) -> Config {
+    Config::default()
+        .gossip_interval(Duration::from_millis(100))
+        .seed(0x7c9 ^ i as u64)
+}
+
+/// Builds and starts node `i` on `transport`, whose address book the caller filled.
+async fn start_node(
+    i: usize,
+    store: MemoryStore,
+    transport: impl gossip_core::Transport,
+) -> Result<Coordinator, Error> {
+    let node = Coordinator::builder(node_id(i))
+        .store(store)
+        .transport(transport)
+        .config(node_config(i))
+        .build()
+        .await?;
+    for j in (0..NODES).filter(|j| *j != i) {
+        node.add_peer(node_id(j)).await?;
+    }
+    let channel = node.create_channel(channel_id()).await?;
+    for j in 0..NODES {
+        channel.add_member(node_id(j)).await?;
+    }
+    node.start().await?;
+    Ok(node)
+}
+
+async fn entries(node: &Coordinator) -> Result<Vec<LogEntry>, Error> {
+    node.channel(channel_id())
+        .await?
+        .stream(stream_id())
+        .await?
+        .entries()
+        .await
+}
+
+async fn append(node: &Coordinator, payload: String) -> Result<LogEntry, Error> {
+    node.channel(channel_id())
+        .await?
+        .stream(stream_id())
+        .await?
+        .append(payload.into_bytes())
+        .await
+}
+
+/// Polls until every node holds `expected` entries; returns how long it took.
+async fn wait_converged(nodes: &[Coordinator], expected: usize) -> Result<Duration, Error> {
+    let start = Instant::now();
+    loop {
+        let mut counts = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            counts.push(entries(node).await?.len());
+        }
+        if counts.iter().all(|c| *c == expected) {
+            return Ok(start.elapsed());
+        }
+        assert!(
+            start.elapsed() < CONVERGE_LIMIT,
+            "no convergence to {expected} entries within {CONVERGE_LIMIT:?}: {counts:?}"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn assert_identical(nodes: &[Coordinator]) -> Result<(), Error> {
+    let reference = entries(&nodes[0]).await?;
+    for node in &nodes[1..] {
+        assert_eq!(
+            entries(node).await?,
+            reference,
+            "{} differs",
+            node.local_id()
+        );
+    }
+    Ok(())
+}
+
+/// Binds every node on loopback and fills each address book with the others.
+async fn bind_all() -> Result<(Vec<TcpTransport>, Vec<SocketAddr>), Error> {
+    let mut transports = Vec::with_capacity(NODES);
+    for i in 0..NODES {
+        transports.push(TcpTransport::bind(node_id(i), loopback(), tcp_config(i)).await?);
+    }
+    let addresses: Vec<SocketAddr> = transports.iter().map(TcpTransport::local_addr).collect();
+    for (i, transport) in transports.iter().enumerate() {
+        for (j, address) in addresses.iter().enumerate() {
+            if i != j {
+                transport.add_peer_address(node_id(j), *address);
+            }
+        }
+    }
+    Ok((transports, addresses))
+}
+
+#[tokio::test]
+async fn four_nodes_with_several_writers_converge_over_tcp() {
+    timeout(TEST_LIMIT, async {
+        let (transports, _) = bind_all().await?;
+        // Keep a handle on each transport to check that TCP carried the sync.
+        let transports: Vec<Arc<TcpTransport>> = transports.into_iter().map(Arc::new).collect();
+        let mut nodes = Vec::with_capacity(NODES);
+        for (i, transport) in transports.iter().enumerate() {
+            nodes.push(start_node(i, MemoryStore::new(), transport.clone()).await?);
+        }
+        // Three writers, interleaved.
+        for round in 0..5 {
+            for (i, node) in nodes.iter().enumerate().take(3) {
+                append(node, format!("node {i} entry {round}")).await?;
+            }
+        }
+        let took = wait_converged(&nodes, 15).await?;
+        assert_identical(&nodes).await?;
+        eprintln!("4 nodes converged on 15 entries over TCP in {took:?}");
+        for (node, transport) in nodes.iter().zip(&transports) {
+            assert!(
+                transport.stats().connections_opened > 0,
+                "{}",
+                node.local_id()
+            );
+            assert!(
+                node.health().await?.stats.frames_in > 0,
+                "{}",
+                node.local_id()
+            );
+        }
+        for node in &nodes {
+            node.dispose().await?;
+        }
+        assert!(
+            transports.iter().all(|t| t.is_closed()),
+            "dispose closes the transport"
+        );
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .expect("node operation failed");
+}
+
+#[tokio::test]
+async fn a_node_restarting_on_the_same_port_catches_up() {
+    timeout(TEST_LIMIT, async {
+        let (transports, addresses) = bind_all().await?;
+        let stores: Vec<MemoryStore> = (0..NODES).map(|_| MemoryStore::new()).collect();
+        let mut nodes = Vec::with_capacity(NODES);
+        for (i, transport) in transports.into_iter().enumerate() {
+            nodes.push(start_node(i, stores[i].clone(), transport).await?);
+        }
+        append(&nodes[0], "before".to_owned()).await?;
+        wait_converged(&nodes, 1).await?;
+
+        // The last node goes down (its transport closes with it); the others write on.
+        let last = NODES - 1;
+        nodes.pop().expect("four nodes").dispose().await?;
+        for (i, node) in nodes.iter().enumerate() {
+            append(node, format!("while down {i}")).await?;
+        }
+        wait_converged(&nodes, NODES).await?;
+
+        // It comes back on the same port with its store; everyone reconnects.
+        let transport =
+            TcpTransport::bind(node_id(last), addresses[last], tcp_config(last)).await?;
+        for (j, address) in addresses.iter().enumerate().take(last) {
+            transport.add_peer_address(node_id(j), *address);
+        }
+        nodes.push(start_node(last, stores[last].clone(), transport).await?);
+        append(&nodes[last], "back".to_owned()).await?;
+        wait_converged(&nodes, NODES + 1).await?;
+        assert_identical(&nodes).await?;
+        for node in &nodes {
+            node.dispose().await?;
+        }
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .expect("node operation failed");
+}

@@ -1,0 +1,232 @@
+//! [`Encryption`]: a transport that seals every frame it sends and opens
+//! every frame it receives.
+
+use std::{
+    collections::hash_map::RandomState,
+    fmt,
+    hash::BuildHasher,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gossip_core::{
+    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
+    TransportResult,
+};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::{
+    frame::{self, OVERHEAD},
+    key::KeyRing,
+    layer::EncryptionHandle,
+    replay::ReplayGuard,
+    NetworkKey,
+};
+use crate::Error;
+
+const BACKEND: &str = "encryption";
+
+/// A transport whose frames are sealed with an AEAD under a shared
+/// [`NetworkKey`]. Built by [`EncryptionLayer`](super::EncryptionLayer); see
+/// the [module docs](super) for the frame format, nonces, replay protection
+/// and rotation.
+pub struct Encryption<T> {
+    inner: T,
+    keys: Arc<KeyRing>,
+    /// Random per instance: the first 4 bytes of every nonce this instance uses.
+    prefix: [u8; 4],
+    /// The next nonce counter (starts at a random point below 2⁶³).
+    counter: AtomicU64,
+    replay: Mutex<ReplayGuard>,
+}
+
+impl<T: fmt::Debug> fmt::Debug for Encryption<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encryption")
+            .field("inner", &self.inner)
+            .field("cipher", &self.keys.cipher())
+            .field("key_id", &self.keys.current_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// 12 bytes that are unique per call: from the system generator, or, should
+/// it fail, from std's randomly keyed hasher (uniqueness, not secrecy, is
+/// what a nonce needs).
+fn session_randomness() -> [u8; 12] {
+    let mut bytes = [0u8; 12];
+    if SystemRandom::new().fill(&mut bytes).is_err() {
+        let a = RandomState::new().hash_one(0u64).to_le_bytes();
+        let b = RandomState::new().hash_one(1u64).to_le_bytes();
+        for (slot, byte) in bytes.iter_mut().zip(a.iter().chain(&b)) {
+            *slot = *byte;
+        }
+    }
+    bytes
+}
+
+impl<T> Encryption<T> {
+    /// Wraps `inner` with a fresh key ring holding `key` (AES-256-GCM, default
+    /// grace period). Use [`EncryptionLayer`](super::EncryptionLayer) to share
+    /// keys and rotation between transports.
+    pub fn new(inner: T, key: NetworkKey) -> Self {
+        let layer = super::EncryptionLayer::new(key);
+        Self::with_keys(inner, layer.keys().clone(), super::replay::DEFAULT_WINDOW)
+    }
+
+    pub(crate) fn with_keys(inner: T, keys: Arc<KeyRing>, window: u64) -> Self {
+        let random = session_randomness();
+        let [p0, p1, p2, p3, c @ ..] = random;
+        // Start below 2⁶³ so the counter never wraps in practice.
+        let start = u64::from_be_bytes(c) >> 1;
+        Self {
+            inner,
+            keys,
+            prefix: [p0, p1, p2, p3],
+            counter: AtomicU64::new(start),
+            replay: Mutex::new(ReplayGuard::new(window)),
+        }
+    }
+
+    /// A handle to the shared keys, to [`rotate`](EncryptionHandle::rotate) them.
+    #[must_use]
+    pub fn handle(&self) -> EncryptionHandle {
+        EncryptionHandle::new(self.keys.clone())
+    }
+
+    /// Makes `key` the sending key; the previous one is still accepted for
+    /// the grace period. Same as [`EncryptionHandle::rotate`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::KeyIdInUse`] if `key` has the current key's id.
+    pub fn rotate(&self, key: &NetworkKey) -> Result<(), Error> {
+        self.keys.rotate(key)
+    }
+
+    /// The wrapped transport.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The wrapped transport, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner transport.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+
+    fn next_counter(&self) -> Result<u64, Error> {
+        self.counter
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_add(1))
+            .map_err(|_| Error::NonceExhausted)
+    }
+}
+
+/// Additional authenticated data: binds a frame to its sender and receiver,
+/// so it cannot be re-addressed or attributed to another node.
+fn aad(key_id: u8, from: &NodeId, to: &NodeId) -> Vec<u8> {
+    let (from, to) = (from.as_str().as_bytes(), to.as_str().as_bytes());
+    let mut aad = Vec::with_capacity(1 + 4 + from.len() + to.len());
+    aad.push(key_id);
+    aad.extend_from_slice(&u32::try_from(from.len()).unwrap_or(u32::MAX).to_be_bytes());
+    aad.extend_from_slice(from);
+    aad.extend_from_slice(to);
+    aad
+}
+
+fn rejected(from: &NodeId, error: Error) -> TransportError {
+    tracing::debug!(peer = %from, %error, "encrypted frame rejected");
+    TransportError::new(
+        BACKEND,
+        TransportErrorKind::Rejected,
+        format!("frame from {from} rejected: {error}"),
+    )
+    .with_source(error)
+}
+
+impl<T: Transport> Encryption<T> {
+    fn open(&self, from: &NodeId, sealed: &[u8]) -> Result<Bytes, Error> {
+        let (header, body) = frame::split(sealed, BACKEND)?;
+        let key = self.keys.lookup(header.key_id)?;
+        let (prefix, counter) = (header.prefix(), header.counter());
+        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        replay.check(from, prefix, counter)?;
+        let plaintext = frame::open(
+            &key,
+            &header,
+            &aad(header.key_id, from, self.inner.local_id()),
+            body,
+        )?;
+        // Authenticated: only now may the window move.
+        replay.commit(from, prefix, counter);
+        Ok(Bytes::from(plaintext))
+    }
+}
+
+#[async_trait]
+impl<T: Transport> Transport for Encryption<T> {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn local_id(&self) -> &NodeId {
+        self.inner.local_id()
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.inner.max_frame_len().saturating_sub(OVERHEAD)
+    }
+
+    fn capabilities(&self) -> TransportCapabilities {
+        self.inner.capabilities()
+    }
+
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+        let max = self.max_frame_len();
+        if frame.len() > max {
+            return Err(TransportError::new(
+                BACKEND,
+                TransportErrorKind::FrameTooLarge,
+                format!(
+                    "frame of {} bytes exceeds the maximum of {max}",
+                    frame.len()
+                ),
+            ));
+        }
+        let counter = self.next_counter().map_err(|error| {
+            TransportError::new(BACKEND, TransportErrorKind::Other, error.to_string())
+                .with_source(error)
+        })?;
+        let key = self.keys.current();
+        let sealed = frame::seal(
+            &key,
+            frame::transport_nonce(self.prefix, counter),
+            &aad(key.id, self.inner.local_id(), to),
+            &frame,
+        );
+        self.inner.send(to, Bytes::from(sealed)).await
+    }
+
+    async fn recv(&self) -> TransportResult<TransportEvent> {
+        // Cancel-safe: nothing awaits after the inner `recv` returned.
+        match self.inner.recv().await? {
+            TransportEvent::Frame { from, frame } => match self.open(&from, &frame) {
+                Ok(frame) => Ok(TransportEvent::Frame { from, frame }),
+                Err(error) => Err(rejected(&from, error)),
+            },
+            other => Ok(other),
+        }
+    }
+
+    async fn close(&self) -> TransportResult<()> {
+        self.inner.close().await
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod backoff;
+mod config;
+mod connection;
+mod frame;
+mod handshake;
+mod state;
+mod transport;
+
+pub use config::{
+    TcpConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN, DEFAULT_SEND_QUEUE_CAPACITY,
+    MAX_FRAME_LEN_LIMIT,
+};
+pub use transport::{TcpConnectionInfo, TcpStats, TcpTransport};
+
+/// The [`backend`](gossip_core::Transport::backend) name of this transport.
+pub const BACKEND: &str = "tcp";

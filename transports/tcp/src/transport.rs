@@ -1,0 +1,300 @@
+//! [`TcpTransport`]: a node's TCP endpoint.
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    sync::{atomic::Ordering, Arc, Mutex, PoisonError},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gossip_core::{
+    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
+    TransportResult,
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use crate::{
+    connection::{accept_loop, spawn_connector},
+    state::{error, Shared},
+    TcpConfig, BACKEND,
+};
+
+/// A live connection, as reported by [`TcpTransport::connections`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpConnectionInfo {
+    /// The peer at the other end.
+    pub peer: NodeId,
+    /// This end's socket address.
+    pub local_addr: SocketAddr,
+    /// The peer's socket address.
+    pub remote_addr: SocketAddr,
+    /// Whether this node dialed the connection (else the peer did).
+    pub dialed_by_us: bool,
+}
+
+/// Counters of a [`TcpTransport`], from [`TcpTransport::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TcpStats {
+    /// Peers with a live connection now.
+    pub connected_peers: usize,
+    /// Connections that completed the handshake and were kept, either direction.
+    pub connections_opened: u64,
+    /// Outgoing TCP connects that failed or timed out.
+    pub connect_failures: u64,
+    /// Handshakes that failed, either direction (bad magic or version,
+    /// invalid id, wrong peer, timeout, too many at once).
+    pub handshake_failures: u64,
+    /// Connections dropped because the peer announced a frame over the maximum.
+    pub oversized_frames: u64,
+    /// Peer events (`Connected`, `Disconnected`, `PeerDiscovered`) dropped
+    /// because the inbound queue was full.
+    pub dropped_events: u64,
+    /// Queued frames discarded: queued for a connection attempt that failed,
+    /// or over the peer's announced maximum.
+    pub discarded_frames: u64,
+}
+
+/// A node's TCP endpoint: listens for peers, dials them on demand, and
+/// carries length-prefixed frames over one connection per peer.
+///
+/// Created by [`bind`](Self::bind); the application fills the address book
+/// ([`add_peer_address`](Self::add_peer_address)). Dropping it closes it,
+/// like [`close`](Transport::close). See the crate docs for the wire format,
+/// back-pressure and reconnect policy.
+///
+/// # Capabilities
+///
+/// [`TransportCapabilities::stream_like`]: ordered and reliable per link
+/// *while a connection lives*. Frames still in flight on a connection that
+/// breaks (written to the socket, or taken from the queue by its writer)
+/// are lost, as are frames queued for a connection attempt that fails; the
+/// protocol's anti-entropy repairs what they carried.
+pub struct TcpTransport {
+    shared: Arc<Shared>,
+    accept_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("local", &self.shared.local)
+            .field("local_addr", &self.shared.local_addr)
+            .field("closed", &self.shared.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TcpTransport {
+    /// Listens on `addr` (port 0 picks a free port, see
+    /// [`local_addr`](Self::local_addr)) as node `local`.
+    ///
+    /// Must be called inside a tokio runtime (with I/O and time enabled): the
+    /// transport's tasks run on it.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportErrorKind::Other`] when `config` is out of range,
+    /// [`TransportErrorKind::Io`] when the address cannot be bound.
+    pub async fn bind(
+        local: NodeId,
+        addr: SocketAddr,
+        config: TcpConfig,
+    ) -> Result<Self, TransportError> {
+        config.validate().map_err(|reason| {
+            error(
+                TransportErrorKind::Other,
+                format!("invalid configuration: {reason}"),
+            )
+        })?;
+        let listener = TcpListener::bind(addr).await.map_err(|io| {
+            error(TransportErrorKind::Io, format!("cannot listen on {addr}")).with_source(io)
+        })?;
+        let local_addr = listener.local_addr().map_err(|io| {
+            error(TransportErrorKind::Io, "cannot read the bound address").with_source(io)
+        })?;
+        let shared = Arc::new(Shared::new(local, config, local_addr));
+        let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
+        tracing::debug!(local = %shared.local, %local_addr, "listening");
+        Ok(Self {
+            shared,
+            accept_task: Mutex::new(Some(accept_task)),
+        })
+    }
+
+    /// The address the transport listens on (with the port chosen when
+    /// bound to port 0).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The configuration in use.
+    #[must_use]
+    pub fn config(&self) -> &TcpConfig {
+        &self.shared.config
+    }
+
+    /// Sets (or changes) where `peer` listens. The next `send` to it dials
+    /// there if no connection is up; a changed address clears its backoff.
+    pub fn add_peer_address(&self, peer: NodeId, address: SocketAddr) {
+        self.shared.add_peer_address(peer, address);
+    }
+
+    /// Forgets `peer`: its address, its queued frames and its connection
+    /// (closed). Returns the address it had. A later inbound connection from
+    /// it is treated like one from an unknown node.
+    pub fn remove_peer(&self, peer: &NodeId) -> Option<SocketAddr> {
+        self.shared.remove_peer(peer)
+    }
+
+    /// The address book, sorted by node id.
+    #[must_use]
+    pub fn peer_addresses(&self) -> Vec<(NodeId, SocketAddr)> {
+        self.shared.peer_addresses()
+    }
+
+    /// The live connections, one per connected peer, sorted by peer.
+    #[must_use]
+    pub fn connections(&self) -> Vec<TcpConnectionInfo> {
+        self.shared.connections()
+    }
+
+    /// Counters since the transport was bound.
+    #[must_use]
+    pub fn stats(&self) -> TcpStats {
+        self.shared.stats()
+    }
+
+    /// Whether [`close`](Transport::close) was called (or the transport dropped).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    fn closed_error() -> TransportError {
+        error(TransportErrorKind::Closed, "the transport is closed")
+    }
+
+    fn shut(&self) -> bool {
+        let first = !self.shared.closed.swap(true, Ordering::AcqRel);
+        if first {
+            self.shared.shutdown.send_replace(true);
+            self.shared.clear();
+        }
+        first
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+#[async_trait]
+impl Transport for TcpTransport {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn local_id(&self) -> &NodeId {
+        &self.shared.local
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.shared.config.max_frame_len
+    }
+
+    /// [`TransportCapabilities::stream_like`]: see the type's docs for what
+    /// "reliable" means when a connection breaks.
+    fn capabilities(&self) -> TransportCapabilities {
+        TransportCapabilities::stream_like()
+    }
+
+    /// Queues the frame on the peer's bounded send queue and returns; a
+    /// writer task puts it on the wire. Never waits for the network.
+    ///
+    /// # Errors
+    ///
+    /// - `FrameTooLarge`: over [`max_frame_len`](Transport::max_frame_len),
+    ///   or over the maximum the peer announced in its handshake;
+    /// - `UnknownPeer`: no address for `to` and no live connection from it
+    ///   (or `to` is this node);
+    /// - `Unreachable`: the last connection attempt failed and the peer is
+    ///   in backoff (the failure is the error's source);
+    /// - `QueueFull`: the peer's send queue is full;
+    /// - `Closed`: after [`close`](Transport::close).
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+        if self.shared.is_closed() {
+            return Err(Self::closed_error());
+        }
+        let max = self.shared.config.max_frame_len;
+        if frame.len() > max {
+            return Err(error(
+                TransportErrorKind::FrameTooLarge,
+                format!(
+                    "frame of {} bytes exceeds the maximum of {max} bytes",
+                    frame.len()
+                ),
+            ));
+        }
+        if to == &self.shared.local {
+            return Err(error(
+                TransportErrorKind::UnknownPeer,
+                "a node does not send frames to itself",
+            ));
+        }
+        if let Some(attempt) = self.shared.enqueue(to, frame)? {
+            spawn_connector(self.shared.clone(), to.clone(), attempt);
+        }
+        Ok(())
+    }
+
+    /// Waits for the next frame or peer event from any peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Events wait in a bounded `tokio::sync::mpsc` queue whose
+    /// receiver sits behind a `tokio::sync::Mutex`; the call only awaits
+    /// the lock, the queue's `recv` and the shutdown signal, each of which is
+    /// cancel-safe (an event leaves the queue only in the poll that returns
+    /// it), so dropping the future loses nothing.
+    async fn recv(&self) -> TransportResult<TransportEvent> {
+        let mut shutdown = self.shared.shutdown_signal();
+        if self.shared.is_closed() || *shutdown.borrow() {
+            return Err(Self::closed_error());
+        }
+        let mut events = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => return Err(Self::closed_error()),
+            events = self.shared.events_rx.lock() => events,
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
+            event = events.recv() => event.ok_or_else(Self::closed_error),
+        }
+    }
+
+    /// Stops accepting, closes every connection, drops queued frames and
+    /// wakes pending `recv` calls with `Closed`. Idempotent; returns once
+    /// the listening socket is released.
+    async fn close(&self) -> TransportResult<()> {
+        if self.shut() {
+            tracing::debug!(local = %self.shared.local, "closing");
+        }
+        let accept_task = self
+            .accept_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = accept_task {
+            // The task ends on the shutdown signal; it never panics.
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
