@@ -158,6 +158,11 @@ pub enum Error {
         /// The node.
         node: NodeId,
     },
+    /// A peer sent more than its [`InboundBudget`](crate::InboundBudget)
+    /// allows; its frames are dropped (and counted) until it slows down.
+    /// Reported once per episode.
+    #[error("peer {0} is over its inbound budget; its frames are dropped until it slows down")]
+    Throttled(NodeId),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -8,6 +8,7 @@ mod error;
 pub mod node;
 pub mod ports;
 pub mod protocol;
+mod serde_bounded;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

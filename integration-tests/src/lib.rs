@@ -7,6 +7,8 @@
 )]
 //! in-memory transport, under paused tokio time.
 
+pub mod matrix;
+
 use std::time::Duration;
 
 use gossip_core::{

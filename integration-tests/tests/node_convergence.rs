@@ -1,5 +1,6 @@
 //! Nodes converge: eager push, anti-entropy alone, long offline catch-up,
-//! and bad frames that leave the node serving.
+//! bad frames that leave the node serving, and a flooding peer throttled
+//! without starving the others.
 
 // Test code: a failed unwrap or a bad index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -9,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use gossip_core::{
     protocol::{codec, Message, Ping},
-    Config, Error, NodeId, Transport,
+    Config, Error, InboundBudget, NodeId, Transport,
 };
 use integration_tests::{node_id, Cluster};
 
@@ -120,4 +121,58 @@ async fn bad_frames_are_reported_and_the_node_keeps_serving() {
     // Still serving: local appends and reads work.
     cluster.append(1, b"still here".to_vec()).await.unwrap();
     assert_eq!(cluster.entries(1).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_flooding_peer_is_throttled_and_the_others_still_sync() {
+    let budget = InboundBudget::default()
+        .frames_per_second(200)
+        .burst_seconds(1);
+    let config = Config::default().inbound_budget(budget);
+    let cluster = Cluster::start(3, config, 5).await.unwrap();
+    let mut errors = cluster.node(1).errors();
+    // Node 0 is impersonated by a flooder: 2 000 well-formed pings at one instant.
+    cluster.network.leave(&node_id(0));
+    let flooder = cluster.network.join(node_id(0)).unwrap();
+    let ping = codec::encode(&Message::Ping(Ping {
+        probe: 7,
+        incarnation: 0,
+        updates: vec![],
+    }));
+    for _ in 0..2_000 {
+        // A full inbox refuses some; the rest reach the node's budget.
+        let _ = flooder.send(&node_id(1), ping.clone()).await;
+    }
+    let throttled = loop {
+        let e = errors.next().await.unwrap().unwrap();
+        if let Error::Throttled(peer) = &e.error {
+            break peer.clone();
+        }
+    };
+    assert_eq!(throttled, node_id(0));
+    // The honest peer is not affected: its append reaches node 1.
+    cluster
+        .append(2, b"from an honest peer".to_vec())
+        .await
+        .unwrap();
+    let mut synced = false;
+    for _ in 0..100 {
+        if cluster.entries(1).await.unwrap().len() == 1 {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(synced, "node 1 still syncs with node 2");
+    let stats = cluster.node(1).health().await.unwrap().stats;
+    assert!(stats.throttled_frames > 0, "{stats:?}");
+    // Reported once per episode, not once per dropped frame.
+    let mut more_reports = 0;
+    while let Ok(Some(Ok(e))) = tokio::time::timeout(Duration::from_millis(10), errors.next()).await
+    {
+        if matches!(e.error, Error::Throttled(_)) {
+            more_reports += 1;
+        }
+    }
+    assert!(more_reports <= 1, "{more_reports} more throttling reports");
 }

@@ -66,7 +66,7 @@ pub struct ChannelDigest {
     /// The channel.
     pub channel: ChannelId,
     /// One digest per non-empty stream, ordered by stream id.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub streams: Vec<StreamDigest>,
 }
 
@@ -120,7 +120,7 @@ pub struct Delta {
     /// The sender's compaction base.
     pub base: VersionVector,
     /// The entries, ascending per author.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub entries: Vec<LogEntry>,
 }
 

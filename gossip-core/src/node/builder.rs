@@ -11,11 +11,15 @@
 //! # Ok(()) }
 //! ```
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
+    budget::InboundBudgets,
     config::Config,
     coordinator::Coordinator,
     driver::{Driver, FRAME_HEADROOM},
@@ -197,6 +201,9 @@ impl CoordinatorBuilder<DynStore> {
             next_gossip: now,
             next_retention: now + config.retention_interval,
             max_frame_len,
+            budgets: InboundBudgets::new(config.inbound_budget),
+            pulling_from: HashMap::new(),
+            serving: HashMap::new(),
             config,
         };
         tokio::spawn(driver.run(receiver));

@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use super::budget::InboundBudget;
 use crate::{
     domain::{BufferLimits, DEFAULT_MAX_PAYLOAD_BYTES},
     error::Error,
@@ -59,6 +60,9 @@ pub struct Config {
     pub stream_capacity: usize,
     /// Capacity of the command queue between handles and the node task. Default 256.
     pub command_capacity: usize,
+    /// What each peer may send this node per second (DESIGN §11). The
+    /// default is far above what the protocol sends on its own.
+    pub inbound_budget: InboundBudget,
 }
 
 impl Default for Config {
@@ -81,6 +85,7 @@ impl Default for Config {
             retention_interval: Duration::from_secs(30),
             stream_capacity: 1_024,
             command_capacity: 256,
+            inbound_budget: InboundBudget::default(),
         }
     }
 }
@@ -135,6 +140,8 @@ setters! {
     stream_capacity: usize,
     /// Sets [`Config::command_capacity`].
     command_capacity: usize,
+    /// Sets [`Config::inbound_budget`].
+    inbound_budget: InboundBudget,
 }
 
 impl Config {
@@ -167,6 +174,14 @@ impl Config {
             ("command_capacity", self.command_capacity),
             ("buffer.per_author", self.buffer.per_author),
             ("buffer.total", self.buffer.total),
+            (
+                "inbound_budget.bytes_per_second",
+                usize::try_from(self.inbound_budget.bytes_per_second).unwrap_or(usize::MAX),
+            ),
+            (
+                "inbound_budget.frames_per_second",
+                usize::try_from(self.inbound_budget.frames_per_second).unwrap_or(usize::MAX),
+            ),
         ];
         for (name, value) in counts {
             if value == 0 {

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use tokio::{sync::mpsc, time::Instant};
 
 use super::{
+    budget::{Admission, InboundBudgets},
     command::{ChannelChange, Command, Lifecycle},
     config::Config,
     health::{Health, NodeState, NodeStats, PeerHealth, ResourceUsage},
@@ -65,6 +66,13 @@ pub(crate) struct Driver {
     pub(super) next_gossip: Instant,
     pub(super) next_retention: Instant,
     pub(super) max_frame_len: usize,
+    pub(super) budgets: InboundBudgets,
+    /// When each peer last sent this node a delta response: a pull from it
+    /// is under way while that is recent.
+    pub(super) pulling_from: HashMap<NodeId, Instant>,
+    /// When this node last answered each peer's delta request: that peer is
+    /// pulling from this node while that is recent.
+    pub(super) serving: HashMap<NodeId, Instant>,
 }
 
 /// Whether the loop goes on.
@@ -229,6 +237,18 @@ impl Driver {
             self.stats.unknown_peer_frames += 1;
             self.report(Error::UnknownPeer(from.clone()), Some(&from));
             return;
+        }
+        match self.budgets.admit(&from, frame.len(), self.now_ms()) {
+            Admission::Admitted => {}
+            Admission::ThrottlingStarted => {
+                self.stats.throttled_frames += 1;
+                self.report(Error::Throttled(from.clone()), Some(&from));
+                return;
+            }
+            Admission::Throttled => {
+                self.stats.throttled_frames += 1;
+                return;
+            }
         }
         let message = match codec::decode(&frame, self.max_frame_len) {
             Ok(message) => message,
@@ -398,6 +418,9 @@ impl Driver {
         self.store.remove_peer(peer).await?;
         self.peers.remove(peer);
         self.last_heard.remove(peer);
+        self.budgets.forget(peer);
+        self.pulling_from.remove(peer);
+        self.serving.remove(peer);
         self.swim.remove_member(peer);
         Ok(())
     }

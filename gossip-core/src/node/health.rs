@@ -88,6 +88,8 @@ pub struct NodeStats {
     pub malformed_frames: u64,
     /// Frames dropped because the sender is not a known peer.
     pub unknown_peer_frames: u64,
+    /// Frames dropped because their sender was over its inbound budget.
+    pub throttled_frames: u64,
     /// Frames whose send failed.
     pub send_failures: u64,
     /// Pushes dropped because a peer's queue was full or it was unreachable.

@@ -1,6 +1,7 @@
 //! The node: [`Coordinator`] and its builder, handles, configuration and
 //! health, and the task that drives the protocol engines.
 
+mod budget;
 mod builder;
 mod command;
 mod config;
@@ -11,6 +12,7 @@ mod materialized;
 mod subscription;
 mod sync;
 
+pub use budget::InboundBudget;
 pub use builder::{CoordinatorBuilder, NoStore};
 pub use config::Config;
 pub use coordinator::{ChannelHandle, Coordinator, StreamHandle};

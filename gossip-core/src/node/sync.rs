@@ -31,6 +31,12 @@ impl Driver {
         }
         let peer = match peer {
             Some(peer) => peer,
+            None if self.pull_under_way() => {
+                // Deltas are still arriving: a new round now would ask again
+                // for entries already on their way. The pull continues by
+                // itself (`more`); the next timer tick looks again.
+                return;
+            }
             None => {
                 let candidates: Vec<NodeId> = self
                     .peers
@@ -56,6 +62,23 @@ impl Driver {
         self.send(&peer, frame).await;
     }
 
+    /// Whether deltas arrived from some peer within the last half gossip
+    /// interval (frames of a pull are processed back to back, so a pull in
+    /// progress keeps this fresh; a finished one lets it lapse before the
+    /// next round).
+    fn pull_under_way(&self) -> bool {
+        let recent = self.config.gossip_interval / 2;
+        self.pulling_from.values().any(|at| at.elapsed() < recent)
+    }
+
+    /// Whether `peer` asked this node for deltas within the last two gossip
+    /// intervals (it is catching up from this node).
+    fn serving_recently(&self, peer: &NodeId) -> bool {
+        self.serving
+            .get(peer)
+            .is_some_and(|at| at.elapsed() < self.config.gossip_interval * 2)
+    }
+
     /// Handles an anti-entropy or push message from a known peer.
     pub(super) async fn handle_sync_message(&mut self, from: NodeId, message: Message) {
         match message {
@@ -74,17 +97,21 @@ impl Driver {
                     let frame = codec::encode(&Message::DeltaRequest(request));
                     self.send(&from, frame).await;
                 }
-                if !outcome.to_send.is_empty() {
+                // A peer that is pulling from this node already asks for
+                // everything it lacks: sending it unasked would duplicate that.
+                if !outcome.to_send.is_empty() && !self.serving_recently(&from) {
                     self.send_deltas(&from, response.session, outcome.to_send)
                         .await;
                 }
             }
             Message::DeltaRequest(request) => {
+                self.serving.insert(from.clone(), Instant::now());
                 let plans =
                     AntiEntropy::plan_deltas(&self.index, &self.channels, &from, &request.wants);
                 self.send_deltas(&from, request.session, plans).await;
             }
             Message::DeltaResponse(response) => {
+                self.pulling_from.insert(from.clone(), Instant::now());
                 for delta in response.deltas {
                     let Delta {
                         channel,

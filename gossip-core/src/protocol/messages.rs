@@ -99,7 +99,7 @@ pub struct Ping {
     /// The sender's incarnation.
     pub incarnation: u64,
     /// Piggybacked membership updates.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub updates: Vec<MemberUpdate>,
 }
 
@@ -114,7 +114,7 @@ pub struct Ack {
     /// The target's incarnation.
     pub incarnation: u64,
     /// Piggybacked membership updates.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub updates: Vec<MemberUpdate>,
 }
 
@@ -126,7 +126,7 @@ pub struct PingReq {
     /// The node to probe.
     pub target: NodeId,
     /// Piggybacked membership updates.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub updates: Vec<MemberUpdate>,
 }
 
@@ -146,7 +146,7 @@ pub struct DigestRequest {
     /// Session id chosen by the requester, echoed in every reply.
     pub session: u64,
     /// One summary per shared channel.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub channels: Vec<ChannelSummary>,
 }
 
@@ -157,7 +157,7 @@ pub struct DigestResponse {
     /// The session.
     pub session: u64,
     /// Full digests of the channels that differ.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub digests: Vec<ChannelDigest>,
 }
 
@@ -178,7 +178,7 @@ pub struct DeltaRequest {
     /// The session.
     pub session: u64,
     /// What the requester holds of each stream it wants more of.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub wants: Vec<StreamWant>,
 }
 
@@ -189,7 +189,7 @@ pub struct DeltaResponse {
     /// The session.
     pub session: u64,
     /// The entries, per stream, with the sender's compaction base.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub deltas: Vec<Delta>,
     /// Whether the sender holds more that did not fit: the receiver asks again.
     pub more: bool,
@@ -203,7 +203,7 @@ pub struct Push {
     /// The stream.
     pub stream: StreamId,
     /// The new entries.
-    #[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub entries: Vec<LogEntry>,
 }
 

@@ -2,7 +2,6 @@
 //! (anti-entropy, eager push, SWIM failure detection).
 
 pub mod anti_entropy;
-pub(crate) mod bounded;
 pub mod codec;
 pub mod messages;
 pub mod push;

@@ -153,11 +153,25 @@ async fn inbound(
         Ok(Err(failure)) => {
             shared.count_connect_failure(true);
             tracing::debug!(local = %shared.local, %remote, %failure, "inbound handshake failed");
+            // A connection that closes mid-handshake is not bad input.
+            if !matches!(failure, HandshakeError::Io(_)) {
+                shared.report(
+                    TransportErrorKind::Handshake,
+                    format!("inbound connection from {remote} closed: {failure}"),
+                );
+            }
             return;
         }
         Err(_) => {
             shared.count_connect_failure(true);
             tracing::debug!(local = %shared.local, %remote, "inbound handshake timed out");
+            shared.report(
+                TransportErrorKind::Handshake,
+                format!(
+                    "inbound connection from {remote} closed: no handshake within {:?}",
+                    shared.config.handshake_timeout
+                ),
+            );
             return;
         }
     };
@@ -399,13 +413,24 @@ async fn read_loop(
                     from: peer.clone(),
                     frame,
                 };
-                if shared.events_tx.send(event).await.is_err() {
+                if shared.events_tx.send(Ok(event)).await.is_err() {
                     return "inbound queue closed".to_owned();
                 }
             }
             Err(failure @ ReadError::TooLarge { .. }) => {
                 shared.count_oversized();
                 tracing::warn!(local = %shared.local, %peer, %failure, "disconnecting peer");
+                shared.report(
+                    TransportErrorKind::FrameTooLarge,
+                    format!("{peer} disconnected: {failure}"),
+                );
+                return failure.to_string();
+            }
+            Err(failure @ ReadError::Truncated) => {
+                shared.report(
+                    TransportErrorKind::Rejected,
+                    format!("{peer} disconnected: {failure}"),
+                );
                 return failure.to_string();
             }
             Err(failure) => return failure.to_string(),

@@ -15,8 +15,11 @@ pub(crate) const LEN_PREFIX: usize = 4;
 /// Why a frame could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError {
-    /// The peer closed the connection (at or inside a frame).
+    /// The peer closed the connection between frames.
     Eof,
+    /// The peer closed the connection inside a frame (its length prefix or
+    /// its body).
+    Truncated,
     /// The peer announced a frame longer than the maximum; nothing was read
     /// past the length prefix and nothing was allocated for it.
     TooLarge {
@@ -43,6 +46,7 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::Eof => f.write_str("connection closed by the peer"),
+            ReadError::Truncated => f.write_str("the peer closed the connection inside a frame"),
             ReadError::TooLarge { len, max } => {
                 write!(
                     f,
@@ -63,7 +67,13 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     max: usize,
 ) -> Result<Bytes, ReadError> {
     let mut header = [0u8; LEN_PREFIX];
-    reader.read_exact(&mut header).await?;
+    let first = reader.read(&mut header).await?;
+    if first == 0 {
+        return Err(ReadError::Eof);
+    }
+    if let Some(rest) = header.get_mut(first..) {
+        reader.read_exact(rest).await.map_err(truncated)?;
+    }
     let len = u32::from_be_bytes(header);
     let Ok(len) = usize::try_from(len) else {
         return Err(ReadError::TooLarge {
@@ -78,8 +88,16 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
         });
     }
     let mut body = vec![0u8; len];
-    reader.read_exact(&mut body).await?;
+    reader.read_exact(&mut body).await.map_err(truncated)?;
     Ok(Bytes::from(body))
+}
+
+/// An end of stream inside a frame is a truncated frame, not a clean close.
+fn truncated(error: io::Error) -> ReadError {
+    match ReadError::from(error) {
+        ReadError::Eof => ReadError::Truncated,
+        other => other,
+    }
 }
 
 /// Writes one frame (prefix and body) into `writer` without flushing.
@@ -147,14 +165,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn truncated_frames_are_eof() {
+    async fn a_close_between_frames_is_eof_and_inside_one_is_truncated() {
         let wire = encode(&[b"hello"]).await;
-        for cut in 0..wire.len() {
+        assert!(matches!(
+            read_frame(&mut &wire[..0], 64).await,
+            Err(ReadError::Eof)
+        ));
+        for cut in 1..wire.len() {
             let mut reader = &wire[..cut];
-            assert!(matches!(
-                read_frame(&mut reader, 64).await,
-                Err(ReadError::Eof)
-            ));
+            assert!(
+                matches!(read_frame(&mut reader, 64).await, Err(ReadError::Truncated)),
+                "cut at {cut}"
+            );
         }
     }
 }

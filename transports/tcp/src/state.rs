@@ -15,7 +15,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use gossip_core::{NodeId, SeededRng, TransportError, TransportErrorKind, TransportEvent};
+use gossip_core::{
+    NodeId, SeededRng, TransportError, TransportErrorKind, TransportEvent, TransportResult,
+};
 use tokio::{
     sync::{mpsc, watch},
     time::Instant,
@@ -155,8 +157,8 @@ pub(crate) struct Shared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) hello: Hello,
     table: Mutex<Table>,
-    pub(crate) events_tx: mpsc::Sender<TransportEvent>,
-    pub(crate) events_rx: tokio::sync::Mutex<mpsc::Receiver<TransportEvent>>,
+    pub(crate) events_tx: mpsc::Sender<TransportResult<TransportEvent>>,
+    pub(crate) events_rx: tokio::sync::Mutex<mpsc::Receiver<TransportResult<TransportEvent>>>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) closed: AtomicBool,
     pub(crate) counters: Counters,
@@ -204,9 +206,19 @@ impl Shared {
     /// Queues a peer event for `recv` without waiting: when the inbound queue
     /// is full the event is dropped and counted (see the crate docs).
     pub(crate) fn notify(&self, event: TransportEvent) {
-        if let Err(error) = self.events_tx.try_send(event) {
+        if let Err(error) = self.events_tx.try_send(Ok(event)) {
             bump(&self.counters.dropped_events, 1);
             tracing::debug!(local = %self.local, event = ?error.into_inner(), "inbound queue full: peer event dropped");
+        }
+    }
+
+    /// Reports a peer's bad input (a failed handshake, a frame over the
+    /// maximum, a truncated frame) to `recv` without waiting, so the node
+    /// above puts it on its error stream. Dropped (and counted) when the
+    /// inbound queue is full.
+    pub(crate) fn report(&self, kind: TransportErrorKind, message: String) {
+        if self.events_tx.try_send(Err(error(kind, message))).is_err() {
+            bump(&self.counters.dropped_events, 1);
         }
     }
 

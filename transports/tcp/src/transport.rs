@@ -275,7 +275,7 @@ impl Transport for TcpTransport {
         tokio::select! {
             biased;
             _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
-            event = events.recv() => event.ok_or_else(Self::closed_error),
+            event = events.recv() => event.unwrap_or_else(|| Err(Self::closed_error())),
         }
     }
 

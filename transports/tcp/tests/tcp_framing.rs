@@ -27,6 +27,9 @@ async fn huge_length_header_disconnects_the_peer_and_the_node_keeps_serving() {
         // would allocate 4 GiB and wait for the body forever.
         attacker.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         expect_closed(&mut attacker).await;
+        let reported = next_error(&server).await;
+        assert_eq!(reported.kind(), TransportErrorKind::FrameTooLarge);
+        assert!(reported.to_string().contains("attacker"), "{reported}");
         next_event(&server, |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == "attacker")).await;
         assert_eq!(server.stats().oversized_frames, 1);
 
@@ -82,6 +85,31 @@ async fn a_frame_over_the_peers_announced_maximum_is_refused_once_known() {
         for t in nodes.iter().chain([c]) {
             t.close().await.unwrap();
         }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_frame_is_reported_and_other_peers_are_unaffected() {
+    bounded(async {
+        let server = bind("server", TcpConfig::default()).await;
+        let mut good = raw_client(server.local_addr(), "good", "server").await;
+        let mut cut = raw_client(server.local_addr(), "cut", "server").await;
+        // A length of 100, 10 bytes of body, then the connection closes.
+        cut.write_all(&100u32.to_be_bytes()).await.unwrap();
+        cut.write_all(&[1u8; 10]).await.unwrap();
+        drop(cut);
+        let reported = next_error(&server).await;
+        assert_eq!(reported.kind(), TransportErrorKind::Rejected);
+        assert!(
+            reported.to_string().contains("inside a frame"),
+            "{reported}"
+        );
+        good.write_all(&2u32.to_be_bytes()).await.unwrap();
+        good.write_all(b"ok").await.unwrap();
+        let (from, frame) = next_frame(&server).await;
+        assert_eq!((from.as_str(), &frame[..]), ("good", &b"ok"[..]));
+        server.close().await.unwrap();
     })
     .await;
 }

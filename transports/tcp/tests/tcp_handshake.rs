@@ -67,7 +67,10 @@ async fn inbound_hello_with_another_version_is_answered_incompatible_and_dropped
         expect_closed(&mut client).await;
         assert_eq!(server.stats().handshake_failures, 1);
         assert_eq!(server.stats().connections_opened, 0);
-        // Nothing was reported to the application.
+        // Reported as a typed error; no peer event reaches the application.
+        let reported = next_error(&server).await;
+        assert_eq!(reported.kind(), TransportErrorKind::Handshake);
+        assert!(reported.to_string().contains("version"), "{reported}");
         assert!(drain(&server, std::time::Duration::from_millis(100))
             .await
             .is_empty());
@@ -93,6 +96,10 @@ async fn garbage_instead_of_a_hello_is_dropped_without_reply() {
             .unwrap();
         assert!(read.is_err() || buf.is_empty(), "got a reply: {buf:?}");
         assert_eq!(server.stats().handshake_failures, 1);
+        assert_eq!(
+            next_error(&server).await.kind(),
+            TransportErrorKind::Handshake
+        );
         server.close().await.unwrap();
     })
     .await;
@@ -111,6 +118,8 @@ async fn a_silent_dialer_is_dropped_after_the_handshake_timeout() {
         expect_closed(&mut client).await;
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
         assert_eq!(server.stats().handshake_failures, 1);
+        let reported = next_error(&server).await;
+        assert!(reported.to_string().contains("no handshake"), "{reported}");
         server.close().await.unwrap();
     })
     .await;

@@ -7,8 +7,8 @@
 //! [`PREALLOC_LIMIT_BYTES`] and otherwise grows as elements actually decode,
 //! so the memory a decode uses stays proportional to the bytes it was given.
 //!
-//! Every `Vec` reachable from a [`Message`](super::Message) uses it, through
-//! `#[serde(deserialize_with = "crate::protocol::bounded::deserialize_vec")]`.
+//! Every `Vec` reachable from a [`Message`](crate::protocol::Message) uses it, through
+//! `#[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]`.
 //! Every element type on the wire encodes to at least one byte, so the number
 //! of elements is also bounded by the input's length.
 

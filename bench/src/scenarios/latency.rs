@@ -1,0 +1,233 @@
+//! The latency scenario: one writer appends at a fixed rate; the time from
+//! calling `append` until the entry is present on every other node, with
+//! eager push on and off, beside raw TCP ping-pong measured in the same run.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use gossip_core::{Config, StreamHandle};
+use serde_json::json;
+
+use crate::{
+    chart,
+    cluster::{name, payload, wait_for, Cluster, Res, Spec, Stack, StoreKind, TransportKind},
+    raw,
+    stats::{cdf, f, ratio, Report, Summary},
+    Ctx,
+};
+
+/// The configurations measured: every transport on the first store and
+/// stack, then every other store and every other stack on one network
+/// transport (TCP when chosen).
+pub(crate) fn matrix(ctx: &Ctx) -> Vec<(TransportKind, StoreKind, Stack)> {
+    let (Some(&store0), Some(&stack0)) = (ctx.stores.first(), ctx.stacks.first()) else {
+        return Vec::new();
+    };
+    let main = if ctx.transports.contains(&TransportKind::Tcp) {
+        TransportKind::Tcp
+    } else {
+        ctx.transports
+            .first()
+            .copied()
+            .unwrap_or(TransportKind::Memory)
+    };
+    let mut out: Vec<_> = ctx
+        .transports
+        .iter()
+        .map(|&t| (t, store0, stack0))
+        .collect();
+    out.extend(ctx.stores.iter().skip(1).map(|&s| (main, s, stack0)));
+    out.extend(ctx.stacks.iter().skip(1).map(|&z| (main, store0, z)));
+    out
+}
+
+/// Per-entry results of one run.
+pub(crate) struct Run {
+    /// Append→present-on-all latencies of the entries every node got.
+    pub(crate) latencies: Vec<Duration>,
+    /// Entries some node never got within the time limit.
+    pub(crate) missing: usize,
+    /// Bytes under the stack per appended entry (all frames of all nodes).
+    pub(crate) wire_bytes_per_entry: f64,
+}
+
+async fn reader(handle: StreamHandle, count: usize, limit: Duration) -> HashMap<u64, Instant> {
+    let mut sub = handle.subscribe();
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut got = HashMap::with_capacity(count);
+    while got.len() < count {
+        match tokio::time::timeout_at(deadline, sub.next()).await {
+            Ok(Some(Ok(entry))) => {
+                if entry.sequence > 1 {
+                    got.entry(entry.sequence).or_insert_with(Instant::now);
+                }
+            }
+            Ok(Some(Err(_))) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    got
+}
+
+/// Runs one configuration: `count` appends of `size` bytes at `rate` per second.
+pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -> Res<Run> {
+    let cluster = Cluster::start(spec).await?;
+    let writer = cluster.stream(0).await?;
+    // Warm up: connections, membership; entry 1 is not measured.
+    writer.append(payload(size, 0)).await?;
+    for i in 1..spec.nodes {
+        wait_for(&cluster.stream(i).await?, 1, Duration::from_secs(60)).await?;
+    }
+    let writing = Duration::from_secs_f64(count as f64 / f64::from(rate));
+    let limit = writing + Duration::from_secs(30) + spec.config.gossip_interval * 40;
+    let mut readers = Vec::new();
+    for i in 1..spec.nodes {
+        readers.push(tokio::spawn(reader(cluster.stream(i).await?, count, limit)));
+    }
+    tokio::task::yield_now().await;
+    let before = cluster.wire.snapshot();
+    let mut sent = HashMap::with_capacity(count);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0..count {
+        tick.tick().await;
+        let start = Instant::now();
+        let entry = writer.append(payload(size, i as u64 + 1)).await?;
+        sent.insert(entry.sequence, start);
+    }
+    let mut got = Vec::new();
+    for r in readers {
+        got.push(r.await?);
+    }
+    let wire = cluster.wire.snapshot().since(&before);
+    cluster.dispose().await?;
+    let mut latencies = Vec::with_capacity(count);
+    let mut missing = 0;
+    for (seq, start) in &sent {
+        let arrivals: Option<Vec<&Instant>> = got.iter().map(|g| g.get(seq)).collect();
+        match arrivals.and_then(|a| a.into_iter().max().copied()) {
+            Some(last) => latencies.push(last.saturating_duration_since(*start)),
+            None => missing += 1,
+        }
+    }
+    latencies.sort_unstable();
+    Ok(Run {
+        latencies,
+        missing,
+        wire_bytes_per_entry: ratio(wire.total_bytes() as f64, count as f64),
+    })
+}
+
+/// Runs the scenario.
+pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
+    let size = 256;
+    let raw_rtt = raw::tcp_ping_pong(size, if ctx.quick { 300 } else { 3_000 }).await?;
+    let lossy = ctx.loss > 0.0;
+    let mut report = Report::new(
+        &format!(
+            "Latency: append → present on all nodes ({size} B entries, {} appends/s{}); baseline raw TCP ping-pong p50 {:.1} µs, p99 {:.1} µs (same run)",
+            ctx.rate,
+            if lossy { format!(", {:.1}% loss on every link", ctx.loss * 100.0) } else { String::new() },
+            raw_rtt.p50_us,
+            raw_rtt.p99_us
+        ),
+        &[
+            "nodes", "transport", "store", "stack", "eager push", "entries", "missing",
+            "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 ÷ raw TCP p99", "wire B/entry",
+        ],
+    );
+    let mut eager_series = Vec::new();
+    let mut lazy_series = Vec::new();
+    for &n in &ctx.nodes {
+        // Loss is injected by the memory transport only: other transports would be lossless.
+        let configs = matrix(ctx)
+            .into_iter()
+            .filter(|(t, _, _)| !lossy || *t == TransportKind::Memory);
+        for (transport, store, stack) in configs {
+            for eager in [true, false] {
+                let loss = if transport == TransportKind::Memory {
+                    ctx.loss
+                } else {
+                    0.0
+                };
+                let spec = Spec {
+                    nodes: n,
+                    transport,
+                    store,
+                    stack,
+                    config: Config::default().eager_push(eager),
+                    loss,
+                };
+                let count = ctx.entries as usize;
+                let result = run_one(&spec, count, ctx.rate, size).await?;
+                let mut lat = result.latencies.clone();
+                let s = Summary::of(&mut lat);
+                let label = format!(
+                    "{n}×{}/{}/{}{}",
+                    name(&transport),
+                    name(&store),
+                    name(&stack),
+                    if loss > 0.0 {
+                        format!(" {:.0}% loss", loss * 100.0)
+                    } else {
+                        String::new()
+                    }
+                );
+                report.row(
+                    vec![
+                        n.to_string(),
+                        name(&transport),
+                        name(&store),
+                        name(&stack),
+                        if eager { "on" } else { "off" }.into(),
+                        count.to_string(),
+                        result.missing.to_string(),
+                        f(s.p50_us / 1e3, 2),
+                        f(s.p90_us / 1e3, 2),
+                        f(s.p99_us / 1e3, 2),
+                        f(s.max_us / 1e3, 2),
+                        f(ratio(s.p99_us, raw_rtt.p99_us), 1),
+                        f(result.wire_bytes_per_entry, 0),
+                    ],
+                    json!({
+                        "nodes": n, "transport": transport, "store": store, "stack": stack,
+                        "eager_push": eager, "loss": loss, "entries": count, "rate": ctx.rate,
+                        "missing": result.missing, "latency": s,
+                        "raw_tcp_ping_pong": raw_rtt,
+                        "p99_ratio_to_raw_tcp_p99": ratio(s.p99_us, raw_rtt.p99_us),
+                        "gossip_interval_ms": 200,
+                        "wire_bytes_per_entry": result.wire_bytes_per_entry,
+                        "cdf_ms": cdf(&result.latencies, 200),
+                    }),
+                );
+                let series = (label, cdf(&result.latencies, 200));
+                if eager {
+                    eager_series.push(series);
+                } else {
+                    lazy_series.push(series);
+                }
+            }
+        }
+    }
+    println!("{}", report.table());
+    let file = if lossy { "latency_loss" } else { "latency" };
+    report.write(&ctx.out, file, &ctx.meta())?;
+    chart::lines(
+        &ctx.out.join(format!("{file}_cdf_eager.svg")),
+        "append → present on all: CDF, eager push on",
+        "latency (ms)",
+        "fraction of entries",
+        &eager_series,
+    )?;
+    chart::lines(
+        &ctx.out.join(format!("{file}_cdf_anti_entropy.svg")),
+        "append → present on all: CDF, eager push off (anti-entropy only)",
+        "latency (ms)",
+        "fraction of entries",
+        &lazy_series,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,242 @@
+//! The transport scenario: frame round trips and throughput per transport,
+//! beside raw framed tokio TCP measured in the same run; connection set-up.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
+use serde_json::json;
+
+use crate::{
+    cluster::{name, node_id, payload, transports, BoxTransport, Res, TransportKind},
+    raw,
+    stats::{f, ratio, Report, Summary},
+    Ctx,
+};
+
+/// Sends, retrying while the peer's queue is full.
+async fn send(t: &BoxTransport, to: &NodeId, frame: Bytes) -> Res<()> {
+    loop {
+        match t.send(to, frame.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == TransportErrorKind::QueueFull => {
+                tokio::time::sleep(Duration::from_micros(50)).await;
+            }
+            Err(e) if e.kind() == TransportErrorKind::Unreachable => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The next frame, skipping peer events, within `limit`.
+async fn recv_frame(t: &BoxTransport, limit: Duration) -> Res<Bytes> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, t.recv()).await {
+            Err(_) => return Err("timed out waiting for a frame".into()),
+            Ok(Err(e)) => return Err(e.into()),
+            Ok(Ok(TransportEvent::Frame { frame, .. })) => return Ok(frame),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn pair(kind: TransportKind, seed: u64) -> Res<(BoxTransport, BoxTransport)> {
+    let ids = vec![node_id(0)?, node_id(1)?];
+    let (ts, network) = transports(kind, &ids, 0.0, seed).await?;
+    drop(network); // each in-memory transport keeps its network alive
+    let mut it = ts.into_iter();
+    match (it.next(), it.next()) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err("transport pair".into()),
+    }
+}
+
+/// Round trips of `size`-byte frames between two endpoints of `kind`.
+async fn ping_pong(kind: TransportKind, size: usize, rounds: usize) -> Res<Summary> {
+    let (a, b) = pair(kind, 1).await?;
+    let a_id = a.local_id().clone();
+    let b_id = b.local_id().clone();
+    let echo = tokio::spawn(async move {
+        while let Ok(frame) = recv_frame(&b, Duration::from_secs(30)).await {
+            if send(&b, &a_id, frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = b.close().await;
+    });
+    let frame = payload(size, 1);
+    let warm = rounds / 10 + 10;
+    let mut samples = Vec::with_capacity(rounds);
+    for i in 0..rounds + warm {
+        let start = Instant::now();
+        send(&a, &b_id, frame.clone()).await?;
+        recv_frame(&a, Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("round {i}: {e}"))?;
+        if i >= warm {
+            samples.push(start.elapsed());
+        }
+    }
+    let _ = a.close().await;
+    echo.abort();
+    Ok(Summary::of(&mut samples))
+}
+
+/// One-way throughput of `count` frames of `size` bytes: (frames/s, MB/s,
+/// frames delivered). A transport may refuse frames when its receiver falls
+/// behind: the reader stops after 3 s without a frame and the rate counts
+/// what arrived.
+async fn throughput(kind: TransportKind, size: usize, count: u64) -> Res<(f64, f64, u64)> {
+    let (a, b) = pair(kind, 2).await?;
+    let b_id = b.local_id().clone();
+    // Connect and warm up first.
+    send(&a, &b_id, payload(size, 0)).await?;
+    recv_frame(&b, Duration::from_secs(30)).await?;
+    let reader = tokio::spawn(async move {
+        let mut got = 0u64;
+        let mut end = Instant::now();
+        while got < count {
+            if recv_frame(&b, Duration::from_secs(3)).await.is_err() {
+                break;
+            }
+            got += 1;
+            end = Instant::now();
+        }
+        let _ = b.close().await;
+        (end, got)
+    });
+    let frame = payload(size, 1);
+    let start = Instant::now();
+    for _ in 0..count {
+        send(&a, &b_id, frame.clone()).await?;
+    }
+    let (end, got) = reader.await?;
+    let _ = a.close().await;
+    let secs = end.duration_since(start).as_secs_f64().max(1e-9);
+    Ok((
+        got as f64 / secs,
+        got as f64 * size as f64 / secs / 1e6,
+        got,
+    ))
+}
+
+/// Time from the first send on a fresh pair to its arrival (dial, handshake, frame).
+async fn setup(kind: TransportKind) -> Res<Duration> {
+    let (a, b) = pair(kind, 3).await?;
+    let start = Instant::now();
+    send(&a, b.local_id(), payload(16, 0)).await?;
+    recv_frame(&b, Duration::from_secs(30)).await?;
+    let took = start.elapsed();
+    let _ = a.close().await;
+    let _ = b.close().await;
+    Ok(took)
+}
+
+/// Runs the scenario.
+pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
+    let sizes = [256usize, 1024, 32 * 1024];
+    let (rounds, frames) = if ctx.quick {
+        (200, 2_000u64)
+    } else {
+        (5_000, 50_000u64)
+    };
+    let mut report = Report::new(
+        "Transports: frame round trip and one-way throughput, beside raw framed tokio TCP (same run)",
+        &[
+            "transport",
+            "size",
+            "rtt p50 µs",
+            "rtt p99 µs",
+            "raw TCP rtt p99 µs",
+            "added p99 µs",
+            "frames/s",
+            "MB/s",
+            "raw TCP frames/s",
+            "throughput ratio",
+            "delivered",
+        ],
+    );
+    for &size in &sizes {
+        let count = if size > 4096 { frames / 8 } else { frames };
+        let raw_rtt = raw::tcp_ping_pong(size, rounds).await?;
+        let (raw_fps, raw_mbs) = raw::tcp_throughput(size, count).await?;
+        report.row(
+            vec![
+                "raw tokio TCP".into(),
+                size.to_string(),
+                f(raw_rtt.p50_us, 1),
+                f(raw_rtt.p99_us, 1),
+                f(raw_rtt.p99_us, 1),
+                "0".into(),
+                f(raw_fps, 0),
+                f(raw_mbs, 1),
+                f(raw_fps, 0),
+                "1.00".into(),
+                format!("{count}/{count}"),
+            ],
+            json!({"transport": "raw-tcp", "size": size, "rtt": raw_rtt, "frames_per_s": raw_fps, "mb_per_s": raw_mbs}),
+        );
+        for &kind in &ctx.transports {
+            let rtt = ping_pong(kind, size, rounds)
+                .await
+                .map_err(|e| format!("{} ping-pong at {size} B: {e}", name(&kind)))?;
+            let (fps, mbs, delivered) = throughput(kind, size, count)
+                .await
+                .map_err(|e| format!("{} throughput at {size} B: {e}", name(&kind)))?;
+            report.row(
+                vec![
+                    name(&kind),
+                    size.to_string(),
+                    f(rtt.p50_us, 1),
+                    f(rtt.p99_us, 1),
+                    f(raw_rtt.p99_us, 1),
+                    f(rtt.p99_us - raw_rtt.p99_us, 1),
+                    f(fps, 0),
+                    f(mbs, 1),
+                    f(raw_fps, 0),
+                    f(ratio(fps, raw_fps), 2),
+                    format!("{delivered}/{count}"),
+                ],
+                json!({
+                    "transport": kind, "size": size, "rtt": rtt, "frames_per_s": fps,
+                    "mb_per_s": mbs, "raw_rtt": raw_rtt, "raw_frames_per_s": raw_fps,
+                    "raw_mb_per_s": raw_mbs, "throughput_ratio": ratio(fps, raw_fps),
+                    "added_p99_us": rtt.p99_us - raw_rtt.p99_us, "sent": count, "delivered": delivered,
+                }),
+            );
+        }
+    }
+    println!("{}", report.table());
+    report.write(&ctx.out, "transport", &ctx.meta())?;
+
+    let mut setups = Report::new(
+        "Connection set-up: first frame on a fresh pair (dial + handshake + frame), median of runs",
+        &["transport", "runs", "p50 ms", "max ms"],
+    );
+    let runs = if ctx.quick { 3 } else { 10 };
+    for &kind in &ctx.transports {
+        if kind == TransportKind::Memory {
+            continue;
+        }
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            samples.push(setup(kind).await?);
+        }
+        let s = Summary::of(&mut samples);
+        setups.row(
+            vec![
+                name(&kind),
+                runs.to_string(),
+                f(s.p50_us / 1e3, 2),
+                f(s.max_us / 1e3, 2),
+            ],
+            json!({"transport": kind, "setup": s}),
+        );
+    }
+    println!("{}", setups.table());
+    setups.write(&ctx.out, "setup", &ctx.meta())?;
+    Ok(())
+}

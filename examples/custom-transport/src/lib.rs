@@ -1,0 +1,236 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gossip_core::{
+    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
+    TransportResult,
+};
+use tokio::sync::{mpsc, watch};
+
+/// The name this transport reports in [`Transport::backend`] and in its errors.
+pub const BACKEND: &str = "channel";
+
+/// The default largest frame, in bytes (1 MiB).
+pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
+
+/// The default number of events waiting for one node before senders get `QueueFull`.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1_024;
+
+/// Each attached node's inbox, with the attachment's number.
+#[derive(Debug, Default)]
+struct Inboxes {
+    next: u64,
+    open: HashMap<NodeId, (u64, mpsc::Sender<TransportEvent>)>,
+}
+
+/// The registry of attached nodes: one bounded inbox per node.
+///
+/// ```
+/// use custom_transport::ChannelHub;
+/// use gossip_core::{NodeId, Transport};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let hub = ChannelHub::new();
+/// let a = hub.attach(NodeId::new("a")?)?;
+/// let b = hub.attach(NodeId::new("b")?)?;
+/// a.send(b.local_id(), "hi".into()).await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ChannelHub {
+    inboxes: Arc<Mutex<Inboxes>>,
+    max_frame_len: usize,
+    queue_capacity: usize,
+}
+
+impl Default for ChannelHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChannelHub {
+    /// A hub with the default frame limit and queue capacity.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_limits(DEFAULT_MAX_FRAME_LEN, DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// A hub whose frames are at most `max_frame_len` bytes (at least 1) and
+    /// whose inboxes hold `queue_capacity` events (at least 1).
+    #[must_use]
+    pub fn with_limits(max_frame_len: usize, queue_capacity: usize) -> Self {
+        Self {
+            inboxes: Arc::new(Mutex::new(Inboxes::default())),
+            max_frame_len: max_frame_len.max(1),
+            queue_capacity: queue_capacity.max(1),
+        }
+    }
+
+    /// Attaches node `id` and returns its transport.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportErrorKind::Other`] when a node of that id is attached already.
+    pub fn attach(&self, id: NodeId) -> TransportResult<ChannelTransport> {
+        let (inbox, receiver) = mpsc::channel(self.queue_capacity);
+        let attachment = {
+            let mut inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+            if inboxes.open.contains_key(&id) {
+                return Err(error(
+                    TransportErrorKind::Other,
+                    format!("{id} is attached already"),
+                ));
+            }
+            inboxes.next += 1;
+            let attachment = inboxes.next;
+            inboxes.open.insert(id.clone(), (attachment, inbox));
+            attachment
+        };
+        let (closed, closed_rx) = watch::channel(false);
+        Ok(ChannelTransport {
+            id,
+            attachment,
+            hub: self.clone(),
+            receiver: tokio::sync::Mutex::new(receiver),
+            closed,
+            closed_rx,
+        })
+    }
+
+    fn inbox(&self, id: &NodeId) -> Option<mpsc::Sender<TransportEvent>> {
+        self.inboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open
+            .get(id)
+            .map(|(_, inbox)| inbox.clone())
+    }
+
+    /// Detaches `id` if it is still the attachment numbered `attachment`.
+    fn detach(&self, id: &NodeId, attachment: u64) {
+        let mut inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
+        if inboxes.open.get(id).is_some_and(|(n, _)| *n == attachment) {
+            inboxes.open.remove(id);
+        }
+    }
+}
+
+fn error(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
+    TransportError::new(BACKEND, kind, message)
+}
+
+/// One node's end of a [`ChannelHub`].
+#[derive(Debug)]
+pub struct ChannelTransport {
+    id: NodeId,
+    attachment: u64,
+    hub: ChannelHub,
+    receiver: tokio::sync::Mutex<mpsc::Receiver<TransportEvent>>,
+    closed: watch::Sender<bool>,
+    closed_rx: watch::Receiver<bool>,
+}
+
+impl ChannelTransport {
+    /// Whether [`close`](Transport::close) was called.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        *self.closed_rx.borrow()
+    }
+}
+
+#[async_trait]
+impl Transport for ChannelTransport {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn local_id(&self) -> &NodeId {
+        &self.id
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.hub.max_frame_len
+    }
+
+    fn capabilities(&self) -> TransportCapabilities {
+        // One FIFO inbox per receiver, and a full inbox is an error, never a
+        // silent drop.
+        TransportCapabilities::stream_like()
+    }
+
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+        if self.is_closed() {
+            return Err(error(TransportErrorKind::Closed, "the transport is closed"));
+        }
+        if frame.len() > self.hub.max_frame_len {
+            return Err(error(
+                TransportErrorKind::FrameTooLarge,
+                format!(
+                    "{} bytes is over the limit of {}",
+                    frame.len(),
+                    self.hub.max_frame_len
+                ),
+            ));
+        }
+        let inbox = self.hub.inbox(to).ok_or_else(|| {
+            error(
+                TransportErrorKind::UnknownPeer,
+                format!("{to} is not attached"),
+            )
+        })?;
+        let event = TransportEvent::Frame {
+            from: self.id.clone(),
+            frame,
+        };
+        inbox.try_send(event).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => error(
+                TransportErrorKind::QueueFull,
+                format!("{to}'s inbox is full"),
+            ),
+            mpsc::error::TrySendError::Closed(_) => {
+                error(TransportErrorKind::Unreachable, format!("{to} has closed"))
+            }
+        })
+    }
+
+    async fn recv(&self) -> TransportResult<TransportEvent> {
+        let mut closed = self.closed_rx.clone();
+        if *closed.borrow_and_update() {
+            return Err(error(TransportErrorKind::Closed, "the transport is closed"));
+        }
+        // Both branches are cancel-safe: `mpsc::Receiver::recv` loses nothing
+        // when dropped, and the lock guard is released with the future.
+        let mut receiver = tokio::select! {
+            guard = self.receiver.lock() => guard,
+            _ = closed.wait_for(|c| *c) => {
+                return Err(error(TransportErrorKind::Closed, "the transport is closed"));
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|c| *c) => {
+                Err(error(TransportErrorKind::Closed, "the transport is closed"))
+            }
+            event = receiver.recv() => event.ok_or_else(|| {
+                error(TransportErrorKind::Closed, "the transport is closed")
+            }),
+        }
+    }
+
+    async fn close(&self) -> TransportResult<()> {
+        self.closed.send_replace(true);
+        // Only our own attachment: a new node may have taken the id since.
+        self.hub.detach(&self.id, self.attachment);
+        Ok(())
+    }
+}

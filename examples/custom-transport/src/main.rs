@@ -1,0 +1,71 @@
+//! Two nodes sync a stream over `ChannelTransport`, the transport this crate
+//! writes from scratch against gossip-core's public API.
+#![allow(clippy::print_stdout)] // a demo program: printing is its job
+
+use std::time::Duration;
+
+use custom_transport::ChannelHub;
+use gossip_core::{ChannelId, Coordinator, NodeId, StreamId};
+use gossip_store_memory::MemoryStore;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let hub = ChannelHub::new();
+    let ids = [NodeId::new("desk")?, NodeId::new("pocket")?];
+    let channel = ChannelId::new("notes")?;
+    let stream = StreamId::new("today")?;
+
+    let mut nodes = Vec::new();
+    for id in &ids {
+        let node = Coordinator::builder(id.clone())
+            .store(MemoryStore::new())
+            .transport(hub.attach(id.clone())?)
+            .build()
+            .await?;
+        for peer in ids.iter().filter(|p| *p != id) {
+            node.add_peer(peer.clone()).await?;
+        }
+        let handle = node.create_channel(channel.clone()).await?;
+        for member in &ids {
+            handle.add_member(member.clone()).await?;
+        }
+        node.start().await?;
+        nodes.push(node);
+    }
+
+    for (node, note) in nodes.iter().zip(["buy stamps", "call the plumber"]) {
+        let handle = node
+            .channel(channel.clone())
+            .await?
+            .stream(stream.clone())
+            .await?;
+        handle.append(note).await?;
+        println!("{} wrote {note:?}", node.local_id());
+    }
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for node in &nodes {
+        let handle = node
+            .channel(channel.clone())
+            .await?
+            .stream(stream.clone())
+            .await?;
+        let mut entries = handle.entries().await?;
+        while entries.len() < 2 {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{} did not converge", node.local_id()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            entries = handle.entries().await?;
+        }
+        let notes: Vec<String> = entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.payload).into_owned())
+            .collect();
+        println!("{} holds {notes:?}", node.local_id());
+    }
+    for node in &nodes {
+        node.dispose().await?;
+    }
+    Ok(())
+}

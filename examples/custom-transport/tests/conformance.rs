@@ -1,0 +1,40 @@
+//! The transport conformance suite of `gossip-core`'s testkit, run against
+//! `ChannelTransport` directly and erased to `Arc<dyn Transport>`.
+
+use custom_transport::ChannelHub;
+use gossip_core::{NodeId, Transport};
+
+gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    let hub = ChannelHub::new();
+    let mut transports = Vec::with_capacity(ids.len());
+    for id in ids {
+        match hub.attach(id) {
+            Ok(transport) => transports.push(transport),
+            Err(error) => panic!("attach failed: {error}"),
+        }
+    }
+    transports
+});
+
+/// A closed transport frees its id: a restarted node attaches again.
+#[test]
+fn a_closed_node_can_attach_again() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let hub = ChannelHub::new();
+        let id = NodeId::new("a").expect("id");
+        let first = hub.attach(id.clone()).expect("attach");
+        assert!(hub.attach(id.clone()).is_err(), "one attachment per id");
+        first.close().await.expect("close");
+        let second = hub.attach(id.clone()).expect("attach again");
+        // Closing the old one again must not detach the new one.
+        first.close().await.expect("close is idempotent");
+        let other = hub.attach(NodeId::new("b").expect("id")).expect("attach");
+        other
+            .send(second.local_id(), "still here".into())
+            .await
+            .expect("the new attachment is reachable");
+    });
+}

@@ -1,0 +1,134 @@
+//! The command line of `tcp-chat`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use gossip_core::{ChannelId, NodeId};
+
+/// What went wrong with the command line, in words for the user.
+pub(crate) type ArgsError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How to call `tcp-chat`.
+pub(crate) const USAGE: &str = "\
+usage: tcp-chat --name <id> --listen <ip:port> [--peer <id>=<ip:port>]... [--db <file>] [--room <name>]
+
+  --name    this terminal's node id (e.g. alice)
+  --listen  where to accept peers (e.g. 127.0.0.1:7001; port 0 picks one)
+  --peer    another participant and where it listens; repeat for each
+  --db      keep the chat in this SQLite file (default: in memory, lost on exit)
+  --room    the shared channel's name (default: lobby)";
+
+/// The parsed command line.
+#[derive(Debug)]
+pub(crate) struct Args {
+    pub(crate) name: NodeId,
+    pub(crate) listen: SocketAddr,
+    pub(crate) peers: Vec<(NodeId, SocketAddr)>,
+    pub(crate) db: Option<PathBuf>,
+    pub(crate) room: ChannelId,
+}
+
+impl Args {
+    /// Parses the arguments after the program name. `Ok(None)` means help
+    /// was asked for.
+    pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Self>, ArgsError> {
+        let mut name = None;
+        let mut listen = None;
+        let mut peers = Vec::new();
+        let mut db = None;
+        let mut room = "lobby".to_owned();
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--name" => name = Some(NodeId::new(value()?)?),
+                "--listen" => listen = Some(parse_addr(&value()?)?),
+                "--peer" => peers.push(parse_peer(&value()?)?),
+                "--db" => db = Some(PathBuf::from(value()?)),
+                "--room" => room = value()?,
+                "-h" | "--help" => return Ok(None),
+                other => return Err(format!("unknown argument {other:?}").into()),
+            }
+        }
+        let name = name.ok_or("--name is required")?;
+        if peers.iter().any(|(peer, _)| *peer == name) {
+            return Err(format!("--peer {name} names this terminal itself").into());
+        }
+        Ok(Some(Self {
+            name,
+            listen: listen.ok_or("--listen is required")?,
+            peers,
+            db,
+            room: ChannelId::new(room)?,
+        }))
+    }
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, ArgsError> {
+    text.parse()
+        .map_err(|_| format!("{text:?} is not an <ip:port> address").into())
+}
+
+/// Parses `<id>=<ip:port>`.
+fn parse_peer(text: &str) -> Result<(NodeId, SocketAddr), ArgsError> {
+    let (id, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("peer {text:?} is not <id>=<ip:port>"))?;
+    Ok((NodeId::new(id)?, parse_addr(addr)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Args>, ArgsError> {
+        Args::parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn full_command_line() {
+        let args = parse(&[
+            "--name",
+            "alice",
+            "--listen",
+            "127.0.0.1:7001",
+            "--peer",
+            "bob=127.0.0.1:7002",
+            "--peer",
+            "carol=127.0.0.1:7003",
+            "--db",
+            "alice.db",
+            "--room",
+            "team",
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(args.name.as_str(), "alice");
+        assert_eq!(args.listen.port(), 7001);
+        assert_eq!(args.peers.len(), 2);
+        assert_eq!(args.db, Some(PathBuf::from("alice.db")));
+        assert_eq!(args.room.as_str(), "team");
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        for bad in [
+            &["--listen", "127.0.0.1:1"][..],
+            &["--name", "a"],
+            &["--name", "a", "--listen", "nowhere"],
+            &["--name", "a", "--listen", "127.0.0.1:1", "--peer", "b"],
+            &[
+                "--name",
+                "a",
+                "--listen",
+                "127.0.0.1:1",
+                "--peer",
+                "a=127.0.0.1:2",
+            ],
+            &["--name", "", "--listen", "127.0.0.1:1"],
+            &["--name"],
+            &["--what"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(parse(&["--help"]).unwrap().is_none());
+    }
+}

@@ -1,0 +1,213 @@
+//! `tcp-chat`: one gossip node per terminal, chatting through a shared
+//! channel over TCP. Lines typed on stdin are appended to the room's stream;
+//! the other participants' lines arrive through a subscription.
+//!
+//! See the README for three terminals on one machine.
+
+// A terminal program: printing is its job.
+#![allow(clippy::print_stdout)]
+
+mod args;
+
+use std::{
+    io::{self, BufRead},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
+
+use args::{Args, ArgsError, USAGE};
+use futures_util::StreamExt;
+use gossip_core::{
+    ChannelHandle, Config, Coordinator, DomainEvent, LogEntry, NodeId, StreamHandle, StreamId,
+};
+use gossip_store_memory::MemoryStore;
+use gossip_store_sqlite::SqliteStore;
+use gossip_transport_tcp::{TcpConfig, TcpTransport};
+use tokio::sync::mpsc;
+
+/// Typed lines waiting to be appended (the reader thread waits when full).
+const INPUT_QUEUE: usize = 64;
+
+/// The stream of the room that carries chat lines.
+const MESSAGES: &str = "messages";
+
+/// A running chat: the node, its room and the room's message stream.
+struct Chat {
+    me: NodeId,
+    node: Coordinator,
+    room: ChannelHandle,
+    messages: StreamHandle,
+}
+
+impl Chat {
+    async fn open(args: &Args) -> Result<Self, ArgsError> {
+        let tcp = TcpTransport::bind(args.name.clone(), args.listen, TcpConfig::default()).await?;
+        let tcp = Arc::new(tcp);
+        println!("* {} listening on {}", args.name, tcp.local_addr());
+        for (peer, addr) in &args.peers {
+            tcp.add_peer_address(peer.clone(), *addr);
+        }
+        let builder = Coordinator::builder(args.name.clone());
+        let builder = match &args.db {
+            Some(path) => builder.store(SqliteStore::open(path).await?),
+            None => builder.store(MemoryStore::new()),
+        };
+        let node = builder
+            .transport(tcp)
+            .config(Config::default().gossip_interval(Duration::from_millis(200)))
+            .build()
+            .await?;
+        let room = node.create_channel(args.room.clone()).await?;
+        for (peer, _) in &args.peers {
+            node.add_peer(peer.clone()).await?;
+            room.add_member(peer.clone()).await?;
+        }
+        let messages = room.stream(StreamId::new(MESSAGES)?).await?;
+        node.start().await?;
+        Ok(Self {
+            me: args.name.clone(),
+            node,
+            room,
+            messages,
+        })
+    }
+
+    fn show(&self, entry: &LogEntry) {
+        let who = if entry.author == self.me {
+            "you"
+        } else {
+            entry.author.as_str()
+        };
+        println!("{who}: {}", String::from_utf8_lossy(&entry.payload));
+    }
+
+    /// Someone we did not list with `--peer` connected: let them in. (A real
+    /// application would ask, or check an invitation.)
+    async fn welcome(&self, peer: NodeId) -> Result<(), ArgsError> {
+        self.node.add_peer(peer.clone()).await?;
+        self.room.add_member(peer.clone()).await?;
+        println!("* {peer} joined");
+        Ok(())
+    }
+
+    async fn command(&self, line: &str) -> Result<bool, ArgsError> {
+        match line {
+            "/quit" => return Ok(false),
+            "/peers" => {
+                let health = self.node.health().await?;
+                let peers: Vec<String> =
+                    health.reachable_peers().map(ToString::to_string).collect();
+                println!("* reachable: {}", peers.join(", "));
+            }
+            "/history" => {
+                for entry in self.messages.entries().await? {
+                    self.show(&entry);
+                }
+            }
+            _ => {
+                self.messages.append(line.as_bytes().to_vec()).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    async fn run(&self) -> Result<(), ArgsError> {
+        let history = self.messages.entries().await?;
+        if !history.is_empty() {
+            println!("* {} earlier messages:", history.len());
+            history.iter().for_each(|entry| self.show(entry));
+        }
+        println!("* type a line and press enter; /peers, /history, /quit");
+        let mut live = self.messages.subscribe();
+        let mut events = self.node.events();
+        let mut errors = self.node.errors();
+        let mut input = spawn_stdin_reader();
+        loop {
+            tokio::select! {
+                line = input.recv() => {
+                    let Some(line) = line else { break };
+                    let line = line.trim();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    match self.command(line).await {
+                        Ok(true) => {}
+                        Ok(false) => break,
+                        Err(error) => eprintln!("! {error}"),
+                    }
+                }
+                entry = live.next() => match entry {
+                    Some(Ok(entry)) if entry.author != self.me => self.show(&entry),
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => eprintln!("! {error} (see /history)"),
+                    None => break,
+                },
+                event = events.next() => match event {
+                    Some(Ok(DomainEvent::PeerDiscovered { peer })) => {
+                        if let Err(error) = self.welcome(peer).await {
+                            eprintln!("! {error}");
+                        }
+                    }
+                    Some(Ok(DomainEvent::PeerStatusChanged { peer, status })) => {
+                        println!("* {peer} is {status}");
+                    }
+                    Some(_) => {}
+                    None => break,
+                },
+                error = errors.next() => match error {
+                    Some(Ok(error)) => eprintln!("! {error}"),
+                    Some(Err(_)) => {}
+                    None => break,
+                },
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        self.node.dispose().await?;
+        println!("* bye");
+        Ok(())
+    }
+}
+
+/// Reads stdin on a thread of its own (it blocks) and hands lines over.
+fn spawn_stdin_reader() -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    std::thread::spawn(move || {
+        for line in io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("tcp-chat: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let chat = match Chat::open(&args).await {
+        Ok(chat) => chat,
+        Err(error) => {
+            eprintln!("tcp-chat: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match chat.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("tcp-chat: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Two `tcp-chat` processes on loopback, driven through their stdin the way
+//! the README's terminals are: one names the other with `--peer`, the other
+//! lets it in when it connects, and lines typed in one are printed by the
+//! other. Every wait is bounded; children are killed when dropped.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::mpsc::{sync_channel, Receiver},
+    thread,
+    time::{Duration, Instant},
+};
+
+/// How long one expected line may take to show up.
+const LINE_LIMIT: Duration = Duration::from_secs(30);
+
+struct Terminal {
+    name: &'static str,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+}
+
+impl Terminal {
+    fn start(name: &'static str, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tcp-chat"))
+            .args(["--name", name, "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = sync_channel(256);
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            name,
+            stdin: child.stdin.take(),
+            child,
+            lines,
+        }
+    }
+
+    /// Waits for a line satisfying `want`, skipping others.
+    fn expect(&mut self, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LINE_LIMIT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if want(&line) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("{}: expected line never came; saw {seen:?}", self.name),
+            }
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_terminals_chat() {
+    let mut alice = Terminal::start("alice", &[]);
+    let listening = alice.expect(|l| l.starts_with("* alice listening on "));
+    let alice_addr = listening
+        .trim_start_matches("* alice listening on ")
+        .to_owned();
+
+    let mut bob = Terminal::start("bob", &["--peer", &format!("alice={alice_addr}")]);
+    bob.expect(|l| l.starts_with("* type a line"));
+
+    // Bob speaks first: his node dials alice's, and alice lets him in.
+    // Until then his line may wait; anti-entropy delivers it once connected.
+    bob.type_line("hello alice");
+    alice.expect(|l| l == "* bob joined");
+    alice.expect(|l| l == "bob: hello alice");
+
+    // Alice answers over the connection bob opened.
+    alice.type_line("hi bob");
+    bob.expect(|l| l == "alice: hi bob");
+
+    // Both hold the same history.
+    bob.type_line("/history");
+    bob.expect(|l| l == "you: hello alice");
+    bob.expect(|l| l == "alice: hi bob");
+
+    for terminal in [&mut alice, &mut bob] {
+        terminal.type_line("/quit");
+        terminal.expect(|l| l == "* bye");
+    }
+}

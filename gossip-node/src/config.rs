@@ -1,0 +1,338 @@
+//! `gossip-node run`'s configuration: a TOML file, overridden by flags.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use gossip::{ChannelId, NodeId};
+use serde::Deserialize;
+
+use crate::{
+    cli::{parse_addr, RunArgs},
+    error::{CliError, CliResult},
+};
+
+/// The config file, every key optional (flags fill in or override).
+///
+/// ```toml
+/// id = "laptop"
+/// listen = "0.0.0.0:7000"
+/// peers = ["phone=192.168.1.20:7000", "tablet"]
+/// store = "laptop.db"
+/// channels = ["main"]
+/// key_file = "network.key"
+/// control = "127.0.0.1:7070"
+/// metrics = "127.0.0.1:9100"
+/// ```
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) id: Option<String>,
+    pub(crate) listen: Option<String>,
+    #[serde(default)]
+    pub(crate) peers: Vec<String>,
+    pub(crate) store: Option<String>,
+    #[serde(default)]
+    pub(crate) channels: Vec<String>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) control: Option<String>,
+    pub(crate) metrics: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses a config file's text.
+    pub(crate) fn parse(path: &Path, text: &str) -> CliResult<Self> {
+        toml::from_str(text).map_err(|error| CliError::Config {
+            path: path.to_owned(),
+            reason: error.message().to_owned(),
+        })
+    }
+
+    /// Reads and parses a config file.
+    pub(crate) fn read(path: &Path) -> CliResult<Self> {
+        let text = std::fs::read_to_string(path).map_err(|error| CliError::Config {
+            path: path.to_owned(),
+            reason: error.to_string(),
+        })?;
+        Self::parse(path, &text)
+    }
+}
+
+/// A peer: its id, and its address when we dial it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PeerSpec {
+    pub(crate) id: NodeId,
+    pub(crate) addr: Option<SocketAddr>,
+}
+
+impl PeerSpec {
+    /// Parses `ID=HOST:PORT` or `ID`.
+    pub(crate) fn parse(value: &str) -> CliResult<Self> {
+        let (id, addr) = match value.split_once('=') {
+            Some((id, addr)) => (id, Some(addr)),
+            None => (value, None),
+        };
+        let id = NodeId::new(id.trim()).map_err(|error| {
+            CliError::Invalid(format!(
+                "invalid --peer {value:?}: {error} (expected ID=HOST:PORT or ID)"
+            ))
+        })?;
+        let addr = addr
+            .map(|addr| parse_addr("--peer address", addr))
+            .transpose()
+            .map_err(|reason| CliError::Invalid(format!("{reason} (in --peer {value:?})")))?;
+        Ok(Self { id, addr })
+    }
+}
+
+/// Where the node keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoreSpec {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+impl StoreSpec {
+    fn parse(value: &str) -> CliResult<Self> {
+        match value.trim() {
+            "" => Err(CliError::Invalid(
+                "invalid --store \"\": expected a file path or `memory`".into(),
+            )),
+            "memory" | ":memory:" => Ok(Self::Memory),
+            path => Ok(Self::Sqlite(PathBuf::from(path))),
+        }
+    }
+}
+
+/// Everything `run` needs, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunConfig {
+    pub(crate) id: NodeId,
+    pub(crate) listen: SocketAddr,
+    pub(crate) peers: Vec<PeerSpec>,
+    pub(crate) store: StoreSpec,
+    pub(crate) channels: Vec<ChannelId>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) control: SocketAddr,
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
+/// Default gossip listen address.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7000";
+/// Default channel.
+pub(crate) const DEFAULT_CHANNEL: &str = "main";
+
+impl RunConfig {
+    /// Reads the config file named by `args` (if any) and applies the flags.
+    pub(crate) fn load(args: RunArgs) -> CliResult<Self> {
+        let file = match &args.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, args)
+    }
+
+    /// Flags override the file; lists given as flags replace the file's.
+    pub(crate) fn resolve(file: FileConfig, args: RunArgs) -> CliResult<Self> {
+        let id = args.id.or(file.id).ok_or_else(|| {
+            CliError::Invalid(
+                "missing node id: pass --id NAME (or `id = \"NAME\"` in the config file)".into(),
+            )
+        })?;
+        let id = NodeId::new(id.as_str())
+            .map_err(|error| CliError::Invalid(format!("invalid --id {id:?}: {error}")))?;
+        let listen = args.listen.or(file.listen);
+        let listen = parse_addr("--listen", listen.as_deref().unwrap_or(DEFAULT_LISTEN))
+            .map_err(CliError::Invalid)?;
+        let peers = if args.peers.is_empty() {
+            file.peers
+        } else {
+            args.peers
+        };
+        let peers = peers
+            .iter()
+            .map(|peer| PeerSpec::parse(peer))
+            .collect::<CliResult<Vec<_>>>()?;
+        if let Some(me) = peers.iter().find(|peer| peer.id == id) {
+            return Err(CliError::Invalid(format!(
+                "--peer {} is this node's own id; list the other nodes",
+                me.id
+            )));
+        }
+        let store = StoreSpec::parse(args.store.or(file.store).as_deref().unwrap_or("memory"))?;
+        let channels = if args.channels.is_empty() {
+            file.channels
+        } else {
+            args.channels
+        };
+        let channels = if channels.is_empty() {
+            vec![DEFAULT_CHANNEL.to_owned()]
+        } else {
+            channels
+        };
+        let channels = channels
+            .iter()
+            .map(|name| {
+                ChannelId::new(name.as_str()).map_err(|error| {
+                    CliError::Invalid(format!("invalid --channel {name:?}: {error}"))
+                })
+            })
+            .collect::<CliResult<Vec<_>>>()?;
+        let control = args.control.or(file.control);
+        let control = parse_addr("--control", control.as_deref().unwrap_or("127.0.0.1:0"))
+            .map_err(CliError::Invalid)?;
+        let metrics = match args.metrics.or(file.metrics).as_deref() {
+            Some("off") => None,
+            Some(addr) => Some(parse_addr("--metrics", addr).map_err(CliError::Invalid)?),
+            None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        };
+        Ok(Self {
+            id,
+            listen,
+            peers,
+            store,
+            channels,
+            key_file: args.key_file.or(file.key_file),
+            control,
+            metrics,
+        })
+    }
+}
+
+/// Parses a pre-shared key file's text: 64 hex characters (whitespace
+/// around them ignored).
+pub(crate) fn parse_key(text: &str) -> Result<[u8; 32], String> {
+    let hex = text.trim();
+    if hex.len() != 64 {
+        return Err(format!("found {} characters", hex.chars().count()));
+    }
+    let mut key = [0u8; 32];
+    for (byte, pair) in key.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| "not hex".to_owned())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| format!("{pair:?} is not hex"))?;
+    }
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(id: &str) -> RunArgs {
+        RunArgs {
+            id: Some(id.into()),
+            ..RunArgs::default()
+        }
+    }
+
+    #[test]
+    fn defaults_fill_everything_but_the_id() {
+        let config = RunConfig::resolve(FileConfig::default(), args("a")).unwrap();
+        assert_eq!(config.id.as_str(), "a");
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(config.store, StoreSpec::Memory);
+        assert_eq!(config.channels.len(), 1);
+        assert!(config.peers.is_empty());
+        assert_eq!(config.control.port(), 0);
+        assert!(config.metrics.is_some());
+    }
+
+    #[test]
+    fn missing_id_is_explained() {
+        let error = RunConfig::resolve(FileConfig::default(), RunArgs::default()).unwrap_err();
+        assert!(error.to_string().contains("--id"), "{error}");
+    }
+
+    #[test]
+    fn file_values_apply_and_flags_override_them() {
+        let file = FileConfig::parse(
+            Path::new("node.toml"),
+            r#"
+            id = "from-file"
+            listen = "127.0.0.1:7100"
+            peers = ["b=127.0.0.1:7101", "c"]
+            store = "a.db"
+            channels = ["x"]
+            key_file = "net.key"
+            metrics = "off"
+            "#,
+        )
+        .unwrap();
+        let config = RunConfig::resolve(
+            file,
+            RunArgs {
+                id: Some("from-flag".into()),
+                channels: vec!["y".into(), "z".into()],
+                ..RunArgs::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.id.as_str(), "from-flag");
+        assert_eq!(config.listen.port(), 7100);
+        assert_eq!(config.peers.len(), 2);
+        assert_eq!(
+            config.peers[0].addr,
+            Some("127.0.0.1:7101".parse().unwrap())
+        );
+        assert_eq!(config.peers[1].addr, None);
+        assert_eq!(config.store, StoreSpec::Sqlite("a.db".into()));
+        let channels: Vec<_> = config.channels.iter().map(|c| c.as_str()).collect();
+        assert_eq!(channels, ["y", "z"]);
+        assert_eq!(config.key_file, Some(PathBuf::from("net.key")));
+        assert_eq!(config.metrics, None);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_errors() {
+        let error = FileConfig::parse(Path::new("n.toml"), "idd = \"a\"").unwrap_err();
+        assert!(error.to_string().contains("n.toml"), "{error}");
+        assert!(FileConfig::parse(Path::new("n.toml"), "id = [").is_err());
+    }
+
+    #[test]
+    fn peers_parse_with_or_without_address() {
+        let peer = PeerSpec::parse("b=127.0.0.1:7001").unwrap();
+        assert_eq!(peer.id.as_str(), "b");
+        assert_eq!(peer.addr, Some("127.0.0.1:7001".parse().unwrap()));
+        assert_eq!(PeerSpec::parse("c").unwrap().addr, None);
+        assert!(PeerSpec::parse("b=nowhere").is_err());
+        assert!(PeerSpec::parse("=127.0.0.1:1").is_err());
+    }
+
+    #[test]
+    fn own_id_as_peer_is_rejected() {
+        let error = RunConfig::resolve(
+            FileConfig::default(),
+            RunArgs {
+                peers: vec!["a=127.0.0.1:1".into()],
+                ..args("a")
+            },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("own id"), "{error}");
+    }
+
+    #[test]
+    fn bad_listen_and_empty_store_are_rejected() {
+        let bad_listen = RunArgs {
+            listen: Some("7000".into()),
+            ..args("a")
+        };
+        assert!(RunConfig::resolve(FileConfig::default(), bad_listen).is_err());
+        let empty_store = RunArgs {
+            store: Some(" ".into()),
+            ..args("a")
+        };
+        assert!(RunConfig::resolve(FileConfig::default(), empty_store).is_err());
+    }
+
+    #[test]
+    fn keys_are_64_hex_characters() {
+        let key = parse_key(&format!("{}\n", "ab".repeat(32))).unwrap();
+        assert_eq!(key, [0xab; 32]);
+        assert!(parse_key("abcd").is_err());
+        assert!(parse_key(&"zz".repeat(32)).is_err());
+        assert!(parse_key(&"é".repeat(32)).is_err());
+    }
+}

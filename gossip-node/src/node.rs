@@ -1,0 +1,117 @@
+//! Assembling a node: store, TCP transport (with layers), peers, channels.
+
+use std::{net::SocketAddr, path::Path, sync::Arc};
+
+use gossip::{
+    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, MemoryStore,
+    MetricsLayer, NetworkKey, NodeId, SqliteStore, TcpConfig, TcpTransport, Transport,
+};
+
+use crate::{
+    config::{parse_key, StoreSpec},
+    error::{one_line, CliError, CliResult},
+};
+
+/// Opens the store a spec names.
+pub(crate) async fn open_store(spec: &StoreSpec) -> CliResult<DynStore> {
+    match spec {
+        StoreSpec::Memory => Ok(Arc::new(MemoryStore::new())),
+        StoreSpec::Sqlite(path) => {
+            if path.is_dir() {
+                return Err(CliError::Store {
+                    path: path.clone(),
+                    reason: "it is a directory; name a database file inside it".into(),
+                });
+            }
+            let store = SqliteStore::open(path)
+                .await
+                .map_err(|error| CliError::Store {
+                    path: path.clone(),
+                    reason: one_line(&error),
+                })?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+/// Reads a pre-shared key file (64 hex characters).
+pub(crate) fn read_key(path: &Path) -> CliResult<NetworkKey> {
+    let text = std::fs::read_to_string(path).map_err(|error| CliError::Key {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let bytes = parse_key(&text).map_err(|reason| CliError::Key {
+        path: path.to_owned(),
+        reason,
+    })?;
+    Ok(NetworkKey::new(1, bytes))
+}
+
+/// Binds a TCP transport.
+pub(crate) async fn bind_tcp(id: &NodeId, addr: SocketAddr) -> CliResult<Arc<TcpTransport>> {
+    TcpTransport::bind(id.clone(), addr, TcpConfig::default())
+        .await
+        .map(Arc::new)
+        .map_err(|error| CliError::Bind {
+            what: "gossip",
+            addr,
+            reason: one_line(&error),
+        })
+}
+
+/// The transport stack: metrics (when `metrics`) → encryption (when a key
+/// is given) → TCP.
+pub(crate) fn stack(
+    tcp: Arc<TcpTransport>,
+    key: Option<NetworkKey>,
+    metrics: bool,
+) -> Box<dyn Transport> {
+    match (key, metrics) {
+        (Some(key), true) => Box::new(
+            ServiceBuilder::new()
+                .layer(MetricsLayer::new())
+                .layer(EncryptionLayer::new(key))
+                .service(tcp),
+        ),
+        (Some(key), false) => Box::new(
+            ServiceBuilder::new()
+                .layer(EncryptionLayer::new(key))
+                .service(tcp),
+        ),
+        (None, true) => Box::new(
+            ServiceBuilder::new()
+                .layer(MetricsLayer::new())
+                .service(tcp),
+        ),
+        (None, false) => Box::new(tcp),
+    }
+}
+
+/// Builds a node, adds `peers` as peers and members of every channel in
+/// `channels`, and starts it.
+pub(crate) async fn start_node(
+    id: NodeId,
+    store: DynStore,
+    transport: Box<dyn Transport>,
+    config: Config,
+    peers: &[NodeId],
+    channels: &[ChannelId],
+) -> CliResult<Coordinator> {
+    let node = Coordinator::builder(id)
+        .store(store)
+        .transport(transport)
+        .config(config)
+        .build()
+        .await?;
+    for peer in peers {
+        node.add_peer(peer.clone()).await?;
+    }
+    for channel in channels {
+        let handle = node.create_channel(channel.clone()).await?;
+        for peer in peers {
+            handle.add_member(peer.clone()).await?;
+        }
+    }
+    node.start().await?;
+    Ok(node)
+}

@@ -1,0 +1,171 @@
+//! Bad input to the CLI: one actionable `error:` line on stderr, a
+//! non-zero exit, no panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{assert_one_line_error, binary, finish};
+
+const QUICK: Duration = Duration::from_secs(60);
+
+fn run(args: &[&str]) -> common::Finished {
+    let mut command = binary();
+    command.args(args);
+    finish(command, QUICK)
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = run(&["demo", "--bogus"]);
+    assert_one_line_error(&out, 2, "--bogus");
+}
+
+#[test]
+fn out_of_range_value_is_a_usage_error() {
+    let out = run(&["demo", "--nodes", "1"]);
+    assert_one_line_error(&out, 2, "--nodes");
+    let out = run(&["demo", "--entries", "lots"]);
+    assert_one_line_error(&out, 2, "--entries");
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let out = run(&["--help"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("demo"), "{out:?}");
+    let out = run(&["--version"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+}
+
+#[test]
+fn run_without_id_says_which_flag() {
+    let out = run(&["run"]);
+    assert_one_line_error(&out, 1, "--id");
+}
+
+#[test]
+fn malformed_peer_and_listen_are_explained() {
+    let out = run(&["run", "--id", "a", "--peer", "b=nowhere"]);
+    assert_one_line_error(&out, 1, "--peer");
+    let out = run(&["run", "--id", "a", "--listen", "7000"]);
+    assert_one_line_error(&out, 1, "--listen");
+}
+
+#[test]
+fn unreadable_store_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-a-database.db");
+    std::fs::write(
+        &path,
+        b"this is not SQLite, just text that is long enough to matter",
+    )
+    .unwrap();
+    let out = run(&[
+        "run",
+        "--id",
+        "a",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        path.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "cannot open the store");
+
+    let missing_dir = dir.path().join("no/such/dir/a.db");
+    let out = run(&[
+        "run",
+        "--id",
+        "a",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        missing_dir.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "cannot open the store");
+
+    let out = run(&[
+        "run",
+        "--id",
+        "a",
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "directory");
+}
+
+#[test]
+fn bad_key_files_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.key");
+    std::fs::write(&short, "abcd\n").unwrap();
+    let out = run(&[
+        "run",
+        "--id",
+        "a",
+        "--listen",
+        "127.0.0.1:0",
+        "--key-file",
+        short.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "key file");
+    let missing = dir.path().join("missing.key");
+    let out = run(&[
+        "run",
+        "--id",
+        "a",
+        "--listen",
+        "127.0.0.1:0",
+        "--key-file",
+        missing.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "key file");
+}
+
+#[test]
+fn bad_config_file_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "id = \"a\"\nlisten_on = \"127.0.0.1:0\"\n").unwrap();
+    let out = run(&["run", "--config", config.to_str().unwrap()]);
+    assert_one_line_error(&out, 1, "config file");
+    let out = run(&[
+        "run",
+        "--config",
+        dir.path().join("none.toml").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, 1, "config file");
+}
+
+#[test]
+fn unreachable_control_endpoint_is_an_error() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let control = format!("127.0.0.1:{port}");
+    for args in [
+        vec!["status", "--control", &control],
+        vec!["append", "--control", &control, "hi"],
+        vec!["tail", "--control", &control],
+    ] {
+        let out = run(&args);
+        assert_one_line_error(&out, 1, "control endpoint");
+    }
+    let out = run(&["status", "--control", "not-an-address"]);
+    assert_one_line_error(&out, 1, "--control");
+}
+
+#[test]
+fn occupied_listen_address_is_an_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["run", "--id", "a", "--listen", &addr, "--metrics", "off"]);
+    assert_one_line_error(&out, 1, "cannot listen");
+}

@@ -1,0 +1,190 @@
+//! Nodes converge over libp2p (TCP + Noise + Yamux) on loopback: four
+//! nodes whose ids are derived from their libp2p keys, several writers.
+
+// Test helpers: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::{sync::Arc, time::Duration};
+
+use gossip_core::{ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId, Transport};
+use gossip_store_memory::MemoryStore;
+use gossip_transport_libp2p::{
+    libp2p::{identity::Keypair, Multiaddr},
+    Libp2pConfig, Libp2pTransport,
+};
+use tokio::time::{sleep, timeout, Instant};
+
+const NODES: usize = 4;
+/// The bound on the whole test.
+const TEST_LIMIT: Duration = Duration::from_secs(180);
+/// How long the nodes get to converge.
+const CONVERGE_LIMIT: Duration = Duration::from_secs(60);
+
+fn channel_id() -> ChannelId {
+    ChannelId::new("libp2p-channel").expect("valid id")
+}
+
+fn stream_id() -> StreamId {
+    StreamId::new("libp2p-stream").expect("valid id")
+}
+
+fn libp2p_config(i: usize) -> Libp2pConfig {
+    Libp2pConfig::default()
+        .with_mdns(false)
+        .with_backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .with_seed(i as u64)
+}
+
+fn node_config(i: usize) -> Config {
+    Config::default()
+        .gossip_interval(Duration::from_millis(100))
+        .seed(0x1b9 ^ i as u64)
+}
+
+/// Creates every transport (a fresh Ed25519 identity each), listens on
+/// loopback and fills each address book with the others' `/p2p/` addresses.
+async fn listen_all() -> Result<Vec<Libp2pTransport>, Error> {
+    let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
+    let mut transports = Vec::with_capacity(NODES);
+    let mut book = Vec::with_capacity(NODES);
+    for i in 0..NODES {
+        let transport = Libp2pTransport::new(Keypair::generate_ed25519(), libp2p_config(i))?;
+        let address = transport.listen_on(loopback.clone()).await?;
+        book.push((
+            transport.local_id().clone(),
+            address.with_p2p(transport.peer_id()).expect("own peer id"),
+        ));
+        transports.push(transport);
+    }
+    for transport in &transports {
+        for (id, address) in &book {
+            if id != transport.local_id() {
+                transport.add_peer_address(id.clone(), address.clone())?;
+            }
+        }
+    }
+    Ok(transports)
+}
+
+/// Builds and starts a node on `transport`, under the transport's derived id.
+async fn start_node(
+    i: usize,
+    transport: Arc<Libp2pTransport>,
+    ids: &[NodeId],
+) -> Result<Coordinator, Error> {
+    let id = transport.local_id().clone();
+    let node = Coordinator::builder(id.clone())
+        .store(MemoryStore::new())
+        .transport(transport)
+        .config(node_config(i))
+        .build()
+        .await?;
+    for peer in ids.iter().filter(|peer| **peer != id) {
+        node.add_peer(peer.clone()).await?;
+    }
+    let channel = node.create_channel(channel_id()).await?;
+    for member in ids {
+        channel.add_member(member.clone()).await?;
+    }
+    node.start().await?;
+    Ok(node)
+}
+
+async fn entries(node: &Coordinator) -> Result<Vec<LogEntry>, Error> {
+    node.channel(channel_id())
+        .await?
+        .stream(stream_id())
+        .await?
+        .entries()
+        .await
+}
+
+async fn append(node: &Coordinator, payload: String) -> Result<LogEntry, Error> {
+    node.channel(channel_id())
+        .await?
+        .stream(stream_id())
+        .await?
+        .append(payload.into_bytes())
+        .await
+}
+
+/// Polls until every node holds `expected` entries; returns how long it took.
+async fn wait_converged(nodes: &[Coordinator], expected: usize) -> Result<Duration, Error> {
+    let start = Instant::now();
+    loop {
+        let mut counts = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            counts.push(entries(node).await?.len());
+        }
+        if counts.iter().all(|c| *c == expected) {
+            return Ok(start.elapsed());
+        }
+        assert!(
+            start.elapsed() < CONVERGE_LIMIT,
+            "no convergence to {expected} entries within {CONVERGE_LIMIT:?}: {counts:?}"
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn four_nodes_with_several_writers_converge_over_libp2p() {
+    timeout(TEST_LIMIT, async {
+        let transports: Vec<Arc<Libp2pTransport>> =
+            listen_all().await?.into_iter().map(Arc::new).collect();
+        let ids: Vec<NodeId> = transports.iter().map(|t| t.local_id().clone()).collect();
+        assert!(
+            ids.iter().all(|id| id.as_str().starts_with("12D3KooW")),
+            "node ids are derived from the Ed25519 keys: {ids:?}"
+        );
+        let mut nodes = Vec::with_capacity(NODES);
+        for (i, transport) in transports.iter().enumerate() {
+            nodes.push(start_node(i, transport.clone(), &ids).await?);
+        }
+        // Three writers, interleaved.
+        for round in 0..5 {
+            for (i, node) in nodes.iter().enumerate().take(3) {
+                append(node, format!("node {i} entry {round}")).await?;
+            }
+        }
+        let took = wait_converged(&nodes, 15).await?;
+        let reference = entries(&nodes[0]).await?;
+        for node in &nodes[1..] {
+            assert_eq!(
+                entries(node).await?,
+                reference,
+                "{} differs",
+                node.local_id()
+            );
+        }
+        eprintln!("4 nodes converged on 15 entries over libp2p in {took:?}");
+
+        // A late writer (the fourth node) reaches everyone too.
+        append(&nodes[3], "node 3 late entry".to_owned()).await?;
+        wait_converged(&nodes, 16).await?;
+
+        for (node, transport) in nodes.iter().zip(&transports) {
+            assert!(
+                transport.stats().connections_opened > 0,
+                "{}",
+                node.local_id()
+            );
+            assert!(
+                node.health().await?.stats.frames_in > 0,
+                "{}",
+                node.local_id()
+            );
+        }
+        for node in &nodes {
+            node.dispose().await?;
+        }
+        assert!(
+            transports.iter().all(|t| t.is_closed()),
+            "dispose closes the transport"
+        );
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .expect("node operation failed");
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod codec;
+mod entries;
+mod error;
+mod keys;
+mod options;
+mod records;
+mod schema;
+mod store;
+
+pub use options::{RocksDbStoreOptions, DEFAULT_BLOCK_CACHE_BYTES};
+pub use schema::SCHEMA_VERSION;
+pub use store::RocksDbStore;

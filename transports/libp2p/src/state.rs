@@ -1,0 +1,446 @@
+//! The state shared by a transport's handle and its swarm task: who is who
+//! (`NodeId` ↔ `PeerId`), the address book, per-peer link state (connections,
+//! frames in flight, backoff) and the counters.
+//!
+//! Every transition happens under one short-held lock, never across an
+//! `.await`; the swarm task in [`driver`](crate::driver) does the I/O.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard, PoisonError,
+    },
+};
+
+use gossip_core::{NodeId, SeededRng, TransportError, TransportErrorKind};
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
+use tokio::{sync::watch, time::Instant};
+
+use crate::{backoff, identity::peer_id_from_node_id, Libp2pConfig, Libp2pStats, BACKEND};
+
+/// Addresses kept per peer, in each of the two lists (given, learnt).
+const MAX_ADDRESSES: usize = 16;
+
+/// How many peers are remembered as already reported by `PeerDiscovered`
+/// (the set is cleared when full, so it stays bounded).
+const REPORTED_LIMIT: usize = 1024;
+
+/// Peers whose state is kept without an address or a connection (learnt
+/// addresses only), beyond which such entries are forgotten.
+const MAX_LEARNT_PEERS: usize = 4096;
+
+/// What the transport knows about one remote peer.
+#[derive(Default)]
+pub(crate) struct PeerState {
+    /// Addresses the application gave (`add_peer_address`).
+    addresses: Vec<Multiaddr>,
+    /// Addresses learnt from identify or mDNS; dialed when there are no
+    /// given ones.
+    learnt: Vec<Multiaddr>,
+    /// Established connections now.
+    connections: u32,
+    /// Frames accepted by `send` and not yet acknowledged or failed.
+    in_flight: usize,
+    /// Consecutive failed dials (reset by any connection).
+    failures: u32,
+    /// While set and in the future, `send` fails fast with `Unreachable`.
+    backoff_until: Option<Instant>,
+    /// Why the last dial failed, the source of `Unreachable`.
+    last_error: Option<TransportError>,
+}
+
+impl PeerState {
+    fn dial_addresses(&self) -> Vec<Multiaddr> {
+        if self.addresses.is_empty() {
+            self.learnt.clone()
+        } else {
+            self.addresses.clone()
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.addresses.is_empty() && self.connections == 0 && self.in_flight == 0
+    }
+}
+
+/// The peer table.
+pub(crate) struct Table {
+    /// Bindings of application-chosen node ids, both ways.
+    by_node: HashMap<NodeId, PeerId>,
+    by_peer: HashMap<PeerId, NodeId>,
+    peers: HashMap<PeerId, PeerState>,
+    listen_addrs: Vec<Multiaddr>,
+    rng: SeededRng,
+    reported: HashSet<PeerId>,
+}
+
+/// Counters behind [`Libp2pStats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) connections_opened: AtomicU64,
+    pub(crate) dial_failures: AtomicU64,
+    pub(crate) oversized_frames: Arc<AtomicU64>,
+    pub(crate) refused_frames: AtomicU64,
+    pub(crate) failed_frames: AtomicU64,
+    pub(crate) inbound_failures: AtomicU64,
+    pub(crate) dropped_events: AtomicU64,
+}
+
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The shared state.
+pub(crate) struct Shared {
+    pub(crate) local: NodeId,
+    pub(crate) local_peer: PeerId,
+    pub(crate) config: Libp2pConfig,
+    table: Mutex<Table>,
+    pub(crate) counters: Counters,
+    pub(crate) closed: AtomicBool,
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+/// A [`TransportError`] of this backend.
+pub(crate) fn error(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
+    TransportError::new(BACKEND, kind, message)
+}
+
+/// Splits a trailing `/p2p/<peer id>` off `address`.
+pub(crate) fn split_p2p(address: &Multiaddr) -> (Multiaddr, Option<PeerId>) {
+    let mut bare = address.clone();
+    match bare.pop() {
+        Some(Protocol::P2p(peer)) => (bare, Some(peer)),
+        _ => (address.clone(), None),
+    }
+}
+
+fn push_bounded(list: &mut Vec<Multiaddr>, address: Multiaddr) {
+    if !list.contains(&address) {
+        if list.len() >= MAX_ADDRESSES {
+            list.remove(0);
+        }
+        list.push(address);
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(local: NodeId, local_peer: PeerId, config: Libp2pConfig) -> Self {
+        let seed = config.seed ^ backoff::fnv1a(&local_peer.to_bytes());
+        Self {
+            local,
+            local_peer,
+            config,
+            table: Mutex::new(Table {
+                by_node: HashMap::new(),
+                by_peer: HashMap::new(),
+                peers: HashMap::new(),
+                listen_addrs: Vec::new(),
+                rng: SeededRng::new(seed),
+                reported: HashSet::new(),
+            }),
+            counters: Counters::default(),
+            closed: AtomicBool::new(false),
+            shutdown: watch::Sender::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    // ------------------------------------------------------------- ids --
+
+    /// The node id frames from `peer` carry: its bound id, else the derived one.
+    pub(crate) fn node_of(&self, peer: &PeerId) -> Option<NodeId> {
+        let table = self.lock();
+        Self::node_of_locked(&table, peer)
+    }
+
+    fn node_of_locked(table: &Table, peer: &PeerId) -> Option<NodeId> {
+        match table.by_peer.get(peer) {
+            Some(node) => Some(node.clone()),
+            None => crate::identity::node_id_from_peer_id(peer).ok(),
+        }
+    }
+
+    fn peer_of_locked(table: &Table, node: &NodeId) -> Option<PeerId> {
+        table
+            .by_node
+            .get(node)
+            .copied()
+            .or_else(|| peer_id_from_node_id(node))
+    }
+
+    /// The peer `node` names, if any.
+    pub(crate) fn peer_of(&self, node: &NodeId) -> Option<PeerId> {
+        Self::peer_of_locked(&self.lock(), node)
+    }
+
+    // ---------------------------------------------------- address book --
+
+    /// Records that `node` listens on `address` (see
+    /// [`Libp2pTransport::add_peer_address`](crate::Libp2pTransport::add_peer_address)).
+    pub(crate) fn add_peer_address(
+        &self,
+        node: NodeId,
+        address: &Multiaddr,
+    ) -> Result<PeerId, TransportError> {
+        let (bare, named) = split_p2p(address);
+        let derived = peer_id_from_node_id(&node);
+        let mut table = self.lock();
+        let bound = table.by_node.get(&node).copied();
+        let peer = match (named, derived.or(bound)) {
+            (Some(named), Some(known)) if named != known => {
+                return Err(error(
+                    TransportErrorKind::Other,
+                    format!("{address} names peer {named}, but {node} is peer {known}"),
+                ))
+            }
+            (Some(peer), _) | (None, Some(peer)) => peer,
+            (None, None) => {
+                return Err(error(
+                    TransportErrorKind::Other,
+                    format!(
+                        "{node} is not a peer id: its address must end with /p2p/<peer id> \
+                         (got {address})"
+                    ),
+                ))
+            }
+        };
+        if peer == self.local_peer {
+            return Err(error(
+                TransportErrorKind::Other,
+                format!("{address} is this node's own peer id"),
+            ));
+        }
+        if derived.is_none() {
+            if let Some(other) = table.by_peer.get(&peer) {
+                if *other != node {
+                    return Err(error(
+                        TransportErrorKind::Other,
+                        format!("peer {peer} is already bound to node {other}"),
+                    ));
+                }
+            }
+            table.by_node.insert(node.clone(), peer);
+            table.by_peer.insert(peer, node);
+        }
+        let state = table.peers.entry(peer).or_default();
+        if !bare.is_empty() {
+            push_bounded(&mut state.addresses, bare);
+        }
+        state.backoff_until = None;
+        Ok(peer)
+    }
+
+    /// The address book: node, peer and the addresses given for it, sorted by node.
+    pub(crate) fn peer_addresses(&self) -> Vec<(NodeId, PeerId, Vec<Multiaddr>)> {
+        let table = self.lock();
+        let mut list: Vec<_> = table
+            .peers
+            .iter()
+            .filter(|(_, state)| !state.addresses.is_empty())
+            .filter_map(|(peer, state)| {
+                Self::node_of_locked(&table, peer)
+                    .map(|node| (node, *peer, state.addresses.clone()))
+            })
+            .collect();
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        list
+    }
+
+    /// Addresses learnt from identify or mDNS for `peer`. Returns the node
+    /// id to report with `PeerDiscovered` when the peer is new to us (no
+    /// given address, not reported before).
+    pub(crate) fn learn_addresses(
+        &self,
+        peer: PeerId,
+        addresses: impl IntoIterator<Item = Multiaddr>,
+    ) -> Option<(NodeId, Option<Multiaddr>)> {
+        if peer == self.local_peer {
+            return None;
+        }
+        let mut guard = self.lock();
+        let table = &mut *guard;
+        if !table.peers.contains_key(&peer) && table.peers.len() >= MAX_LEARNT_PEERS {
+            table.peers.retain(|_, state| !state.is_idle());
+        }
+        let state = table.peers.entry(peer).or_default();
+        for address in addresses {
+            let (bare, _) = split_p2p(&address);
+            if !bare.is_empty() {
+                push_bounded(&mut state.learnt, bare);
+            }
+        }
+        let known = !state.addresses.is_empty() || table.by_peer.contains_key(&peer);
+        let first = state.learnt.first().cloned();
+        if known || table.reported.contains(&peer) {
+            return None;
+        }
+        if table.reported.len() >= REPORTED_LIMIT {
+            table.reported.clear();
+        }
+        table.reported.insert(peer);
+        let node = Self::node_of_locked(table, &peer)?;
+        Some((node, first.map(|address| address.with(Protocol::P2p(peer)))))
+    }
+
+    pub(crate) fn set_listen_addr(&self, address: Multiaddr, present: bool) {
+        let mut table = self.lock();
+        if present {
+            if !table.listen_addrs.contains(&address) {
+                table.listen_addrs.push(address);
+            }
+        } else {
+            table.listen_addrs.retain(|a| *a != address);
+        }
+    }
+
+    pub(crate) fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.lock().listen_addrs.clone()
+    }
+
+    // ------------------------------------------------------------ send --
+
+    /// Admits a frame for `to`: resolves the peer, checks reachability and
+    /// the per-peer bound, and counts it in flight. Returns the peer and,
+    /// when not connected, the addresses to dial.
+    pub(crate) fn admit(&self, to: &NodeId) -> Result<(PeerId, Vec<Multiaddr>), TransportError> {
+        let mut table = self.lock();
+        let unknown = || {
+            error(
+                TransportErrorKind::UnknownPeer,
+                format!("no address and no connection for {to}"),
+            )
+        };
+        let peer = Self::peer_of_locked(&table, to).ok_or_else(unknown)?;
+        if peer == self.local_peer {
+            return Err(error(
+                TransportErrorKind::UnknownPeer,
+                "a node does not send frames to itself",
+            ));
+        }
+        let capacity = self.config.send_queue_capacity;
+        let state = table.peers.get_mut(&peer).ok_or_else(unknown)?;
+        let mut dial = Vec::new();
+        if state.connections == 0 {
+            dial = state.dial_addresses();
+            if dial.is_empty() {
+                return Err(unknown());
+            }
+            if let Some(until) = state.backoff_until {
+                let now = Instant::now();
+                if now < until {
+                    let mut failure = error(
+                        TransportErrorKind::Unreachable,
+                        format!(
+                            "{to} is unreachable; next dial in {:?}",
+                            until.saturating_duration_since(now)
+                        ),
+                    );
+                    if let Some(last) = &state.last_error {
+                        failure = failure.with_source(last.clone());
+                    }
+                    return Err(failure);
+                }
+            }
+        }
+        if state.in_flight >= capacity {
+            return Err(error(
+                TransportErrorKind::QueueFull,
+                format!("{capacity} frames to {to} are already waiting for acknowledgement"),
+            ));
+        }
+        state.in_flight += 1;
+        Ok((peer, dial))
+    }
+
+    /// A frame to `peer` was acknowledged, failed, or never left.
+    pub(crate) fn release(&self, peer: &PeerId) {
+        if let Some(state) = self.lock().peers.get_mut(peer) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+
+    // ----------------------------------------------------- connections --
+
+    /// `peer` now has `established` connections. Returns whether it is
+    /// the first.
+    pub(crate) fn connected(&self, peer: PeerId, established: u32) -> bool {
+        let mut table = self.lock();
+        let state = table.peers.entry(peer).or_default();
+        let first = state.connections == 0;
+        state.connections = established;
+        state.failures = 0;
+        state.backoff_until = None;
+        state.last_error = None;
+        bump(&self.counters.connections_opened);
+        first
+    }
+
+    /// A connection to `peer` closed; `remaining` are still up.
+    pub(crate) fn disconnected(&self, peer: &PeerId, remaining: u32) {
+        let mut table = self.lock();
+        if let Some(state) = table.peers.get_mut(peer) {
+            state.connections = remaining;
+            if state.is_idle() && state.learnt.is_empty() {
+                table.peers.remove(peer);
+            }
+        }
+    }
+
+    /// A dial to `peer` failed: back off (once per failure, not once per
+    /// frame that was waiting for it).
+    pub(crate) fn dial_failed(&self, peer: &PeerId, why: TransportError) {
+        let mut guard = self.lock();
+        let table = &mut *guard;
+        let Some(state) = table.peers.get_mut(peer) else {
+            return;
+        };
+        let now = Instant::now();
+        if state.connections > 0 || state.backoff_until.is_some_and(|until| now < until) {
+            return;
+        }
+        state.failures = state.failures.saturating_add(1);
+        let delay = backoff::delay(
+            state.failures,
+            self.config.backoff_min,
+            self.config.backoff_max,
+            &mut table.rng,
+        );
+        state.backoff_until = Some(now + delay);
+        tracing::debug!(
+            local = %self.local, %peer, failures = state.failures, ?delay, %why,
+            "dial failed; backing off"
+        );
+        state.last_error = Some(why);
+        bump(&self.counters.dial_failures);
+    }
+
+    pub(crate) fn stats(&self) -> Libp2pStats {
+        let connected_peers = self
+            .lock()
+            .peers
+            .values()
+            .filter(|state| state.connections > 0)
+            .count();
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let counters = &self.counters;
+        Libp2pStats {
+            connected_peers,
+            connections_opened: get(&counters.connections_opened),
+            dial_failures: get(&counters.dial_failures),
+            oversized_frames: get(&counters.oversized_frames),
+            refused_frames: get(&counters.refused_frames),
+            failed_frames: get(&counters.failed_frames),
+            inbound_failures: get(&counters.inbound_failures),
+            dropped_events: get(&counters.dropped_events),
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! [`Libp2pTransport`]: a node's libp2p endpoint.
+
+use std::{
+    fmt,
+    sync::{atomic::Ordering, Arc, Mutex, PoisonError},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gossip_core::{
+    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
+    TransportResult,
+};
+use libp2p::{identity::Keypair, Multiaddr, PeerId};
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
+
+use crate::{
+    behaviour::build_swarm,
+    driver::{Command, Driver},
+    identity::node_id_from_keypair,
+    state::{error, Shared},
+    Libp2pConfig, BACKEND,
+};
+
+/// Counters of a [`Libp2pTransport`], from [`Libp2pTransport::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Libp2pStats {
+    /// Peers with at least one established connection now.
+    pub connected_peers: usize,
+    /// Connections established, either direction.
+    pub connections_opened: u64,
+    /// Dials that failed (each puts the peer in backoff).
+    pub dial_failures: u64,
+    /// Inbound frames refused because their length prefix exceeded
+    /// `max_frame_len` (nothing was allocated for them).
+    pub oversized_frames: u64,
+    /// Inbound frames refused because
+    /// [`max_pending_inbound`](Libp2pConfig::max_pending_inbound) frames were
+    /// already waiting for room in the inbound queue.
+    pub refused_frames: u64,
+    /// Frames accepted by `send` whose delivery failed or is unknown: dial
+    /// failed, connection closed, timed out, or refused by the peer.
+    pub failed_frames: u64,
+    /// Inbound requests that failed (malformed, oversized, timed out,
+    /// connection closed).
+    pub inbound_failures: u64,
+    /// Peer events (`Connected`, `Disconnected`, `PeerDiscovered`) dropped
+    /// because the inbound queue was full.
+    pub dropped_events: u64,
+}
+
+/// A node's libp2p endpoint: a swarm over TCP with Noise and Yamux, carrying
+/// gossip frames on the `/gossip/frames/1` request-response protocol.
+///
+/// Created by [`new`](Self::new) (the node id is derived from the key) or
+/// [`with_node_id`](Self::with_node_id) (a chosen node id); then
+/// [`listen_on`](Self::listen_on) and fill the address book
+/// ([`add_peer_address`](Self::add_peer_address)). The swarm runs in its
+/// own task; dropping the transport closes it, like
+/// [`close`](Transport::close). See the crate docs for the protocol,
+/// back-pressure and reconnect policy.
+///
+/// # Capabilities
+///
+/// Reliable, not ordered, no duplicates: each frame travels on its own Yamux
+/// substream and is acknowledged, so frames sent back to back may overtake
+/// each other. Frames in flight on a connection that breaks, or queued for a
+/// dial that fails, are lost (and counted in
+/// [`Libp2pStats::failed_frames`]); anti-entropy repairs what they carried.
+pub struct Libp2pTransport {
+    shared: Arc<Shared>,
+    commands: mpsc::Sender<Command>,
+    events: tokio::sync::Mutex<mpsc::Receiver<TransportEvent>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for Libp2pTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Libp2pTransport")
+            .field("local", &self.shared.local)
+            .field("peer_id", &self.shared.local_peer)
+            .field("closed", &self.shared.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Libp2pTransport {
+    /// A transport speaking for the node whose identity is `keypair`; its
+    /// [`local_id`](Transport::local_id) is the derived
+    /// [`node_id_from_keypair`](crate::node_id_from_keypair). Starts the
+    /// swarm task; listens nowhere until [`listen_on`](Self::listen_on).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportErrorKind::Other`] when `config` is out of range, the
+    /// swarm cannot be built, or no tokio runtime is running.
+    pub fn new(keypair: Keypair, config: Libp2pConfig) -> Result<Self, TransportError> {
+        let node = node_id_from_keypair(&keypair).map_err(|e| {
+            error(TransportErrorKind::Other, "cannot derive the node id").with_source(e)
+        })?;
+        Self::with_node_id(keypair, node, config)
+    }
+
+    /// A transport speaking for `node`, a name chosen by the application,
+    /// with the libp2p identity `keypair`.
+    ///
+    /// Peers know this node by `node` only if their application binds the
+    /// name to this node's peer id, with an address ending in
+    /// `/p2p/<peer id>` given to
+    /// [`add_peer_address`](Self::add_peer_address); to the others its
+    /// frames come from its derived id. Prefer [`new`](Self::new): a
+    /// derived id needs no such binding and cannot be claimed by anyone else.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    pub fn with_node_id(
+        keypair: Keypair,
+        node: NodeId,
+        config: Libp2pConfig,
+    ) -> Result<Self, TransportError> {
+        config.validate().map_err(|reason| {
+            error(
+                TransportErrorKind::Other,
+                format!("invalid configuration: {reason}"),
+            )
+        })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+            error(
+                TransportErrorKind::Other,
+                "a libp2p transport must be created inside a tokio runtime",
+            )
+            .with_source(e)
+        })?;
+        let local_peer = keypair.public().to_peer_id();
+        let shared = Arc::new(Shared::new(node, local_peer, config));
+        let swarm = {
+            let _guard = runtime.enter();
+            build_swarm(
+                keypair,
+                &shared.config,
+                shared.counters.oversized_frames.clone(),
+            )?
+        };
+        let (commands_tx, commands_rx) = mpsc::channel(shared.config.command_queue_capacity);
+        let (events_tx, events_rx) = mpsc::channel(shared.config.inbound_queue_capacity);
+        let driver = Driver::new(shared.clone(), swarm, commands_rx, events_tx);
+        let task = runtime.spawn(driver.run());
+        tracing::debug!(local = %shared.local, peer_id = %local_peer, "libp2p transport started");
+        Ok(Self {
+            shared,
+            commands: commands_tx,
+            events: tokio::sync::Mutex::new(events_rx),
+            task: Mutex::new(Some(task)),
+        })
+    }
+
+    /// This node's libp2p identity.
+    #[must_use]
+    pub fn peer_id(&self) -> PeerId {
+        self.shared.local_peer
+    }
+
+    /// The configuration in use.
+    #[must_use]
+    pub fn config(&self) -> &Libp2pConfig {
+        &self.shared.config
+    }
+
+    /// Starts listening on `address` (e.g. `/ip4/0.0.0.0/tcp/7000`; port 0
+    /// picks a free port) and returns the first address the listener
+    /// reports. All current ones are in [`listen_addrs`](Self::listen_addrs).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportErrorKind::Io`] when the address cannot be listened on,
+    /// `Closed` after [`close`](Transport::close).
+    pub async fn listen_on(&self, address: Multiaddr) -> Result<Multiaddr, TransportError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Listen { address, reply }).await?;
+        answer.await.map_err(|_| Self::closed_error())?
+    }
+
+    /// Dials `address` now, without sending anything: an address ending in
+    /// `/p2p/<peer id>` is checked to be that peer. Returns once the dial
+    /// has started; the connection is reported by `TransportEvent::Connected`
+    /// (and, for a peer the address book does not know, `PeerDiscovered`
+    /// once identify has run).
+    ///
+    /// # Errors
+    ///
+    /// `Unreachable` when the dial cannot start (e.g. an unsupported
+    /// address), `Closed` after [`close`](Transport::close).
+    pub async fn dial(&self, address: Multiaddr) -> Result<(), TransportError> {
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Dial { address, reply }).await?;
+        answer.await.map_err(|_| Self::closed_error())?
+    }
+
+    /// Tells the transport that `peer` listens on `address`.
+    ///
+    /// For a derived node id (see [`node_id_from_keypair`](crate::node_id_from_keypair))
+    /// the address may be bare (`/ip4/192.168.1.20/tcp/7000`) or end in the
+    /// same `/p2p/<peer id>`. For a chosen node id it must end in
+    /// `/p2p/<peer id>`: that binds the name to the peer id, and frames from
+    /// that peer then carry the name. A changed address clears the peer's
+    /// backoff. Up to 16 addresses are kept per peer (the oldest goes).
+    ///
+    /// # Errors
+    ///
+    /// [`TransportErrorKind::Other`] when the address names another peer
+    /// than `peer`, a chosen id comes without `/p2p/`, the peer id is
+    /// already bound to another name, or it is this node's own.
+    pub fn add_peer_address(&self, peer: NodeId, address: Multiaddr) -> Result<(), TransportError> {
+        self.shared.add_peer_address(peer, &address).map(|_| ())
+    }
+
+    /// The address book: node id, peer id and given addresses, sorted by node id.
+    #[must_use]
+    pub fn peer_addresses(&self) -> Vec<(NodeId, PeerId, Vec<Multiaddr>)> {
+        self.shared.peer_addresses()
+    }
+
+    /// The peer id a node id stands for here: its binding, or the peer id
+    /// it is the base58 form of.
+    #[must_use]
+    pub fn peer_id_of(&self, node: &NodeId) -> Option<PeerId> {
+        self.shared.peer_of(node)
+    }
+
+    /// The addresses the swarm listens on now, as it reported them (with the
+    /// port chosen for port 0). Add `/p2p/<peer id>` (see
+    /// [`peer_id`](Self::peer_id)) to give them to peers.
+    #[must_use]
+    pub fn listen_addrs(&self) -> Vec<Multiaddr> {
+        self.shared.listen_addrs()
+    }
+
+    /// Counters since the transport was created.
+    #[must_use]
+    pub fn stats(&self) -> Libp2pStats {
+        self.shared.stats()
+    }
+
+    /// Whether [`close`](Transport::close) was called (or the transport dropped).
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+
+    async fn command(&self, command: Command) -> Result<(), TransportError> {
+        if self.is_closed() {
+            return Err(Self::closed_error());
+        }
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| Self::closed_error())
+    }
+
+    fn closed_error() -> TransportError {
+        error(TransportErrorKind::Closed, "the transport is closed")
+    }
+
+    fn shut(&self) -> bool {
+        let first = !self.shared.closed.swap(true, Ordering::AcqRel);
+        if first {
+            self.shared.shutdown.send_replace(true);
+        }
+        first
+    }
+}
+
+impl Drop for Libp2pTransport {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+#[async_trait]
+impl Transport for Libp2pTransport {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn local_id(&self) -> &NodeId {
+        &self.shared.local
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.shared.config.max_frame_len
+    }
+
+    /// Reliable, unordered, no duplicates: see the type's docs.
+    fn capabilities(&self) -> TransportCapabilities {
+        let mut caps = TransportCapabilities::stream_like();
+        caps.ordered = false;
+        caps
+    }
+
+    /// Hands the frame to the swarm task on the bounded command queue and
+    /// returns; the task sends it as a request (dialing first if needed).
+    /// Never waits for the network.
+    ///
+    /// # Errors
+    ///
+    /// - `FrameTooLarge`: over [`max_frame_len`](Transport::max_frame_len);
+    /// - `UnknownPeer`: `to` is neither bound to a peer id nor one itself,
+    ///   or it is not connected and no address is known for it (given or
+    ///   learnt by identify or mDNS), or it is this node;
+    /// - `Unreachable`: not connected, and the last dial failed less than
+    ///   the backoff delay ago (the dial failure is the error's source);
+    /// - `QueueFull`: [`send_queue_capacity`](Libp2pConfig::send_queue_capacity)
+    ///   frames to `to` await acknowledgement, or the command queue is full;
+    /// - `Closed`: after [`close`](Transport::close).
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+        if self.is_closed() {
+            return Err(Self::closed_error());
+        }
+        let max = self.shared.config.max_frame_len;
+        if frame.len() > max {
+            return Err(error(
+                TransportErrorKind::FrameTooLarge,
+                format!(
+                    "frame of {} bytes exceeds the maximum of {max} bytes",
+                    frame.len()
+                ),
+            ));
+        }
+        if to == &self.shared.local {
+            return Err(error(
+                TransportErrorKind::UnknownPeer,
+                "a node does not send frames to itself",
+            ));
+        }
+        let (peer, addresses) = self.shared.admit(to)?;
+        match self.commands.try_send(Command::Send {
+            peer,
+            frame,
+            addresses,
+        }) {
+            Ok(()) => Ok(()),
+            Err(failure) => {
+                self.shared.release(&peer);
+                Err(match failure {
+                    mpsc::error::TrySendError::Full(_) => error(
+                        TransportErrorKind::QueueFull,
+                        format!(
+                            "the swarm task's command queue is full ({} commands)",
+                            self.shared.config.command_queue_capacity
+                        ),
+                    ),
+                    mpsc::error::TrySendError::Closed(_) => Self::closed_error(),
+                })
+            }
+        }
+    }
+
+    /// Waits for the next frame or peer event from any peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe. Events wait in a bounded `tokio::sync::mpsc` queue whose
+    /// receiver sits behind a `tokio::sync::Mutex`; the call only awaits the
+    /// lock, the queue's `recv` and the shutdown signal, each cancel-safe
+    /// (an event leaves the queue only in the poll that returns it).
+    async fn recv(&self) -> TransportResult<TransportEvent> {
+        let mut shutdown = self.shared.shutdown.subscribe();
+        if self.is_closed() || *shutdown.borrow() {
+            return Err(Self::closed_error());
+        }
+        let mut events = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => return Err(Self::closed_error()),
+            events = self.events.lock() => events,
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
+            event = events.recv() => event.ok_or_else(Self::closed_error),
+        }
+    }
+
+    /// Stops the swarm task: listeners and connections close, frames not
+    /// yet sent or acknowledged are dropped, pending `recv` calls wake with
+    /// `Closed`. Idempotent; returns once the task has stopped and the
+    /// listening sockets are released.
+    async fn close(&self) -> TransportResult<()> {
+        if self.shut() {
+            tracing::debug!(local = %self.shared.local, "closing");
+        }
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            // The task ends on the shutdown signal; it never panics.
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}

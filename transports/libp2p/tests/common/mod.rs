@@ -1,0 +1,120 @@
+//! Helpers shared by the libp2p transport's tests: loopback listening,
+//! address books, and event waiting with deadlines.
+
+// Test support: a failed expectation here is a failed test.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use gossip_core::{NodeId, Transport, TransportEvent};
+use gossip_transport_libp2p::{
+    libp2p::{identity::Keypair, Multiaddr},
+    Libp2pConfig, Libp2pTransport,
+};
+use tokio::time::{timeout, Instant};
+
+/// The bound on any single wait in these tests.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// `/ip4/127.0.0.1/tcp/0`: the only address these tests listen on.
+pub fn loopback() -> Multiaddr {
+    "/ip4/127.0.0.1/tcp/0".parse().unwrap()
+}
+
+/// The test configuration: mDNS off (feature or not), short backoff.
+pub fn config() -> Libp2pConfig {
+    Libp2pConfig::default()
+        .with_mdns(false)
+        .with_backoff(Duration::from_millis(200), Duration::from_secs(2))
+}
+
+/// A transport with a derived node id, listening on loopback.
+pub async fn node(config: Libp2pConfig) -> Libp2pTransport {
+    let transport = Libp2pTransport::new(Keypair::generate_ed25519(), config).unwrap();
+    transport.listen_on(loopback()).await.unwrap();
+    transport
+}
+
+/// `transport`'s first listen address with its `/p2p/<peer id>`.
+pub fn dial_addr(transport: &Libp2pTransport) -> Multiaddr {
+    transport.listen_addrs()[0]
+        .clone()
+        .with_p2p(transport.peer_id())
+        .unwrap()
+}
+
+/// Tells `a` where `b` listens.
+pub fn introduce(a: &Libp2pTransport, b: &Libp2pTransport) {
+    a.add_peer_address(b.local_id().clone(), dial_addr(b))
+        .unwrap();
+}
+
+/// `n` transports with derived ids, each knowing all the others.
+pub async fn mesh(n: usize, config: Libp2pConfig) -> Vec<Libp2pTransport> {
+    let mut nodes = Vec::new();
+    for _ in 0..n {
+        nodes.push(node(config.clone()).await);
+    }
+    for a in &nodes {
+        for b in &nodes {
+            if a.local_id() != b.local_id() {
+                introduce(a, b);
+            }
+        }
+    }
+    nodes
+}
+
+/// The next event matching `want`, skipping others; panics after [`WAIT`].
+pub async fn next_event(
+    transport: &Libp2pTransport,
+    mut want: impl FnMut(&TransportEvent) -> bool,
+) -> TransportEvent {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let event = tokio::time::timeout_at(deadline, transport.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{}: expected event did not come", transport.local_id()))
+            .unwrap();
+        if want(&event) {
+            return event;
+        }
+    }
+}
+
+/// The next frame, skipping peer events.
+pub async fn next_frame(transport: &Libp2pTransport) -> (NodeId, Bytes) {
+    match next_event(transport, |e| matches!(e, TransportEvent::Frame { .. })).await {
+        TransportEvent::Frame { from, frame } => (from, frame),
+        _ => unreachable!(),
+    }
+}
+
+/// Every event arriving within `period`.
+pub async fn drain(transport: &Libp2pTransport, period: Duration) -> Vec<TransportEvent> {
+    let deadline = Instant::now() + period;
+    let mut events = Vec::new();
+    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, transport.recv()).await {
+        events.push(event);
+    }
+    events
+}
+
+/// Runs `body` under [`WAIT`] × 3.
+pub async fn bounded<F: std::future::Future<Output = ()>>(body: F) {
+    timeout(WAIT * 3, body).await.expect("test timed out");
+}
+
+/// Closes every transport.
+pub async fn close_all(nodes: &[Libp2pTransport]) {
+    for node in nodes {
+        node.close().await.unwrap();
+    }
+}

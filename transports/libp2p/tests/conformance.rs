@@ -1,0 +1,97 @@
+//! The transport conformance suite from `gossip-core`'s testkit, run on the
+//! libp2p transport over loopback, directly and erased to `Arc<dyn Transport>`.
+//!
+//! The suite names the nodes itself (`conformance-node-0`, …), so the factory
+//! gives each a fresh Ed25519 identity under that chosen name
+//! ([`Libp2pTransport::with_node_id`]) and binds the names to peer ids in
+//! every address book with `/p2p/<peer id>` addresses; the derived-id path is
+//! covered by `libp2p_identity.rs` and the integration tests.
+
+use std::time::Duration;
+
+use gossip_core::{NodeId, Transport};
+use gossip_transport_libp2p::{
+    libp2p::{identity::Keypair, Multiaddr},
+    Libp2pConfig, Libp2pTransport,
+};
+
+/// Listens on 127.0.0.1 (port 0) for each id and gives every transport the
+/// addresses of all the others.
+async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport> {
+    let loopback: Multiaddr = match "/ip4/127.0.0.1/tcp/0".parse() {
+        Ok(address) => address,
+        Err(error) => panic!("loopback multiaddr: {error}"),
+    };
+    let mut transports = Vec::with_capacity(ids.len());
+    let mut book = Vec::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        let config = config
+            .clone()
+            .with_seed(i as u64)
+            .with_mdns(false)
+            .with_backoff(Duration::from_millis(50), Duration::from_secs(1));
+        let transport =
+            match Libp2pTransport::with_node_id(Keypair::generate_ed25519(), id.clone(), config) {
+                Ok(transport) => transport,
+                Err(error) => panic!("create {id}: {error}"),
+            };
+        let address = match transport.listen_on(loopback.clone()).await {
+            Ok(address) => address,
+            Err(error) => panic!("listen on loopback: {error}"),
+        };
+        match address.with_p2p(transport.peer_id()) {
+            Ok(address) => book.push((id, address)),
+            Err(address) => panic!("{address} names another peer"),
+        }
+        transports.push(transport);
+    }
+    for transport in &transports {
+        for (id, address) in &book {
+            if id != transport.local_id() {
+                if let Err(error) = transport.add_peer_address(id.clone(), address.clone()) {
+                    panic!("add {id} at {address}: {error}");
+                }
+            }
+        }
+    }
+    transports
+}
+
+gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+    network(ids, Libp2pConfig::default()).await
+});
+
+/// The suite with small frames and queues, where `QueueFull` back-pressure
+/// and the unacknowledged inbound backlog really happen. (Not
+/// `declared_capabilities` here: it sends 200 frames before reading any, and
+/// a receiver acknowledges a frame only once it is in its inbound queue, so
+/// with 4 inbound slots and 8 frames in flight the sender rightly gets
+/// `QueueFull` until the receiver reads.)
+mod small_limits {
+    use super::*;
+    use gossip_core::testkit::{fixtures::run, transport};
+
+    async fn small(ids: Vec<NodeId>) -> Vec<Libp2pTransport> {
+        let config = Libp2pConfig::default()
+            .with_max_frame_len(100)
+            .with_send_queue_capacity(8)
+            .with_inbound_queue_capacity(4);
+        network(ids, config).await
+    }
+
+    #[test]
+    fn frame_limits() {
+        run(transport::frame_of_exactly_max_len_arrives(small));
+        run(transport::larger_frame_is_frame_too_large_and_nothing_sent(
+            small,
+        ));
+        run(transport::empty_frame_roundtrips(small));
+    }
+
+    #[test]
+    fn many_peers_with_back_pressure() {
+        run(transport::many_peers_at_once(small));
+        run(transport::concurrent_send_and_recv(small));
+        run(transport::recv_is_cancel_safe(small));
+    }
+}
