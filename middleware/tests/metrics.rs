@@ -153,6 +153,41 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
 }
 
 #[test]
+fn untimed_sends_still_count_frames_but_record_no_durations() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let network = MemoryNetwork::new(MemoryNetworkConfig::default());
+            let layer = MetricsLayer::new().send_durations(false);
+            let a = layer.layer(network.join(NodeId::new("a").unwrap()).unwrap());
+            let b = layer.layer(network.join(NodeId::new("b").unwrap()).unwrap());
+            let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1]);
+            for _ in 0..3 {
+                a.send(b.local_id(), push.clone()).await.unwrap();
+                b.recv().await.unwrap();
+            }
+            let snap = snapshotter.snapshot().into_vec();
+            let push_from_a = [("peer", "a"), ("kind", "push")];
+            assert_eq!(
+                counter(
+                    &snap,
+                    names::FRAMES_SENT,
+                    &[("peer", "b"), ("kind", "push")]
+                ),
+                3
+            );
+            assert_eq!(counter(&snap, names::FRAMES_RECEIVED, &push_from_a), 3);
+            assert_eq!(counter(&snap, names::BYTES_RECEIVED, &push_from_a), 9);
+            assert_eq!(histogram_count(&snap, names::SEND_DURATION), 0);
+        });
+    });
+}
+
+#[test]
 fn store_metrics_count_and_time_operations() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();

@@ -1,9 +1,11 @@
 //! Ports: the traits plug-ins implement (store, transport) and the clock.
 
+mod backoff;
 mod clock;
 mod store;
 mod transport;
 
+pub use backoff::{jitter_seed, reconnect_delay};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{DynStore, PeerRecord, Store, StoreCapabilities, StoreResult, StreamStats};
 pub use transport::{

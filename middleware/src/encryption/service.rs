@@ -14,8 +14,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    domain::MAX_ID_LEN, NodeId, Transport, TransportCapabilities, TransportError,
+    TransportErrorKind, TransportEvent, TransportResult,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -132,14 +132,39 @@ impl<T> Encryption<T> {
 
 /// Additional authenticated data: binds a frame to its sender and receiver,
 /// so it cannot be re-addressed or attributed to another node.
-fn aad(key_id: u8, from: &NodeId, to: &NodeId) -> Vec<u8> {
-    let (from, to) = (from.as_str().as_bytes(), to.as_str().as_bytes());
-    let mut aad = Vec::with_capacity(1 + 4 + from.len() + to.len());
-    aad.push(key_id);
-    aad.extend_from_slice(&u32::try_from(from.len()).unwrap_or(u32::MAX).to_be_bytes());
-    aad.extend_from_slice(from);
-    aad.extend_from_slice(to);
-    aad
+///
+/// Built on the stack: node ids are at most [`MAX_ID_LEN`] bytes, so it
+/// always fits (a longer id, which `NodeId` refuses, would be cut short).
+struct FrameAad {
+    bytes: [u8; 1 + 4 + 2 * MAX_ID_LEN],
+    len: usize,
+}
+
+impl FrameAad {
+    fn new(key_id: u8, from: &NodeId, to: &NodeId) -> Self {
+        let (from, to) = (from.as_str().as_bytes(), to.as_str().as_bytes());
+        let mut aad = Self {
+            bytes: [0; 1 + 4 + 2 * MAX_ID_LEN],
+            len: 0,
+        };
+        aad.push(&[key_id]);
+        aad.push(&u32::try_from(from.len()).unwrap_or(u32::MAX).to_be_bytes());
+        aad.push(from);
+        aad.push(to);
+        aad
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        let end = (self.len + part.len()).min(self.bytes.len());
+        if let Some(slot) = self.bytes.get_mut(self.len..end) {
+            slot.copy_from_slice(part.get(..end - self.len).unwrap_or_default());
+        }
+        self.len = end;
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
 }
 
 fn rejected(from: &NodeId, error: Error) -> TransportError {
@@ -162,7 +187,7 @@ impl<T: Transport> Encryption<T> {
         let plaintext = frame::open(
             &key,
             &header,
-            &aad(header.key_id, from, self.inner.local_id()),
+            FrameAad::new(header.key_id, from, self.inner.local_id()).as_slice(),
             body,
         )?;
         // Authenticated: only now may the window move.
@@ -209,7 +234,7 @@ impl<T: Transport> Transport for Encryption<T> {
         let sealed = frame::seal(
             &key,
             frame::transport_nonce(self.prefix, counter),
-            &aad(key.id, self.inner.local_id(), to),
+            FrameAad::new(key.id, self.inner.local_id(), to).as_slice(),
             &frame,
         );
         self.inner.send(to, Bytes::from(sealed)).await

@@ -89,6 +89,8 @@ pub struct Metrics<T> {
     inner: T,
     peers: RwLock<HashMap<NodeId, Arc<PeerHandles>>>,
     other: OnceLock<Arc<PeerHandles>>,
+    /// Whether sends are timed into [`SEND_DURATION`] (two clock reads per send).
+    time_sends: bool,
 }
 
 impl<T: fmt::Debug> fmt::Debug for Metrics<T> {
@@ -102,8 +104,13 @@ impl<T: fmt::Debug> fmt::Debug for Metrics<T> {
 impl<T> Metrics<T> {
     /// Wraps `inner`.
     pub fn new(inner: T) -> Self {
+        Self::with_layer(inner, &super::MetricsLayer::new())
+    }
+
+    pub(crate) fn with_layer(inner: T, layer: &super::MetricsLayer) -> Self {
         super::describe();
         Self {
+            time_sends: layer.time_sends,
             inner,
             peers: RwLock::new(HashMap::new()),
             other: OnceLock::new(),
@@ -125,26 +132,31 @@ impl<T> Metrics<T> {
         self.inner
     }
 
-    fn peer(&self, peer: &NodeId) -> Arc<PeerHandles> {
+    /// Runs `record` with the handles of `peer`, registering them on first
+    /// sight. The common case is one read lock and one hash of the id.
+    fn with_peer(&self, peer: &NodeId, record: impl FnOnce(&PeerHandles)) {
         if let Some(handles) = self
             .peers
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(peer)
         {
-            return handles.clone();
+            return record(handles);
         }
-        let mut peers = self.peers.write().unwrap_or_else(PoisonError::into_inner);
-        if peers.len() >= MAX_PEER_LABELS && !peers.contains_key(peer) {
-            return self
-                .other
-                .get_or_init(|| Arc::new(PeerHandles::register(OTHER_PEER)))
-                .clone();
-        }
-        peers
-            .entry(peer.clone())
-            .or_insert_with(|| Arc::new(PeerHandles::register(peer.as_str())))
-            .clone()
+        let handles = {
+            let mut peers = self.peers.write().unwrap_or_else(PoisonError::into_inner);
+            if peers.len() >= MAX_PEER_LABELS && !peers.contains_key(peer) {
+                self.other
+                    .get_or_init(|| Arc::new(PeerHandles::register(OTHER_PEER)))
+                    .clone()
+            } else {
+                peers
+                    .entry(peer.clone())
+                    .or_insert_with(|| Arc::new(PeerHandles::register(peer.as_str())))
+                    .clone()
+            }
+        };
+        record(&handles);
     }
 }
 
@@ -169,22 +181,27 @@ impl<T: Transport> Transport for Metrics<T> {
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         let kind = labels::kind_index(&frame);
         let len = frame.len() as u64;
-        let start = Instant::now();
+        let start = self.time_sends.then(Instant::now);
         let result = self.inner.send(to, frame).await;
-        let peer = self.peer(to);
-        peer.send_duration.record(start.elapsed().as_secs_f64());
-        match &result {
-            Ok(()) => {
-                peer.frames_sent.increment(kind, 1);
-                peer.bytes_sent.increment(kind, len);
+        let elapsed = start.map(|start| start.elapsed().as_secs_f64());
+        self.with_peer(to, |peer| {
+            if let Some(elapsed) = elapsed {
+                peer.send_duration.record(elapsed);
             }
-            Err(error) => {
-                if error.kind() == TransportErrorKind::QueueFull {
+            match &result {
+                Ok(()) => {
+                    peer.frames_sent.increment(kind, 1);
+                    peer.bytes_sent.increment(kind, len);
+                }
+                Err(error) if error.kind() == TransportErrorKind::QueueFull => {
                     peer.queue_drops.increment(1);
                 }
-                let label = labels::transport_error(error.kind());
-                counter!(TRANSPORT_ERRORS, "op" => "send", "error" => label).increment(1);
+                Err(_) => {}
             }
+        });
+        if let Err(error) = &result {
+            let label = labels::transport_error(error.kind());
+            counter!(TRANSPORT_ERRORS, "op" => "send", "error" => label).increment(1);
         }
         result
     }
@@ -194,9 +211,11 @@ impl<T: Transport> Transport for Metrics<T> {
         let result = self.inner.recv().await;
         match &result {
             Ok(TransportEvent::Frame { from, frame }) => {
-                let (peer, kind) = (self.peer(from), labels::kind_index(frame));
-                peer.frames_received.increment(kind, 1);
-                peer.bytes_received.increment(kind, frame.len() as u64);
+                let kind = labels::kind_index(frame);
+                self.with_peer(from, |peer| {
+                    peer.frames_received.increment(kind, 1);
+                    peer.bytes_received.increment(kind, frame.len() as u64);
+                });
             }
             Ok(TransportEvent::PeerDiscovered { .. }) => {
                 counter!(PEER_EVENTS, "event" => "discovered").increment(1);

@@ -2,7 +2,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod backoff;
 mod behaviour;
 mod codec;
 mod config;

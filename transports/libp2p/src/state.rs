@@ -17,7 +17,7 @@ use gossip_core::{NodeId, SeededRng, TransportError, TransportErrorKind};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use tokio::{sync::watch, time::Instant};
 
-use crate::{backoff, identity::peer_id_from_node_id, Libp2pConfig, Libp2pStats, BACKEND};
+use crate::{identity::peer_id_from_node_id, Libp2pConfig, Libp2pStats, BACKEND};
 
 /// Addresses kept per peer, in each of the two lists (given, learnt).
 const MAX_ADDRESSES: usize = 16;
@@ -127,7 +127,7 @@ fn push_bounded(list: &mut Vec<Multiaddr>, address: Multiaddr) {
 
 impl Shared {
     pub(crate) fn new(local: NodeId, local_peer: PeerId, config: Libp2pConfig) -> Self {
-        let seed = config.seed ^ backoff::fnv1a(&local_peer.to_bytes());
+        let seed = gossip_core::jitter_seed(config.seed, &local_peer.to_bytes());
         Self {
             local,
             local_peer,
@@ -408,7 +408,7 @@ impl Shared {
             return;
         }
         state.failures = state.failures.saturating_add(1);
-        let delay = backoff::delay(
+        let delay = gossip_core::reconnect_delay(
             state.failures,
             self.config.backoff_min,
             self.config.backoff_max,

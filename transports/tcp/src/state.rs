@@ -23,7 +23,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{backoff, handshake::Hello, TcpConfig, TcpConnectionInfo, TcpStats, BACKEND};
+use crate::{handshake::Hello, TcpConfig, TcpConnectionInfo, TcpStats, BACKEND};
 
 /// How many ids of unknown peers are remembered as already reported by
 /// `PeerDiscovered` (the set is cleared when full, so it stays bounded).
@@ -167,7 +167,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(local: NodeId, config: TcpConfig, local_addr: SocketAddr) -> Self {
         let (events_tx, events_rx) = mpsc::channel(config.inbound_queue_capacity);
-        let seed = config.seed ^ backoff::fnv1a(local.as_str().as_bytes());
+        let seed = gossip_core::jitter_seed(config.seed, local.as_str().as_bytes());
         let hello = Hello::ours(local.clone(), config.max_frame_len, local_addr.port());
         Self {
             local,
@@ -475,7 +475,7 @@ impl Shared {
             return;
         }
         peer.failures = peer.failures.saturating_add(1);
-        let delay = backoff::delay(
+        let delay = gossip_core::reconnect_delay(
             peer.failures,
             self.config.backoff_min,
             self.config.backoff_max,
