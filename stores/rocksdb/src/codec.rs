@@ -61,7 +61,7 @@ pub(crate) fn decode_entry(
     author: NodeId,
     sequence: u64,
     value: Vec<u8>,
-    what: impl FnOnce() -> String,
+    what: impl Fn() -> String,
 ) -> StoreResult<LogEntry> {
     let bad = |why: &str| corrupt(format!("{}: undecodable entry value ({why})", what()));
     let value = Bytes::from(value);

@@ -68,6 +68,9 @@ struct Pending {
     state: AuthorState,
     /// The sequence the next entry of this author must carry.
     next: u64,
+    /// The author's head in the store before this batch (entries at or below
+    /// it and above the base are already held).
+    stored_head: u64,
 }
 
 pub(crate) fn append(
@@ -103,6 +106,7 @@ pub(crate) fn append(
                 v.insert(Pending {
                     key,
                     next: state.version().saturating_add(1),
+                    stored_head: state.head,
                     state,
                 })
             }
@@ -112,7 +116,7 @@ pub(crate) fn append(
             // Held in the store: AlreadyExists. Anything else (compacted, a
             // gap, a repeat or a step back within the batch) does not follow
             // the author's version: NonContiguous.
-            let held = entry.sequence > pending.state.base && entry.sequence <= pending.state.head;
+            let held = entry.sequence > pending.state.base && entry.sequence <= pending.stored_head;
             return Err(if held {
                 refuse(
                     StoreErrorKind::AlreadyExists,
@@ -382,14 +386,17 @@ mod tests {
     use super::*;
     use crate::RocksDbStore;
 
-    /// Per author: (highest seq, entries, bytes) recomputed from `entries`,
-    /// and the same figures as kept in `authors`; plus the index size.
+    /// (highest seq, entries, bytes) of one author.
+    type Figures = (u64, u64, u64);
+
+    /// Per author: the figures recomputed from `entries`, and the same
+    /// figures as kept in `authors`; plus the index size.
     fn figures(
         store: &RocksDbStore,
         c: &ChannelId,
         s: &StreamId,
         authors: &[NodeId],
-    ) -> (Vec<(u64, u64, u64)>, Vec<(u64, u64, u64)>, usize) {
+    ) -> (Vec<Figures>, Vec<Figures>, usize) {
         let h = store.test_handle();
         let prefix = keys::stream_prefix(c, s);
         let (mut derived, mut kept) = (Vec::new(), Vec::new());
@@ -430,7 +437,7 @@ mod tests {
             Hlc::new(seq * 7 % 13, 0).unwrap(),
             vec![1u8; size],
         );
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             e.signature = Some(vec![2u8; seq as usize % 5].into());
         }
         e

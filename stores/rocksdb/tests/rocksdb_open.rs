@@ -371,10 +371,15 @@ async fn a_database_locked_by_another_process_is_unavailable() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let opened = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
+        let mut lines = BufReader::new(stdout).lines();
+        let found = lines
+            .by_ref()
             .map_while(Result::ok)
-            .any(|line| line.ends_with(OPEN_LINE))
+            .any(|line| line.ends_with(OPEN_LINE));
+        // Keep draining: the child's test harness still writes its result,
+        // and a closed pipe would fail it.
+        std::thread::spawn(move || lines.for_each(drop));
+        found
     })
     .await
     .unwrap();
