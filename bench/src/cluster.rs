@@ -44,7 +44,7 @@ pub(crate) enum StoreKind {
     Memory,
     /// `gossip-store-sqlite`, one file per node in a temporary directory.
     Sqlite,
-    /// `gossip-store-rocksdb`: not in this build of the workspace yet.
+    /// `gossip-store-rocksdb`; needs the `rocksdb` feature.
     Rocksdb,
 }
 
@@ -205,8 +205,16 @@ pub(crate) async fn store(kind: StoreKind, dir: &Path, id: &NodeId) -> Res<DynSt
     }
 }
 
+#[cfg(feature = "rocksdb")]
+async fn rocksdb_store(dir: &Path, id: &NodeId) -> Res<DynStore> {
+    Ok(Arc::new(
+        gossip_store_rocksdb::RocksDbStore::open(dir.join(format!("{id}.rocksdb"))).await?,
+    ))
+}
+
+#[cfg(not(feature = "rocksdb"))]
 async fn rocksdb_store(_dir: &Path, _id: &NodeId) -> Res<DynStore> {
-    Err("the RocksDB store is not in this build of the workspace yet".into())
+    Err("the RocksDB store needs `--features rocksdb`".into())
 }
 
 /// Builds and starts one node: peers `all` but itself, member of the channel.

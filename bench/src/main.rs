@@ -46,7 +46,7 @@ struct Args {
     /// Transports (default: memory, tcp, and libp2p when built with it).
     #[arg(long, value_enum, value_delimiter = ',')]
     transports: Vec<TransportKind>,
-    /// Stores (default: memory and sqlite).
+    /// Stores (default: memory, sqlite, and rocksdb when built with it).
     #[arg(long, value_enum, value_delimiter = ',')]
     stores: Vec<StoreKind>,
     /// Middleware stacks for the latency scenario (default: all).
@@ -124,7 +124,11 @@ fn default_transports() -> Vec<TransportKind> {
 }
 
 fn default_stores() -> Vec<StoreKind> {
-    vec![StoreKind::Memory, StoreKind::Sqlite]
+    let mut out = vec![StoreKind::Memory, StoreKind::Sqlite];
+    if cfg!(feature = "rocksdb") {
+        out.push(StoreKind::Rocksdb);
+    }
+    out
 }
 
 fn or<T>(values: Vec<T>, default: impl FnOnce() -> Vec<T>) -> Vec<T> {

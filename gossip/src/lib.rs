@@ -18,6 +18,9 @@ pub mod transports;
 #[cfg(feature = "stores-memory")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stores-memory")))]
 pub use stores::memory::MemoryStore;
+#[cfg(feature = "stores-rocksdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stores-rocksdb")))]
+pub use stores::rocksdb::{RocksDbStore, RocksDbStoreOptions};
 #[cfg(feature = "stores-sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stores-sqlite")))]
 pub use stores::sqlite::{SqliteStore, SqliteStoreOptions, SqliteSynchronous};

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `memory` | `stores-memory` (default) | `MemoryStore`: fast, nothing persisted |
 //! | `sqlite` | `stores-sqlite` | `SqliteStore`: WAL, durable, bundled SQLite |
+//! | `rocksdb` | `stores-rocksdb` | `RocksDbStore`: column families, write batches |
 
 /// In-memory store (`gossip-store-memory`): the default, fast, nothing persisted.
 #[cfg(feature = "stores-memory")]
@@ -20,4 +21,11 @@ pub mod memory {
 #[cfg_attr(docsrs, doc(cfg(feature = "stores-sqlite")))]
 pub mod sqlite {
     pub use gossip_store_sqlite::*;
+}
+
+/// RocksDB store (`gossip-store-rocksdb`): column families, atomic write batches.
+#[cfg(feature = "stores-rocksdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stores-rocksdb")))]
+pub mod rocksdb {
+    pub use gossip_store_rocksdb::*;
 }

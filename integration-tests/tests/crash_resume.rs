@@ -44,6 +44,12 @@ async fn a_node_restarted_on_a_crashed_sqlite_store_fetches_only_what_it_lacks()
     restarted_node_fetches_only_what_it_lacks(StoreKind::Sqlite).await;
 }
 
+#[cfg(feature = "rocksdb")]
+#[tokio::test]
+async fn a_node_restarted_on_a_crashed_rocksdb_store_fetches_only_what_it_lacks() {
+    restarted_node_fetches_only_what_it_lacks(StoreKind::RocksDb).await;
+}
+
 async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
     let seed = seed_from_env(0x5EED);
 

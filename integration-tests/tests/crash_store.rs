@@ -50,3 +50,9 @@ async fn acknowledged_batches_survive_kills(kind: StoreKind) {
 async fn sqlite_keeps_every_acknowledged_batch_across_kills() {
     acknowledged_batches_survive_kills(StoreKind::Sqlite).await;
 }
+
+#[cfg(feature = "rocksdb")]
+#[tokio::test]
+async fn rocksdb_keeps_every_acknowledged_batch_across_kills() {
+    acknowledged_batches_survive_kills(StoreKind::RocksDb).await;
+}

@@ -8,7 +8,7 @@
 //! GOSSIP_MATRIX=memory,encrypted cargo test -p integration-tests --test matrix
 //! ```
 //!
-//! (RocksDB cells join once `gossip-store-rocksdb` is in the workspace.)
+//! The RocksDB cells exist with the `rocksdb` feature.
 
 /// The scenarios of one cell; `restart` only for durable stores.
 macro_rules! scenarios {
@@ -110,4 +110,9 @@ mod memory {
 
 mod sqlite {
     transports!(integration_tests::matrix::StoreKind::Sqlite, durable);
+}
+
+#[cfg(feature = "rocksdb")]
+mod rocksdb {
+    transports!(integration_tests::matrix::StoreKind::RocksDb, durable);
 }

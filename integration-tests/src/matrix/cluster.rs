@@ -168,6 +168,10 @@ impl MatrixCluster {
             StoreKind::Sqlite => std::sync::Arc::new(
                 gossip_store_sqlite::SqliteStore::open(path.with_extension("db")).await?,
             ),
+            #[cfg(feature = "rocksdb")]
+            StoreKind::RocksDb => {
+                std::sync::Arc::new(gossip_store_rocksdb::RocksDbStore::open(path).await?)
+            }
         })
     }
 

@@ -50,6 +50,9 @@ pub enum StoreKind {
     Memory,
     /// `gossip-store-sqlite`, one database file per node in a temporary directory.
     Sqlite,
+    /// `gossip-store-rocksdb`, one directory per node (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    RocksDb,
 }
 
 impl StoreKind {
@@ -59,6 +62,8 @@ impl StoreKind {
         match self {
             StoreKind::Memory => "memory",
             StoreKind::Sqlite => "sqlite",
+            #[cfg(feature = "rocksdb")]
+            StoreKind::RocksDb => "rocksdb",
         }
     }
 

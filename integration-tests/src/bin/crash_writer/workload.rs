@@ -22,16 +22,25 @@ use integration_tests::EPOCH_MS;
 pub(crate) enum StoreKind {
     /// `gossip-store-sqlite`.
     Sqlite,
+    /// `gossip-store-rocksdb` (feature `rocksdb`).
+    #[cfg(feature = "rocksdb")]
+    RocksDb,
 }
 
 impl StoreKind {
     /// Every kind compiled in.
-    pub(crate) const ALL: &'static [StoreKind] = &[StoreKind::Sqlite];
+    pub(crate) const ALL: &'static [StoreKind] = &[
+        StoreKind::Sqlite,
+        #[cfg(feature = "rocksdb")]
+        StoreKind::RocksDb,
+    ];
 
     /// The name used on the writer's command line.
     pub(crate) fn name(self) -> &'static str {
         match self {
             StoreKind::Sqlite => "sqlite",
+            #[cfg(feature = "rocksdb")]
+            StoreKind::RocksDb => "rocksdb",
         }
     }
 
@@ -44,6 +53,8 @@ impl StoreKind {
     pub(crate) async fn open(self, path: &Path) -> StoreResult<DynStore> {
         Ok(match self {
             StoreKind::Sqlite => Arc::new(gossip_store_sqlite::SqliteStore::open(path).await?),
+            #[cfg(feature = "rocksdb")]
+            StoreKind::RocksDb => Arc::new(gossip_store_rocksdb::RocksDbStore::open(path).await?),
         })
     }
 }
