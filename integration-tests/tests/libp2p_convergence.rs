@@ -1,15 +1,20 @@
 //! Nodes converge over libp2p (TCP + Noise + Yamux) on loopback: four
-//! nodes whose ids are derived from their libp2p keys, several writers.
+//! nodes whose ids are derived from their libp2p keys, several writers; bad
+//! input on the wire reaches a node's error stream and disturbs no one else.
 
 // Test helpers: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::{sync::Arc, time::Duration};
 
-use gossip_core::{ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId, Transport};
+use futures_util::StreamExt;
+use gossip_core::{
+    ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId, Transport,
+    TransportErrorKind,
+};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
+    libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr},
     Libp2pConfig, Libp2pTransport,
 };
 use tokio::time::{sleep, timeout, Instant};
@@ -182,6 +187,69 @@ async fn four_nodes_with_several_writers_converge_over_libp2p() {
             transports.iter().all(|t| t.is_closed()),
             "dispose closes the transport"
         );
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .expect("node operation failed");
+}
+
+#[tokio::test]
+async fn garbage_on_the_wire_reaches_the_error_stream_and_the_nodes_keep_converging() {
+    use tokio::io::AsyncWriteExt;
+
+    timeout(TEST_LIMIT, async {
+        let transports: Vec<Arc<Libp2pTransport>> =
+            listen_all().await?.into_iter().map(Arc::new).collect();
+        let ids: Vec<NodeId> = transports.iter().map(|t| t.local_id().clone()).collect();
+        let mut nodes = Vec::with_capacity(NODES);
+        for (i, transport) in transports.iter().enumerate() {
+            nodes.push(start_node(i, transport.clone(), &ids).await?);
+        }
+        let mut errors = nodes[0].errors();
+
+        // Node 0's TCP port, written to by something that does not speak libp2p.
+        let port = transports[0].listen_addrs()[0]
+            .iter()
+            .find_map(|part| match part {
+                Protocol::Tcp(port) => Some(port),
+                _ => None,
+            })
+            .expect("a TCP listen address");
+        let mut intruder = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        intruder
+            .write_all(&b"\x16\x03\x01 not noise, not multistream\n".repeat(16))
+            .await
+            .expect("write");
+
+        let reported = loop {
+            let report = errors
+                .next()
+                .await
+                .expect("the error stream ended")
+                .expect("no report was dropped");
+            if let Error::Transport(e) = &report.error {
+                if e.kind() == TransportErrorKind::Handshake {
+                    break report;
+                }
+            }
+        };
+        assert!(
+            reported.to_string().contains("inbound connection from"),
+            "{reported}"
+        );
+        assert_eq!(transports[0].stats().handshake_failures, 1);
+
+        // The honest nodes never noticed.
+        for (i, node) in nodes.iter().enumerate() {
+            append(node, format!("node {i} after the garbage")).await?;
+        }
+        wait_converged(&nodes, NODES).await?;
+        for node in &nodes {
+            node.dispose().await?;
+        }
         Ok::<(), Error>(())
     })
     .await

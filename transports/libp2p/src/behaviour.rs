@@ -1,8 +1,6 @@
 //! The swarm: TCP + Noise + Yamux, and the composed behaviour (connection
 //! limits, identify, the frames protocol, optionally mDNS).
 
-use std::sync::{atomic::AtomicU64, Arc};
-
 use gossip_core::{TransportError, TransportErrorKind};
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
@@ -46,7 +44,6 @@ pub(crate) struct Behaviour {
 fn behaviour(
     key: &Keypair,
     config: &Libp2pConfig,
-    oversized: Arc<AtomicU64>,
 ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let limits = ConnectionLimits::default()
         .with_max_established(Some(config.max_connections))
@@ -58,7 +55,7 @@ fn behaviour(
         ),
     );
     let frames = request_response::Behaviour::with_codec(
-        FrameCodec::new(config.max_frame_len, oversized),
+        FrameCodec::new(config.max_frame_len),
         [(PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.request_timeout)
@@ -86,7 +83,6 @@ fn behaviour(
 pub(crate) fn build_swarm(
     keypair: Keypair,
     config: &Libp2pConfig,
-    oversized: Arc<AtomicU64>,
 ) -> Result<Swarm<Behaviour>, TransportError> {
     let swarm = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -96,7 +92,7 @@ pub(crate) fn build_swarm(
             yamux::Config::default,
         )
         .map_err(|e| error(TransportErrorKind::Other, "cannot set up Noise").with_source(e))?
-        .with_behaviour(|key| behaviour(key, config, oversized))
+        .with_behaviour(|key| behaviour(key, config))
         .map_err(|e| {
             error(
                 TransportErrorKind::Other,
@@ -109,6 +105,7 @@ pub(crate) fn build_swarm(
                 // One protocol per substream: no round trip to negotiate it.
                 .with_substream_upgrade_protocol_override(Version::V1Lazy)
         })
+        .with_connection_timeout(config.handshake_timeout)
         .build();
     Ok(swarm)
 }

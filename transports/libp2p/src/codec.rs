@@ -7,13 +7,7 @@
 //! allocate no more than it actually sends, and never more than
 //! `max_frame_len`.
 
-use std::{
-    io,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc,
-    },
-};
+use std::{fmt, io};
 
 use bytes::Bytes;
 use libp2p::{
@@ -30,18 +24,48 @@ const ACK: u8 = 0;
 /// How much of a frame is allocated before its bytes arrive.
 const INITIAL_CAPACITY: usize = 64 * 1024;
 
-/// The frame codec; clones share the counter of refused frames.
+/// The frame codec.
 #[derive(Debug, Clone)]
 pub(crate) struct FrameCodec {
     max_frame_len: usize,
-    oversized: Arc<AtomicU64>,
 }
 
 impl FrameCodec {
-    pub(crate) fn new(max_frame_len: usize, oversized: Arc<AtomicU64>) -> Self {
-        Self {
-            max_frame_len,
-            oversized,
+    pub(crate) fn new(max_frame_len: usize) -> Self {
+        Self { max_frame_len }
+    }
+}
+
+/// What a `/gossip/frames/1` request carries. A frame the codec refuses is
+/// still handed to the swarm task, as [`Request::Refused`], so that it is
+/// reported with the peer it came from (libp2p only logs a failed read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    /// A frame.
+    Frame(Bytes),
+    /// Received only: a frame refused, and why. It is never acknowledged.
+    Refused(BadFrame),
+}
+
+/// Why an inbound frame was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BadFrame {
+    /// The length prefix announced more than the local maximum; nothing was
+    /// allocated for it.
+    TooLarge { len: usize, max: usize },
+    /// The substream ended inside the frame's body.
+    Truncated { read: usize, len: usize },
+}
+
+impl fmt::Display for BadFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadFrame::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the maximum of {max} bytes")
+            }
+            BadFrame::Truncated { read, len } => {
+                write!(f, "frame truncated after {read} of {len} bytes")
+            }
         }
     }
 }
@@ -58,8 +82,10 @@ where
     io.flush().await
 }
 
-/// Reads one length-prefixed frame of at most `max` bytes.
-pub(crate) async fn read_frame<T>(io: &mut T, max: usize) -> io::Result<Result<Bytes, usize>>
+/// Reads one length-prefixed frame of at most `max` bytes. A frame over
+/// `max` (refused before its body is read) or cut short is a [`BadFrame`];
+/// a substream that fails or ends before the length prefix is an I/O error.
+pub(crate) async fn read_frame<T>(io: &mut T, max: usize) -> io::Result<Result<Bytes, BadFrame>>
 where
     T: AsyncRead + Unpin + Send,
 {
@@ -67,41 +93,29 @@ where
     io.read_exact(&mut prefix).await?;
     let len = usize::try_from(u32::from_be_bytes(prefix)).unwrap_or(usize::MAX);
     if len > max {
-        return Ok(Err(len));
+        return Ok(Err(BadFrame::TooLarge { len, max }));
     }
     let mut body = Vec::with_capacity(len.min(INITIAL_CAPACITY));
     let read = io.take(len as u64).read_to_end(&mut body).await?;
     if read != len {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("frame truncated after {read} of {len} bytes"),
-        ));
+        return Ok(Err(BadFrame::Truncated { read, len }));
     }
     Ok(Ok(Bytes::from(body)))
 }
 
 impl request_response::Codec for FrameCodec {
     type Protocol = StreamProtocol;
-    type Request = Bytes;
+    type Request = Request;
     type Response = ();
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Bytes>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
     where
         T: AsyncRead + Unpin + Send,
     {
-        match read_frame(io, self.max_frame_len).await? {
-            Ok(frame) => Ok(frame),
-            Err(len) => {
-                self.oversized.fetch_add(1, Ordering::Relaxed);
-                Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "frame of {len} bytes exceeds the maximum of {} bytes",
-                        self.max_frame_len
-                    ),
-                ))
-            }
-        }
+        Ok(match read_frame(io, self.max_frame_len).await? {
+            Ok(frame) => Request::Frame(frame),
+            Err(bad) => Request::Refused(bad),
+        })
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
@@ -124,12 +138,18 @@ impl request_response::Codec for FrameCodec {
         &mut self,
         _: &StreamProtocol,
         io: &mut T,
-        frame: Bytes,
+        request: Request,
     ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &frame).await
+        match request {
+            Request::Frame(frame) => write_frame(io, &frame).await,
+            Request::Refused(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a refused frame is never sent",
+            )),
+        }
     }
 
     async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, (): ()) -> io::Result<()>
@@ -161,7 +181,7 @@ mod tests {
             let bytes = wire(frame);
             assert_eq!(bytes.len(), 4 + frame.len());
             let read = block_on(read_frame(&mut Cursor::new(bytes), 1000)).unwrap();
-            assert_eq!(read.unwrap(), Bytes::copy_from_slice(frame));
+            assert_eq!(read, Ok(Bytes::copy_from_slice(frame)));
         }
     }
 
@@ -170,16 +190,26 @@ mod tests {
         // Only the prefix: announcing 4 GiB must not allocate or wait for them.
         let prefix = u32::MAX.to_be_bytes().to_vec();
         let read = block_on(read_frame(&mut Cursor::new(prefix), 100)).unwrap();
-        assert_eq!(read, Err(u32::MAX as usize));
+        assert_eq!(
+            read,
+            Err(BadFrame::TooLarge {
+                len: u32::MAX as usize,
+                max: 100
+            })
+        );
         let read = block_on(read_frame(&mut Cursor::new(wire(&[1u8; 101])), 100)).unwrap();
-        assert_eq!(read, Err(101));
+        assert_eq!(read, Err(BadFrame::TooLarge { len: 101, max: 100 }));
     }
 
     #[test]
-    fn a_truncated_frame_is_an_error() {
+    fn a_truncated_frame_is_refused_and_one_without_its_prefix_is_an_error() {
         let mut bytes = wire(&[1u8; 10]);
         bytes.truncate(8);
-        let error = block_on(read_frame(&mut Cursor::new(bytes), 100)).unwrap_err();
+        let read = block_on(read_frame(&mut Cursor::new(bytes), 100)).unwrap();
+        let bad = read.unwrap_err();
+        assert_eq!(bad, BadFrame::Truncated { read: 4, len: 10 });
+        assert_eq!(bad.to_string(), "frame truncated after 4 of 10 bytes");
+        let error = block_on(read_frame(&mut Cursor::new(vec![0u8, 0]), 100)).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

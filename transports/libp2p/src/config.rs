@@ -74,6 +74,10 @@ pub struct Libp2pConfig {
     /// A connection with no open substream for this long is closed (it
     /// reopens on the next `send`). Default 2 minutes.
     pub idle_timeout: Duration,
+    /// How long a new connection may take to agree on Noise and Yamux, either
+    /// direction; an inbound one that takes longer is closed and reported
+    /// from `recv` as a `Handshake` error. Default 10 s.
+    pub handshake_timeout: Duration,
     /// Established connections, all peers together (at least 1). Default 256.
     pub max_connections: u32,
     /// Established connections to one peer (at least 1; 2 lets simultaneous
@@ -104,6 +108,7 @@ impl Default for Libp2pConfig {
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
+            handshake_timeout: Duration::from_secs(10),
             max_connections: 256,
             max_connections_per_peer: 2,
             max_pending_incoming: 64,
@@ -169,6 +174,13 @@ impl Libp2pConfig {
     #[must_use]
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout).
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -243,6 +255,7 @@ impl Libp2pConfig {
         for (name, value) in [
             ("request_timeout", self.request_timeout),
             ("idle_timeout", self.idle_timeout),
+            ("handshake_timeout", self.handshake_timeout),
         ] {
             if value.is_zero() {
                 return Err(format!("{name} must be positive"));
@@ -282,6 +295,7 @@ mod tests {
             Libp2pConfig::default().with_max_pending_incoming(0),
             Libp2pConfig::default().with_request_timeout(Duration::ZERO),
             Libp2pConfig::default().with_idle_timeout(Duration::ZERO),
+            Libp2pConfig::default().with_handshake_timeout(Duration::ZERO),
             Libp2pConfig::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
         ];
         for config in bad {

@@ -1,11 +1,12 @@
 //! The swarm task: the only place the swarm is polled. Commands come in on a
-//! bounded channel; frames and peer events go out on the bounded inbound
-//! queue; an inbound frame is acknowledged only once it is in that queue.
+//! bounded channel; frames, peer events and bad input (as errors) go out on
+//! the bounded inbound queue; an inbound frame is acknowledged only once it
+//! is in that queue.
 
 use std::{collections::HashMap, collections::VecDeque, sync::Arc};
 
 use bytes::Bytes;
-use gossip_core::{NodeId, TransportError, TransportErrorKind, TransportEvent};
+use gossip_core::{NodeId, TransportError, TransportErrorKind, TransportEvent, TransportResult};
 use libp2p::{
     core::transport::ListenerId,
     futures::StreamExt,
@@ -13,7 +14,7 @@ use libp2p::{
     request_response::{self, ResponseChannel},
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
-        DialError, SwarmEvent,
+        DialError, ListenError, SwarmEvent,
     },
     Multiaddr, PeerId, Swarm,
 };
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     behaviour::{Behaviour, BehaviourEvent, IDENTIFY_PROTOCOL},
+    codec::{BadFrame, Request},
     state::{bump, error, Shared},
 };
 
@@ -56,7 +58,7 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<TransportEvent>,
+    events: mpsc::Sender<TransportResult<TransportEvent>>,
     pending: VecDeque<Pending>,
     listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, TransportError>>>,
 }
@@ -66,7 +68,7 @@ impl Driver {
         shared: Arc<Shared>,
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<TransportEvent>,
+        events: mpsc::Sender<TransportResult<TransportEvent>>,
     ) -> Self {
         Self {
             shared,
@@ -91,7 +93,7 @@ impl Driver {
                 permit = events.reserve(), if !self.pending.is_empty() => {
                     let Ok(permit) = permit else { break };
                     if let Some(Pending { from, frame, channel }) = self.pending.pop_front() {
-                        permit.send(TransportEvent::Frame { from, frame });
+                        permit.send(Ok(TransportEvent::Frame { from, frame }));
                         // Err: the request timed out meanwhile; the frame is delivered anyway.
                         let _ = self.swarm.behaviour_mut().frames.send_response(channel, ());
                     }
@@ -133,7 +135,7 @@ impl Driver {
                 self.swarm
                     .behaviour_mut()
                     .frames
-                    .send_request_with_addresses(&peer, frame, addresses);
+                    .send_request_with_addresses(&peer, Request::Frame(frame), addresses);
             }
             Command::Listen { address, reply } => match self.swarm.listen_on(address.clone()) {
                 Ok(id) => {
@@ -163,7 +165,16 @@ impl Driver {
     /// Reports a peer event without waiting: dropped (and counted) when
     /// the inbound queue is full.
     fn notify(&self, event: TransportEvent) {
-        if self.events.try_send(event).is_err() {
+        if self.events.try_send(Ok(event)).is_err() {
+            bump(&self.shared.counters.dropped_events);
+        }
+    }
+
+    /// Reports bad input from a peer as an error from `recv`, without
+    /// waiting: dropped (and counted) when the inbound queue is full.
+    fn report(&self, failure: TransportError) {
+        tracing::debug!(local = %self.shared.local, %failure, "bad input");
+        if self.events.try_send(Err(failure)).is_err() {
             bump(&self.shared.counters.dropped_events);
         }
     }
@@ -175,8 +186,12 @@ impl Driver {
                 peer_id,
                 info,
                 ..
-            })) if info.protocol_version == IDENTIFY_PROTOCOL => {
-                self.learnt(peer_id, info.listen_addrs);
+            })) => {
+                if info.protocol_version == IDENTIFY_PROTOCOL {
+                    self.learnt(peer_id, info.listen_addrs);
+                } else {
+                    self.foreign_protocol(peer_id, &info.protocol_version);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(_)) => {}
             SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
@@ -238,6 +253,11 @@ impl Driver {
                 .with_source(dial_error);
                 self.shared.dial_failed(&peer, why);
             }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error: failure,
+                ..
+            } => self.incoming_failed(&send_back_addr, failure),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -281,6 +301,67 @@ impl Driver {
         }
     }
 
+    /// A frame the codec refused: counted and reported; never acknowledged,
+    /// so its sender learns it failed.
+    fn refused(&self, peer: PeerId, bad: &BadFrame) {
+        bump(&self.shared.counters.inbound_failures);
+        let kind = match bad {
+            BadFrame::TooLarge { .. } => {
+                bump(&self.shared.counters.oversized_frames);
+                TransportErrorKind::FrameTooLarge
+            }
+            BadFrame::Truncated { .. } => TransportErrorKind::Rejected,
+        };
+        let from = self
+            .shared
+            .node_of(&peer)
+            .map_or_else(|| peer.to_string(), |node| node.to_string());
+        self.report(error(kind, format!("frame from {from} refused: {bad}")));
+    }
+
+    /// An inbound connection that failed before it was established: garbage
+    /// instead of Noise, a wrong key, a handshake that never completes.
+    fn incoming_failed(&self, from: &Multiaddr, failure: ListenError) {
+        let kind = match &failure {
+            // Our own doing: closing, or a dial that reached ourselves.
+            ListenError::Aborted | ListenError::LocalPeerId { .. } => {
+                tracing::debug!(local = %self.shared.local, %from, %failure, "inbound connection dropped");
+                return;
+            }
+            ListenError::Denied { .. } => TransportErrorKind::Other,
+            ListenError::WrongPeerId { .. } | ListenError::Transport(_) => {
+                TransportErrorKind::Handshake
+            }
+        };
+        bump(&self.shared.counters.handshake_failures);
+        let message = match kind {
+            TransportErrorKind::Other => {
+                format!(
+                    "inbound connection from {from} refused: {}",
+                    chain(&failure)
+                )
+            }
+            _ => format!(
+                "inbound connection from {from} closed: handshake failed: {}",
+                chain(&failure)
+            ),
+        };
+        self.report(error(kind, message).with_source(failure));
+    }
+
+    /// A peer whose identify protocol is not ours: not a gossip node, or one
+    /// of another protocol version. Reported, and disconnected.
+    fn foreign_protocol(&mut self, peer: PeerId, theirs: &str) {
+        bump(&self.shared.counters.handshake_failures);
+        let _ = self.swarm.disconnect_peer_id(peer);
+        self.report(error(
+            TransportErrorKind::Handshake,
+            format!(
+                "{peer} disconnected: it speaks protocol {theirs:?}, this node {IDENTIFY_PROTOCOL:?}"
+            ),
+        ));
+    }
+
     /// Addresses learnt for `peer`; reports it when it is new.
     fn learnt(&self, peer: PeerId, addresses: Vec<Multiaddr>) {
         if let Some((node, address)) = self.shared.learn_addresses(peer, addresses) {
@@ -291,7 +372,7 @@ impl Driver {
         }
     }
 
-    fn on_frames_event(&mut self, event: request_response::Event<Bytes, ()>) {
+    fn on_frames_event(&mut self, event: request_response::Event<Request, ()>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -301,17 +382,22 @@ impl Driver {
                     },
                 ..
             } => {
+                let request = match request {
+                    Request::Frame(frame) => frame,
+                    // Dropping the channel fails the sender's request.
+                    Request::Refused(bad) => return self.refused(peer, &bad),
+                };
                 let Some(from) = self.shared.node_of(&peer) else {
                     return;
                 };
                 if self.pending.is_empty() {
-                    if let Err(mpsc::error::TrySendError::Full(TransportEvent::Frame {
+                    if let Err(mpsc::error::TrySendError::Full(Ok(TransportEvent::Frame {
                         from,
                         frame,
-                    })) = self.events.try_send(TransportEvent::Frame {
+                    }))) = self.events.try_send(Ok(TransportEvent::Frame {
                         from,
                         frame: request,
-                    }) {
+                    })) {
                         self.pending.push_back(Pending {
                             from,
                             frame,
@@ -362,6 +448,19 @@ impl Driver {
             request_response::Event::ResponseSent { .. } => {}
         }
     }
+}
+
+/// `failure` and its sources, joined: libp2p's top-level messages say little
+/// ("Failed to negotiate transport protocol(s)").
+fn chain(failure: &dyn std::error::Error) -> String {
+    let mut text = failure.to_string();
+    let mut source = failure.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
 }
 
 /// A `DialOpts` for an address, naming the peer when it ends in `/p2p/…`.

@@ -9,7 +9,7 @@ use std::{
     collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Arc, Mutex, MutexGuard, PoisonError,
+        Mutex, MutexGuard, PoisonError,
     },
 };
 
@@ -80,10 +80,11 @@ pub(crate) struct Table {
 pub(crate) struct Counters {
     pub(crate) connections_opened: AtomicU64,
     pub(crate) dial_failures: AtomicU64,
-    pub(crate) oversized_frames: Arc<AtomicU64>,
+    pub(crate) oversized_frames: AtomicU64,
     pub(crate) refused_frames: AtomicU64,
     pub(crate) failed_frames: AtomicU64,
     pub(crate) inbound_failures: AtomicU64,
+    pub(crate) handshake_failures: AtomicU64,
     pub(crate) dropped_events: AtomicU64,
 }
 
@@ -440,6 +441,7 @@ impl Shared {
             refused_frames: get(&counters.refused_frames),
             failed_frames: get(&counters.failed_frames),
             inbound_failures: get(&counters.inbound_failures),
+            handshake_failures: get(&counters.handshake_failures),
             dropped_events: get(&counters.dropped_events),
         }
     }

@@ -48,8 +48,13 @@ pub struct Libp2pStats {
     /// Inbound requests that failed (malformed, oversized, timed out,
     /// connection closed).
     pub inbound_failures: u64,
-    /// Peer events (`Connected`, `Disconnected`, `PeerDiscovered`) dropped
-    /// because the inbound queue was full.
+    /// Connections closed before they were established: an inbound
+    /// handshake that failed or timed out, a refused inbound connection, or
+    /// a peer speaking another protocol version (each also reported by
+    /// `recv`).
+    pub handshake_failures: u64,
+    /// Peer events (`Connected`, `Disconnected`, `PeerDiscovered`) and
+    /// reports of bad input dropped because the inbound queue was full.
     pub dropped_events: u64,
 }
 
@@ -74,7 +79,7 @@ pub struct Libp2pStats {
 pub struct Libp2pTransport {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
-    events: tokio::sync::Mutex<mpsc::Receiver<TransportEvent>>,
+    events: tokio::sync::Mutex<mpsc::Receiver<TransportResult<TransportEvent>>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -140,11 +145,7 @@ impl Libp2pTransport {
         let shared = Arc::new(Shared::new(node, local_peer, config));
         let swarm = {
             let _guard = runtime.enter();
-            build_swarm(
-                keypair,
-                &shared.config,
-                shared.counters.oversized_frames.clone(),
-            )?
+            build_swarm(keypair, &shared.config)?
         };
         let (commands_tx, commands_rx) = mpsc::channel(shared.config.command_queue_capacity);
         let (events_tx, events_rx) = mpsc::channel(shared.config.inbound_queue_capacity);
@@ -362,6 +363,15 @@ impl Transport for Libp2pTransport {
 
     /// Waits for the next frame or peer event from any peer.
     ///
+    /// # Errors
+    ///
+    /// `Closed` once the transport is closed. Bad input from a peer is
+    /// returned as an error too, and the transport keeps serving: a failed
+    /// or silent inbound handshake, or a peer speaking another protocol
+    /// version (`Handshake`); a frame over the maximum (`FrameTooLarge`); a
+    /// frame cut short (`Rejected`); a refused inbound connection over the
+    /// limits (`Other`).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe. Events wait in a bounded `tokio::sync::mpsc` queue whose
@@ -381,7 +391,7 @@ impl Transport for Libp2pTransport {
         tokio::select! {
             biased;
             _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
-            event = events.recv() => event.ok_or_else(Self::closed_error),
+            event = events.recv() => event.unwrap_or_else(|| Err(Self::closed_error())),
         }
     }
 

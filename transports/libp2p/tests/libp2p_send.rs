@@ -130,6 +130,18 @@ async fn an_oversized_frame_on_the_wire_is_refused_by_the_receiver() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        // Reported on the receiver's `recv` as a typed error naming the sender.
+        let reported = next_error(&small).await;
+        assert_eq!(
+            reported.kind(),
+            TransportErrorKind::FrameTooLarge,
+            "{reported}"
+        );
+        assert!(
+            reported.to_string().contains(&big.local_id().to_string())
+                && reported.to_string().contains("1000 bytes"),
+            "{reported}"
+        );
         // Nothing was delivered, the sender learnt its frame failed, and the
         // link still works.
         let marker = Bytes::from_static(b"small enough");

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportEvent};
+use gossip_core::{NodeId, Transport, TransportError, TransportErrorKind, TransportEvent};
 use gossip_transport_libp2p::{
     libp2p::{identity::Keypair, Multiaddr},
     Libp2pConfig, Libp2pTransport,
@@ -72,19 +72,36 @@ pub async fn mesh(n: usize, config: Libp2pConfig) -> Vec<Libp2pTransport> {
     nodes
 }
 
-/// The next event matching `want`, skipping others; panics after [`WAIT`].
+/// The next event matching `want`, skipping others and reported errors;
+/// panics after [`WAIT`].
 pub async fn next_event(
     transport: &Libp2pTransport,
     mut want: impl FnMut(&TransportEvent) -> bool,
 ) -> TransportEvent {
     let deadline = Instant::now() + WAIT;
     loop {
-        let event = tokio::time::timeout_at(deadline, transport.recv())
+        let received = tokio::time::timeout_at(deadline, transport.recv())
             .await
-            .unwrap_or_else(|_| panic!("{}: expected event did not come", transport.local_id()))
-            .unwrap();
-        if want(&event) {
-            return event;
+            .unwrap_or_else(|_| panic!("{}: expected event did not come", transport.local_id()));
+        match received {
+            Ok(event) if want(&event) => return event,
+            Ok(_) => {}
+            Err(error) if error.kind() == TransportErrorKind::Closed => panic!("{error}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The next error `recv` reports (bad input from a peer), skipping events;
+/// panics after [`WAIT`].
+pub async fn next_error(transport: &Libp2pTransport) -> TransportError {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let received = tokio::time::timeout_at(deadline, transport.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{}: expected error did not come", transport.local_id()));
+        if let Err(error) = received {
+            return error;
         }
     }
 }
@@ -97,12 +114,16 @@ pub async fn next_frame(transport: &Libp2pTransport) -> (NodeId, Bytes) {
     }
 }
 
-/// Every event arriving within `period`.
+/// Every event arriving within `period` (reported errors skipped).
 pub async fn drain(transport: &Libp2pTransport, period: Duration) -> Vec<TransportEvent> {
     let deadline = Instant::now() + period;
     let mut events = Vec::new();
-    while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, transport.recv()).await {
-        events.push(event);
+    while let Ok(received) = tokio::time::timeout_at(deadline, transport.recv()).await {
+        match received {
+            Ok(event) => events.push(event),
+            Err(error) if error.kind() == TransportErrorKind::Closed => break,
+            Err(_) => {}
+        }
     }
     events
 }
