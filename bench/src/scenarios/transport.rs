@@ -14,13 +14,15 @@ use crate::{
     Ctx,
 };
 
-/// Sends, retrying while the peer's queue is full.
+/// Sends, retrying while the peer's queue is full: a full queue yields to
+/// the transport's tasks, which drain it (a timer sleep here would throttle
+/// the sender to the timer's 1 ms resolution, not measure the transport).
 async fn send(t: &BoxTransport, to: &NodeId, frame: Bytes) -> Res<()> {
     loop {
         match t.send(to, frame.clone()).await {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == TransportErrorKind::QueueFull => {
-                tokio::time::sleep(Duration::from_micros(50)).await;
+                tokio::task::yield_now().await;
             }
             Err(e) if e.kind() == TransportErrorKind::Unreachable => {
                 tokio::time::sleep(Duration::from_millis(5)).await;

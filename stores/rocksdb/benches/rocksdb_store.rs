@@ -1,6 +1,9 @@
-//! Criterion benchmarks of `RocksDbStore`, with the raw baseline measured in
-//! the same run with the same settings (synced write-ahead log, LZ4): a plain
-//! `WriteBatch` of one put per entry, written inline on the bench thread.
+//! Criterion benchmarks of `RocksDbStore`, with raw baselines measured in the
+//! same run with the same settings (synced write-ahead log, LZ4), written
+//! inline on the bench thread: a plain `WriteBatch` of one put per entry
+//! (`writebatch_*`), and one that writes what the store's schema does, the
+//! entry and its read-order key in a second column family
+//! (`writebatch_indexed_batch`).
 //!
 //! ```text
 //! cargo bench -p gossip-store-rocksdb --bench rocksdb_store
@@ -34,12 +37,21 @@ use gossip_core::{LogEntry, Store};
 use gossip_store_rocksdb::{RocksDbStore, RocksDbStoreOptions};
 use support::{Workload, SIZES};
 
+/// The column family of the indexed baseline's read-order keys.
+const RAW_ORDER: &str = "order";
+
 /// Raw RocksDB with the store's write settings: synced WAL, LZ4.
 fn raw_db(path: &Path) -> (rocksdb::DB, rocksdb::WriteOptions) {
     let mut options = rocksdb::Options::default();
     options.create_if_missing(true);
+    options.create_missing_column_families(true);
     options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    let db = rocksdb::DB::open(&options, path).unwrap();
+    let db = rocksdb::DB::open_cf(
+        &options,
+        path,
+        [rocksdb::DEFAULT_COLUMN_FAMILY_NAME, RAW_ORDER],
+    )
+    .unwrap();
     let mut write = rocksdb::WriteOptions::default();
     write.set_sync(true);
     (db, write)
@@ -53,6 +65,27 @@ fn raw_write(db: &rocksdb::DB, write: &rocksdb::WriteOptions, entries: &[LogEntr
         key.extend_from_slice(entry.author.as_str().as_bytes());
         key.extend_from_slice(&entry.sequence.to_be_bytes());
         batch.put(key, &entry.payload);
+    }
+    db.write_opt(batch, write).unwrap();
+}
+
+/// What the store's schema writes per entry, with no checks or encoding
+/// framework: the entry under author and sequence, and a read-order key
+/// (timestamp, author, sequence) with an empty value in another column family.
+fn raw_write_indexed(db: &rocksdb::DB, write: &rocksdb::WriteOptions, entries: &[LogEntry]) {
+    let order = db.cf_handle(RAW_ORDER).unwrap();
+    let mut batch = rocksdb::WriteBatch::default();
+    for entry in entries {
+        let author = entry.author.as_str().as_bytes();
+        let mut key = Vec::with_capacity(author.len() + 8);
+        key.extend_from_slice(author);
+        key.extend_from_slice(&entry.sequence.to_be_bytes());
+        batch.put(&key, &entry.payload);
+        let mut order_key = Vec::with_capacity(16 + key.len());
+        order_key.extend_from_slice(&entry.timestamp.physical_ms().to_be_bytes());
+        order_key.extend_from_slice(&entry.timestamp.logical().to_be_bytes());
+        order_key.extend_from_slice(&key);
+        batch.put_cf(&order, order_key, b"");
     }
     db.write_opt(batch, write).unwrap();
 }
@@ -122,6 +155,15 @@ fn append(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     raw_write(&db, &write, &w_raw.next_batch(batch));
+                }
+                start.elapsed()
+            });
+        });
+        group.bench_function(BenchmarkId::new("writebatch_indexed_batch", batch), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    raw_write_indexed(&db, &write, &w_raw.next_batch(batch));
                 }
                 start.elapsed()
             });

@@ -11,6 +11,6 @@ mod records;
 mod schema;
 mod store;
 
-pub use options::{RocksDbStoreOptions, DEFAULT_BLOCK_CACHE_BYTES};
+pub use options::{RocksDbStoreOptions, DEFAULT_BLOCK_CACHE_BYTES, DEFAULT_WRITE_BUFFER_BYTES};
 pub use schema::SCHEMA_VERSION;
 pub use store::RocksDbStore;

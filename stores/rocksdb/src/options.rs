@@ -7,7 +7,8 @@
 //! let options = RocksDbStoreOptions::new("node.rocksdb")
 //!     .sync_writes(false)
 //!     .create_if_missing(false)
-//!     .block_cache_bytes(64 << 20);
+//!     .block_cache_bytes(64 << 20)
+//!     .write_buffer_bytes(16 << 20);
 //! assert_eq!(options.path(), std::path::Path::new("node.rocksdb"));
 //! ```
 
@@ -16,10 +17,15 @@ use std::path::{Path, PathBuf};
 /// Default size of the block cache shared by all column families: 32 MiB.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 32 << 20;
 
+/// Default cap on the memtables of all column families together: 32 MiB.
+pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 32 << 20;
+
 /// Options for [`RocksDbStore::open_with`](crate::RocksDbStore::open_with).
 ///
 /// Defaults: writes synced to disk, the directory created if missing, a
-/// [`DEFAULT_BLOCK_CACHE_BYTES`] block cache.
+/// [`DEFAULT_BLOCK_CACHE_BYTES`] block cache and
+/// [`DEFAULT_WRITE_BUFFER_BYTES`] of memtables: the store's memory stays
+/// bounded by those two however many entries it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RocksDbStoreOptions {
@@ -27,6 +33,7 @@ pub struct RocksDbStoreOptions {
     pub(crate) sync_writes: bool,
     pub(crate) create_if_missing: bool,
     pub(crate) block_cache_bytes: usize,
+    pub(crate) write_buffer_bytes: usize,
 }
 
 impl RocksDbStoreOptions {
@@ -37,6 +44,7 @@ impl RocksDbStoreOptions {
             sync_writes: true,
             create_if_missing: true,
             block_cache_bytes: DEFAULT_BLOCK_CACHE_BYTES,
+            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
         }
     }
 
@@ -65,6 +73,15 @@ impl RocksDbStoreOptions {
     #[must_use]
     pub fn block_cache_bytes(mut self, bytes: usize) -> Self {
         self.block_cache_bytes = bytes;
+        self
+    }
+
+    /// Caps the memory of the memtables (recent writes not yet flushed to
+    /// files) of all column families together; past it RocksDB flushes.
+    /// Larger absorbs bigger bursts with fewer flushes, smaller bounds memory.
+    #[must_use]
+    pub fn write_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.write_buffer_bytes = bytes;
         self
     }
 

@@ -72,6 +72,9 @@ pub(crate) fn open(options: &RocksDbStoreOptions) -> StoreResult<DB> {
     // One block cache shared by every column family.
     let cache = Cache::new_lru_cache(options.block_cache_bytes);
     let mut db_options = base_options(&cache);
+    // One budget for the memtables of every column family: memory stays
+    // bounded however many entries the store holds.
+    db_options.set_db_write_buffer_size(options.write_buffer_bytes);
     db_options.create_if_missing(matches!(found, Found::Nothing));
     db_options.create_missing_column_families(true);
     let descriptors = COLUMN_FAMILIES
@@ -104,6 +107,10 @@ fn base_options(cache: &Cache) -> Options {
     table.set_block_cache(cache);
     // Point lookups (author state, entries by key) skip files cheaply.
     table.set_bloom_filter(10.0, false);
+    // Index and filter blocks count against the bounded cache instead of
+    // growing with the number of files.
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     let mut opts = Options::default();
     opts.set_block_based_table_factory(&table);
     opts.set_compression_type(DBCompressionType::Lz4);
