@@ -83,9 +83,9 @@ async fn still_serves(server: &Libp2pTransport, honest: &Libp2pTransport) {
     );
 }
 
-/// A raw libp2p swarm (TCP, Noise, Yamux) with `behaviour`, driven in its own
-/// task until the test ends.
-fn spawn_swarm<B>(
+/// A bare libp2p swarm (TCP, Noise, Yamux) with `behaviour`, not a gossip
+/// node: the tests drive it in a task of their own.
+fn raw_swarm<B>(
     behaviour: impl FnOnce(&gossip_transport_libp2p::libp2p::identity::Keypair) -> B,
 ) -> Swarm<B>
 where
@@ -168,7 +168,7 @@ async fn a_peer_of_another_protocol_version_is_reported_and_disconnected() {
         introduce(&server, &honest);
 
         // A libp2p node that identifies as a future version of gossip.
-        let mut future = spawn_swarm(|key| {
+        let mut future = raw_swarm(|key| {
             identify::Behaviour::new(identify::Config::new(
                 "/gossip/2.0.0".to_owned(),
                 key.public(),
@@ -255,7 +255,7 @@ async fn a_frame_cut_short_is_reported_and_the_peer_keeps_being_served() {
         introduce(&honest, &server);
         introduce(&server, &honest);
 
-        let mut raw = spawn_swarm(|_| {
+        let mut raw = raw_swarm(|_| {
             request_response::Behaviour::with_codec(
                 RawCodec,
                 [(PROTOCOL, request_response::ProtocolSupport::Outbound)],
