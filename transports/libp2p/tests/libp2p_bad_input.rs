@@ -34,6 +34,15 @@ fn short_handshake() -> Libp2pConfig {
     config().with_handshake_timeout(Duration::from_millis(500))
 }
 
+/// The node under test and an honest peer that knows it, and is known.
+async fn server_and_honest_peer() -> (Libp2pTransport, Libp2pTransport) {
+    let server = node(short_handshake()).await;
+    let honest = node(short_handshake()).await;
+    introduce(&honest, &server);
+    introduce(&server, &honest);
+    (server, honest)
+}
+
 /// The TCP socket address `transport` listens on.
 fn socket_addr(transport: &Libp2pTransport) -> std::net::SocketAddr {
     let mut ip = None;
@@ -107,10 +116,7 @@ where
 #[tokio::test]
 async fn garbage_instead_of_noise_is_reported_and_the_connection_closed() {
     bounded(async {
-        let server = node(short_handshake()).await;
-        let honest = node(short_handshake()).await;
-        introduce(&honest, &server);
-        introduce(&server, &honest);
+        let (server, honest) = server_and_honest_peer().await;
 
         let mut raw = TcpStream::connect(socket_addr(&server)).await.unwrap();
         // More than multistream-select's first message, so it is parsed (and
@@ -138,10 +144,7 @@ async fn garbage_instead_of_noise_is_reported_and_the_connection_closed() {
 #[tokio::test]
 async fn a_handshake_that_never_completes_is_closed_after_the_timeout() {
     bounded(async {
-        let server = node(short_handshake()).await;
-        let honest = node(short_handshake()).await;
-        introduce(&honest, &server);
-        introduce(&server, &honest);
+        let (server, honest) = server_and_honest_peer().await;
 
         // Connects and says nothing.
         let mut raw = TcpStream::connect(socket_addr(&server)).await.unwrap();
@@ -162,10 +165,7 @@ async fn a_handshake_that_never_completes_is_closed_after_the_timeout() {
 #[tokio::test]
 async fn a_peer_of_another_protocol_version_is_reported_and_disconnected() {
     bounded(async {
-        let server = node(short_handshake()).await;
-        let honest = node(short_handshake()).await;
-        introduce(&honest, &server);
-        introduce(&server, &honest);
+        let (server, honest) = server_and_honest_peer().await;
 
         // A libp2p node that identifies as a future version of gossip.
         let mut future = raw_swarm(|key| {
@@ -250,10 +250,7 @@ impl request_response::Codec for RawCodec {
 #[tokio::test]
 async fn a_frame_cut_short_is_reported_and_the_peer_keeps_being_served() {
     bounded(async {
-        let server = node(short_handshake()).await;
-        let honest = node(short_handshake()).await;
-        introduce(&honest, &server);
-        introduce(&server, &honest);
+        let (server, honest) = server_and_honest_peer().await;
 
         let mut raw = raw_swarm(|_| {
             request_response::Behaviour::with_codec(
