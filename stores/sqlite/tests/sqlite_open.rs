@@ -1,5 +1,6 @@
 //! Opening files that are not (or not yet) ours: corrupt, newer schema,
-//! another application's database, missing. Never modified, always named.
+//! another application's database, missing, in a missing directory,
+//! read-only. Never modified, always named.
 
 // Test support: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -186,4 +187,63 @@ async fn reopening_keeps_the_schema_version_and_wal() {
     // close() checkpointed and truncated the WAL.
     let wal = dir.0.join("store.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
+
+#[tokio::test]
+async fn a_path_in_a_missing_directory_is_an_error_naming_it() {
+    let dir = Dir::new("missing-dir");
+    let path = dir.0.join("no-such-directory").join("store.db");
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Other, "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(
+        !path.parent().unwrap().exists(),
+        "the directory was created"
+    );
+}
+
+/// A database file that is read-only cannot be opened for writing: a clear
+/// error naming it, and the file is not modified.
+///
+/// Permission bits do not bind a user with `CAP_DAC_OVERRIDE` (root, as in
+/// many containers); there the test opens a path on a file system that
+/// refuses new files (`/sys`) instead, and says so on stderr.
+#[tokio::test]
+async fn a_read_only_file_is_a_clear_error_and_untouched() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = Dir::new("read-only");
+    let path = dir.0.join("store.db");
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.close().await.unwrap();
+    let before = std::fs::read(&path).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let permissions_bind = std::fs::OpenOptions::new().write(true).open(&path).is_err();
+    let target = if permissions_bind {
+        path.clone()
+    } else {
+        eprintln!("permission bits do not bind this user (root?): checking /sys instead");
+        let sys = Path::new("/sys");
+        if !sys.is_dir() || std::fs::write(sys.join("gossip-sqlite-probe"), b"").is_ok() {
+            let _ = std::fs::remove_file(sys.join("gossip-sqlite-probe"));
+            eprintln!("no unwritable location found: read-only check skipped");
+            return;
+        }
+        sys.join("gossip-sqlite-test.db")
+    };
+    let err = SqliteStore::open(&target).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Other, "{err}");
+    assert!(
+        err.to_string().contains(&target.display().to_string()),
+        "{err}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file was modified"
+    );
 }
