@@ -1,14 +1,17 @@
 //! A full disk: appends to a persistent store on a 2 MiB file system fail with
 //! a `StoreError`, never a panic, and what was acknowledged before stays
 //! readable. Mounting needs root (`CAP_SYS_ADMIN`); elsewhere the test says
-//! so on stderr and passes without checking.
+//! on stderr that it did not run (CI runs as root and sets
+//! `GOSSIP_TEST_REQUIRE_ENVIRONMENT=1`, which makes that a failure).
 
 // Test support: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::{path::PathBuf, process::Command, sync::Arc};
 
-use gossip_core::{ChannelId, Hlc, LogEntry, NodeId, Store, StreamId};
+use gossip_core::{
+    testkit::environment::not_run_here, ChannelId, Hlc, LogEntry, NodeId, Store, StreamId,
+};
 
 /// A 2 MiB tmpfs mounted for the test, unmounted when dropped.
 struct SmallDisk(PathBuf);
@@ -27,7 +30,10 @@ impl SmallDisk {
             Some(Self(path))
         } else {
             let _ = std::fs::remove_dir(&path);
-            eprintln!("cannot mount a small tmpfs here (not root?): disk-full check skipped");
+            not_run_here(
+                &format!("{label} on a full disk"),
+                "cannot mount a 2 MiB tmpfs here (mounting needs root)",
+            );
             None
         }
     }

@@ -12,6 +12,8 @@
 //! - [`fixtures`]: builders (ids, entries), paging readers, temp dirs and the
 //!   runtime the suites run on ([`fixtures::run`]).
 //! - [`sim`]: simulation helpers.
+//! - [`environment`]: tests that need something of their machine say so
+//!   when it is missing ([`environment::not_run_here`]).
 //!
 //! ```
 //! use gossip_core::testkit::fixtures::{entries, in_read_order, node};
@@ -23,6 +25,7 @@
 //! assert_eq!(ordered[0].author, b);
 //! ```
 
+pub mod environment;
 pub mod fixtures;
 pub mod sim;
 pub mod store;

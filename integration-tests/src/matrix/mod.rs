@@ -13,7 +13,10 @@
 //! ```
 //!
 //! The environment variable [`ENV_FILTER`] narrows the cells at run time
-//! (see [`Selection`]); cells it leaves out pass without running.
+//! (see [`Selection`]); cells it leaves out pass without running, but a
+//! selection that names something unknown, or that no cell of this build
+//! matches, fails every test with a message listing what can be selected: a
+//! typo never passes having run nothing.
 //!
 //! ```no_run
 //! use integration_tests::matrix::{run, Cell, Scenario, Stack, StoreKind, TransportKind};
@@ -33,7 +36,7 @@ use std::{fmt, time::Duration};
 
 pub use cluster::{MatrixCluster, MatrixResult};
 pub use scenarios::LONG_HISTORY;
-pub use selection::{Selection, ENV_FILTER};
+pub use selection::{Selection, SelectionError, ENV_FILTER};
 
 /// The bound on one scenario, in the runtime's time (simulated under paused time).
 pub const SCENARIO_LIMIT: Duration = Duration::from_secs(150);
@@ -56,6 +59,14 @@ pub enum StoreKind {
 }
 
 impl StoreKind {
+    /// Every store compiled into this build (RocksDB with the `rocksdb` feature).
+    pub const ALL: &'static [StoreKind] = &[
+        StoreKind::Memory,
+        StoreKind::Sqlite,
+        #[cfg(feature = "rocksdb")]
+        StoreKind::RocksDb,
+    ];
+
     /// The store's name in test paths and in [`ENV_FILTER`].
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -87,6 +98,13 @@ pub enum TransportKind {
 }
 
 impl TransportKind {
+    /// Every transport of the matrix.
+    pub const ALL: &'static [TransportKind] = &[
+        TransportKind::Memory,
+        TransportKind::Tcp,
+        TransportKind::Libp2p,
+    ];
+
     /// The transport's name in test paths and in [`ENV_FILTER`].
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -113,6 +131,14 @@ pub enum Stack {
 }
 
 impl Stack {
+    /// Every stack of the matrix.
+    pub const ALL: &'static [Stack] = &[
+        Stack::Plain,
+        Stack::Compressed,
+        Stack::Encrypted,
+        Stack::Full,
+    ];
+
     /// The stack's name in test paths and in [`ENV_FILTER`].
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -147,6 +173,16 @@ pub enum Scenario {
 }
 
 impl Scenario {
+    /// Every scenario; [`Cell::scenarios`] says which a cell plays.
+    pub const ALL: &'static [Scenario] = &[
+        Scenario::Converge,
+        Scenario::PartitionHeal,
+        Scenario::Restart,
+        Scenario::LongHistory,
+        Scenario::Membership,
+        Scenario::Churn,
+    ];
+
     /// The scenario's name in test paths and in [`ENV_FILTER`].
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -184,6 +220,26 @@ impl Cell {
         }
     }
 
+    /// Every cell compiled into this build: each store × transport × stack.
+    pub fn all() -> impl Iterator<Item = Cell> {
+        StoreKind::ALL.iter().flat_map(|&store| {
+            TransportKind::ALL.iter().flat_map(move |&transport| {
+                Stack::ALL
+                    .iter()
+                    .map(move |&stack| Cell::new(store, transport, stack))
+            })
+        })
+    }
+
+    /// The scenarios this cell plays: all of them, but `restart` only on a
+    /// durable store (as `tests/matrix.rs` generates them).
+    pub fn scenarios(&self) -> impl Iterator<Item = Scenario> + '_ {
+        Scenario::ALL
+            .iter()
+            .copied()
+            .filter(|scenario| *scenario != Scenario::Restart || self.store.is_durable())
+    }
+
     /// Whether the cell runs under paused tokio time: only when nothing in it
     /// does real I/O (memory store over the memory transport).
     #[must_use]
@@ -211,9 +267,17 @@ impl fmt::Display for Cell {
 /// # Panics
 ///
 /// When the scenario fails, a node operation fails, or the scenario runs past
-/// [`SCENARIO_LIMIT`]: a failure of the test.
+/// [`SCENARIO_LIMIT`]: a failure of the test. Also when [`ENV_FILTER`] names
+/// something unknown or selects no cell of this build at all, so that a
+/// mistyped selection fails instead of passing having run nothing.
 pub fn run(cell: Cell, scenario: Scenario) {
-    let selection = Selection::from_env();
+    let selection = match Selection::from_env() {
+        Ok(selection) => selection,
+        Err(error) => panic!("{ENV_FILTER}: {error}"),
+    };
+    if let Err(error) = selection.check_matches_something() {
+        panic!("{ENV_FILTER}: {error}");
+    }
     if !selection.selects(&cell, scenario) {
         eprintln!("{cell}::{}: skipped by {ENV_FILTER}", scenario.name());
         return;
