@@ -8,14 +8,38 @@ mod error;
 pub mod node;
 pub mod ports;
 pub mod protocol;
+pub mod raw;
 mod serde_bounded;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use domain::*;
+// The crate root is what applications use; engine plumbing is under `raw`.
+// Every item is listed by name: a new public item of a module does not reach
+// the root unless it is added here on purpose.
+
+// Identifiers, entries, clocks and version vectors.
+pub use domain::{
+    ChannelId, EntryKey, Hlc, LogEntry, NodeId, SeqRange, StreamId, VersionVector, MAX_ID_LEN,
+    MAX_PHYSICAL_MS,
+};
+// Channels, their streams' settings and retention.
+pub use domain::{Channel, RetentionPolicy, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
+// Materializers and what nodes report.
+pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer, SyncError};
+// The node: builder, handles, configuration, health.
+pub use domain::BufferLimits;
+pub use node::{
+    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
+    MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, ResourceUsage, StreamHandle,
+    Subscription,
+};
+// The ports plug-ins implement, and the clock.
+pub use ports::{
+    Clock, DynStore, DynTransport, ManualClock, PeerRecord, Store, StoreCapabilities, StoreResult,
+    StreamStats, SystemClock, Transport, TransportCapabilities, TransportEvent, TransportResult,
+};
+// Errors.
 pub use error::{
     DecodeError, Error, IdKind, Result, StoreError, StoreErrorKind, TransportError,
     TransportErrorKind,
 };
-pub use node::*;
-pub use ports::*;

@@ -2,7 +2,8 @@
 //!
 //! Each layer is behind its `layers-*` feature (all from `gossip-middleware`);
 //! the main types are also re-exported at the crate root
-//! (`gossip::EncryptionLayer`). Stack them with [`ServiceBuilder`]; the first
+//! (`gossip::EncryptionLayer`). Stack them with [`ServiceBuilder`] (also at
+//! the crate root, `gossip::ServiceBuilder`); the first
 //! `.layer(..)` is the outermost. The right order is
 //! **metrics → compression → encryption → (faults) → transport**: metrics see
 //! plain frames, compression sees plaintext, encryption seals the compressed

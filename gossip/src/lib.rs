@@ -3,8 +3,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-// gossip-core's whole public API, flat at the root (ids, Coordinator, ports,
-// errors, and the conformance macros under `testkit`).
+// gossip-core's root, flat at this root (ids, entries, Coordinator, ports,
+// errors), and its modules (`raw` for engine plumbing, `domain`, `ports`,
+// `protocol`, `node`, `testkit` with the conformance macros).
 pub use gossip_core::*;
 
 /// `gossip-core` itself, for paths that name the core explicitly
@@ -35,6 +36,26 @@ pub use transports::memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport
 #[cfg_attr(docsrs, doc(cfg(feature = "transports-tcp")))]
 pub use transports::tcp::{TcpConfig, TcpTransport};
 
+/// `tower`'s builder, to stack layers over a transport or a store:
+/// `ServiceBuilder::new().layer(MetricsLayer::new()).layer(EncryptionLayer::new(key)).service(tcp)`.
+/// The same type as [`layers::ServiceBuilder`]; see [`layers`] for the order of a stack.
+#[cfg(any(
+    feature = "layers-encryption",
+    feature = "layers-compression",
+    feature = "layers-metrics",
+    feature = "layers-faults"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "layers-encryption",
+        feature = "layers-compression",
+        feature = "layers-metrics",
+        feature = "layers-faults"
+    )))
+)]
+pub use layers::ServiceBuilder;
+
 #[cfg(feature = "layers-compression")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers-compression")))]
 pub use layers::compression::{Compression, CompressionLayer};
@@ -50,6 +71,12 @@ pub use layers::faults::{FaultConfig, FaultStats, Faults, FaultsHandle, FaultsLa
 #[cfg(feature = "layers-metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "layers-metrics")))]
 pub use layers::metrics::{Metrics, MetricsLayer, StoreMetrics, StoreMetricsLayer};
+
+/// The repository's README, compiled and run as a doctest so that its quick
+/// start keeps working (`cargo test -p gossip --all-features --doc`).
+#[cfg(all(doctest, feature = "stores-memory", feature = "transports-memory"))]
+#[doc = include_str!("../../README.md")]
+pub struct RepositoryReadme;
 
 #[cfg(test)]
 mod tests {
@@ -90,5 +117,48 @@ mod tests {
         stream.append(b"x".to_vec()).await?;
         assert_eq!(stream.entries().await?.len(), 1);
         node.dispose().await
+    }
+
+    #[cfg(all(
+        feature = "stores-memory",
+        feature = "transports-memory",
+        feature = "layers-metrics"
+    ))]
+    #[tokio::test]
+    async fn service_builder_at_the_root_stacks_layers_over_a_transport(
+    ) -> std::result::Result<(), Error> {
+        let network = MemoryNetwork::new(MemoryNetworkConfig::default());
+        let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+        let (mut nodes, mut streams) = (Vec::new(), Vec::new());
+        for (id, peer) in [(&a, &b), (&b, &a)] {
+            let transport = ServiceBuilder::new()
+                .layer(MetricsLayer::new())
+                .service(network.join(id.clone())?);
+            let node = Coordinator::builder(id.clone())
+                .store(MemoryStore::new())
+                .transport(transport)
+                .build()
+                .await?;
+            node.add_peer(peer.clone()).await?;
+            let channel = node.create_channel(ChannelId::new("c")?).await?;
+            channel.add_member(peer.clone()).await?;
+            streams.push(channel.stream(StreamId::new("s")?).await?);
+            node.start().await?;
+            nodes.push(node);
+        }
+        streams[0].append(b"x".to_vec()).await?;
+        // The entry crossed the layered transports.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while streams[1].entries().await?.is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "b never received a's entry"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for node in &nodes {
+            node.dispose().await?;
+        }
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use gossip_core::{Config, LogEntry, NodeId, SeededRng, StateMaterializer};
+use gossip_core::{raw::SeededRng, Config, LogEntry, NodeId, StateMaterializer};
 use gossip_transport_memory::LinkFaults;
 use integration_tests::Cluster;
 

@@ -5,7 +5,7 @@
 #![cfg(feature = "compression")]
 
 use bytes::Bytes;
-use gossip_core::{NodeId, SeededRng, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{raw::SeededRng, NodeId, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{Compression, CompressionLayer, Error};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;

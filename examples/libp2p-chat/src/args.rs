@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use gossip_transport_libp2p::libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
+use gossip::transports::libp2p::libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 
 /// The usage text printed by `--help` and after a bad argument.
 pub(crate) const USAGE: &str = "\

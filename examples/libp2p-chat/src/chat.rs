@@ -2,13 +2,13 @@
 
 use std::{error::Error, path::Path, sync::Arc, time::Duration};
 
-use gossip_core::{
-    ChannelHandle, ChannelId, Config, Coordinator, NodeId, StreamHandle, StreamId, Transport,
-};
-use gossip_store_memory::MemoryStore;
-use gossip_transport_libp2p::{
+use gossip::transports::libp2p::{
     libp2p::{identity::Keypair, Multiaddr, PeerId},
-    node_id_from_peer_id, Libp2pConfig, Libp2pTransport,
+    node_id_from_peer_id,
+};
+use gossip::{
+    ChannelHandle, ChannelId, Config, Coordinator, Libp2pConfig, Libp2pTransport, MemoryStore,
+    NodeId, StreamHandle, StreamId, Transport,
 };
 
 use crate::args::{Identity, Options};

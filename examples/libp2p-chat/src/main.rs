@@ -9,7 +9,7 @@ mod chat;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use gossip_core::DomainEvent;
+use gossip::{DomainEvent, Subscription};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{
@@ -116,7 +116,7 @@ async fn self_test() -> Result<()> {
 /// Bob says hello; alice admits bob when he is discovered and answers.
 async fn exchange(
     alice: &Chat,
-    mut alice_events: gossip_core::Subscription<DomainEvent>,
+    mut alice_events: Subscription<DomainEvent>,
     bob: &Chat,
 ) -> Result<()> {
     let mut bob_live = bob.stream.subscribe();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gossip_core::{LogEntry, StateMaterializer};
+use gossip::{LogEntry, StateMaterializer};
 
 /// One change to the list, as stored in an entry's payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +78,7 @@ impl StateMaterializer<BTreeMap<String, bool>> for TodoList {
 
 #[cfg(test)]
 mod tests {
-    use gossip_core::{Hlc, Materialized, NodeId};
+    use gossip::{Hlc, Materialized, NodeId};
 
     use super::*;
 

@@ -6,9 +6,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use gossip_core::{ChannelId, Coordinator, MaterializedView, NodeId, StreamHandle, StreamId};
-use gossip_store_memory::MemoryStore;
-use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
+use gossip::{
+    ChannelId, Coordinator, MaterializedView, MemoryNetwork, MemoryNetworkConfig, MemoryStore,
+    NodeId, StreamHandle, StreamId,
+};
 use materializer::{Command, TodoList};
 
 type List = BTreeMap<String, bool>;

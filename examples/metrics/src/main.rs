@@ -4,10 +4,11 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use gossip_core::{ChannelId, Coordinator, NodeId, StreamId};
-use gossip_middleware::{metrics::describe, Metrics, StoreMetrics};
-use gossip_store_memory::MemoryStore;
-use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
+use gossip::layers::metrics::describe;
+use gossip::{
+    ChannelId, Coordinator, MemoryNetwork, MemoryNetworkConfig, MemoryStore, Metrics, NodeId,
+    StoreMetrics, StreamId,
+};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use gossip_core::{ChannelId, Coordinator, NodeId, StreamId};
-use gossip_store_memory::MemoryStore;
-use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
+use gossip::{
+    ChannelId, Coordinator, MemoryNetwork, MemoryNetworkConfig, MemoryStore, NodeId, StreamId,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

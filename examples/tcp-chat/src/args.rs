@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use gossip_core::{ChannelId, NodeId};
+use gossip::{ChannelId, NodeId};
 
 /// What went wrong with the command line, in words for the user.
 pub(crate) type ArgsError = Box<dyn std::error::Error + Send + Sync>;

@@ -18,12 +18,10 @@ use std::{
 
 use args::{Args, ArgsError, USAGE};
 use futures_util::StreamExt;
-use gossip_core::{
-    ChannelHandle, Config, Coordinator, DomainEvent, LogEntry, NodeId, StreamHandle, StreamId,
+use gossip::{
+    ChannelHandle, Config, Coordinator, DomainEvent, LogEntry, MemoryStore, NodeId, SqliteStore,
+    StreamHandle, StreamId, TcpConfig, TcpTransport,
 };
-use gossip_store_memory::MemoryStore;
-use gossip_store_sqlite::SqliteStore;
-use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::sync::mpsc;
 
 /// Typed lines waiting to be appended (the reader thread waits when full).

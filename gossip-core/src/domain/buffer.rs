@@ -73,7 +73,7 @@ pub(crate) enum Buffered {
 /// Entries waiting for their predecessors, bounded by [`BufferLimits`].
 ///
 /// ```
-/// use gossip_core::{BufferLimits, OutOfOrderBuffer};
+/// use gossip_core::{raw::OutOfOrderBuffer, BufferLimits};
 ///
 /// let buffer = OutOfOrderBuffer::new(BufferLimits::default().per_author(10));
 /// assert_eq!(buffer.len(), 0);

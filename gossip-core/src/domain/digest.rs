@@ -4,7 +4,8 @@
 //! a version vector per stream.
 //!
 //! ```
-//! use gossip_core::{ChannelDigest, ChannelId, NodeId, StreamDigest, StreamId, VersionVector};
+//! use gossip_core::raw::{ChannelDigest, StreamDigest};
+//! use gossip_core::{ChannelId, NodeId, StreamId, VersionVector};
 //!
 //! let mut version = VersionVector::new();
 //! version.raise(&NodeId::new("a")?, 3);

@@ -4,7 +4,7 @@
 //! milliseconds in (from the clock port), which keeps it deterministic.
 //!
 //! ```
-//! use gossip_core::{Hlc, HlcClock};
+//! use gossip_core::{raw::HlcClock, Hlc};
 //! use std::time::Duration;
 //!
 //! let mut clock = HlcClock::new(Duration::from_secs(60));

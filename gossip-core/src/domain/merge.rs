@@ -10,9 +10,9 @@
 //! ends in the same state.
 //!
 //! ```
+//! use gossip_core::raw::{merge_entries, HeldEntries, MergeInput, OutOfOrderBuffer};
 //! use gossip_core::{
-//!     merge_entries, BufferLimits, Channel, ChannelId, HeldEntries, Hlc, LogEntry, MergeInput,
-//!     NodeId, OutOfOrderBuffer, StreamId, VersionVector,
+//!     BufferLimits, Channel, ChannelId, Hlc, LogEntry, NodeId, StreamId, VersionVector,
 //! };
 //!
 //! let a = NodeId::new("a")?;

@@ -4,7 +4,7 @@
 //! from a seed in the configuration, so a run replays exactly.
 //!
 //! ```
-//! use gossip_core::SeededRng;
+//! use gossip_core::raw::SeededRng;
 //!
 //! let mut a = SeededRng::new(42);
 //! let mut b = SeededRng::new(42);

@@ -12,7 +12,7 @@ use crate::domain::SeededRng;
 /// peers which lost each other at the same moment do not retry in lockstep.
 ///
 /// ```
-/// use gossip_core::{reconnect_delay, SeededRng};
+/// use gossip_core::raw::{reconnect_delay, SeededRng};
 /// use std::time::Duration;
 ///
 /// let (min, max) = (Duration::from_millis(100), Duration::from_secs(30));
@@ -40,7 +40,7 @@ pub fn reconnect_delay(
 /// (FNV-1a), so nodes configured with the same seed still jitter apart.
 ///
 /// ```
-/// use gossip_core::jitter_seed;
+/// use gossip_core::raw::jitter_seed;
 ///
 /// assert_ne!(jitter_seed(0, b"node-a"), jitter_seed(0, b"node-b"));
 /// assert_eq!(jitter_seed(5, b"node-a"), jitter_seed(5, b"node-a"));

@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use gossip_core::protocol::anti_entropy::{AntiEntropy, ReplicaIndex};
-//! use gossip_core::{Channel, ChannelId, NodeId, SeededRng, StreamId, VersionVector};
+//! use gossip_core::{raw::SeededRng, Channel, ChannelId, NodeId, StreamId, VersionVector};
 //! use std::collections::BTreeMap;
 //!
 //! let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);

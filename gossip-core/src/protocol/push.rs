@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use gossip_core::protocol::push::EagerPush;
-//! use gossip_core::{Channel, ChannelId, NodeId, SeededRng};
+//! use gossip_core::{raw::SeededRng, Channel, ChannelId, NodeId};
 //!
 //! let me = NodeId::new("a")?;
 //! let mut channel = Channel::new(ChannelId::new("c")?, me.clone());

@@ -23,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use gossip_core::{SeededRng, Store};
+use gossip_core::{raw::SeededRng, Store};
 
 #[path = "crash_writer/workload.rs"]
 mod workload;

@@ -8,7 +8,7 @@ use std::{
     },
 };
 
-use gossip_core::{NodeId, SeededRng};
+use gossip_core::{raw::SeededRng, NodeId};
 use tokio::sync::Semaphore;
 
 use super::FaultConfig;

@@ -9,7 +9,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, SeededRng, Transport, TransportCapabilities, TransportError, TransportErrorKind,
+    raw::SeededRng, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
     TransportEvent, TransportResult,
 };
 

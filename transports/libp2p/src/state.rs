@@ -13,7 +13,7 @@ use std::{
     },
 };
 
-use gossip_core::{NodeId, SeededRng, TransportError, TransportErrorKind};
+use gossip_core::{raw::SeededRng, NodeId, TransportError, TransportErrorKind};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use tokio::{sync::watch, time::Instant};
 
@@ -128,7 +128,7 @@ fn push_bounded(list: &mut Vec<Multiaddr>, address: Multiaddr) {
 
 impl Shared {
     pub(crate) fn new(local: NodeId, local_peer: PeerId, config: Libp2pConfig) -> Self {
-        let seed = gossip_core::jitter_seed(config.seed, &local_peer.to_bytes());
+        let seed = gossip_core::raw::jitter_seed(config.seed, &local_peer.to_bytes());
         Self {
             local,
             local_peer,
@@ -409,7 +409,7 @@ impl Shared {
             return;
         }
         state.failures = state.failures.saturating_add(1);
-        let delay = gossip_core::reconnect_delay(
+        let delay = gossip_core::raw::reconnect_delay(
             state.failures,
             self.config.backoff_min,
             self.config.backoff_max,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gossip_core::SeededRng;
+use gossip_core::raw::SeededRng;
 
 /// Default [`MemoryNetworkConfig::max_frame_len`]: 1 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;

@@ -12,7 +12,8 @@ use std::{
 
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, SeededRng, TransportCapabilities, TransportError, TransportErrorKind, TransportResult,
+    raw::SeededRng, NodeId, TransportCapabilities, TransportError, TransportErrorKind,
+    TransportResult,
 };
 use tokio::time::Instant;
 

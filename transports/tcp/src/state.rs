@@ -16,7 +16,7 @@ use std::{
 
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, SeededRng, TransportError, TransportErrorKind, TransportEvent, TransportResult,
+    raw::SeededRng, NodeId, TransportError, TransportErrorKind, TransportEvent, TransportResult,
 };
 use tokio::{
     sync::{mpsc, watch},
@@ -167,7 +167,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(local: NodeId, config: TcpConfig, local_addr: SocketAddr) -> Self {
         let (events_tx, events_rx) = mpsc::channel(config.inbound_queue_capacity);
-        let seed = gossip_core::jitter_seed(config.seed, local.as_str().as_bytes());
+        let seed = gossip_core::raw::jitter_seed(config.seed, local.as_str().as_bytes());
         let hello = Hello::ours(local.clone(), config.max_frame_len, local_addr.port());
         Self {
             local,
@@ -475,7 +475,7 @@ impl Shared {
             return;
         }
         peer.failures = peer.failures.saturating_add(1);
-        let delay = gossip_core::reconnect_delay(
+        let delay = gossip_core::raw::reconnect_delay(
             peer.failures,
             self.config.backoff_min,
             self.config.backoff_max,

@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use gossip_core::protocol::swim::{FailureDetector, SwimConfig, SwimOutput};
-//! use gossip_core::{NodeId, PeerStatus, SeededRng};
+//! use gossip_core::{raw::SeededRng, NodeId, PeerStatus};
 //!
 //! let (a, b) = (NodeId::new("alice")?, NodeId::new("bob")?);
 //! let config = SwimConfig::default();

@@ -26,7 +26,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use gossip_core::{DynStore, SeededRng, Store, VersionVector};
+use gossip_core::{raw::SeededRng, DynStore, Store, VersionVector};
 
 use crate::workload::{self, StoreKind};
 

@@ -13,7 +13,8 @@
 use std::{fmt, path::Path, sync::Arc};
 
 use gossip_core::{
-    Channel, ChannelId, DynStore, Hlc, LogEntry, NodeId, SeededRng, Store, StoreResult, StreamId,
+    raw::SeededRng, Channel, ChannelId, DynStore, Hlc, LogEntry, NodeId, Store, StoreResult,
+    StreamId,
 };
 use integration_tests::EPOCH_MS;
 

@@ -1,0 +1,228 @@
+//! The envelope: every message round-trips, no input panics, every decode
+//! error has a frame that produces it, declared counts cost nothing.
+
+use std::time::{Duration, Instant};
+
+use proptest::{collection::vec, prelude::*};
+
+use super::{message, varint, MAX};
+use crate::{
+    error::DecodeError,
+    protocol::{
+        codec::{decode, encode, encoded_len},
+        messages::{Message, MessageKind, Ping, PROTOCOL_VERSION},
+    },
+};
+
+proptest! {
+    #[test]
+    fn every_message_round_trips(message in message()) {
+        let frame = encode(&message);
+        prop_assert_eq!(frame.len(), encoded_len(&message));
+        prop_assert_eq!(frame.first().copied(), Some(PROTOCOL_VERSION));
+        prop_assert_eq!(frame.get(1).copied(), Some(message.kind() as u8));
+        prop_assert_eq!(decode(&frame, frame.len()), Ok(message));
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in vec(any::<u8>(), 0..512)) {
+        let _ = decode(&bytes, MAX);
+    }
+
+    #[test]
+    fn arbitrary_bodies_never_panic(kind in 0u8..10, body in vec(any::<u8>(), 0..512)) {
+        let mut frame = vec![PROTOCOL_VERSION, kind];
+        frame.extend(body);
+        if let Err(e) = decode(&frame, MAX) {
+            let expected_malformed = MessageKind::from_u8(kind).is_some();
+            prop_assert_eq!(matches!(e, DecodeError::Malformed { .. }), expected_malformed);
+        }
+    }
+
+    #[test]
+    fn corrupted_frames_never_panic(
+        message in message(),
+        flips in vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut frame = encode(&message).to_vec();
+        for (at, byte) in flips {
+            let i = at.index(frame.len());
+            frame[i] = byte;
+        }
+        let _ = decode(&frame, MAX);
+        let cut = cut.index(frame.len() + 1);
+        let _ = decode(&frame[..cut], MAX);
+    }
+}
+
+#[test]
+fn every_decode_error_has_a_frame() {
+    let ping = encode(&Message::Ping(Ping {
+        probe: 1,
+        incarnation: 2,
+        updates: vec![],
+    }));
+    assert_eq!(
+        decode(&ping, ping.len() - 1),
+        Err(DecodeError::TooLarge {
+            len: ping.len(),
+            max: ping.len() - 1
+        })
+    );
+    // Too large is checked before anything else.
+    assert!(matches!(
+        decode(&[0, 0, 0], 2),
+        Err(DecodeError::TooLarge { len: 3, max: 2 })
+    ));
+    assert_eq!(decode(&[], MAX), Err(DecodeError::Truncated(0)));
+    assert_eq!(
+        decode(&[PROTOCOL_VERSION], MAX),
+        Err(DecodeError::Truncated(1))
+    );
+    assert_eq!(
+        decode(&[PROTOCOL_VERSION + 1, 1, 0, 0], MAX),
+        Err(DecodeError::UnsupportedVersion {
+            found: PROTOCOL_VERSION + 1,
+            supported: PROTOCOL_VERSION
+        })
+    );
+    assert_eq!(
+        decode(&[PROTOCOL_VERSION, 0], MAX),
+        Err(DecodeError::UnknownKind(0))
+    );
+    assert_eq!(
+        decode(&[PROTOCOL_VERSION, 9, 1, 2], MAX),
+        Err(DecodeError::UnknownKind(9))
+    );
+    // An empty body.
+    assert!(matches!(
+        decode(&[PROTOCOL_VERSION, MessageKind::Ping as u8], MAX),
+        Err(DecodeError::Malformed { kind: "ping", .. })
+    ));
+    // Trailing bytes.
+    let mut long = ping.to_vec();
+    long.push(0);
+    match decode(&long, MAX) {
+        Err(DecodeError::Malformed {
+            kind: "ping",
+            reason,
+        }) => {
+            assert!(reason.contains("trailing"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // An invalid id inside the body.
+    let bad_id = [PROTOCOL_VERSION, MessageKind::PingReq as u8, 1, 0];
+    assert!(matches!(
+        decode(&bad_id, MAX),
+        Err(DecodeError::Malformed {
+            kind: "ping_req",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn huge_declared_counts_fail_fast() {
+    let started = Instant::now();
+    let huge = varint(1 << 60);
+    let mut frames = Vec::new();
+    // A push of 2^60 entries.
+    frames.push(
+        [
+            &[PROTOCOL_VERSION, MessageKind::Push as u8, 1, b'c', 1, b's'][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    // A delta response of 2^60 deltas, then one delta of 2^60 entries.
+    frames.push(
+        [
+            &[PROTOCOL_VERSION, MessageKind::DeltaResponse as u8, 0][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    frames.push(
+        [
+            &[
+                PROTOCOL_VERSION,
+                MessageKind::DeltaResponse as u8,
+                0,
+                1,
+                1,
+                b'c',
+                1,
+                b's',
+                0,
+            ][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    // Every other Vec, and a version vector of 2^60 authors.
+    for kind in [
+        MessageKind::DigestRequest,
+        MessageKind::DigestResponse,
+        MessageKind::DeltaRequest,
+    ] {
+        frames.push([&[PROTOCOL_VERSION, kind as u8, 0][..], &huge].concat());
+    }
+    frames.push(
+        [
+            &[PROTOCOL_VERSION, MessageKind::Ping as u8, 0, 0][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    frames.push(
+        [
+            &[
+                PROTOCOL_VERSION,
+                MessageKind::DeltaRequest as u8,
+                0,
+                1,
+                1,
+                b'c',
+                1,
+                b's',
+            ][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    // A payload claiming 2^60 bytes.
+    frames.push(
+        [
+            &[
+                PROTOCOL_VERSION,
+                MessageKind::Push as u8,
+                1,
+                b'c',
+                1,
+                b's',
+                1,
+                1,
+                b'a',
+                1,
+                1,
+            ][..],
+            &huge,
+        ]
+        .concat(),
+    );
+    // Counts just below the bytes present (they pass postcard's own check).
+    let mut plausible = vec![PROTOCOL_VERSION, MessageKind::DeltaResponse as u8, 0];
+    plausible.extend(varint(3000));
+    plausible.resize(4000, 0xff);
+    frames.push(plausible);
+    for frame in &frames {
+        assert!(frame.len() < 4096);
+        assert!(
+            matches!(decode(frame, MAX), Err(DecodeError::Malformed { .. })),
+            "{frame:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -1,0 +1,195 @@
+//! Codec tests: proptest strategies and shared helpers here; the envelope's
+//! tests in [`envelope`], frame splitting's in [`split`].
+
+use bytes::Bytes;
+use proptest::{collection::vec, option, prelude::*};
+
+use crate::{
+    domain::{
+        ChannelDigest, ChannelId, Delta, DigestHash, Hlc, LogEntry, NodeId, StreamDigest, StreamId,
+        VersionVector,
+    },
+    protocol::messages::{
+        Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
+        MemberState, MemberUpdate, Message, Ping, PingReq, Push, StreamWant,
+    },
+};
+
+use super::size::{body_len, varint_len};
+
+mod envelope;
+mod split;
+
+/// A frame maximum every generated message fits in.
+const MAX: usize = 64 * 1024;
+
+// ---- strategies ---------------------------------------------------------
+
+fn id_str() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9_.é-]{1,12}"
+}
+
+fn node() -> impl Strategy<Value = NodeId> {
+    id_str().prop_map(|s| NodeId::new(s).unwrap())
+}
+
+fn channel() -> impl Strategy<Value = ChannelId> {
+    id_str().prop_map(|s| ChannelId::new(s).unwrap())
+}
+
+fn stream() -> impl Strategy<Value = StreamId> {
+    id_str().prop_map(|s| StreamId::new(s).unwrap())
+}
+
+fn vv() -> impl Strategy<Value = VersionVector> {
+    vec((node(), any::<u64>()), 0..4).prop_map(|pairs| pairs.into_iter().collect())
+}
+
+fn entry_with(payload: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = LogEntry> {
+    (
+        node(),
+        any::<u64>(),
+        any::<u64>(),
+        payload,
+        option::of(vec(any::<u8>(), 0..16)),
+    )
+        .prop_map(|(author, sequence, ts, payload, signature)| LogEntry {
+            author,
+            sequence,
+            timestamp: Hlc::from_u64(ts),
+            payload: payload.into(),
+            signature: signature.map(Bytes::from),
+        })
+}
+
+fn entry() -> impl Strategy<Value = LogEntry> {
+    entry_with(vec(any::<u8>(), 0..48))
+}
+
+fn updates() -> impl Strategy<Value = Vec<MemberUpdate>> {
+    let state = prop_oneof![
+        Just(MemberState::Alive),
+        Just(MemberState::Suspect),
+        Just(MemberState::Unreachable),
+    ];
+    vec(
+        (node(), any::<u64>(), state).prop_map(|(node, incarnation, state)| MemberUpdate {
+            node,
+            incarnation,
+            state,
+        }),
+        0..4,
+    )
+}
+
+fn delta() -> impl Strategy<Value = Delta> {
+    (channel(), stream(), vv(), vec(entry(), 0..4))
+        .prop_map(|(c, s, base, entries)| Delta::new(c, s, base, entries))
+}
+
+fn message() -> impl Strategy<Value = Message> {
+    let digest = (
+        channel(),
+        vec(
+            (stream(), vv(), vv()).prop_map(|(s, v, b)| StreamDigest::new(s, v, b)),
+            0..3,
+        ),
+    )
+        .prop_map(|(channel, streams)| ChannelDigest { channel, streams });
+    let want = (channel(), stream(), vv()).prop_map(|(channel, stream, have)| StreamWant {
+        channel,
+        stream,
+        have,
+    });
+    prop_oneof![
+        (any::<u64>(), any::<u64>(), updates()).prop_map(|(probe, incarnation, updates)| {
+            Message::Ping(Ping {
+                probe,
+                incarnation,
+                updates,
+            })
+        }),
+        (any::<u64>(), node(), any::<u64>(), updates()).prop_map(
+            |(probe, target, incarnation, updates)| Message::Ack(Ack {
+                probe,
+                target,
+                incarnation,
+                updates,
+            })
+        ),
+        (any::<u64>(), node(), updates()).prop_map(|(probe, target, updates)| {
+            Message::PingReq(PingReq {
+                probe,
+                target,
+                updates,
+            })
+        }),
+        (
+            any::<u64>(),
+            vec(
+                (channel(), any::<u64>()).prop_map(|(channel, h)| ChannelSummary {
+                    channel,
+                    hash: DigestHash(h),
+                }),
+                0..4
+            )
+        )
+            .prop_map(|(session, channels)| Message::DigestRequest(DigestRequest {
+                session,
+                channels
+            })),
+        (any::<u64>(), vec(digest, 0..3)).prop_map(|(session, digests)| {
+            Message::DigestResponse(DigestResponse { session, digests })
+        }),
+        (any::<u64>(), vec(want, 0..4)).prop_map(|(session, wants)| {
+            Message::DeltaRequest(DeltaRequest { session, wants })
+        }),
+        (any::<u64>(), vec(delta(), 0..3), any::<bool>()).prop_map(|(session, deltas, more)| {
+            Message::DeltaResponse(DeltaResponse {
+                session,
+                deltas,
+                more,
+            })
+        }),
+        (channel(), stream(), vec(entry(), 0..4)).prop_map(|(channel, stream, entries)| {
+            Message::Push(Push {
+                channel,
+                stream,
+                entries,
+            })
+        }),
+    ]
+}
+
+// ---- size accounting ----------------------------------------------------
+
+/// A postcard varint.
+fn varint(mut n: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[test]
+fn varint_lengths_match_postcard() {
+    for n in [
+        0u64,
+        1,
+        127,
+        128,
+        16_383,
+        16_384,
+        u64::from(u32::MAX),
+        u64::MAX,
+    ] {
+        assert_eq!(varint_len(n), body_len(&n), "{n}");
+        assert_eq!(varint(n).len(), varint_len(n));
+    }
+}
