@@ -12,10 +12,10 @@
 //!
 //! let config = Config::default()
 //!     .gossip_interval(Duration::from_millis(100))
-//!     .swim(SwimConfig::default().probe_interval(Duration::from_millis(500)))
+//!     .swim(SwimConfig::default().probe_interval(Duration::from_secs(2)))
 //!     .seed(42);
 //! assert_eq!(config.gossip_interval, Duration::from_millis(100));
-//! assert_eq!(config.swim.probe_interval, Duration::from_millis(500));
+//! assert_eq!(config.swim.probe_interval, Duration::from_secs(2));
 //! assert!(config.validate().is_ok());
 //! ```
 
