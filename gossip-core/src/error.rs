@@ -166,6 +166,12 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// An operation was asked of a node in a lifecycle state that does not
+    /// allow it (for example resuming a node that was never started, or
+    /// starting one that was stopped). Nothing changed: the node stays in
+    /// the state it was in.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
 }
 
 /// Why a frame could not be decoded.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use gossip_core::{protocol::swim::SwimConfig, Config, PeerStatus};
+use gossip_core::{Config, PeerStatus};
 use gossip_transport_memory::LinkFaults;
 use integration_tests::{node_id, Cluster};
 
@@ -45,13 +45,8 @@ async fn stopped_node_is_suspected_then_unreachable_then_back() {
     // The bound SWIM guarantees for this configuration: round-robin probing
     // reaches the silent member `threshold` times within `threshold + 1`
     // passes over the members, then the suspicion timeout runs out.
-    let swim = SwimConfig::default()
-        .probe_interval(config.probe_interval)
-        .ping_timeout(config.ping_timeout)
-        .suspicion_threshold(config.suspicion_threshold)
-        .suspicion_timeout(config.suspicion_timeout);
-    let unreachable_bound = swim.detection_bound(n - 1);
-    let suspect_bound = unreachable_bound - config.suspicion_timeout;
+    let unreachable_bound = config.swim.detection_bound(n - 1);
+    let suspect_bound = unreachable_bound - config.swim.suspicion_timeout;
 
     let mut cluster = Cluster::start(n, config, 11).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -6,7 +6,9 @@
 //! reported); `seq == held + 1` → accepted, then the author's buffered
 //! successors are drained; `seq > held + 1` → buffered (bounded; overflow is
 //! dropped and reported). The accepted entries are meant to be written in one
-//! atomic batch. Any permutation, duplication or split of the same deliveries
+//! atomic batch. What the caller should report comes back as typed
+//! [`MergeOutput`]s (events and rejections), as the SWIM engine's outputs do:
+//! the caller forwards them, it does not interpret errors. Any permutation, duplication or split of the same deliveries
 //! ends in the same state.
 //!
 //! ```
@@ -36,6 +38,7 @@ use super::{
     buffer::{Buffered, OutOfOrderBuffer},
     channel::Channel,
     entry::LogEntry,
+    events::DomainEvent,
     ids::{NodeId, StreamId},
     version_vector::{SeqRange, VersionVector},
 };
@@ -128,6 +131,22 @@ pub fn duplicate_ranges(version: &VersionVector, entries: &[LogEntry]) -> Vec<Se
         .collect()
 }
 
+/// What [`merge_entries`] asks its caller to report.
+///
+/// The caller forwards each one: events to the node's event stream,
+/// rejections to its error stream. Entries of a non-member author give both
+/// an [`Event`](Self::Event) ([`DomainEvent::NonMemberEntriesRejected`]) and a
+/// [`Rejected`](Self::Rejected) ([`Error::NonMember`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum MergeOutput {
+    /// Something that happened, for the event stream.
+    Event(DomainEvent),
+    /// Entries kept out (bad sequence, oversized payload, non-member
+    /// author, equivocation, buffer overflow), for the error stream.
+    Rejected(Error),
+}
+
 /// The result of [`merge_entries`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -144,8 +163,8 @@ pub struct MergeOutcome {
     pub duplicates: usize,
     /// Entries put in the out-of-order buffer.
     pub buffered: usize,
-    /// Non-fatal problems: rejected entries, equivocations, overflow.
-    pub errors: Vec<Error>,
+    /// What to report, in the order it happened: events and rejections.
+    pub outputs: Vec<MergeOutput>,
 }
 
 impl MergeOutcome {
@@ -153,6 +172,26 @@ impl MergeOutcome {
     #[must_use]
     pub fn changes_store(&self) -> bool {
         !self.accepted.is_empty() || !self.raised_base.is_empty()
+    }
+
+    /// The rejections among [`outputs`](Self::outputs).
+    pub fn rejections(&self) -> impl Iterator<Item = &Error> {
+        self.outputs.iter().filter_map(|output| match output {
+            MergeOutput::Rejected(error) => Some(error),
+            MergeOutput::Event(_) => None,
+        })
+    }
+
+    /// The events among [`outputs`](Self::outputs).
+    pub fn events(&self) -> impl Iterator<Item = &DomainEvent> {
+        self.outputs.iter().filter_map(|output| match output {
+            MergeOutput::Event(event) => Some(event),
+            MergeOutput::Rejected(_) => None,
+        })
+    }
+
+    fn reject(&mut self, error: Error) {
+        self.outputs.push(MergeOutput::Rejected(error));
     }
 }
 
@@ -195,14 +234,14 @@ pub fn merge_entries(
 
     for entry in incoming {
         if entry.sequence == 0 {
-            out.errors.push(Error::InvalidSequence {
+            out.reject(Error::InvalidSequence {
                 author: entry.author,
                 sequence: 0,
             });
             continue;
         }
         if entry.payload.len() > limit {
-            out.errors.push(Error::PayloadTooLarge {
+            out.reject(Error::PayloadTooLarge {
                 size: entry.payload.len(),
                 limit,
             });
@@ -221,7 +260,7 @@ pub fn merge_entries(
                 .or_else(|| held.get(&entry.author, entry.sequence));
             match previous {
                 Some(prev) if !prev.same_content(&entry) => {
-                    out.errors.push(equivocation(&entry.author, entry.sequence));
+                    out.reject(equivocation(&entry.author, entry.sequence));
                 }
                 _ => out.duplicates += 1,
             }
@@ -231,7 +270,7 @@ pub fn merge_entries(
             match buffer.offer(&key, entry.clone(), held_seq) {
                 Buffered::Inserted => out.buffered += 1,
                 Buffered::Duplicate => out.duplicates += 1,
-                Buffered::Conflict => out.errors.push(equivocation(&entry.author, entry.sequence)),
+                Buffered::Conflict => out.reject(equivocation(&entry.author, entry.sequence)),
                 Buffered::Overflow => *dropped.entry(entry.author).or_default() += 1,
             }
             continue;
@@ -243,7 +282,7 @@ pub fn merge_entries(
             let seq = e.sequence;
             if let Some(waiting) = buffer.take(&key, &author, seq) {
                 if !waiting.same_content(&e) {
-                    out.errors.push(equivocation(&author, seq));
+                    out.reject(equivocation(&author, seq));
                 }
             }
             out.version.raise(&author, seq);
@@ -254,14 +293,21 @@ pub fn merge_entries(
     }
 
     for (author, count) in non_members {
-        out.errors.push(Error::NonMember {
+        out.outputs
+            .push(MergeOutput::Event(DomainEvent::NonMemberEntriesRejected {
+                channel: channel_id.clone(),
+                stream: input.stream.clone(),
+                author: author.clone(),
+                count,
+            }));
+        out.reject(Error::NonMember {
             channel: channel_id.clone(),
             author,
             count,
         });
     }
     for (author, dropped) in dropped {
-        out.errors.push(Error::BufferOverflow {
+        out.reject(Error::BufferOverflow {
             channel: channel_id.clone(),
             stream: input.stream.clone(),
             author,

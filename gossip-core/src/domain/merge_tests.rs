@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::domain::{
-    BufferLimits, ChannelId, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
+    BufferLimits, ChannelId, DomainEvent, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
 };
 
 fn node(name: &str) -> NodeId {
@@ -90,7 +90,7 @@ impl Replica {
             self.view.reset();
             let _ = self.view.apply(&self.listing());
         }
-        self.errors.extend(outcome.errors.iter().cloned());
+        self.errors.extend(outcome.rejections().cloned());
         outcome
     }
 
@@ -113,17 +113,24 @@ fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
         entry("z", 2, 2, b"x"),
     ]);
     assert!(outcome.accepted.is_empty() && r.stored.is_empty());
+    let rejected: Vec<&Error> = outcome.rejections().collect();
     assert!(matches!(
-        outcome.errors[0],
+        rejected[0],
         Error::InvalidSequence { sequence: 0, .. }
     ));
     assert!(matches!(
-        outcome.errors[1],
+        rejected[1],
         Error::PayloadTooLarge { size: 8, limit: 4 }
     ));
     assert!(matches!(
-        &outcome.errors[2],
+        rejected[2],
         Error::NonMember { author, count: 2, .. } if author == &node("z")
+    ));
+    // The rejection of a non-member's entries is also an event, typed as one.
+    let events: Vec<&DomainEvent> = outcome.events().collect();
+    assert!(matches!(
+        &events[..],
+        [DomainEvent::NonMemberEntriesRejected { author, count: 2, .. }] if author == &node("z")
     ));
 }
 
@@ -134,7 +141,7 @@ fn duplicates_are_ignored_and_equivocation_is_reported_not_stored() {
     let outcome = r.deliver(vec![entry("a", 1, 1, b"one"), entry("a", 1, 1, b"ONE")]);
     assert_eq!(outcome.duplicates, 1);
     assert!(matches!(
-        &outcome.errors[..],
+        &outcome.rejections().collect::<Vec<_>>()[..],
         [Error::Equivocation { author, sequence: 1, .. }] if author == &node("a")
     ));
     assert_eq!(r.stored[&(node("a"), 1)].payload.as_ref(), b"one");
@@ -146,7 +153,8 @@ fn duplicates_are_ignored_and_equivocation_is_reported_not_stored() {
         entry("a", 2, 2, b"TWO"),
     ]);
     assert_eq!(outcome.accepted.len(), 2);
-    assert_eq!(outcome.errors.len(), 2);
+    assert_eq!(outcome.rejections().count(), 2);
+    assert_eq!(outcome.events().count(), 0);
     assert_eq!(r.stored[&(node("a"), 3)].payload.as_ref(), b"three");
 }
 
@@ -164,14 +172,14 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
     assert!(r.stored.is_empty());
     assert_eq!(outcome.buffered, 2);
     assert!(matches!(
-        &outcome.errors[..],
+        &outcome.rejections().collect::<Vec<_>>()[..],
         [Error::BufferOverflow { author, dropped: 2, .. }] if author == &node("a")
     ));
     // The total bound: one more fits, the next is dropped.
     let outcome = r.deliver(vec![entry("b", 2, 2, b""), entry("b", 3, 3, b"")]);
     assert_eq!(outcome.buffered, 1);
     assert!(matches!(
-        &outcome.errors[..],
+        &outcome.rejections().collect::<Vec<_>>()[..],
         [Error::BufferOverflow { author, dropped: 1, .. }] if author == &node("b")
     ));
     assert_eq!(r.buffer.len(), 3);

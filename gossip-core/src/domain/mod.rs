@@ -22,7 +22,9 @@ pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
 pub use ids::{ChannelId, NodeId, StreamId, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
-pub use merge::{duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome};
+pub use merge::{
+    duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome, MergeOutput,
+};
 pub use retention::RetentionPolicy;
 pub use rng::SeededRng;
 pub use version_vector::{SeqRange, VersionVector};

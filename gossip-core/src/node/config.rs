@@ -1,13 +1,21 @@
 //! [`Config`]: every timing, limit and seed of a node, with defaults.
 //!
+//! One way to set things: builder-style setters named after the field
+//! (`Config::default().gossip_interval(..)`), each taking and returning the
+//! config. Failure detection has its own struct, [`SwimConfig`], nested as
+//! [`Config::swim`] and set the same way; each setting has one default, the
+//! one [`SwimConfig::default`] gives.
+//!
 //! ```
-//! use gossip_core::Config;
+//! use gossip_core::{Config, SwimConfig};
 //! use std::time::Duration;
 //!
 //! let config = Config::default()
 //!     .gossip_interval(Duration::from_millis(100))
+//!     .swim(SwimConfig::default().probe_interval(Duration::from_secs(2)))
 //!     .seed(42);
 //! assert_eq!(config.gossip_interval, Duration::from_millis(100));
+//! assert_eq!(config.swim.probe_interval, Duration::from_secs(2));
 //! assert!(config.validate().is_ok());
 //! ```
 
@@ -17,6 +25,7 @@ use super::budget::InboundBudget;
 use crate::{
     domain::{BufferLimits, DEFAULT_MAX_PAYLOAD_BYTES},
     error::Error,
+    protocol::swim::SwimConfig,
 };
 
 /// A node's configuration. Every field has a default (DESIGN §7).
@@ -25,17 +34,10 @@ use crate::{
 pub struct Config {
     /// How often anti-entropy runs with a random reachable peer. Default 200 ms.
     pub gossip_interval: Duration,
-    /// How often SWIM probes a peer. Default 1 s.
-    pub probe_interval: Duration,
-    /// How long to wait for a direct ack before asking intermediaries. Default 500 ms.
-    pub ping_timeout: Duration,
-    /// Consecutive failed probes before a peer is suspected. Default 3.
-    pub suspicion_threshold: u32,
-    /// How long a peer stays suspected before it is declared unreachable. Default 8 s
-    /// (no false verdicts at 50% loss in simulation; 5 s gave some).
-    pub suspicion_timeout: Duration,
-    /// Intermediaries asked to probe a peer that did not answer. Default 3.
-    pub ping_req_fanout: usize,
+    /// Failure detection (SWIM): probe interval, ping timeout, suspicion
+    /// threshold and timeout, fan-out, piggybacking. Default
+    /// [`SwimConfig::default`].
+    pub swim: SwimConfig,
     /// Whether appends are pushed to peers at once (anti-entropy still runs). Default true.
     pub eager_push: bool,
     /// Members an append is pushed to. Default 8.
@@ -69,11 +71,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             gossip_interval: Duration::from_millis(200),
-            probe_interval: Duration::from_secs(1),
-            ping_timeout: Duration::from_millis(500),
-            suspicion_threshold: 3,
-            suspicion_timeout: Duration::from_secs(8),
-            ping_req_fanout: 3,
+            swim: SwimConfig::default(),
             eager_push: true,
             push_fanout: 8,
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
@@ -108,16 +106,8 @@ macro_rules! setters {
 setters! {
     /// Sets [`Config::gossip_interval`].
     gossip_interval: Duration,
-    /// Sets [`Config::probe_interval`].
-    probe_interval: Duration,
-    /// Sets [`Config::ping_timeout`].
-    ping_timeout: Duration,
-    /// Sets [`Config::suspicion_threshold`].
-    suspicion_threshold: u32,
-    /// Sets [`Config::suspicion_timeout`].
-    suspicion_timeout: Duration,
-    /// Sets [`Config::ping_req_fanout`].
-    ping_req_fanout: usize,
+    /// Sets [`Config::swim`].
+    swim: SwimConfig,
     /// Sets [`Config::eager_push`].
     eager_push: bool,
     /// Sets [`Config::push_fanout`].
@@ -153,8 +143,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         let positive = [
             ("gossip_interval", self.gossip_interval),
-            ("probe_interval", self.probe_interval),
-            ("ping_timeout", self.ping_timeout),
+            ("swim.probe_interval", self.swim.probe_interval),
+            ("swim.ping_timeout", self.swim.ping_timeout),
             ("retention_interval", self.retention_interval),
         ];
         for (name, value) in positive {
@@ -162,13 +152,16 @@ impl Config {
                 return Err(Error::InvalidConfig(format!("{name} must be positive")));
             }
         }
-        if self.ping_timeout >= self.probe_interval {
+        if self.swim.ping_timeout >= self.swim.probe_interval {
             return Err(Error::InvalidConfig(
-                "ping_timeout must be shorter than probe_interval".into(),
+                "swim.ping_timeout must be shorter than swim.probe_interval".into(),
             ));
         }
         let counts = [
-            ("suspicion_threshold", self.suspicion_threshold as usize),
+            (
+                "swim.suspicion_threshold",
+                self.swim.suspicion_threshold as usize,
+            ),
             ("max_delta_entries", self.max_delta_entries),
             ("stream_capacity", self.stream_capacity),
             ("command_capacity", self.command_capacity),
@@ -205,10 +198,12 @@ mod tests {
     fn defaults_match_the_design_and_validate() {
         let c = Config::default();
         assert_eq!(c.gossip_interval, Duration::from_millis(200));
-        assert_eq!(c.probe_interval, Duration::from_secs(1));
-        assert_eq!(c.ping_timeout, Duration::from_millis(500));
-        assert_eq!(c.suspicion_threshold, 3);
-        assert_eq!(c.ping_req_fanout, 3);
+        assert_eq!(c.swim, SwimConfig::default());
+        assert_eq!(c.swim.probe_interval, Duration::from_secs(1));
+        assert_eq!(c.swim.ping_timeout, Duration::from_millis(500));
+        assert_eq!(c.swim.suspicion_threshold, 3);
+        assert_eq!(c.swim.suspicion_timeout, Duration::from_secs(8));
+        assert_eq!(c.swim.ping_req_fanout, 3);
         assert_eq!(c.max_payload_bytes, 32 * 1024);
         assert_eq!((c.buffer.per_author, c.buffer.total), (100, 10_000));
         c.validate().unwrap();
@@ -221,9 +216,15 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("gossip_interval"));
-        assert!(Config::default()
-            .ping_timeout(Duration::from_secs(2))
+        let err = Config::default()
+            .swim(SwimConfig::default().ping_timeout(Duration::from_secs(2)))
             .validate()
-            .is_err());
+            .unwrap_err();
+        assert!(err.to_string().contains("swim.ping_timeout"));
+        let err = Config::default()
+            .swim(SwimConfig::default().suspicion_threshold(0))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("swim.suspicion_threshold"));
     }
 }

@@ -1,22 +1,20 @@
-//! [`Coordinator`], the entry point, and its cheap handles [`ChannelHandle`] and [`StreamHandle`].
+//! [`Coordinator`], the entry point: lifecycle, peers, channels, streams of
+//! events and errors, health. Its handles live beside it
+//! ([`ChannelHandle`], [`StreamHandle`]).
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     builder::{CoordinatorBuilder, NoStore},
-    command::{ChannelChange, Command, Lifecycle, Reply},
+    channel_handle::ChannelHandle,
+    command::{Command, Lifecycle, Reply},
     health::{Health, ResourceUsage},
-    materialized::MaterializedView,
     subscription::{Feeds, Subscription},
 };
 use crate::{
-    domain::{
-        Channel, ChannelId, DomainEvent, EntryKey, LogEntry, NodeId, StateMaterializer,
-        StreamConfig, StreamId, SyncError, VersionVector,
-    },
+    domain::{ChannelId, DomainEvent, NodeId, SyncError},
     error::Error,
     ports::{DynStore, PeerRecord},
 };
@@ -84,7 +82,11 @@ impl Coordinator {
         &self.inner.local
     }
 
-    async fn request<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, Error> {
+    /// Sends a command to the node task and waits for its reply.
+    pub(super) async fn request<T>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
         self.inner
             .commands
@@ -99,7 +101,9 @@ impl Coordinator {
     /// # Errors
     ///
     /// [`Error::NodeStopped`] after [`dispose`](Self::dispose);
-    /// [`Error::InvalidConfig`] when the node was stopped.
+    /// [`Error::InvalidState`] when the node's state does not allow the
+    /// change (starting a stopped node, pausing one that is not running,
+    /// resuming one that is not paused); the node stays as it was.
     pub async fn start(&self) -> Result<(), Error> {
         self.request(|r| Command::Lifecycle(Lifecycle::Start, r))
             .await
@@ -183,10 +187,7 @@ impl Coordinator {
     pub async fn create_channel(&self, id: ChannelId) -> Result<ChannelHandle, Error> {
         let id2 = id.clone();
         self.request(|r| Command::CreateChannel(id2, r)).await?;
-        Ok(ChannelHandle {
-            node: self.clone(),
-            id,
-        })
+        Ok(ChannelHandle::new(self.clone(), id))
     }
 
     /// Opens an existing channel.
@@ -197,10 +198,7 @@ impl Coordinator {
     pub async fn channel(&self, id: ChannelId) -> Result<ChannelHandle, Error> {
         let id2 = id.clone();
         self.request(|r| Command::GetChannel(id2, r)).await?;
-        Ok(ChannelHandle {
-            node: self.clone(),
-            id,
-        })
+        Ok(ChannelHandle::new(self.clone(), id))
     }
 
     /// Every channel of this node.
@@ -270,224 +268,14 @@ impl Coordinator {
     pub async fn compact_now(&self) -> Result<u64, Error> {
         self.request(Command::Compact).await
     }
-}
 
-/// A channel of a node. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct ChannelHandle {
-    node: Coordinator,
-    id: ChannelId,
-}
-
-impl ChannelHandle {
-    /// The channel's id.
-    #[must_use]
-    pub fn id(&self) -> &ChannelId {
-        &self.id
+    /// The store, for handles that read it directly.
+    pub(super) fn store(&self) -> &DynStore {
+        &self.inner.store
     }
 
-    async fn change(&self, change: ChannelChange) -> Result<Channel, Error> {
-        let id = self.id.clone();
-        self.node
-            .request(|r| Command::UpdateChannel(id, change, r))
-            .await
-    }
-
-    /// Adds a member: its entries are accepted, and it may learn of the channel.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChannel`], [`Error::Store`].
-    pub async fn add_member(&self, member: NodeId) -> Result<(), Error> {
-        self.change(ChannelChange::AddMember(member))
-            .await
-            .map(drop)
-    }
-
-    /// Removes a member: entries it already wrote stay; new ones are rejected.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChannel`], [`Error::Store`].
-    pub async fn remove_member(&self, member: &NodeId) -> Result<(), Error> {
-        self.change(ChannelChange::RemoveMember(member.clone()))
-            .await
-            .map(drop)
-    }
-
-    /// The channel as it is now (members, stream configuration).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChannel`] when it was deleted.
-    pub async fn info(&self) -> Result<Channel, Error> {
-        let id = self.id.clone();
-        self.node.request(|r| Command::GetChannel(id, r)).await
-    }
-
-    /// Sets one stream's configuration (retention, payload limit).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidConfig`] when the payload limit does not fit the
-    /// transport's frames; [`Error::UnknownChannel`]; [`Error::Store`].
-    pub async fn set_stream_config(
-        &self,
-        stream: StreamId,
-        config: StreamConfig,
-    ) -> Result<(), Error> {
-        self.change(ChannelChange::StreamConfig(stream, config))
-            .await
-            .map(drop)
-    }
-
-    /// Sets the configuration of streams not configured explicitly.
-    ///
-    /// # Errors
-    ///
-    /// As [`set_stream_config`](Self::set_stream_config).
-    pub async fn set_default_stream_config(&self, config: StreamConfig) -> Result<(), Error> {
-        self.change(ChannelChange::DefaultStreamConfig(config))
-            .await
-            .map(drop)
-    }
-
-    /// A handle on one stream of the channel.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::UnknownChannel`] when the channel was deleted.
-    pub async fn stream(&self, stream: StreamId) -> Result<StreamHandle, Error> {
-        self.info().await?;
-        Ok(StreamHandle {
-            node: self.node.clone(),
-            channel: self.id.clone(),
-            stream,
-        })
-    }
-}
-
-/// One stream of a channel. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct StreamHandle {
-    node: Coordinator,
-    channel: ChannelId,
-    stream: StreamId,
-}
-
-/// Entries read per page by [`StreamHandle::entries`].
-const PAGE: usize = 1_024;
-
-impl StreamHandle {
-    /// The channel's id.
-    #[must_use]
-    pub fn channel_id(&self) -> &ChannelId {
-        &self.channel
-    }
-
-    /// The stream's id.
-    #[must_use]
-    pub fn id(&self) -> &StreamId {
-        &self.stream
-    }
-
-    /// Appends one entry written by this node; returns it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::PayloadTooLarge`] (nothing written), [`Error::UnknownChannel`],
-    /// [`Error::NotMember`], [`Error::Store`].
-    pub async fn append(&self, payload: impl Into<Bytes>) -> Result<LogEntry, Error> {
-        let mut entries = self.append_batch(vec![payload.into()]).await?;
-        entries.pop().ok_or(Error::NodeStopped)
-    }
-
-    /// Appends several entries in one atomic batch.
-    ///
-    /// # Errors
-    ///
-    /// As [`append`](Self::append); nothing is written on error.
-    pub async fn append_batch(&self, payloads: Vec<Bytes>) -> Result<Vec<LogEntry>, Error> {
-        let (channel, stream) = (self.channel.clone(), self.stream.clone());
-        self.node
-            .request(|reply| Command::Append {
-                channel,
-                stream,
-                payloads,
-                reply,
-            })
-            .await
-    }
-
-    /// Every entry, in read order `(timestamp, author, sequence)`. For long
-    /// histories prefer [`entries_page`](Self::entries_page).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Store`].
-    pub async fn entries(&self) -> Result<Vec<LogEntry>, Error> {
-        let mut all = Vec::new();
-        let mut after: Option<EntryKey> = None;
-        loop {
-            let page = self.entries_page(after.as_ref(), PAGE).await?;
-            let done = page.len() < PAGE;
-            after = page.last().map(LogEntry::key);
-            all.extend(page);
-            if done {
-                return Ok(all);
-            }
-        }
-    }
-
-    /// Up to `limit` entries after `after` (exclusive), in read order.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Store`].
-    pub async fn entries_page(
-        &self,
-        after: Option<&EntryKey>,
-        limit: usize,
-    ) -> Result<Vec<LogEntry>, Error> {
-        Ok(self
-            .node
-            .inner
-            .store
-            .read(&self.channel, &self.stream, after, limit)
-            .await?)
-    }
-
-    /// What this node holds of the stream.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Store`].
-    pub async fn version(&self) -> Result<VersionVector, Error> {
-        Ok(self
-            .node
-            .inner
-            .store
-            .version(&self.channel, &self.stream)
-            .await?)
-    }
-
-    /// New entries, local and merged, from now on.
-    #[must_use]
-    pub fn subscribe(&self) -> Subscription<LogEntry> {
-        self.node.inner.feeds.entries(&self.channel, &self.stream)
-    }
-
-    /// Registers a materializer: a view that folds the stream into state and
-    /// keeps up with new entries.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Store`] while reading the history.
-    pub async fn materialize<T, M>(&self, materializer: M) -> Result<MaterializedView<T, M>, Error>
-    where
-        T: Clone + Send + 'static,
-        M: StateMaterializer<T>,
-    {
-        MaterializedView::new(self.clone(), materializer).await
+    /// The event, error and entry feeds.
+    pub(super) fn feeds(&self) -> &Feeds {
+        &self.inner.feeds
     }
 }

@@ -2,7 +2,7 @@
 
 use futures_util::{FutureExt, StreamExt};
 
-use super::{coordinator::StreamHandle, subscription::Subscription};
+use super::{stream_handle::StreamHandle, subscription::Subscription};
 use crate::{
     domain::{EntryKey, Fold, LogEntry, Materialized, StateMaterializer, VersionVector},
     error::Error,

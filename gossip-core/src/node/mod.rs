@@ -3,19 +3,23 @@
 
 mod budget;
 mod builder;
+mod channel_handle;
 mod command;
 mod config;
 mod coordinator;
 mod driver;
 mod health;
 mod materialized;
+mod stream_handle;
 mod subscription;
-mod sync;
 
+pub use crate::protocol::swim::SwimConfig;
 pub use budget::InboundBudget;
 pub use builder::{CoordinatorBuilder, NoStore};
+pub use channel_handle::ChannelHandle;
 pub use config::Config;
-pub use coordinator::{ChannelHandle, Coordinator, StreamHandle};
+pub use coordinator::Coordinator;
 pub use health::{Health, NodeState, NodeStats, PeerHealth, ResourceUsage};
 pub use materialized::MaterializedView;
+pub use stream_handle::StreamHandle;
 pub use subscription::Subscription;

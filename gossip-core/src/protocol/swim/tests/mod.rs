@@ -27,8 +27,14 @@ fn ping_with(updates: Vec<MemberUpdate>) -> Message {
     })
 }
 
+/// The timings these tests are written for: the defaults with a 5 s
+/// suspicion timeout (shorter than the 8 s default, so the timelines stay short).
+pub(super) fn five_second_suspicion() -> SwimConfig {
+    SwimConfig::default().suspicion_timeout(std::time::Duration::from_secs(5))
+}
+
 fn detector(local: &str, members: &[&str], seed: u64) -> FailureDetector {
-    let mut d = FailureDetector::new(id(local), SwimConfig::default(), SeededRng::new(seed));
+    let mut d = FailureDetector::new(id(local), five_second_suspicion(), SeededRng::new(seed));
     for m in members {
         d.add_member(id(m), 0);
     }

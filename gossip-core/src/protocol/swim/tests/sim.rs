@@ -190,7 +190,7 @@ fn direct_ping_ack_keeps_everyone_reachable() {
 
 #[test]
 fn silent_node_is_suspected_then_unreachable_within_the_bound_and_reachable_after_it_returns() {
-    let config = SwimConfig::default();
+    let config = super::five_second_suspicion();
     let n = 8;
     let bound = u64::try_from(config.detection_bound(n - 1).as_millis()).unwrap();
     // ((3 + 1) × 7 + 1) × 1 s + 5 s

@@ -1,0 +1,291 @@
+//! Commands from the handles: peers, channels, appends, health.
+
+use tracing::Instrument;
+
+use super::{event_loop::Flow, Driver};
+use crate::{
+    domain::{Channel, ChannelId, NodeId},
+    error::Error,
+    node::{
+        command::{ChannelChange, Command, Lifecycle},
+        health::{Health, NodeState, PeerHealth, ResourceUsage},
+    },
+    ports::PeerRecord,
+};
+
+impl Driver {
+    /// Runs one command and replies to it.
+    pub(super) async fn handle_command(&mut self, command: Command) -> Flow {
+        match command {
+            Command::Lifecycle(change, reply) => {
+                let result = self.lifecycle(change).await;
+                let _ = reply.send(result);
+                if change == Lifecycle::Dispose {
+                    return Flow::Exit;
+                }
+            }
+            Command::AddPeer(record, reply) => {
+                let _ = reply.send(self.add_peer(record).await);
+            }
+            Command::RemovePeer(peer, reply) => {
+                let _ = reply.send(self.remove_peer(&peer).await);
+            }
+            Command::CreateChannel(id, reply) => {
+                let _ = reply.send(self.create_channel(id).await);
+            }
+            Command::DeleteChannel(id, reply) => {
+                let _ = reply.send(self.delete_channel(&id).await);
+            }
+            Command::GetChannel(id, reply) => {
+                let result = self
+                    .replica
+                    .channels
+                    .get(&id)
+                    .cloned()
+                    .ok_or(Error::UnknownChannel(id));
+                let _ = reply.send(result);
+            }
+            Command::ListChannels(reply) => {
+                let _ = reply.send(Ok(self.replica.channels.keys().cloned().collect()));
+            }
+            Command::UpdateChannel(id, change, reply) => {
+                let _ = reply.send(self.update_channel(&id, change).await);
+            }
+            Command::Append {
+                channel,
+                stream,
+                payloads,
+                reply,
+            } => {
+                let span = tracing::debug_span!(
+                    "append",
+                    node = %self.local,
+                    channel = %channel,
+                    stream = %stream,
+                    entries = payloads.len(),
+                );
+                let result = self
+                    .append(&channel, &stream, payloads)
+                    .instrument(span)
+                    .await;
+                let _ = reply.send(result);
+            }
+            Command::Compact(reply) => {
+                let _ = reply.send(Ok(self.apply_retention().await));
+            }
+            Command::SyncNow(reply) => {
+                if self.running() {
+                    for peer in self.peers.ids() {
+                        self.gossip_round(Some(peer)).await;
+                    }
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Command::Health(reply) => {
+                let _ = reply.send(Ok(self.health()));
+            }
+            Command::ResourceUsage(reply) => {
+                let _ = reply.send(self.resource_usage().await);
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn add_peer(&mut self, record: PeerRecord) -> Result<(), Error> {
+        if record.id == self.local {
+            return Err(Error::InvalidConfig("a node cannot be its own peer".into()));
+        }
+        self.store.save_peer(&record).await?;
+        let id = record.id.clone();
+        self.peers.insert(record);
+        if matches!(self.state, NodeState::Running | NodeState::Paused) {
+            let now = self.timers.now_ms();
+            self.engines.swim.add_member(id, now);
+        }
+        Ok(())
+    }
+
+    async fn remove_peer(&mut self, peer: &NodeId) -> Result<(), Error> {
+        self.store.remove_peer(peer).await?;
+        self.peers.remove(peer);
+        self.engines.swim.remove_member(peer);
+        Ok(())
+    }
+
+    async fn create_channel(&mut self, id: ChannelId) -> Result<Channel, Error> {
+        if let Some(existing) = self.replica.channels.get(&id) {
+            return Ok(existing.clone());
+        }
+        let mut channel = Channel::new(id.clone(), self.local.clone());
+        let mut defaults = channel.default_stream_config().clone();
+        defaults.max_payload_bytes = self.config.max_payload_bytes;
+        channel.set_default_stream_config(defaults);
+        self.store.save_channel(&channel).await?;
+        self.replica.index.add_channel(&id);
+        self.replica.channels.insert(id, channel.clone());
+        Ok(channel)
+    }
+
+    async fn delete_channel(&mut self, id: &ChannelId) -> Result<(), Error> {
+        self.store.delete_channel(id).await?;
+        self.replica.remove_channel(id);
+        Ok(())
+    }
+
+    pub(super) async fn update_channel(
+        &mut self,
+        id: &ChannelId,
+        change: ChannelChange,
+    ) -> Result<Channel, Error> {
+        let mut channel = self
+            .replica
+            .channels
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownChannel(id.clone()))?;
+        match change {
+            ChannelChange::AddMember(node) => {
+                channel.add_member(node);
+            }
+            ChannelChange::RemoveMember(node) => {
+                channel.remove_member(&node);
+            }
+            ChannelChange::StreamConfig(stream, config) => {
+                self.link.check_payload_fits(config.max_payload_bytes)?;
+                channel.set_stream_config(stream, config);
+            }
+            ChannelChange::DefaultStreamConfig(config) => {
+                self.link.check_payload_fits(config.max_payload_bytes)?;
+                channel.set_default_stream_config(config);
+            }
+        }
+        self.store.save_channel(&channel).await?;
+        self.replica.channels.insert(id.clone(), channel.clone());
+        Ok(channel)
+    }
+
+    pub(super) fn health(&self) -> Health {
+        let peers = self
+            .peers
+            .ids()
+            .into_iter()
+            .map(|id| PeerHealth {
+                status: self.engines.status(&id),
+                last_heard_ms_ago: self.peers.last_heard_ms_ago(&id),
+                id,
+            })
+            .collect();
+        Health {
+            state: self.state,
+            peers,
+            buffered_entries: self.replica.buffer.len(),
+            stats: self.stats,
+        }
+    }
+
+    async fn resource_usage(&self) -> Result<ResourceUsage, Error> {
+        let mut usage = ResourceUsage {
+            channels: self.replica.channels.len(),
+            buffered_entries: self.replica.buffer.len(),
+            buffered_bytes: self.replica.buffer.bytes(),
+            ..ResourceUsage::default()
+        };
+        for id in self.replica.channels.keys() {
+            for stream in self.store.streams(id).await? {
+                let stats = self.store.stats(id, &stream).await?;
+                usage.streams += 1;
+                usage.entries += stats.entries;
+                usage.bytes += stats.bytes;
+            }
+        }
+        Ok(usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::{
+        domain::StreamConfig,
+        node::driver::fixture::{node, Fixture},
+        ports::Store,
+    };
+
+    #[tokio::test]
+    async fn peers_are_persisted_and_forgotten() {
+        let mut f = Fixture::new(&["b"]).await;
+        let err = f
+            .driver
+            .add_peer(PeerRecord::new(node("a")))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidConfig(_)));
+        f.driver.add_peer(PeerRecord::new(node("b"))).await.unwrap();
+        assert!(f.driver.peers.contains(&node("b")));
+        assert_eq!(f.store.load_peers().await.unwrap().len(), 1);
+        let health = f.driver.health();
+        assert_eq!(health.peers.len(), 1);
+        assert_eq!(health.peers[0].id, node("b"));
+
+        f.driver.remove_peer(&node("b")).await.unwrap();
+        assert!(!f.driver.peers.contains(&node("b")));
+        assert!(f.store.load_peers().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn channels_are_created_once_updated_and_deleted() {
+        let mut f = Fixture::new(&[]).await;
+        let id = ChannelId::new("d").unwrap();
+        let created = f.driver.create_channel(id.clone()).await.unwrap();
+        assert_eq!(
+            created.default_stream_config().max_payload_bytes,
+            f.driver.config.max_payload_bytes
+        );
+        // Creating it again opens it.
+        let mut changed = f.driver.create_channel(id.clone()).await.unwrap();
+        assert_eq!(changed, created);
+        let updated = f
+            .driver
+            .update_channel(&id, ChannelChange::AddMember(node("b")))
+            .await
+            .unwrap();
+        changed.add_member(node("b"));
+        assert_eq!(updated, changed);
+        assert!(f.store.load_channels().await.unwrap().contains(&updated));
+
+        f.driver.delete_channel(&id).await.unwrap();
+        let err = f
+            .driver
+            .update_channel(
+                &id,
+                ChannelChange::DefaultStreamConfig(StreamConfig::default()),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::UnknownChannel(_)));
+    }
+
+    #[tokio::test]
+    async fn commands_reply_and_dispose_ends_the_loop() {
+        let mut f = Fixture::new(&[]).await;
+        let (tx, rx) = oneshot::channel();
+        let flow = f.driver.handle_command(Command::ListChannels(tx)).await;
+        assert_eq!(flow, Flow::Continue);
+        assert_eq!(rx.await.unwrap().unwrap(), vec![f.channel.clone()]);
+
+        let (tx, rx) = oneshot::channel();
+        f.driver.handle_command(Command::ResourceUsage(tx)).await;
+        assert_eq!(rx.await.unwrap().unwrap().channels, 1);
+
+        let (tx, rx) = oneshot::channel();
+        let flow = f
+            .driver
+            .handle_command(Command::Lifecycle(Lifecycle::Dispose, tx))
+            .await;
+        assert_eq!(flow, Flow::Exit);
+        rx.await.unwrap().unwrap();
+        assert_eq!(f.driver.state, NodeState::Disposed);
+    }
+}

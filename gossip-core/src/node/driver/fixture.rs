@@ -1,0 +1,314 @@
+//! Test fixtures of the driver's unit tests: a small in-memory [`Store`]
+//! (gossip-core cannot use `gossip-store-memory`: that crate depends on this
+//! one, so its `Store` would be another crate's trait) and a [`Fixture`]
+//! holding a driver over it.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex, PoisonError,
+    },
+};
+
+use async_trait::async_trait;
+
+use crate::{
+    domain::{Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, StreamId, VersionVector},
+    error::{StoreError, StoreErrorKind},
+    ports::{PeerRecord, Store, StoreCapabilities, StoreResult, StreamStats},
+};
+
+type Key = (ChannelId, StreamId);
+
+#[derive(Default)]
+struct State {
+    entries: BTreeMap<Key, BTreeMap<(NodeId, u64), LogEntry>>,
+    versions: BTreeMap<Key, VersionVector>,
+    bases: BTreeMap<Key, VersionVector>,
+    channels: BTreeMap<ChannelId, Channel>,
+    peers: BTreeMap<NodeId, PeerRecord>,
+    clock: Option<Hlc>,
+}
+
+/// Keeps everything in maps; appends follow the contiguity contract.
+#[derive(Default)]
+pub(crate) struct TestStore {
+    state: Mutex<State>,
+    /// When set, every append fails (and writes nothing).
+    pub(crate) fail_appends: AtomicBool,
+}
+
+impl TestStore {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn error(kind: StoreErrorKind, message: &str) -> StoreError {
+        StoreError::new("test", kind, message)
+    }
+}
+
+#[async_trait]
+impl Store for TestStore {
+    fn backend(&self) -> &'static str {
+        "test"
+    }
+
+    fn capabilities(&self) -> StoreCapabilities {
+        StoreCapabilities::volatile()
+    }
+
+    async fn append(&self, c: &ChannelId, s: &StreamId, entries: &[LogEntry]) -> StoreResult<()> {
+        if self.fail_appends.load(Ordering::SeqCst) {
+            return Err(Self::error(StoreErrorKind::Unavailable, "appends fail"));
+        }
+        let key = (c.clone(), s.clone());
+        let mut state = self.state();
+        let mut version = state.versions.get(&key).cloned().unwrap_or_default();
+        for e in entries {
+            if e.sequence != version.get(&e.author) + 1 {
+                return Err(Self::error(StoreErrorKind::NonContiguous, "gap"));
+            }
+            version.raise(&e.author, e.sequence);
+        }
+        let stream = state.entries.entry(key.clone()).or_default();
+        for e in entries {
+            stream.insert((e.author.clone(), e.sequence), e.clone());
+        }
+        state.versions.insert(key, version);
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        c: &ChannelId,
+        s: &StreamId,
+        after: Option<&EntryKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<LogEntry>> {
+        let state = self.state();
+        let mut all: Vec<LogEntry> = state
+            .entries
+            .get(&(c.clone(), s.clone()))
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by_key(LogEntry::key);
+        Ok(all
+            .into_iter()
+            .filter(|e| after.is_none_or(|a| &e.key() > a))
+            .take(limit)
+            .collect())
+    }
+
+    async fn read_author(
+        &self,
+        c: &ChannelId,
+        s: &StreamId,
+        author: &NodeId,
+        after: u64,
+        limit: usize,
+    ) -> StoreResult<Vec<LogEntry>> {
+        let state = self.state();
+        Ok(state
+            .entries
+            .get(&(c.clone(), s.clone()))
+            .map(|m| {
+                m.values()
+                    .filter(|e| &e.author == author && e.sequence > after)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn version(&self, c: &ChannelId, s: &StreamId) -> StoreResult<VersionVector> {
+        let key = (c.clone(), s.clone());
+        Ok(self.state().versions.get(&key).cloned().unwrap_or_default())
+    }
+
+    async fn base(&self, c: &ChannelId, s: &StreamId) -> StoreResult<VersionVector> {
+        let key = (c.clone(), s.clone());
+        Ok(self.state().bases.get(&key).cloned().unwrap_or_default())
+    }
+
+    async fn stats(&self, c: &ChannelId, s: &StreamId) -> StoreResult<StreamStats> {
+        let state = self.state();
+        let stream = state.entries.get(&(c.clone(), s.clone()));
+        let entries = stream.map_or(0, |m| m.len() as u64);
+        let bytes = stream.map_or(0, |m| m.values().map(|e| e.size_bytes()).sum::<u64>());
+        Ok(StreamStats::new(entries, bytes))
+    }
+
+    async fn streams(&self, c: &ChannelId) -> StoreResult<Vec<StreamId>> {
+        Ok(self
+            .state()
+            .versions
+            .keys()
+            .filter(|(channel, _)| channel == c)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn compact(&self, c: &ChannelId, s: &StreamId, base: &VersionVector) -> StoreResult<u64> {
+        let key = (c.clone(), s.clone());
+        let mut state = self.state();
+        let stream = state.entries.entry(key.clone()).or_default();
+        let before = stream.len();
+        stream.retain(|(author, seq), _| *seq > base.get(author));
+        let removed = (before - stream.len()) as u64;
+        let mut version = state.versions.get(&key).cloned().unwrap_or_default();
+        version.merge(base);
+        state.versions.insert(key.clone(), version);
+        state.bases.entry(key).or_default().merge(base);
+        Ok(removed)
+    }
+
+    async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
+        self.state()
+            .channels
+            .insert(channel.id().clone(), channel.clone());
+        Ok(())
+    }
+
+    async fn load_channels(&self) -> StoreResult<Vec<Channel>> {
+        Ok(self.state().channels.values().cloned().collect())
+    }
+
+    async fn delete_channel(&self, c: &ChannelId) -> StoreResult<()> {
+        let mut state = self.state();
+        state.channels.remove(c);
+        state.entries.retain(|(channel, _), _| channel != c);
+        state.versions.retain(|(channel, _), _| channel != c);
+        state.bases.retain(|(channel, _), _| channel != c);
+        Ok(())
+    }
+
+    async fn save_peer(&self, peer: &PeerRecord) -> StoreResult<()> {
+        self.state().peers.insert(peer.id.clone(), peer.clone());
+        Ok(())
+    }
+
+    async fn load_peers(&self) -> StoreResult<Vec<PeerRecord>> {
+        Ok(self.state().peers.values().cloned().collect())
+    }
+
+    async fn remove_peer(&self, peer: &NodeId) -> StoreResult<()> {
+        self.state().peers.remove(peer);
+        Ok(())
+    }
+
+    async fn save_clock(&self, clock: Hlc) -> StoreResult<()> {
+        self.state().clock = Some(clock);
+        Ok(())
+    }
+
+    async fn load_clock(&self) -> StoreResult<Option<Hlc>> {
+        Ok(self.state().clock)
+    }
+
+    async fn clear(&self) -> StoreResult<()> {
+        *self.state() = State::default();
+        Ok(())
+    }
+}
+
+/// A driver over a [`TestStore`] and a manual clock, for the driver's unit
+/// tests: node `a`, offline, with channel `c` (stream `s`) already created.
+pub(crate) struct Fixture {
+    pub(crate) driver: super::Driver,
+    pub(crate) store: std::sync::Arc<TestStore>,
+    pub(crate) clock: crate::ports::ManualClock,
+    pub(crate) channel: ChannelId,
+    pub(crate) stream: StreamId,
+    events: crate::node::subscription::Subscription<crate::domain::DomainEvent>,
+    errors: crate::node::subscription::Subscription<crate::domain::SyncError>,
+}
+
+/// A node id from a valid literal.
+pub(crate) fn node(name: &str) -> NodeId {
+    NodeId::new(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+impl Fixture {
+    /// Node `a` with channel `c` whose other members are `others`.
+    pub(crate) async fn new(others: &[&str]) -> Self {
+        Self::with_config(others, crate::node::config::Config::default()).await
+    }
+
+    /// As [`new`](Self::new), with `config`.
+    pub(crate) async fn with_config(others: &[&str], config: crate::node::config::Config) -> Self {
+        use std::sync::Arc;
+        let store = Arc::new(TestStore::default());
+        let channel = ChannelId::new("c").unwrap_or_else(|e| panic!("{e}"));
+        let mut c = Channel::new(channel.clone(), node("a"));
+        for other in others {
+            c.add_member(node(other));
+        }
+        store
+            .save_channel(&c)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let clock = crate::ports::ManualClock::new(1_000_000);
+        let feeds = Arc::new(crate::node::subscription::Feeds::new(64));
+        let (events, errors) = (feeds.events(), feeds.errors());
+        let driver = super::Driver::load(
+            node("a"),
+            config,
+            store.clone(),
+            None,
+            Arc::new(clock.clone()),
+            feeds,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            driver,
+            store,
+            clock,
+            channel,
+            stream: StreamId::new("s").unwrap_or_else(|e| panic!("{e}")),
+            events,
+            errors,
+        }
+    }
+
+    /// Entries `first..=last` written by `author`, at `ts_ms`, `ts_ms + 1`, ...
+    pub(crate) fn entries(
+        &self,
+        author: &str,
+        seqs: std::ops::RangeInclusive<u64>,
+        ts_ms: u64,
+    ) -> Vec<LogEntry> {
+        seqs.map(|seq| {
+            let ts = Hlc::new(ts_ms + seq, 0).unwrap_or_else(|e| panic!("{e}"));
+            LogEntry::new(node(author), seq, ts, format!("{author}{seq}").into_bytes())
+        })
+        .collect()
+    }
+
+    /// The events reported since the last call.
+    pub(crate) fn events(&mut self) -> Vec<crate::domain::DomainEvent> {
+        drain(&mut self.events)
+    }
+
+    /// The errors reported since the last call.
+    pub(crate) fn errors(&mut self) -> Vec<crate::error::Error> {
+        drain(&mut self.errors)
+            .into_iter()
+            .map(|e| e.error)
+            .collect()
+    }
+}
+
+fn drain<T: Clone + Send + 'static>(
+    sub: &mut crate::node::subscription::Subscription<T>,
+) -> Vec<T> {
+    use futures_util::{FutureExt, StreamExt};
+    let mut items = Vec::new();
+    while let Some(Some(item)) = sub.next().now_or_never() {
+        items.push(item.unwrap_or_else(|e| panic!("{e}")));
+    }
+    items
+}

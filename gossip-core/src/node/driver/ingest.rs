@@ -1,0 +1,480 @@
+//! Ingest: local appends and remote merges, both ending in one commit path
+//! (store append → index → clock → stats → publish → event → push).
+
+use bytes::Bytes;
+use tracing::Instrument;
+
+use super::Driver;
+use crate::{
+    domain::{
+        duplicate_ranges, merge_entries, ChannelId, DomainEvent, HeldEntries, LogEntry, MergeInput,
+        MergeOutput, NodeId, StreamId, VersionVector,
+    },
+    error::Error,
+};
+
+/// Where entries being committed come from.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Origin<'a> {
+    /// Written by this node.
+    Local,
+    /// Received from a peer; `forward` when they came as a push that
+    /// channels which forward pushes pass on.
+    Peer { from: &'a NodeId, forward: bool },
+}
+
+impl<'a> Origin<'a> {
+    /// The peer the entries came from, if any.
+    fn peer(self) -> Option<&'a NodeId> {
+        match self {
+            Origin::Local => None,
+            Origin::Peer { from, .. } => Some(from),
+        }
+    }
+}
+
+/// Entries ready to be stored in one atomic batch, with the stream's version
+/// vector and base once they are.
+#[derive(Debug)]
+pub(super) struct Commit {
+    pub(super) entries: Vec<LogEntry>,
+    pub(super) version: VersionVector,
+    pub(super) base: VersionVector,
+}
+
+impl Driver {
+    /// Appends local entries: one atomic batch, then pushed at once.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChannel`], [`Error::NotMember`],
+    /// [`Error::PayloadTooLarge`] (nothing written), [`Error::Store`].
+    pub(super) async fn append(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        payloads: Vec<Bytes>,
+    ) -> Result<Vec<LogEntry>, Error> {
+        let channel = self
+            .replica
+            .channels
+            .get(channel_id)
+            .ok_or_else(|| Error::UnknownChannel(channel_id.clone()))?;
+        if !channel.is_member(&self.local) {
+            return Err(Error::NotMember {
+                channel: channel_id.clone(),
+                node: self.local.clone(),
+            });
+        }
+        let limit = channel.stream_config(stream).max_payload_bytes;
+        if let Some(p) = payloads.iter().find(|p| p.len() > limit) {
+            return Err(Error::PayloadTooLarge {
+                size: p.len(),
+                limit,
+            });
+        }
+        if payloads.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut version = self.replica.index.version(channel_id, stream);
+        let mut sequence = version.get(&self.local);
+        let physical = self.clock.now_ms();
+        let mut entries = Vec::with_capacity(payloads.len());
+        for payload in payloads {
+            sequence += 1;
+            let timestamp = self.replica.hlc.now(physical)?;
+            entries.push(LogEntry::new(
+                self.local.clone(),
+                sequence,
+                timestamp,
+                payload,
+            ));
+        }
+        version.raise(&self.local, sequence);
+        let base = self.replica.index.base(channel_id, stream);
+        let commit = Commit {
+            entries,
+            version,
+            base,
+        };
+        self.commit(channel_id, stream, commit, Origin::Local).await
+    }
+
+    /// Merges entries of one stream received from a peer (in a span naming
+    /// the node, the peer, the channel and the stream); returns the entries
+    /// accepted and stored. Rejections and events the merge rules produce
+    /// are forwarded to the error and event streams.
+    pub(super) async fn merge(
+        &mut self,
+        origin: Origin<'_>,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        entries: Vec<LogEntry>,
+        sender_base: Option<VersionVector>,
+    ) -> Vec<LogEntry> {
+        let span = tracing::debug_span!(
+            "merge",
+            node = %self.local,
+            peer = origin.peer().map(tracing::field::display),
+            channel = %channel_id,
+            stream = %stream,
+            entries = entries.len(),
+        );
+        self.merge_inner(origin, channel_id, stream, entries, sender_base)
+            .instrument(span)
+            .await
+    }
+
+    async fn merge_inner(
+        &mut self,
+        origin: Origin<'_>,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        entries: Vec<LogEntry>,
+        sender_base: Option<VersionVector>,
+    ) -> Vec<LogEntry> {
+        let from = origin.peer();
+        let Some(channel) = self.replica.channels.get(channel_id) else {
+            return Vec::new();
+        };
+        if let Some(sender) = from.filter(|f| !channel.is_member(f)) {
+            self.report(
+                Error::NonMember {
+                    channel: channel_id.clone(),
+                    author: sender.clone(),
+                    count: entries.len(),
+                },
+                from,
+            );
+            return Vec::new();
+        }
+        let version = self.replica.index.version(channel_id, stream);
+        let mut held = Vec::new();
+        for range in duplicate_ranges(&version, &entries) {
+            let limit = usize::try_from(range.len()).unwrap_or(usize::MAX);
+            match self
+                .store
+                .read_author(channel_id, stream, &range.author, range.after, limit)
+                .await
+            {
+                Ok(page) => held.extend(page),
+                Err(error) => self.report(Error::Store(error), from),
+            }
+        }
+        let held: HeldEntries = held.into_iter().collect();
+        let Some(channel) = self.replica.channels.get(channel_id) else {
+            return Vec::new();
+        };
+        let mut input = MergeInput::new(channel, stream, &version);
+        if let Some(base) = &sender_base {
+            input = input.sender_base(base);
+        }
+        let outcome = merge_entries(&mut self.replica.buffer, &input, &held, entries);
+        let changes_store = outcome.changes_store();
+        for output in outcome.outputs {
+            match output {
+                MergeOutput::Event(event) => self.feeds.event(event),
+                MergeOutput::Rejected(error) => self.report(error, from),
+            }
+        }
+        if !changes_store {
+            return Vec::new();
+        }
+        let mut base = self.replica.index.base(channel_id, stream);
+        if !outcome.raised_base.is_empty() {
+            match self
+                .store
+                .compact(channel_id, stream, &outcome.raised_base)
+                .await
+            {
+                Ok(_) => base.merge(&outcome.raised_base),
+                Err(error) => {
+                    self.report(Error::Store(error), from);
+                    return Vec::new();
+                }
+            }
+        }
+        let commit = Commit {
+            entries: outcome.accepted,
+            version: outcome.version,
+            base,
+        };
+        match self.commit(channel_id, stream, commit, origin).await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Nothing was written: re-derive the index from the store (the
+                // base may have moved) and let a later round fetch the entries.
+                self.report(error, from);
+                self.reload_stream(channel_id, stream).await;
+                Vec::new()
+            }
+        }
+    }
+
+    /// The one commit path of local and remote entries: store append, then
+    /// the replica index, the clock (for remote entries), stats, the entry
+    /// feed, the event, and eager push. Returns the entries committed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the append fails; nothing else happens then.
+    pub(super) async fn commit(
+        &mut self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        commit: Commit,
+        origin: Origin<'_>,
+    ) -> Result<Vec<LogEntry>, Error> {
+        let Commit {
+            entries,
+            version,
+            base,
+        } = commit;
+        self.store.append(channel, stream, &entries).await?;
+        self.replica.index.set(channel, stream, version, base);
+        let count = entries.len();
+        let event = match origin {
+            Origin::Local => {
+                self.stats.entries_appended += count as u64;
+                DomainEvent::EntriesAppended {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    count,
+                }
+            }
+            Origin::Peer { from, .. } => {
+                if let Some(latest) = entries.iter().map(|e| e.timestamp).max() {
+                    let now = self.clock.now_ms();
+                    if let Err(error) = self.replica.hlc.receive(latest, now) {
+                        self.report(error, Some(from));
+                    }
+                }
+                self.stats.entries_merged += count as u64;
+                DomainEvent::EntriesMerged {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    from: Some(from.clone()),
+                    count,
+                }
+            }
+        };
+        if count == 0 {
+            return Ok(entries);
+        }
+        self.feeds.publish(channel, stream, &entries);
+        self.feeds.event(event);
+        let pushes = match origin {
+            Origin::Local => true,
+            Origin::Peer { forward, .. } => {
+                forward
+                    && self
+                        .replica
+                        .channels
+                        .get(channel)
+                        .is_some_and(|c| self.engines.push.forwards(c))
+            }
+        };
+        if pushes && self.config.eager_push && self.running() {
+            self.push_entries(channel, stream, &entries, origin.peer())
+                .await;
+        }
+        Ok(entries)
+    }
+
+    /// Re-reads one stream's version and base from the store into the index.
+    pub(super) async fn reload_stream(&mut self, channel: &ChannelId, stream: &StreamId) {
+        let version = self.store.version(channel, stream).await;
+        let base = self.store.base(channel, stream).await;
+        match (version, base) {
+            (Ok(version), Ok(base)) => self.replica.index.set(channel, stream, version, base),
+            (Err(error), _) | (_, Err(error)) => self.report(Error::Store(error), None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::{
+        domain::Hlc,
+        node::driver::fixture::{node, Fixture},
+        ports::{Clock, Store},
+    };
+
+    #[tokio::test]
+    async fn a_local_append_goes_through_the_commit_path() {
+        let mut f = Fixture::new(&["b"]).await;
+        let mut feed = f.driver.feeds.entries(&f.channel, &f.stream);
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let payloads = vec![Bytes::from_static(b"x"), Bytes::from_static(b"y")];
+        let entries = f.driver.append(&c, &s, payloads).await.unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.sequence).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        // Store, index, stats, feed, event: each once.
+        assert_eq!(f.store.version(&c, &s).await.unwrap().get(&node("a")), 2);
+        assert_eq!(f.driver.replica.index.version(&c, &s).get(&node("a")), 2);
+        assert_eq!(f.driver.stats.entries_appended, 2);
+        assert_eq!(f.driver.stats.entries_merged, 0);
+        use futures_util::{FutureExt, StreamExt};
+        assert_eq!(
+            feed.next().now_or_never().flatten().unwrap().unwrap(),
+            entries[0]
+        );
+        assert_eq!(
+            f.events(),
+            [DomainEvent::EntriesAppended {
+                channel: c,
+                stream: s,
+                count: 2
+            }]
+        );
+        assert!(f.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn merged_entries_take_the_same_commit_path_and_move_the_clock() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let later = f.clock.now_ms() + 5_000;
+        let incoming = f.entries("b", 1..=2, later);
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: true,
+        };
+        let accepted = f.driver.merge(origin, &c, &s, incoming.clone(), None).await;
+        assert_eq!(accepted, incoming);
+        assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 2);
+        assert_eq!(f.driver.replica.index.version(&c, &s).get(&from), 2);
+        assert_eq!(f.driver.stats.entries_merged, 2);
+        assert!(f.driver.replica.hlc.last() >= Hlc::new(later + 2, 0).unwrap());
+        assert_eq!(
+            f.events(),
+            [DomainEvent::EntriesMerged {
+                channel: c.clone(),
+                stream: s.clone(),
+                from: Some(from.clone()),
+                count: 2
+            }]
+        );
+        // Again: duplicates change nothing and report nothing.
+        let origin = Origin::Peer {
+            from: &from,
+            forward: true,
+        };
+        assert!(f
+            .driver
+            .merge(origin, &c, &s, incoming, None)
+            .await
+            .is_empty());
+        assert!(f.events().is_empty() && f.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_merge_rules_outputs_are_forwarded_as_they_are() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        // Entries written by a non-member, relayed by a member.
+        let relayed = f.entries("z", 1..=3, 10);
+        assert!(f
+            .driver
+            .merge(origin, &c, &s, relayed, None)
+            .await
+            .is_empty());
+        assert_eq!(
+            f.events(),
+            [DomainEvent::NonMemberEntriesRejected {
+                channel: c.clone(),
+                stream: s,
+                author: node("z"),
+                count: 3
+            }]
+        );
+        assert!(matches!(
+            &f.errors()[..],
+            [Error::NonMember { author, count: 3, .. }] if author == &node("z")
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_sender_outside_the_channel_is_refused_whole() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let from = node("x");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        let incoming = f.entries("b", 1..=2, 10);
+        assert!(f
+            .driver
+            .merge(origin, &c, &s, incoming, None)
+            .await
+            .is_empty());
+        assert!(matches!(
+            &f.errors()[..],
+            [Error::NonMember { author, count: 2, .. }] if author == &from
+        ));
+        assert!(f.events().is_empty());
+        assert_eq!(f.store.version(&c, &s).await.unwrap(), VersionVector::new());
+    }
+
+    #[tokio::test]
+    async fn a_failed_store_append_changes_nothing_past_the_store() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        f.store.fail_appends.store(true, Ordering::SeqCst);
+
+        let err = f
+            .driver
+            .append(&c, &s, vec![Bytes::from_static(b"x")])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Store(_)));
+
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        let incoming = f.entries("b", 1..=1, 10);
+        assert!(f
+            .driver
+            .merge(origin, &c, &s, incoming, None)
+            .await
+            .is_empty());
+        assert!(matches!(&f.errors()[..], [Error::Store(_)]));
+        assert!(f.events().is_empty());
+        assert_eq!(f.driver.replica.index.version(&c, &s), VersionVector::new());
+        assert_eq!(
+            (
+                f.driver.stats.entries_appended,
+                f.driver.stats.entries_merged
+            ),
+            (0, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn appends_are_checked_before_anything_is_written() {
+        let mut f = Fixture::new(&[]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let too_big = Bytes::from(vec![0; f.driver.config.max_payload_bytes + 1]);
+        let err = f.driver.append(&c, &s, vec![too_big]).await.unwrap_err();
+        assert!(matches!(err, Error::PayloadTooLarge { .. }));
+        let unknown = ChannelId::new("nope").unwrap();
+        let err = f.driver.append(&unknown, &s, vec![]).await.unwrap_err();
+        assert!(matches!(err, Error::UnknownChannel(_)));
+        assert!(f.driver.append(&c, &s, vec![]).await.unwrap().is_empty());
+        assert!(f.events().is_empty());
+    }
+}

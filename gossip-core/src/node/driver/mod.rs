@@ -1,0 +1,147 @@
+//! The node task: the one place where `await` meets the store and the network.
+//!
+//! [`Driver`] owns the node's state, grouped by concern, each group in its
+//! own file with its own tests:
+//!
+//! - [`Link`](link::Link): the transport and its frame limit;
+//! - [`Timers`](timers::Timers): the time base and periodic deadlines;
+//! - [`PeerBook`](peers::PeerBook): peers, budgets, pulls under way;
+//! - [`Engines`](engines::Engines): SWIM, anti-entropy, eager push;
+//! - [`Replica`](replica::Replica): channels, the replica index, the
+//!   out-of-order buffer and the hybrid clock.
+//!
+//! Its behaviour is split the same way: the `select!` loop and frame
+//! handling ([`event_loop`]), commands from handles ([`commands`]), the
+//! lifecycle ([`lifecycle`]), replication — gossip rounds, digests, deltas,
+//! pushes ([`replication`]), ingest — local appends and remote merges
+//! through one commit path ([`ingest`]), and retention ([`retention`]).
+//! Handles talk to the task through a bounded command queue.
+
+mod commands;
+mod engines;
+mod event_loop;
+#[cfg(test)]
+mod fixture;
+mod ingest;
+mod lifecycle;
+mod link;
+mod peers;
+mod replica;
+mod replication;
+mod retention;
+mod timers;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use self::{engines::Engines, link::Link, peers::PeerBook, replica::Replica, timers::Timers};
+use super::{
+    config::Config,
+    health::{NodeState, NodeStats},
+    subscription::Feeds,
+};
+use crate::{
+    domain::{NodeId, SyncError},
+    error::{Error, TransportErrorKind},
+    ports::{Clock, DynStore, DynTransport},
+};
+
+/// Everything the node task owns.
+pub(crate) struct Driver {
+    local: NodeId,
+    config: Config,
+    store: DynStore,
+    clock: Arc<dyn Clock>,
+    feeds: Arc<Feeds>,
+    state: NodeState,
+    stats: NodeStats,
+    link: Link,
+    timers: Timers,
+    peers: PeerBook,
+    engines: Engines,
+    replica: Replica,
+}
+
+impl Driver {
+    /// Loads node `local`'s state from `store` (entries are the truth:
+    /// channels, versions, bases, peers and the clock are derived from it)
+    /// into an [`Idle`](NodeState::Idle) driver that reports on `feeds`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] when the transport speaks for another node or
+    /// its frames cannot carry `config.max_payload_bytes`; [`Error::Store`]
+    /// when the saved state cannot be read.
+    pub(crate) async fn load(
+        local: NodeId,
+        config: Config,
+        store: DynStore,
+        transport: Option<DynTransport>,
+        clock: Arc<dyn Clock>,
+        feeds: Arc<Feeds>,
+    ) -> Result<Self, Error> {
+        let link = Link::new(transport, &local, config.max_payload_bytes)?;
+        let replica = Replica::load(store.as_ref(), &local, &config).await?;
+        let peers = PeerBook::new(store.load_peers().await?, config.inbound_budget);
+        Ok(Self {
+            engines: Engines::new(local.clone(), &config),
+            timers: Timers::new(config.retention_interval),
+            local,
+            store,
+            clock,
+            feeds,
+            state: NodeState::Idle,
+            stats: NodeStats::default(),
+            link,
+            peers,
+            replica,
+            config,
+        })
+    }
+
+    /// Whether frames are received (running or paused, with a transport).
+    fn networking(&self) -> bool {
+        self.link.is_up() && matches!(self.state, NodeState::Running | NodeState::Paused)
+    }
+
+    /// Whether the node gossips, probes and pushes.
+    fn running(&self) -> bool {
+        self.link.is_up() && self.state == NodeState::Running
+    }
+
+    /// Sends one frame, counting it; failures are counted and reported.
+    async fn send(&mut self, to: &NodeId, frame: Bytes) -> bool {
+        let Some(transport) = self.link.transport() else {
+            return false;
+        };
+        let len = frame.len() as u64;
+        match transport.send(to, frame).await {
+            Ok(()) => {
+                self.stats.frames_out += 1;
+                self.stats.bytes_out += len;
+                true
+            }
+            Err(error) => {
+                self.stats.send_failures += 1;
+                // Unreachable peers are SWIM's business; don't flood the error stream.
+                if !matches!(
+                    error.kind(),
+                    TransportErrorKind::Unreachable | TransportErrorKind::QueueFull
+                ) {
+                    self.report(Error::Transport(error), Some(to));
+                }
+                false
+            }
+        }
+    }
+
+    /// Reports a non-fatal error on the error stream.
+    fn report(&self, error: Error, peer: Option<&NodeId>) {
+        let mut e = SyncError::new(error);
+        if let Some(peer) = peer {
+            e = e.with_peer(peer.clone());
+        }
+        self.feeds.error(e);
+    }
+}

@@ -1,0 +1,280 @@
+//! Replication: anti-entropy rounds (digests, then deltas) and eager push.
+
+use bytes::Bytes;
+use tracing::Instrument;
+
+use super::{ingest::Origin, Driver};
+use crate::{
+    domain::{ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId},
+    error::Error,
+    protocol::{
+        anti_entropy::{AntiEntropy, DeltaPlan},
+        codec, Message,
+    },
+};
+
+/// Most entries read from the store at once while assembling deltas.
+const READ_PAGE: usize = 512;
+
+impl Driver {
+    /// Starts an anti-entropy round with `peer`, or, on the timer (`None`),
+    /// with a random reachable peer that shares a channel.
+    pub(super) async fn gossip_round(&mut self, peer: Option<NodeId>) {
+        if peer.is_none() {
+            let interval = self.config.gossip_interval;
+            let jitter = self.engines.gossip_jitter(interval);
+            self.timers.schedule_gossip(interval, jitter);
+        }
+        let peer = match peer {
+            Some(peer) => peer,
+            // Deltas are still arriving: a new round now would ask again for
+            // entries already on their way. The pull continues by itself
+            // (`more`); the next timer tick looks again.
+            None if self.peers.pull_under_way(self.config.gossip_interval / 2) => return,
+            None => match self.choose_gossip_peer() {
+                Some(peer) => peer,
+                None => return,
+            },
+        };
+        let span = tracing::debug_span!("gossip_round", node = %self.local, peer = %peer);
+        self.request_digest(peer).instrument(span).await;
+    }
+
+    fn choose_gossip_peer(&mut self) -> Option<NodeId> {
+        let candidates: Vec<NodeId> = self
+            .peers
+            .ids()
+            .into_iter()
+            .filter(|p| self.engines.reachable(p))
+            .filter(|p| self.replica.channels.values().any(|c| c.is_member(p)))
+            .collect();
+        self.engines.anti_entropy.choose_peer(&candidates).cloned()
+    }
+
+    async fn request_digest(&mut self, peer: NodeId) {
+        let Some(request) = self.engines.anti_entropy.digest_request(
+            &self.replica.index,
+            &self.replica.channels,
+            &peer,
+        ) else {
+            return;
+        };
+        self.stats.gossip_rounds += 1;
+        let frame = codec::encode(&Message::DigestRequest(request));
+        self.send(&peer, frame).await;
+    }
+
+    /// Handles an anti-entropy or push message from a known peer.
+    pub(super) async fn handle_sync_message(&mut self, from: NodeId, message: Message) {
+        let (index, channels) = (&self.replica.index, &self.replica.channels);
+        match message {
+            Message::DigestRequest(request) => {
+                if let Some(response) =
+                    AntiEntropy::answer_digest_request(index, channels, &from, &request)
+                {
+                    let frame = codec::encode(&Message::DigestResponse(response));
+                    self.send(&from, frame).await;
+                }
+            }
+            Message::DigestResponse(response) => {
+                let outcome = AntiEntropy::on_digest_response(index, channels, &from, &response);
+                if let Some(request) = outcome.request {
+                    let frame = codec::encode(&Message::DeltaRequest(request));
+                    self.send(&from, frame).await;
+                }
+                // A peer that is pulling from this node already asks for
+                // everything it lacks: sending it unasked would duplicate that.
+                let serving = self
+                    .peers
+                    .served_within(&from, self.config.gossip_interval * 2);
+                if !outcome.to_send.is_empty() && !serving {
+                    self.send_deltas(&from, response.session, outcome.to_send)
+                        .await;
+                }
+            }
+            Message::DeltaRequest(request) => {
+                self.peers.serving(&from);
+                let plans = AntiEntropy::plan_deltas(index, channels, &from, &request.wants);
+                self.send_deltas(&from, request.session, plans).await;
+            }
+            Message::DeltaResponse(response) => {
+                self.peers.pulling_from(&from);
+                for delta in response.deltas {
+                    let Delta {
+                        channel,
+                        stream,
+                        base,
+                        entries,
+                        ..
+                    } = delta;
+                    let origin = Origin::Peer {
+                        from: &from,
+                        forward: false,
+                    };
+                    self.merge(origin, &channel, &stream, entries, Some(base))
+                        .await;
+                }
+                if response.more {
+                    // The sender had more than one answer carries: ask again at once.
+                    self.gossip_round(Some(from)).await;
+                }
+            }
+            Message::Push(push) => {
+                let origin = Origin::Peer {
+                    from: &from,
+                    forward: true,
+                };
+                self.merge(origin, &push.channel, &push.stream, push.entries, None)
+                    .await;
+            }
+            Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) => {}
+        }
+    }
+
+    /// Reads the planned ranges (within the configured budget) and sends them.
+    async fn send_deltas(&mut self, to: &NodeId, session: u64, plans: Vec<DeltaPlan>) {
+        let mut entries_left = self.config.max_delta_entries;
+        let mut bytes_left = self.config.max_delta_bytes;
+        let mut deltas = Vec::new();
+        let mut more = false;
+        'plans: for plan in plans {
+            let mut entries = Vec::new();
+            for range in &plan.ranges {
+                let mut after = range.after;
+                while after < range.up_to {
+                    if entries_left == 0 || bytes_left == 0 {
+                        more = true;
+                        break;
+                    }
+                    let want = usize::try_from(range.up_to - after)
+                        .unwrap_or(usize::MAX)
+                        .min(entries_left)
+                        .min(READ_PAGE);
+                    let page = match self
+                        .store
+                        .read_author(&plan.channel, &plan.stream, &range.author, after, want)
+                        .await
+                    {
+                        Ok(page) => page,
+                        Err(error) => {
+                            self.report(Error::Store(error), Some(to));
+                            break 'plans;
+                        }
+                    };
+                    let Some(last) = page.last() else { break };
+                    after = last.sequence;
+                    for entry in page {
+                        if entry.sequence > range.up_to {
+                            break;
+                        }
+                        entries_left = entries_left.saturating_sub(1);
+                        bytes_left = bytes_left.saturating_sub(entry.size_bytes());
+                        entries.push(entry);
+                    }
+                }
+            }
+            deltas.push(Delta::new(plan.channel, plan.stream, plan.base, entries));
+            if more {
+                break;
+            }
+        }
+        match codec::delta_response_frames(session, deltas, more, self.link.max_frame_len()) {
+            Ok(frames) => self.send_all(to, &frames).await,
+            Err(error) => self.report(error, Some(to)),
+        }
+    }
+
+    async fn send_all(&mut self, to: &NodeId, frames: &[Bytes]) {
+        for frame in frames {
+            self.send(to, frame.clone()).await;
+        }
+    }
+
+    /// Pushes entries to up to `push_fanout` reachable members at once.
+    /// Never waits for a slow peer: a full queue drops the push (counted).
+    pub(super) async fn push_entries(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        entries: &[LogEntry],
+        exclude: Option<&NodeId>,
+    ) {
+        let Some(channel) = self.replica.channels.get(channel_id) else {
+            return;
+        };
+        let (swim, peers) = (&self.engines.swim, &self.peers);
+        let targets = self
+            .engines
+            .push
+            .targets(channel, &self.local, exclude, |n| {
+                peers.contains(n) && swim.status(n) != Some(PeerStatus::Unreachable)
+            });
+        if targets.is_empty() {
+            return;
+        }
+        let frames = match codec::push_frames(
+            channel_id.clone(),
+            stream.clone(),
+            entries.to_vec(),
+            self.link.max_frame_len(),
+        ) {
+            Ok(frames) => frames,
+            Err(error) => {
+                self.report(error, None);
+                return;
+            }
+        };
+        for target in targets {
+            for frame in &frames {
+                if !self.send(&target, frame.clone()).await {
+                    self.stats.push_dropped += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::time::Instant;
+
+    use crate::{
+        node::{
+            command::Lifecycle,
+            driver::fixture::{node, Fixture},
+        },
+        ports::PeerRecord,
+    };
+
+    #[tokio::test(start_paused = true)]
+    async fn a_timer_round_reschedules_with_jitter_and_picks_a_member_peer() {
+        let mut f = Fixture::new(&["b"]).await;
+        f.driver.peers.insert(PeerRecord::new(node("b")));
+        f.driver.peers.insert(PeerRecord::new(node("outsider")));
+        f.driver.lifecycle(Lifecycle::Start).await.unwrap();
+        let interval = f.driver.config.gossip_interval;
+
+        f.driver.gossip_round(None).await;
+        let next = f.driver.timers.next_gossip();
+        assert!(next >= Instant::now() + interval && next <= Instant::now() + interval * 11 / 10);
+        assert_eq!(f.driver.stats.gossip_rounds, 1);
+        assert_eq!(f.driver.choose_gossip_peer(), Some(node("b")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_new_round_while_a_pull_is_under_way() {
+        let mut f = Fixture::new(&["b"]).await;
+        f.driver.peers.insert(PeerRecord::new(node("b")));
+        f.driver.lifecycle(Lifecycle::Start).await.unwrap();
+        f.driver.peers.pulling_from(&node("b"));
+        f.driver.gossip_round(None).await;
+        assert_eq!(f.driver.stats.gossip_rounds, 0);
+        tokio::time::advance(f.driver.config.gossip_interval / 2).await;
+        f.driver.gossip_round(None).await;
+        assert_eq!(f.driver.stats.gossip_rounds, 1);
+        // An explicit round (sync now, `more`) is never held back.
+        f.driver.peers.pulling_from(&node("b"));
+        f.driver.gossip_round(Some(node("b"))).await;
+        assert_eq!(f.driver.stats.gossip_rounds, 2);
+    }
+}

@@ -1,0 +1,145 @@
+//! Retention: applying each stream's policy by compacting the store.
+
+use std::collections::BTreeMap;
+
+use super::Driver;
+use crate::{
+    domain::{ChannelId, DomainEvent, RetentionPolicy, StreamId, VersionVector},
+    error::Error,
+};
+
+/// Most entries of one author read to find its compaction point.
+const READ_LIMIT: usize = 4_096;
+
+impl Driver {
+    /// Applies every stream's retention policy; returns the entries removed.
+    pub(super) async fn apply_retention(&mut self) -> u64 {
+        let now = self.clock.now_ms();
+        let mut removed_total = 0;
+        for (channel, stream, policy) in self.retention_work() {
+            let Some(bases) = self.compaction_bases(&channel, &stream, &policy, now).await else {
+                continue;
+            };
+            match self.store.compact(&channel, &stream, &bases).await {
+                Ok(removed) => {
+                    removed_total += removed;
+                    self.reload_stream(&channel, &stream).await;
+                    self.feeds.event(DomainEvent::StreamCompacted {
+                        channel,
+                        stream,
+                        removed,
+                    });
+                }
+                Err(error) => self.report(Error::Store(error), None),
+            }
+        }
+        removed_total
+    }
+
+    /// Every stream whose policy does not keep everything.
+    fn retention_work(&self) -> Vec<(ChannelId, StreamId, RetentionPolicy)> {
+        self.replica
+            .channels
+            .iter()
+            .flat_map(|(id, channel)| {
+                self.replica.index.streams(id).map(move |s| {
+                    (
+                        id.clone(),
+                        s.clone(),
+                        channel.stream_config(s).retention.clone(),
+                    )
+                })
+            })
+            .filter(|(_, _, policy)| !policy.keeps_all())
+            .collect()
+    }
+
+    /// The bases `policy` raises the stream to, if it raises any.
+    async fn compaction_bases(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        policy: &RetentionPolicy,
+        now: u64,
+    ) -> Option<VersionVector> {
+        let version = self.replica.index.version(channel, stream);
+        let base = self.replica.index.base(channel, stream);
+        let mut new_base = BTreeMap::new();
+        for (author, high) in version.iter() {
+            let from = base.get(author);
+            let log = match self
+                .store
+                .read_author(channel, stream, author, from, READ_LIMIT)
+                .await
+            {
+                Ok(log) => log,
+                Err(error) => {
+                    self.report(Error::Store(error), None);
+                    continue;
+                }
+            };
+            let point = policy.compaction_point(from, high, &log, now);
+            if point > from {
+                new_base.insert(author.clone(), point);
+            }
+        }
+        (!new_base.is_empty()).then(|| new_base.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{
+        domain::StreamConfig,
+        node::{
+            command::ChannelChange,
+            driver::fixture::{node, Fixture},
+        },
+        ports::Store,
+    };
+
+    #[tokio::test]
+    async fn a_count_policy_compacts_and_reports_the_removal() {
+        let mut f = Fixture::new(&[]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let config =
+            StreamConfig::default().retention(RetentionPolicy::CountBased { max_per_author: 1 });
+        f.driver
+            .update_channel(&c, ChannelChange::StreamConfig(s.clone(), config))
+            .await
+            .unwrap();
+        let payloads = vec![Bytes::from_static(b"1"); 3];
+        f.driver.append(&c, &s, payloads).await.unwrap();
+        let _ = f.events();
+
+        assert_eq!(f.driver.apply_retention().await, 2);
+        assert_eq!(f.store.base(&c, &s).await.unwrap().get(&node("a")), 2);
+        assert_eq!(f.driver.replica.index.base(&c, &s).get(&node("a")), 2);
+        assert_eq!(
+            f.events(),
+            [DomainEvent::StreamCompacted {
+                channel: c,
+                stream: s,
+                removed: 2
+            }]
+        );
+        // Nothing more to do: no event, nothing removed.
+        assert_eq!(f.driver.apply_retention().await, 0);
+        assert!(f.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn streams_that_keep_everything_are_left_alone() {
+        let mut f = Fixture::new(&[]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        f.driver
+            .append(&c, &s, vec![Bytes::from_static(b"1"); 2])
+            .await
+            .unwrap();
+        assert!(f.driver.retention_work().is_empty());
+        assert_eq!(f.driver.apply_retention().await, 0);
+    }
+}
