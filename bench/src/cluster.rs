@@ -92,10 +92,10 @@ pub(crate) async fn transports(
     match kind {
         TransportKind::Memory => {
             let mut config = MemoryNetworkConfig::default()
-                .with_seed(seed)
-                .with_inbound_capacity(65_536);
+                .seed(seed)
+                .inbound_queue_capacity(65_536);
             if loss > 0.0 {
-                config = config.with_default_faults(LinkFaults::none().with_drop(loss));
+                config = config.default_faults(LinkFaults::none().drop(loss));
             }
             let network = MemoryNetwork::new(config);
             let mut out: Vec<BoxTransport> = Vec::new();
@@ -108,8 +108,8 @@ pub(crate) async fn transports(
             let mut bound = Vec::new();
             for id in ids {
                 let config = TcpConfig::default()
-                    .with_send_queue_capacity(4_096)
-                    .with_inbound_queue_capacity(4_096);
+                    .send_queue_capacity(4_096)
+                    .inbound_queue_capacity(4_096);
                 let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
                 bound.push(TcpTransport::bind(id.clone(), addr, config).await?);
             }
@@ -146,8 +146,8 @@ async fn libp2p_transports(ids: &[NodeId]) -> Res<Vec<BoxTransport>> {
     let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
     for id in ids {
         let config = Libp2pConfig::default()
-            .with_send_queue_capacity(4_096)
-            .with_inbound_queue_capacity(4_096);
+            .send_queue_capacity(4_096)
+            .inbound_queue_capacity(4_096);
         let t = Libp2pTransport::with_node_id(Keypair::generate_ed25519(), id.clone(), config)?;
         let addr = t.listen_on(loopback.clone()).await?;
         let addr = addr

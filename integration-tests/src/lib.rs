@@ -55,7 +55,7 @@ pub fn node_id(i: usize) -> NodeId {
 impl Cluster {
     /// Builds and starts `n` nodes with `config` (each node's seed derived from it).
     pub async fn start(n: usize, config: Config, seed: u64) -> Result<Self, Error> {
-        let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_seed(seed));
+        let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(seed));
         let members = (0..n)
             .map(|i| Member {
                 id: node_id(i),

@@ -83,7 +83,7 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
         store_b.append(&channel, &stream, &page).await.unwrap();
     }
 
-    let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_seed(seed));
+    let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(seed));
     let config = Config::default()
         .gossip_interval(Duration::from_millis(100))
         .seed(seed);

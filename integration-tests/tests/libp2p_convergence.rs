@@ -35,9 +35,9 @@ fn stream_id() -> StreamId {
 
 fn libp2p_config(i: usize) -> Libp2pConfig {
     Libp2pConfig::default()
-        .with_mdns(false)
-        .with_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .with_seed(i as u64)
+        .mdns(false)
+        .backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .seed(i as u64)
 }
 
 fn node_config(i: usize) -> Config {

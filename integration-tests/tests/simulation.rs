@@ -57,10 +57,10 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
         m.clock.set_skew_ms(rng.below(2_000) as i64 - 1_000);
     }
     let faults = LinkFaults::none()
-        .with_drop(rng.unit() * 0.5)
-        .with_duplicate(rng.unit() * 0.1)
-        .with_reorder(rng.unit() * 0.2)
-        .with_delay(Duration::ZERO, Duration::from_millis(rng.below(80)));
+        .drop(rng.unit() * 0.5)
+        .duplicate(rng.unit() * 0.1)
+        .reorder(rng.unit() * 0.2)
+        .delay(Duration::ZERO, Duration::from_millis(rng.below(80)));
     cluster.network.set_default_faults(faults);
 
     let mut acked: BTreeMap<(NodeId, u64), Vec<u8>> = BTreeMap::new();

@@ -85,7 +85,7 @@ async fn no_node_is_declared_unreachable_under_30_percent_loss() {
     let cluster = Cluster::start(n, Config::default(), 12).await.unwrap();
     cluster
         .network
-        .set_default_faults(LinkFaults::none().with_drop(0.3));
+        .set_default_faults(LinkFaults::none().drop(0.3));
     for _ in 0..(5 * 60) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         for observer in 0..n {

@@ -35,8 +35,8 @@ fn loopback() -> SocketAddr {
 
 fn tcp_config(i: usize) -> TcpConfig {
     TcpConfig::default()
-        .with_backoff(Duration::from_millis(20), Duration::from_millis(500))
-        .with_seed(i as u64)
+        .backoff(Duration::from_millis(20), Duration::from_millis(500))
+        .seed(i as u64)
 }
 
 fn node_config(i: usize) -> Config {

@@ -13,8 +13,7 @@ use tower::Layer;
 type Node = Compression<MemoryTransport>;
 
 fn pair(layer: CompressionLayer, max_frame_len: usize) -> (Node, Node) {
-    let network =
-        MemoryNetwork::new(MemoryNetworkConfig::default().with_max_frame_len(max_frame_len));
+    let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(max_frame_len));
     (
         layer.layer(network.join(NodeId::new("a").unwrap()).unwrap()),
         layer.layer(network.join(NodeId::new("b").unwrap()).unwrap()),

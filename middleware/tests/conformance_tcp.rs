@@ -22,7 +22,7 @@ async fn tcp(ids: Vec<NodeId>) -> Vec<TcpTransport> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut transports = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
-        let config = TcpConfig::default().with_seed(i as u64);
+        let config = TcpConfig::default().seed(i as u64);
         transports.push(
             TcpTransport::bind(id, loopback, config)
                 .await

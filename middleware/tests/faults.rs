@@ -15,7 +15,7 @@ use tower::Layer;
 type Node = Faults<MemoryTransport>;
 
 fn pair(layer: &FaultsLayer) -> (Node, Node) {
-    let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_inbound_capacity(10_000));
+    let network = MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(10_000));
     (
         layer.layer(network.join(NodeId::new("a").unwrap()).unwrap()),
         layer.layer(network.join(NodeId::new("b").unwrap()).unwrap()),

@@ -61,7 +61,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
             .unwrap();
         rt.block_on(async {
             let network =
-                MemoryNetwork::new(MemoryNetworkConfig::default().with_inbound_capacity(2));
+                MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(2));
             let a = MetricsLayer::new().layer(network.join(NodeId::new("a").unwrap()).unwrap());
             let b = MetricsLayer::new().layer(network.join(NodeId::new("b").unwrap()).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1, 2, 3]);

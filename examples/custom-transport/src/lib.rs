@@ -9,10 +9,9 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    InboundQueue, InboundSender, NodeId, PushError, Transport, TransportCapabilities,
+    TransportError, TransportErrorKind, TransportEvent, TransportResult,
 };
-use tokio::sync::{mpsc, watch};
 
 /// The name this transport reports in [`Transport::backend`] and in its errors.
 pub const BACKEND: &str = "channel";
@@ -27,7 +26,7 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1_024;
 #[derive(Debug, Default)]
 struct Inboxes {
     next: u64,
-    open: HashMap<NodeId, (u64, mpsc::Sender<TransportEvent>)>,
+    open: HashMap<NodeId, (u64, InboundSender)>,
 }
 
 /// The registry of attached nodes: one bounded inbox per node.
@@ -82,32 +81,32 @@ impl ChannelHub {
     ///
     /// [`TransportErrorKind::Other`] when a node of that id is attached already.
     pub fn attach(&self, id: NodeId) -> TransportResult<ChannelTransport> {
-        let (inbox, receiver) = mpsc::channel(self.queue_capacity);
+        let inbox = InboundQueue::new(BACKEND, self.queue_capacity);
         let attachment = {
             let mut inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);
             if inboxes.open.contains_key(&id) {
-                return Err(error(
+                return Err(TransportError::new(
+                    BACKEND,
                     TransportErrorKind::Other,
                     format!("{id} is attached already"),
                 ));
             }
             inboxes.next += 1;
             let attachment = inboxes.next;
-            inboxes.open.insert(id.clone(), (attachment, inbox));
+            inboxes
+                .open
+                .insert(id.clone(), (attachment, inbox.sender()));
             attachment
         };
-        let (closed, closed_rx) = watch::channel(false);
         Ok(ChannelTransport {
             id,
             attachment,
             hub: self.clone(),
-            receiver: tokio::sync::Mutex::new(receiver),
-            closed,
-            closed_rx,
+            inbox,
         })
     }
 
-    fn inbox(&self, id: &NodeId) -> Option<mpsc::Sender<TransportEvent>> {
+    fn inbox(&self, id: &NodeId) -> Option<InboundSender> {
         self.inboxes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -125,26 +124,22 @@ impl ChannelHub {
     }
 }
 
-fn error(kind: TransportErrorKind, message: impl Into<String>) -> TransportError {
-    TransportError::new(BACKEND, kind, message)
-}
-
 /// One node's end of a [`ChannelHub`].
 #[derive(Debug)]
 pub struct ChannelTransport {
     id: NodeId,
     attachment: u64,
     hub: ChannelHub,
-    receiver: tokio::sync::Mutex<mpsc::Receiver<TransportEvent>>,
-    closed: watch::Sender<bool>,
-    closed_rx: watch::Receiver<bool>,
+    /// Where other nodes' frames wait for `recv`: gossip-core's bounded,
+    /// cancel-safe queue.
+    inbox: InboundQueue,
 }
 
 impl ChannelTransport {
     /// Whether [`close`](Transport::close) was called.
     #[must_use]
     pub fn is_closed(&self) -> bool {
-        *self.closed_rx.borrow()
+        self.inbox.is_closed()
     }
 }
 
@@ -170,65 +165,40 @@ impl Transport for ChannelTransport {
 
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         if self.is_closed() {
-            return Err(error(TransportErrorKind::Closed, "the transport is closed"));
+            return Err(TransportError::closed(BACKEND));
         }
         if frame.len() > self.hub.max_frame_len {
-            return Err(error(
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "{} bytes is over the limit of {}",
-                    frame.len(),
-                    self.hub.max_frame_len
-                ),
+            return Err(TransportError::frame_too_large(
+                BACKEND,
+                frame.len(),
+                self.hub.max_frame_len,
             ));
         }
-        let inbox = self.hub.inbox(to).ok_or_else(|| {
-            error(
-                TransportErrorKind::UnknownPeer,
-                format!("{to} is not attached"),
-            )
-        })?;
+        let inbox = self
+            .hub
+            .inbox(to)
+            .ok_or_else(|| TransportError::unknown_peer(BACKEND, to))?;
         let event = TransportEvent::Frame {
             from: self.id.clone(),
             frame,
         };
-        inbox.try_send(event).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => error(
-                TransportErrorKind::QueueFull,
-                format!("{to}'s inbox is full"),
+        inbox.try_push(Ok(event)).map_err(|e| match e {
+            PushError::Closed(_) => TransportError::unreachable(BACKEND, to, "it has closed"),
+            _ => TransportError::queue_full(
+                BACKEND,
+                format_args!("{to}'s inbox"),
+                self.hub.queue_capacity,
             ),
-            mpsc::error::TrySendError::Closed(_) => {
-                error(TransportErrorKind::Unreachable, format!("{to} has closed"))
-            }
         })
     }
 
     async fn recv(&self) -> TransportResult<TransportEvent> {
-        let mut closed = self.closed_rx.clone();
-        if *closed.borrow_and_update() {
-            return Err(error(TransportErrorKind::Closed, "the transport is closed"));
-        }
-        // Both branches are cancel-safe: `mpsc::Receiver::recv` loses nothing
-        // when dropped, and the lock guard is released with the future.
-        let mut receiver = tokio::select! {
-            guard = self.receiver.lock() => guard,
-            _ = closed.wait_for(|c| *c) => {
-                return Err(error(TransportErrorKind::Closed, "the transport is closed"));
-            }
-        };
-        tokio::select! {
-            biased;
-            _ = closed.wait_for(|c| *c) => {
-                Err(error(TransportErrorKind::Closed, "the transport is closed"))
-            }
-            event = receiver.recv() => event.ok_or_else(|| {
-                error(TransportErrorKind::Closed, "the transport is closed")
-            }),
-        }
+        // Cancel-safe, and woken by `close`: both come with the shared queue.
+        self.inbox.recv().await
     }
 
     async fn close(&self) -> TransportResult<()> {
-        self.closed.send_replace(true);
+        self.inbox.close();
         // Only our own attachment: a new node may have taken the id since.
         self.hub.detach(&self.id, self.attachment);
         Ok(())

@@ -55,8 +55,7 @@ impl Chat {
         // and from identify (a peer that dials us is reported as discovered).
         let transport = Arc::new(Libp2pTransport::new(
             keypair,
-            Libp2pConfig::default()
-                .with_backoff(Duration::from_millis(200), Duration::from_secs(5)),
+            Libp2pConfig::default().backoff(Duration::from_millis(200), Duration::from_secs(5)),
         )?);
         transport.listen_on(options.listen.clone()).await?;
         let node = Coordinator::builder(transport.local_id().clone())

@@ -1,10 +1,95 @@
 //! Reconnect delays for transports: exponential with jitter, replayable from
-//! a seed. Shared by the TCP and libp2p transports, and public so that
-//! third-party transports back off the same way.
+//! a seed. [`ReconnectPolicy`] is the setting the TCP and libp2p transports
+//! embed in their configurations; public so that third-party transports back
+//! off the same way.
+//!
+//! ```
+//! use gossip_core::ReconnectPolicy;
+//! use std::time::Duration;
+//!
+//! let policy = ReconnectPolicy::default()
+//!     .backoff(Duration::from_millis(50), Duration::from_secs(10))
+//!     .seed(7);
+//! let mut rng = policy.rng(b"node-a");
+//! let first = policy.delay(1, &mut rng);
+//! assert!(first >= Duration::from_millis(25) && first <= Duration::from_millis(50));
+//! ```
 
 use std::time::Duration;
 
 use crate::domain::SeededRng;
+
+/// How a transport waits before dialing a peer again after failed attempts:
+/// [`reconnect_delay`] between [`backoff_min`](Self::backoff_min) and
+/// [`backoff_max`](Self::backoff_max), jittered from [`seed`](Self::seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconnectPolicy {
+    /// The first delay after a failed attempt. Default 100 ms.
+    pub backoff_min: Duration,
+    /// The longest delay (at least `backoff_min`). Default 30 s.
+    pub backoff_max: Duration,
+    /// Seed of the jitter, mixed with the local node's identity (see
+    /// [`rng`](Self::rng)) so that nodes sharing a configuration do not
+    /// retry in lockstep. Default 0.
+    pub seed: u64,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        Self {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(30),
+            seed: 0,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// Sets [`backoff_min`](Self::backoff_min) and [`backoff_max`](Self::backoff_max).
+    #[must_use]
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff_min = min;
+        self.backoff_max = max;
+        self
+    }
+
+    /// Sets [`seed`](Self::seed).
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The jitter source of the node whose identity bytes are `identity`
+    /// ([`jitter_seed`] of the policy's seed).
+    #[must_use]
+    pub fn rng(&self, identity: &[u8]) -> SeededRng {
+        SeededRng::new(jitter_seed(self.seed, identity))
+    }
+
+    /// The delay after `failures` consecutive failures: [`reconnect_delay`]
+    /// within this policy's bounds.
+    #[must_use]
+    pub fn delay(&self, failures: u32, rng: &mut SeededRng) -> Duration {
+        reconnect_delay(failures, self.backoff_min, self.backoff_max, rng)
+    }
+
+    /// Checks the bounds.
+    ///
+    /// # Errors
+    ///
+    /// A message when `backoff_min` exceeds `backoff_max`.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.backoff_min > self.backoff_max {
+            return Err(format!(
+                "backoff_min {:?} exceeds backoff_max {:?}",
+                self.backoff_min, self.backoff_max
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// The delay before the next connection attempt after `failures`
 /// consecutive failures (at least 1): `min · 2^(failures − 1)`, capped at
@@ -91,6 +176,33 @@ mod tests {
             delays.iter().any(|d| *d != delays[0]),
             "no jitter: {delays:?}"
         );
+    }
+
+    #[test]
+    fn policy_delays_within_its_bounds_and_replays_per_identity() {
+        let policy = ReconnectPolicy::default()
+            .backoff(Duration::from_millis(10), Duration::from_millis(40))
+            .seed(3);
+        assert_eq!(policy.validate(), Ok(()));
+        let run = |identity: &[u8]| {
+            let mut rng = policy.rng(identity);
+            (1..=6)
+                .map(|failures| policy.delay(failures, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(b"a"), run(b"a"));
+        assert_ne!(run(b"a"), run(b"b"));
+        assert!(run(b"a")
+            .iter()
+            .all(|d| *d >= Duration::from_millis(5) && *d <= Duration::from_millis(40)));
+    }
+
+    #[test]
+    fn policy_refuses_min_over_max() {
+        let policy =
+            ReconnectPolicy::default().backoff(Duration::from_secs(2), Duration::from_secs(1));
+        assert!(policy.validate().is_err());
+        assert_eq!(ReconnectPolicy::default().validate(), Ok(()));
     }
 
     #[test]

@@ -174,15 +174,13 @@ impl Net {
         match args.kind {
             Kind::Tcp => {
                 let id = args.id.clone().ok_or("--id is required over tcp")?;
-                let config = TcpConfig::default().with_backoff(min, max);
+                let config = TcpConfig::default().backoff(min, max);
                 let tcp = TcpTransport::bind(id, args.listen.parse()?, config).await?;
                 Ok(Self::Tcp(Arc::new(tcp)))
             }
             Kind::Libp2p => {
                 let path = args.key.as_deref().ok_or("--key is required over libp2p")?;
-                let config = Libp2pConfig::default()
-                    .with_mdns(false)
-                    .with_backoff(min, max);
+                let config = Libp2pConfig::default().mdns(false).backoff(min, max);
                 let p2p = Libp2pTransport::new(load_or_create_key(path)?, config)?;
                 p2p.listen_on(args.listen.parse()?).await?;
                 Ok(Self::Libp2p(Arc::new(p2p)))

@@ -96,7 +96,7 @@ impl MatrixCluster {
         Ok(Self {
             cell,
             dir,
-            network: MemoryNetwork::new(MemoryNetworkConfig::default().with_seed(0x6d61)),
+            network: MemoryNetwork::new(MemoryNetworkConfig::default().seed(0x6d61)),
             slots,
             channel: ChannelId::new("matrix")?,
             stream: StreamId::new("log")?,

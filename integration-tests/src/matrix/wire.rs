@@ -94,15 +94,15 @@ pub(crate) struct Opened {
 
 fn tcp_config(seed: u64) -> TcpConfig {
     TcpConfig::default()
-        .with_backoff(Duration::from_millis(20), Duration::from_millis(400))
-        .with_seed(seed)
+        .backoff(Duration::from_millis(20), Duration::from_millis(400))
+        .seed(seed)
 }
 
 fn libp2p_config(seed: u64) -> Libp2pConfig {
     Libp2pConfig::default()
-        .with_mdns(false)
-        .with_backoff(Duration::from_millis(20), Duration::from_millis(400))
-        .with_seed(seed)
+        .mdns(false)
+        .backoff(Duration::from_millis(20), Duration::from_millis(400))
+        .seed(seed)
 }
 
 /// Opens node `id`'s raw transport on `wire` and wraps it in `stack`.

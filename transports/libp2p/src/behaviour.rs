@@ -55,7 +55,7 @@ fn behaviour(
         ),
     );
     let frames = request_response::Behaviour::with_codec(
-        FrameCodec::new(config.max_frame_len),
+        FrameCodec::new(config.limits.max_frame_len),
         [(PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default()
             .with_request_timeout(config.request_timeout)

@@ -3,17 +3,19 @@
 
 use std::time::Duration;
 
-/// Default [`Libp2pConfig::max_frame_len`]: 1 MiB.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
+use gossip_core::{ConnectionLimits, ReconnectPolicy};
 
-/// The largest [`Libp2pConfig::max_frame_len`] accepted: 1 GiB (the length
-/// prefix is a `u32`, and bounded everything rules out more).
-pub const MAX_FRAME_LEN_LIMIT: usize = 1 << 30;
+/// Default [`Libp2pConfig`] `max_frame_len` (in [`ConnectionLimits`]): 1 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = ConnectionLimits::DEFAULT_MAX_FRAME_LEN;
 
-/// Default [`Libp2pConfig::send_queue_capacity`], in frames per peer.
+/// The largest `max_frame_len` accepted: 1 GiB (the length prefix is a
+/// `u32`, and bounded everything rules out more).
+pub const MAX_FRAME_LEN_LIMIT: usize = ConnectionLimits::MAX_FRAME_LEN_LIMIT;
+
+/// Default [`Libp2pConfig`] `send_queue_capacity`, in frames per peer.
 pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 64;
 
-/// Default [`Libp2pConfig::inbound_queue_capacity`], in events.
+/// Default [`Libp2pConfig`] `inbound_queue_capacity`, in events.
 pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 1024;
 
 /// Default [`Libp2pConfig::max_concurrent_streams`], per connection.
@@ -21,39 +23,40 @@ pub const DEFAULT_MAX_CONCURRENT_STREAMS: usize = 256;
 
 /// How a [`Libp2pTransport`](crate::Libp2pTransport) is sized and timed.
 ///
-/// Every field has a default; set the ones you need with the `with_*`
-/// methods. [`Libp2pTransport::new`](crate::Libp2pTransport::new) checks the
-/// values and refuses out-of-range ones.
+/// Every field has a default; set the ones you need with the builder
+/// methods of the same names. The frame limit and queue capacities
+/// ([`limits`](Self::limits)) and the reconnect backoff
+/// ([`reconnect`](Self::reconnect)) are the settings every network transport
+/// shares, from `gossip-core`.
+/// [`Libp2pTransport::new`](crate::Libp2pTransport::new) checks the values
+/// and refuses out-of-range ones.
 ///
 /// ```
 /// use std::time::Duration;
 /// use gossip_transport_libp2p::Libp2pConfig;
 ///
 /// let config = Libp2pConfig::default()
-///     .with_max_frame_len(256 * 1024)
-///     .with_send_queue_capacity(32)
-///     .with_backoff(Duration::from_millis(50), Duration::from_secs(10))
-///     .with_seed(7);
-/// assert_eq!(config.max_frame_len, 256 * 1024);
+///     .max_frame_len(256 * 1024)
+///     .send_queue_capacity(32)
+///     .backoff(Duration::from_millis(50), Duration::from_secs(10))
+///     .seed(7);
+/// assert_eq!(config.limits.max_frame_len, 256 * 1024);
 /// assert_eq!(config.idle_timeout, Duration::from_secs(120));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Libp2pConfig {
-    /// The largest frame sent or accepted, in bytes, without the 4-byte
-    /// length prefix (1..=[`MAX_FRAME_LEN_LIMIT`]). A request announcing more
-    /// is refused before anything is allocated for it. Default
-    /// [`DEFAULT_MAX_FRAME_LEN`].
-    pub max_frame_len: usize,
-    /// Frames sent to one peer and not yet acknowledged (queued while
-    /// dialing, or in flight), at least 1. A `send` beyond it fails with
-    /// `QueueFull`. Keep it at most half of the peers'
-    /// [`max_concurrent_streams`](Self::max_concurrent_streams). Default
-    /// [`DEFAULT_SEND_QUEUE_CAPACITY`].
-    pub send_queue_capacity: usize,
-    /// Frames and peer events that may wait for `recv`, all peers together
-    /// (at least 1). Default [`DEFAULT_INBOUND_QUEUE_CAPACITY`].
-    pub inbound_queue_capacity: usize,
+    /// The frame limit and queue capacities. `max_frame_len` is counted
+    /// without the 4-byte length prefix; a request announcing more is refused
+    /// before anything is allocated for it. `send_queue_capacity` counts the
+    /// frames sent to one peer and not yet acknowledged (queued while
+    /// dialing, or in flight; default [`DEFAULT_SEND_QUEUE_CAPACITY`]); a
+    /// `send` beyond it fails with `QueueFull`. Keep it at most half of the
+    /// peers' [`max_concurrent_streams`](Self::max_concurrent_streams).
+    pub limits: ConnectionLimits,
+    /// The backoff after a failed dial (default 100 ms to 30 s, seed 0; the
+    /// seed is mixed with the local peer id).
+    pub reconnect: ReconnectPolicy,
     /// Frames received but not yet acknowledged because the inbound queue
     /// is full (at least 1). A frame arriving beyond it is refused without
     /// an acknowledgement (the sender's request fails) and counted in
@@ -85,13 +88,6 @@ pub struct Libp2pConfig {
     pub max_connections_per_peer: u32,
     /// Incoming connections still in their handshake (at least 1). Default 64.
     pub max_pending_incoming: u32,
-    /// The first reconnect delay after a failed dial. Default 100 ms.
-    pub backoff_min: Duration,
-    /// The longest reconnect delay (at least `backoff_min`). Default 30 s.
-    pub backoff_max: Duration,
-    /// Seed of the reconnect jitter, mixed with the local peer id so that
-    /// nodes sharing a configuration do not retry in lockstep. Default 0.
-    pub seed: u64,
     /// Whether mDNS discovery runs (only with the crate feature `mdns`;
     /// ignored otherwise). Default `true` when the feature is on.
     pub mdns: bool,
@@ -100,9 +96,10 @@ pub struct Libp2pConfig {
 impl Default for Libp2pConfig {
     fn default() -> Self {
         Self {
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            send_queue_capacity: DEFAULT_SEND_QUEUE_CAPACITY,
-            inbound_queue_capacity: DEFAULT_INBOUND_QUEUE_CAPACITY,
+            limits: ConnectionLimits::default()
+                .send_queue_capacity(DEFAULT_SEND_QUEUE_CAPACITY)
+                .inbound_queue_capacity(DEFAULT_INBOUND_QUEUE_CAPACITY),
+            reconnect: ReconnectPolicy::default(),
             max_pending_inbound: 4096,
             command_queue_capacity: 1024,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -112,127 +109,136 @@ impl Default for Libp2pConfig {
             max_connections: 256,
             max_connections_per_peer: 2,
             max_pending_incoming: 64,
-            backoff_min: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(30),
-            seed: 0,
             mdns: true,
         }
     }
 }
 
 impl Libp2pConfig {
-    /// Sets [`max_frame_len`](Self::max_frame_len).
+    /// Sets [`limits`](Self::limits).
     #[must_use]
-    pub fn with_max_frame_len(mut self, max_frame_len: usize) -> Self {
-        self.max_frame_len = max_frame_len;
+    pub fn limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
         self
     }
 
-    /// Sets [`send_queue_capacity`](Self::send_queue_capacity).
+    /// Sets [`reconnect`](Self::reconnect).
     #[must_use]
-    pub fn with_send_queue_capacity(mut self, frames: usize) -> Self {
-        self.send_queue_capacity = frames;
+    pub fn reconnect(mut self, reconnect: ReconnectPolicy) -> Self {
+        self.reconnect = reconnect;
         self
     }
 
-    /// Sets [`inbound_queue_capacity`](Self::inbound_queue_capacity).
+    /// Sets the `max_frame_len` of [`limits`](Self::limits).
     #[must_use]
-    pub fn with_inbound_queue_capacity(mut self, events: usize) -> Self {
-        self.inbound_queue_capacity = events;
+    pub fn max_frame_len(mut self, max_frame_len: usize) -> Self {
+        self.limits = self.limits.max_frame_len(max_frame_len);
+        self
+    }
+
+    /// Sets the `send_queue_capacity` of [`limits`](Self::limits).
+    #[must_use]
+    pub fn send_queue_capacity(mut self, frames: usize) -> Self {
+        self.limits = self.limits.send_queue_capacity(frames);
+        self
+    }
+
+    /// Sets the `inbound_queue_capacity` of [`limits`](Self::limits).
+    #[must_use]
+    pub fn inbound_queue_capacity(mut self, events: usize) -> Self {
+        self.limits = self.limits.inbound_queue_capacity(events);
         self
     }
 
     /// Sets [`max_pending_inbound`](Self::max_pending_inbound).
     #[must_use]
-    pub fn with_max_pending_inbound(mut self, frames: usize) -> Self {
+    pub fn max_pending_inbound(mut self, frames: usize) -> Self {
         self.max_pending_inbound = frames;
         self
     }
 
     /// Sets [`command_queue_capacity`](Self::command_queue_capacity).
     #[must_use]
-    pub fn with_command_queue_capacity(mut self, commands: usize) -> Self {
+    pub fn command_queue_capacity(mut self, commands: usize) -> Self {
         self.command_queue_capacity = commands;
         self
     }
 
     /// Sets [`max_concurrent_streams`](Self::max_concurrent_streams).
     #[must_use]
-    pub fn with_max_concurrent_streams(mut self, streams: usize) -> Self {
+    pub fn max_concurrent_streams(mut self, streams: usize) -> Self {
         self.max_concurrent_streams = streams;
         self
     }
 
     /// Sets [`request_timeout`](Self::request_timeout).
     #[must_use]
-    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
     }
 
     /// Sets [`idle_timeout`](Self::idle_timeout).
     #[must_use]
-    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
     /// Sets [`handshake_timeout`](Self::handshake_timeout).
     #[must_use]
-    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
-    /// Sets [`max_connections`](Self::max_connections) and
-    /// [`max_connections_per_peer`](Self::max_connections_per_peer).
+    /// Sets [`max_connections`](Self::max_connections).
     #[must_use]
-    pub fn with_connection_limits(mut self, total: u32, per_peer: u32) -> Self {
+    pub fn max_connections(mut self, total: u32) -> Self {
         self.max_connections = total;
+        self
+    }
+
+    /// Sets [`max_connections_per_peer`](Self::max_connections_per_peer).
+    #[must_use]
+    pub fn max_connections_per_peer(mut self, per_peer: u32) -> Self {
         self.max_connections_per_peer = per_peer;
         self
     }
 
     /// Sets [`max_pending_incoming`](Self::max_pending_incoming).
     #[must_use]
-    pub fn with_max_pending_incoming(mut self, connections: u32) -> Self {
+    pub fn max_pending_incoming(mut self, connections: u32) -> Self {
         self.max_pending_incoming = connections;
         self
     }
 
-    /// Sets [`backoff_min`](Self::backoff_min) and [`backoff_max`](Self::backoff_max).
+    /// Sets the backoff bounds of [`reconnect`](Self::reconnect).
     #[must_use]
-    pub fn with_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.backoff_min = min;
-        self.backoff_max = max;
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect = self.reconnect.backoff(min, max);
         self
     }
 
-    /// Sets [`seed`](Self::seed).
+    /// Sets the jitter seed of [`reconnect`](Self::reconnect).
     #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.reconnect = self.reconnect.seed(seed);
         self
     }
 
     /// Sets [`mdns`](Self::mdns).
     #[must_use]
-    pub fn with_mdns(mut self, enabled: bool) -> Self {
+    pub fn mdns(mut self, enabled: bool) -> Self {
         self.mdns = enabled;
         self
     }
 
     /// Checks every value; the message names the first one out of range.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if !(1..=MAX_FRAME_LEN_LIMIT).contains(&self.max_frame_len) {
-            return Err(format!(
-                "max_frame_len {} is outside 1..={MAX_FRAME_LEN_LIMIT}",
-                self.max_frame_len
-            ));
-        }
+        self.limits.validate()?;
+        self.reconnect.validate()?;
         for (name, value) in [
-            ("send_queue_capacity", self.send_queue_capacity),
-            ("inbound_queue_capacity", self.inbound_queue_capacity),
             ("max_pending_inbound", self.max_pending_inbound),
             ("command_queue_capacity", self.command_queue_capacity),
         ] {
@@ -261,12 +267,6 @@ impl Libp2pConfig {
                 return Err(format!("{name} must be positive"));
             }
         }
-        if self.backoff_min > self.backoff_max {
-            return Err(format!(
-                "backoff_min {:?} exceeds backoff_max {:?}",
-                self.backoff_min, self.backoff_max
-            ));
-        }
         Ok(())
     }
 }
@@ -283,20 +283,20 @@ mod tests {
     #[test]
     fn out_of_range_values_are_refused() {
         let bad = [
-            Libp2pConfig::default().with_max_frame_len(0),
-            Libp2pConfig::default().with_max_frame_len(MAX_FRAME_LEN_LIMIT + 1),
-            Libp2pConfig::default().with_send_queue_capacity(0),
-            Libp2pConfig::default().with_inbound_queue_capacity(0),
-            Libp2pConfig::default().with_max_pending_inbound(0),
-            Libp2pConfig::default().with_command_queue_capacity(0),
-            Libp2pConfig::default().with_max_concurrent_streams(1),
-            Libp2pConfig::default().with_connection_limits(0, 1),
-            Libp2pConfig::default().with_connection_limits(1, 0),
-            Libp2pConfig::default().with_max_pending_incoming(0),
-            Libp2pConfig::default().with_request_timeout(Duration::ZERO),
-            Libp2pConfig::default().with_idle_timeout(Duration::ZERO),
-            Libp2pConfig::default().with_handshake_timeout(Duration::ZERO),
-            Libp2pConfig::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
+            Libp2pConfig::default().max_frame_len(0),
+            Libp2pConfig::default().max_frame_len(MAX_FRAME_LEN_LIMIT + 1),
+            Libp2pConfig::default().send_queue_capacity(0),
+            Libp2pConfig::default().inbound_queue_capacity(0),
+            Libp2pConfig::default().max_pending_inbound(0),
+            Libp2pConfig::default().command_queue_capacity(0),
+            Libp2pConfig::default().max_concurrent_streams(1),
+            Libp2pConfig::default().max_connections(0),
+            Libp2pConfig::default().max_connections_per_peer(0),
+            Libp2pConfig::default().max_pending_incoming(0),
+            Libp2pConfig::default().request_timeout(Duration::ZERO),
+            Libp2pConfig::default().idle_timeout(Duration::ZERO),
+            Libp2pConfig::default().handshake_timeout(Duration::ZERO),
+            Libp2pConfig::default().backoff(Duration::from_secs(2), Duration::from_secs(1)),
         ];
         for config in bad {
             assert!(config.validate().is_err(), "{config:?} was accepted");

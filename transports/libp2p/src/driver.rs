@@ -6,7 +6,9 @@
 use std::{collections::HashMap, collections::VecDeque, sync::Arc};
 
 use bytes::Bytes;
-use gossip_core::{NodeId, TransportError, TransportErrorKind, TransportEvent, TransportResult};
+use gossip_core::{
+    InboundSender, NodeId, PushError, TransportError, TransportErrorKind, TransportEvent,
+};
 use libp2p::{
     core::transport::ListenerId,
     futures::StreamExt,
@@ -58,7 +60,7 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
-    events: mpsc::Sender<TransportResult<TransportEvent>>,
+    events: InboundSender,
     pending: VecDeque<Pending>,
     listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, TransportError>>>,
 }
@@ -68,7 +70,7 @@ impl Driver {
         shared: Arc<Shared>,
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<TransportResult<TransportEvent>>,
+        events: InboundSender,
     ) -> Self {
         Self {
             shared,
@@ -91,9 +93,9 @@ impl Driver {
                 biased;
                 _ = shutdown.wait_for(|closed| *closed) => break,
                 permit = events.reserve(), if !self.pending.is_empty() => {
-                    let Ok(permit) = permit else { break };
+                    let Some(permit) = permit else { break };
                     if let Some(Pending { from, frame, channel }) = self.pending.pop_front() {
-                        permit.send(Ok(TransportEvent::Frame { from, frame }));
+                        permit.push(Ok(TransportEvent::Frame { from, frame }));
                         // Err: the request timed out meanwhile; the frame is delivered anyway.
                         let _ = self.swarm.behaviour_mut().frames.send_response(channel, ());
                     }
@@ -165,7 +167,7 @@ impl Driver {
     /// Reports a peer event without waiting: dropped (and counted) when
     /// the inbound queue is full.
     fn notify(&self, event: TransportEvent) {
-        if self.events.try_send(Ok(event)).is_err() {
+        if self.events.try_push(Ok(event)).is_err() {
             bump(&self.shared.counters.dropped_events);
         }
     }
@@ -174,7 +176,7 @@ impl Driver {
     /// waiting: dropped (and counted) when the inbound queue is full.
     fn report(&self, failure: TransportError) {
         tracing::debug!(local = %self.shared.local, %failure, "bad input");
-        if self.events.try_send(Err(failure)).is_err() {
+        if self.events.try_push(Err(failure)).is_err() {
             bump(&self.shared.counters.dropped_events);
         }
     }
@@ -391,13 +393,12 @@ impl Driver {
                     return;
                 };
                 if self.pending.is_empty() {
-                    if let Err(mpsc::error::TrySendError::Full(Ok(TransportEvent::Frame {
-                        from,
-                        frame,
-                    }))) = self.events.try_send(Ok(TransportEvent::Frame {
-                        from,
-                        frame: request,
-                    })) {
+                    if let Err(PushError::Full(Ok(TransportEvent::Frame { from, frame }))) =
+                        self.events.try_push(Ok(TransportEvent::Frame {
+                            from,
+                            frame: request,
+                        }))
+                    {
                         self.pending.push_back(Pending {
                             from,
                             frame,

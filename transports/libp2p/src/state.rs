@@ -128,7 +128,7 @@ fn push_bounded(list: &mut Vec<Multiaddr>, address: Multiaddr) {
 
 impl Shared {
     pub(crate) fn new(local: NodeId, local_peer: PeerId, config: Libp2pConfig) -> Self {
-        let seed = gossip_core::raw::jitter_seed(config.seed, &local_peer.to_bytes());
+        let rng = config.reconnect.rng(&local_peer.to_bytes());
         Self {
             local,
             local_peer,
@@ -138,7 +138,7 @@ impl Shared {
                 by_peer: HashMap::new(),
                 peers: HashMap::new(),
                 listen_addrs: Vec::new(),
-                rng: SeededRng::new(seed),
+                rng,
                 reported: HashSet::new(),
             }),
             counters: Counters::default(),
@@ -314,20 +314,12 @@ impl Shared {
     /// when not connected, the addresses to dial.
     pub(crate) fn admit(&self, to: &NodeId) -> Result<(PeerId, Vec<Multiaddr>), TransportError> {
         let mut table = self.lock();
-        let unknown = || {
-            error(
-                TransportErrorKind::UnknownPeer,
-                format!("no address and no connection for {to}"),
-            )
-        };
+        let unknown = || TransportError::unknown_peer(BACKEND, to);
         let peer = Self::peer_of_locked(&table, to).ok_or_else(unknown)?;
         if peer == self.local_peer {
-            return Err(error(
-                TransportErrorKind::UnknownPeer,
-                "a node does not send frames to itself",
-            ));
+            return Err(TransportError::send_to_self(BACKEND));
         }
-        let capacity = self.config.send_queue_capacity;
+        let capacity = self.config.limits.send_queue_capacity;
         let state = table.peers.get_mut(&peer).ok_or_else(unknown)?;
         let mut dial = Vec::new();
         if state.connections == 0 {
@@ -338,12 +330,10 @@ impl Shared {
             if let Some(until) = state.backoff_until {
                 let now = Instant::now();
                 if now < until {
-                    let mut failure = error(
-                        TransportErrorKind::Unreachable,
-                        format!(
-                            "{to} is unreachable; next dial in {:?}",
-                            until.saturating_duration_since(now)
-                        ),
+                    let mut failure = TransportError::unreachable(
+                        BACKEND,
+                        to,
+                        format_args!("next dial in {:?}", until.saturating_duration_since(now)),
                     );
                     if let Some(last) = &state.last_error {
                         failure = failure.with_source(last.clone());
@@ -353,9 +343,10 @@ impl Shared {
             }
         }
         if state.in_flight >= capacity {
-            return Err(error(
-                TransportErrorKind::QueueFull,
-                format!("{capacity} frames to {to} are already waiting for acknowledgement"),
+            return Err(TransportError::queue_full(
+                BACKEND,
+                format_args!("the frames to {to} awaiting acknowledgement"),
+                capacity,
             ));
         }
         state.in_flight += 1;
@@ -409,12 +400,7 @@ impl Shared {
             return;
         }
         state.failures = state.failures.saturating_add(1);
-        let delay = gossip_core::raw::reconnect_delay(
-            state.failures,
-            self.config.backoff_min,
-            self.config.backoff_max,
-            &mut table.rng,
-        );
+        let delay = self.config.reconnect.delay(state.failures, &mut table.rng);
         state.backoff_until = Some(now + delay);
         tracing::debug!(
             local = %self.local, %peer, failures = state.failures, ?delay, %why,

@@ -8,8 +8,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    InboundQueue, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
+    TransportEvent, TransportResult,
 };
 use libp2p::{identity::Keypair, Multiaddr, PeerId};
 use tokio::{
@@ -79,7 +79,7 @@ pub struct Libp2pStats {
 pub struct Libp2pTransport {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
-    events: tokio::sync::Mutex<mpsc::Receiver<TransportResult<TransportEvent>>>,
+    inbound: InboundQueue,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -128,12 +128,9 @@ impl Libp2pTransport {
         node: NodeId,
         config: Libp2pConfig,
     ) -> Result<Self, TransportError> {
-        config.validate().map_err(|reason| {
-            error(
-                TransportErrorKind::Other,
-                format!("invalid configuration: {reason}"),
-            )
-        })?;
+        config
+            .validate()
+            .map_err(|reason| TransportError::invalid_config(BACKEND, reason))?;
         let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
             error(
                 TransportErrorKind::Other,
@@ -148,14 +145,14 @@ impl Libp2pTransport {
             build_swarm(keypair, &shared.config)?
         };
         let (commands_tx, commands_rx) = mpsc::channel(shared.config.command_queue_capacity);
-        let (events_tx, events_rx) = mpsc::channel(shared.config.inbound_queue_capacity);
-        let driver = Driver::new(shared.clone(), swarm, commands_rx, events_tx);
+        let inbound = InboundQueue::new(BACKEND, shared.config.limits.inbound_queue_capacity);
+        let driver = Driver::new(shared.clone(), swarm, commands_rx, inbound.sender());
         let task = runtime.spawn(driver.run());
         tracing::debug!(local = %shared.local, peer_id = %local_peer, "libp2p transport started");
         Ok(Self {
             shared,
             commands: commands_tx,
-            events: tokio::sync::Mutex::new(events_rx),
+            inbound,
             task: Mutex::new(Some(task)),
         })
     }
@@ -183,7 +180,7 @@ impl Libp2pTransport {
     pub async fn listen_on(&self, address: Multiaddr) -> Result<Multiaddr, TransportError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Listen { address, reply }).await?;
-        answer.await.map_err(|_| Self::closed_error())?
+        answer.await.map_err(|_| TransportError::closed(BACKEND))?
     }
 
     /// Dials `address` now, without sending anything: an address ending in
@@ -199,7 +196,7 @@ impl Libp2pTransport {
     pub async fn dial(&self, address: Multiaddr) -> Result<(), TransportError> {
         let (reply, answer) = oneshot::channel();
         self.command(Command::Dial { address, reply }).await?;
-        answer.await.map_err(|_| Self::closed_error())?
+        answer.await.map_err(|_| TransportError::closed(BACKEND))?
     }
 
     /// Tells the transport that `peer` listens on `address`.
@@ -255,22 +252,19 @@ impl Libp2pTransport {
 
     async fn command(&self, command: Command) -> Result<(), TransportError> {
         if self.is_closed() {
-            return Err(Self::closed_error());
+            return Err(TransportError::closed(BACKEND));
         }
         self.commands
             .send(command)
             .await
-            .map_err(|_| Self::closed_error())
-    }
-
-    fn closed_error() -> TransportError {
-        error(TransportErrorKind::Closed, "the transport is closed")
+            .map_err(|_| TransportError::closed(BACKEND))
     }
 
     fn shut(&self) -> bool {
         let first = !self.shared.closed.swap(true, Ordering::AcqRel);
         if first {
             self.shared.shutdown.send_replace(true);
+            self.inbound.close();
         }
         first
     }
@@ -293,7 +287,7 @@ impl Transport for Libp2pTransport {
     }
 
     fn max_frame_len(&self) -> usize {
-        self.shared.config.max_frame_len
+        self.shared.config.limits.max_frame_len
     }
 
     /// Reliable, unordered, no duplicates: see the type's docs.
@@ -320,23 +314,14 @@ impl Transport for Libp2pTransport {
     /// - `Closed`: after [`close`](Transport::close).
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         if self.is_closed() {
-            return Err(Self::closed_error());
+            return Err(TransportError::closed(BACKEND));
         }
-        let max = self.shared.config.max_frame_len;
+        let max = self.shared.config.limits.max_frame_len;
         if frame.len() > max {
-            return Err(error(
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max} bytes",
-                    frame.len()
-                ),
-            ));
+            return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
         }
         if to == &self.shared.local {
-            return Err(error(
-                TransportErrorKind::UnknownPeer,
-                "a node does not send frames to itself",
-            ));
+            return Err(TransportError::send_to_self(BACKEND));
         }
         let (peer, addresses) = self.shared.admit(to)?;
         match self.commands.try_send(Command::Send {
@@ -348,14 +333,12 @@ impl Transport for Libp2pTransport {
             Err(failure) => {
                 self.shared.release(&peer);
                 Err(match failure {
-                    mpsc::error::TrySendError::Full(_) => error(
-                        TransportErrorKind::QueueFull,
-                        format!(
-                            "the swarm task's command queue is full ({} commands)",
-                            self.shared.config.command_queue_capacity
-                        ),
+                    mpsc::error::TrySendError::Full(_) => TransportError::queue_full(
+                        BACKEND,
+                        "the swarm task's command queue",
+                        self.shared.config.command_queue_capacity,
                     ),
-                    mpsc::error::TrySendError::Closed(_) => Self::closed_error(),
+                    mpsc::error::TrySendError::Closed(_) => TransportError::closed(BACKEND),
                 })
             }
         }
@@ -374,25 +357,10 @@ impl Transport for Libp2pTransport {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe. Events wait in a bounded `tokio::sync::mpsc` queue whose
-    /// receiver sits behind a `tokio::sync::Mutex`; the call only awaits the
-    /// lock, the queue's `recv` and the shutdown signal, each cancel-safe
-    /// (an event leaves the queue only in the poll that returns it).
+    /// Cancel-safe: events wait in the transport's bounded
+    /// [`InboundQueue`], whose `recv` loses nothing when dropped.
     async fn recv(&self) -> TransportResult<TransportEvent> {
-        let mut shutdown = self.shared.shutdown.subscribe();
-        if self.is_closed() || *shutdown.borrow() {
-            return Err(Self::closed_error());
-        }
-        let mut events = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|closed| *closed) => return Err(Self::closed_error()),
-            events = self.events.lock() => events,
-        };
-        tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
-            event = events.recv() => event.unwrap_or_else(|| Err(Self::closed_error())),
-        }
+        self.inbound.recv().await
     }
 
     /// Stops the swarm task: listeners and connections close, frames not

@@ -27,9 +27,9 @@ async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport>
     for (i, id) in ids.into_iter().enumerate() {
         let config = config
             .clone()
-            .with_seed(i as u64)
-            .with_mdns(false)
-            .with_backoff(Duration::from_millis(50), Duration::from_secs(1));
+            .seed(i as u64)
+            .mdns(false)
+            .backoff(Duration::from_millis(50), Duration::from_secs(1));
         let transport =
             match Libp2pTransport::with_node_id(Keypair::generate_ed25519(), id.clone(), config) {
                 Ok(transport) => transport,
@@ -73,9 +73,9 @@ mod small_limits {
 
     async fn small(ids: Vec<NodeId>) -> Vec<Libp2pTransport> {
         let config = Libp2pConfig::default()
-            .with_max_frame_len(100)
-            .with_send_queue_capacity(8)
-            .with_inbound_queue_capacity(4);
+            .max_frame_len(100)
+            .send_queue_capacity(8)
+            .inbound_queue_capacity(4);
         network(ids, config).await
     }
 

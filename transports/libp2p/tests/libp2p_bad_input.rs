@@ -31,7 +31,7 @@ use tokio::{
 
 /// The test configuration with a short handshake timeout.
 fn short_handshake() -> Libp2pConfig {
-    config().with_handshake_timeout(Duration::from_millis(500))
+    config().handshake_timeout(Duration::from_millis(500))
 }
 
 /// The node under test and an honest peer that knows it, and is known.

@@ -117,7 +117,7 @@ async fn an_oversized_frame_on_the_wire_is_refused_by_the_receiver() {
     bounded(async {
         // The sender accepts 1 MiB frames; the receiver only 100 bytes.
         let big = node(config()).await;
-        let small = node(config().with_max_frame_len(100)).await;
+        let small = node(config().max_frame_len(100)).await;
         introduce(&big, &small);
         big.send(small.local_id(), Bytes::from(vec![9u8; 1000]))
             .await
@@ -160,7 +160,7 @@ async fn an_oversized_frame_on_the_wire_is_refused_by_the_receiver() {
 #[tokio::test]
 async fn a_frame_over_the_local_maximum_is_never_sent() {
     bounded(async {
-        let nodes = mesh(2, config().with_max_frame_len(10)).await;
+        let nodes = mesh(2, config().max_frame_len(10)).await;
         let error = nodes[0]
             .send(nodes[1].local_id(), Bytes::from(vec![0u8; 11]))
             .await
@@ -246,7 +246,7 @@ async fn a_gone_peer_is_redialed_with_backoff_not_in_a_storm() {
     bounded(async {
         // Backoff 50 ms doubling to 400 ms, jittered into [d/2, d]: over a
         // 2 s window at most ~13 dials can fail, however often `send` is called.
-        let config = config().with_backoff(Duration::from_millis(50), Duration::from_millis(400));
+        let config = config().backoff(Duration::from_millis(50), Duration::from_millis(400));
         let a = node(config.clone()).await;
         let gone = node(config).await;
         let (gone_id, gone_addr) = (gone.local_id().clone(), dial_addr(&gone));

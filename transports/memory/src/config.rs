@@ -8,8 +8,8 @@ use gossip_core::raw::SeededRng;
 /// Default [`MemoryNetworkConfig::max_frame_len`]: 1 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
 
-/// Default [`MemoryNetworkConfig::inbound_capacity`]: frames queued per node.
-pub const DEFAULT_INBOUND_CAPACITY: usize = 4096;
+/// Default [`MemoryNetworkConfig::inbound_queue_capacity`]: frames queued per node.
+pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 4096;
 
 /// Default [`LinkFaults::reorder_window`].
 pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_millis(10);
@@ -20,9 +20,9 @@ pub const DEFAULT_REORDER_WINDOW: Duration = Duration::from_millis(10);
 /// use gossip_transport_memory::{LinkFaults, MemoryNetworkConfig};
 ///
 /// let config = MemoryNetworkConfig::default()
-///     .with_seed(7)
-///     .with_max_frame_len(64 * 1024)
-///     .with_default_faults(LinkFaults::none().with_drop(0.1));
+///     .seed(7)
+///     .max_frame_len(64 * 1024)
+///     .default_faults(LinkFaults::none().drop(0.1));
 /// assert_eq!(config.max_frame_len, 64 * 1024);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +36,8 @@ pub struct MemoryNetworkConfig {
     pub max_frame_len: usize,
     /// Frames that may wait in one node's inbox, delayed ones included (at
     /// least 1). A send to a full inbox fails with `QueueFull`. Default
-    /// [`DEFAULT_INBOUND_CAPACITY`].
-    pub inbound_capacity: usize,
+    /// [`DEFAULT_INBOUND_QUEUE_CAPACITY`].
+    pub inbound_queue_capacity: usize,
     /// Faults of every link without its own
     /// ([`MemoryNetwork::set_link_faults`](crate::MemoryNetwork::set_link_faults)).
     /// Default: none.
@@ -49,7 +49,7 @@ impl Default for MemoryNetworkConfig {
         Self {
             seed: 0,
             max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            inbound_capacity: DEFAULT_INBOUND_CAPACITY,
+            inbound_queue_capacity: DEFAULT_INBOUND_QUEUE_CAPACITY,
             default_faults: LinkFaults::none(),
         }
     }
@@ -58,28 +58,28 @@ impl Default for MemoryNetworkConfig {
 impl MemoryNetworkConfig {
     /// Sets [`seed`](Self::seed).
     #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
+    pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
     /// Sets [`max_frame_len`](Self::max_frame_len) (0 is raised to 1).
     #[must_use]
-    pub fn with_max_frame_len(mut self, max_frame_len: usize) -> Self {
+    pub fn max_frame_len(mut self, max_frame_len: usize) -> Self {
         self.max_frame_len = max_frame_len.max(1);
         self
     }
 
-    /// Sets [`inbound_capacity`](Self::inbound_capacity) (0 is raised to 1).
+    /// Sets [`inbound_queue_capacity`](Self::inbound_queue_capacity) (0 is raised to 1).
     #[must_use]
-    pub fn with_inbound_capacity(mut self, inbound_capacity: usize) -> Self {
-        self.inbound_capacity = inbound_capacity.max(1);
+    pub fn inbound_queue_capacity(mut self, inbound_queue_capacity: usize) -> Self {
+        self.inbound_queue_capacity = inbound_queue_capacity.max(1);
         self
     }
 
     /// Sets [`default_faults`](Self::default_faults).
     #[must_use]
-    pub fn with_default_faults(mut self, faults: LinkFaults) -> Self {
+    pub fn default_faults(mut self, faults: LinkFaults) -> Self {
         self.default_faults = faults;
         self
     }
@@ -105,10 +105,10 @@ impl MemoryNetworkConfig {
 /// use gossip_transport_memory::LinkFaults;
 ///
 /// let flaky = LinkFaults::none()
-///     .with_drop(0.2)
-///     .with_duplicate(0.05)
-///     .with_reorder(0.1)
-///     .with_delay(Duration::from_millis(5), Duration::from_millis(50));
+///     .drop(0.2)
+///     .duplicate(0.05)
+///     .reorder(0.1)
+///     .delay(Duration::from_millis(5), Duration::from_millis(50));
 /// assert!(!flaky.is_none());
 /// assert!(LinkFaults::none().is_none());
 /// ```
@@ -153,28 +153,28 @@ impl LinkFaults {
 
     /// Sets [`drop`](Self::drop).
     #[must_use]
-    pub fn with_drop(mut self, probability: f64) -> Self {
+    pub fn drop(mut self, probability: f64) -> Self {
         self.drop = probability;
         self
     }
 
     /// Sets [`duplicate`](Self::duplicate).
     #[must_use]
-    pub fn with_duplicate(mut self, probability: f64) -> Self {
+    pub fn duplicate(mut self, probability: f64) -> Self {
         self.duplicate = probability;
         self
     }
 
     /// Sets [`reorder`](Self::reorder).
     #[must_use]
-    pub fn with_reorder(mut self, probability: f64) -> Self {
+    pub fn reorder(mut self, probability: f64) -> Self {
         self.reorder = probability;
         self
     }
 
     /// Sets [`delay_min`](Self::delay_min) and [`delay_max`](Self::delay_max).
     #[must_use]
-    pub fn with_delay(mut self, min: Duration, max: Duration) -> Self {
+    pub fn delay(mut self, min: Duration, max: Duration) -> Self {
         self.delay_min = min;
         self.delay_max = max;
         self
@@ -182,7 +182,7 @@ impl LinkFaults {
 
     /// Sets [`reorder_window`](Self::reorder_window).
     #[must_use]
-    pub fn with_reorder_window(mut self, window: Duration) -> Self {
+    pub fn reorder_window(mut self, window: Duration) -> Self {
         self.reorder_window = window;
         self
     }
@@ -283,9 +283,9 @@ mod tests {
     #[test]
     fn delays_stay_in_range_and_bad_probabilities_are_clamped() {
         let faults = LinkFaults::none()
-            .with_drop(f64::NAN)
-            .with_duplicate(7.0)
-            .with_delay(Duration::from_millis(5), Duration::from_millis(9));
+            .drop(f64::NAN)
+            .duplicate(7.0)
+            .delay(Duration::from_millis(5), Duration::from_millis(9));
         let mut rng = SeededRng::new(2);
         for _ in 0..1_000 {
             match faults.decide(&mut rng) {
@@ -303,15 +303,15 @@ mod tests {
     #[test]
     fn is_none_sees_every_fault() {
         assert!(LinkFaults::none().is_none());
-        assert!(!LinkFaults::none().with_drop(0.1).is_none());
-        assert!(!LinkFaults::none().with_duplicate(0.1).is_none());
-        assert!(!LinkFaults::none().with_reorder(0.1).is_none());
+        assert!(!LinkFaults::none().drop(0.1).is_none());
+        assert!(!LinkFaults::none().duplicate(0.1).is_none());
+        assert!(!LinkFaults::none().reorder(0.1).is_none());
         assert!(LinkFaults::none()
-            .with_reorder(0.1)
-            .with_reorder_window(Duration::ZERO)
+            .reorder(0.1)
+            .reorder_window(Duration::ZERO)
             .is_none());
         assert!(!LinkFaults::none()
-            .with_delay(Duration::ZERO, Duration::from_millis(1))
+            .delay(Duration::ZERO, Duration::from_millis(1))
             .is_none());
     }
 }

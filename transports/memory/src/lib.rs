@@ -8,7 +8,7 @@ mod network;
 mod transport;
 
 pub use config::{
-    LinkFaults, MemoryNetworkConfig, DEFAULT_INBOUND_CAPACITY, DEFAULT_MAX_FRAME_LEN,
+    LinkFaults, MemoryNetworkConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN,
     DEFAULT_REORDER_WINDOW,
 };
 pub use network::{MemoryNetwork, MemoryNetworkStats};

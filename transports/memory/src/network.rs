@@ -34,7 +34,7 @@ use crate::{
 /// use gossip_core::{NodeId, Transport};
 /// use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig};
 ///
-/// let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_seed(1));
+/// let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(1));
 /// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
 /// let node_a = network.join(a.clone())?;
 /// let _node_b = network.join(b.clone())?;
@@ -42,7 +42,7 @@ use crate::{
 /// network.partition(&[a.clone()], &[b.clone()]);
 /// node_a.send(&b, "lost".into()).await?; // silently lost, like a real network
 /// network.heal();
-/// network.set_default_faults(LinkFaults::none().with_drop(0.5));
+/// network.set_default_faults(LinkFaults::none().drop(0.5));
 /// assert!(!node_a.capabilities().reliable);
 /// assert_eq!(network.stats().partitioned, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -80,7 +80,7 @@ pub struct MemoryNetworkStats {
 pub(crate) struct Shared {
     seed: u64,
     max_frame_len: usize,
-    inbound_capacity: usize,
+    inbound_queue_capacity: usize,
     state: Mutex<State>,
     stats: Counters,
 }
@@ -165,7 +165,7 @@ fn later(now: Instant, by: Duration) -> Instant {
 }
 
 impl MemoryNetwork {
-    /// A network with no nodes yet. A `max_frame_len` or `inbound_capacity`
+    /// A network with no nodes yet. A `max_frame_len` or `inbound_queue_capacity`
     /// of 0 is raised to 1.
     #[must_use]
     pub fn new(config: MemoryNetworkConfig) -> Self {
@@ -173,7 +173,7 @@ impl MemoryNetwork {
             shared: Arc::new(Shared {
                 seed: config.seed,
                 max_frame_len: config.max_frame_len.max(1),
-                inbound_capacity: config.inbound_capacity.max(1),
+                inbound_queue_capacity: config.inbound_queue_capacity.max(1),
                 state: Mutex::new(State {
                     default_faults: config.default_faults,
                     link_faults: HashMap::new(),
@@ -380,34 +380,19 @@ impl MemoryNetwork {
 
     fn route(&self, from: &Node, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         if from.is_shut() {
-            return Err(error(
-                TransportErrorKind::Closed,
-                format!("transport of {} is closed", from.id()),
-            ));
+            return Err(TransportError::closed(BACKEND));
         }
         let max = self.shared.max_frame_len;
         if frame.len() > max {
-            return Err(error(
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    frame.len()
-                ),
-            ));
+            return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
         }
         let mut guard = lock(&self.shared.state);
         let state = &mut *guard;
         let Some(dest) = state.nodes.get(to).cloned() else {
             return Err(if state.known.contains(to) {
-                error(
-                    TransportErrorKind::Unreachable,
-                    format!("node {to} is down"),
-                )
+                TransportError::unreachable(BACKEND, to, "it is down")
             } else {
-                error(
-                    TransportErrorKind::UnknownPeer,
-                    format!("no node {to} on this network"),
-                )
+                TransportError::unknown_peer(BACKEND, to)
             });
         };
         let link: Link = (from.id().clone(), to.clone());
@@ -440,15 +425,12 @@ impl MemoryNetwork {
             Some(extra) => later(later(now, delay), extra),
             None => later(now, delay).max(link_state.last_due.unwrap_or(now)),
         };
-        let capacity = self.shared.inbound_capacity;
+        let capacity = self.shared.inbound_queue_capacity;
         let seq = state.next_seq;
         let copies = dest
             .push(from.id(), frame, due, seq, duplicate, capacity)
             .map_err(|()| {
-                error(
-                    TransportErrorKind::QueueFull,
-                    format!("the inbox of {to} is full ({capacity} frames)"),
-                )
+                TransportError::queue_full(BACKEND, format_args!("the inbox of {to}"), capacity)
             })?;
         state.next_seq += copies;
         if reorder.is_none() {
@@ -468,7 +450,10 @@ impl fmt::Debug for MemoryNetwork {
         f.debug_struct("MemoryNetwork")
             .field("seed", &self.shared.seed)
             .field("max_frame_len", &self.shared.max_frame_len)
-            .field("inbound_capacity", &self.shared.inbound_capacity)
+            .field(
+                "inbound_queue_capacity",
+                &self.shared.inbound_queue_capacity,
+            )
             .field("nodes", &self.nodes())
             .field("stats", &self.stats())
             .finish()

@@ -5,8 +5,7 @@ use std::{fmt, sync::Arc};
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    NodeId, Transport, TransportCapabilities, TransportError, TransportEvent, TransportResult,
 };
 
 use crate::{
@@ -100,11 +99,7 @@ impl Transport for MemoryTransport {
                 self.network.count_delivered();
                 Ok(TransportEvent::Frame { from, frame })
             }
-            Take::Shut => Err(TransportError::new(
-                BACKEND,
-                TransportErrorKind::Closed,
-                format!("transport of {} is closed", self.node.id()),
-            )),
+            Take::Shut => Err(TransportError::closed(BACKEND)),
         }
     }
 

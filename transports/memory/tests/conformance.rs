@@ -21,8 +21,8 @@ mod small_limits {
     async fn network(ids: Vec<NodeId>) -> Vec<MemoryTransport> {
         let network = MemoryNetwork::new(
             MemoryNetworkConfig::default()
-                .with_max_frame_len(100)
-                .with_inbound_capacity(8),
+                .max_frame_len(100)
+                .inbound_queue_capacity(8),
         );
         ids.into_iter()
             .map(|id| match network.join(id) {

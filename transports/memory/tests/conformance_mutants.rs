@@ -133,12 +133,11 @@ fn join(network: &MemoryNetwork, id: NodeId) -> MemoryTransport {
 fn mutants(bug: Bug) -> impl Fn(Vec<NodeId>) -> std::future::Ready<Vec<Mutant>> {
     move |ids| {
         let faults = match bug {
-            Bug::ClaimsOrder => LinkFaults::none().with_reorder(0.5),
-            Bug::HidesDuplicates => LinkFaults::none().with_duplicate(0.3),
+            Bug::ClaimsOrder => LinkFaults::none().reorder(0.5),
+            Bug::HidesDuplicates => LinkFaults::none().duplicate(0.3),
             _ => LinkFaults::none(),
         };
-        let network =
-            MemoryNetwork::new(MemoryNetworkConfig::default().with_default_faults(faults));
+        let network = MemoryNetwork::new(MemoryNetworkConfig::default().default_faults(faults));
         std::future::ready(
             ids.into_iter()
                 .map(|id| Mutant {

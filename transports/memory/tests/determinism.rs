@@ -22,15 +22,13 @@ fn run_schedule(seed: u64) -> (Trace, MemoryNetworkStats) {
         .unwrap();
     runtime.block_on(async move {
         let network = MemoryNetwork::new(
-            MemoryNetworkConfig::default()
-                .with_seed(seed)
-                .with_default_faults(
-                    LinkFaults::none()
-                        .with_drop(0.2)
-                        .with_duplicate(0.1)
-                        .with_reorder(0.2)
-                        .with_delay(Duration::from_millis(1), Duration::from_millis(40)),
-                ),
+            MemoryNetworkConfig::default().seed(seed).default_faults(
+                LinkFaults::none()
+                    .drop(0.2)
+                    .duplicate(0.1)
+                    .reorder(0.2)
+                    .delay(Duration::from_millis(1), Duration::from_millis(40)),
+            ),
         );
         let nodes: Vec<_> = (0..5)
             .map(|i| Arc::new(network.join(NodeId::new(format!("n{i}")).unwrap()).unwrap()))

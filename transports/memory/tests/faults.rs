@@ -105,8 +105,8 @@ impl<F: std::future::Future<Output = gossip_core::TransportResult<TransportEvent
 async fn drop_rate_is_roughly_honoured() {
     let (network, a, b, _c) = network(
         MemoryNetworkConfig::default()
-            .with_seed(11)
-            .with_default_faults(LinkFaults::none().with_drop(0.3)),
+            .seed(11)
+            .default_faults(LinkFaults::none().drop(0.3)),
     );
     assert!(!a.capabilities().reliable);
     let mut received = 0;
@@ -132,8 +132,8 @@ async fn drop_rate_is_roughly_honoured() {
 async fn duplicate_produces_duplicates() {
     let (network, a, b, _c) = network(
         MemoryNetworkConfig::default()
-            .with_seed(3)
-            .with_default_faults(LinkFaults::none().with_duplicate(0.5)),
+            .seed(3)
+            .default_faults(LinkFaults::none().duplicate(0.5)),
     );
     assert!(b.capabilities().may_duplicate);
     for i in 0..200 {
@@ -155,8 +155,8 @@ async fn duplicate_produces_duplicates() {
 async fn reorder_reorders_but_loses_nothing() {
     let (_network, a, b, _c) = network(
         MemoryNetworkConfig::default()
-            .with_seed(5)
-            .with_default_faults(LinkFaults::none().with_reorder(0.3)),
+            .seed(5)
+            .default_faults(LinkFaults::none().reorder(0.3)),
     );
     assert!(!b.capabilities().ordered);
     for i in 0..200 {
@@ -171,8 +171,8 @@ async fn reorder_reorders_but_loses_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn delay_is_honoured_and_keeps_the_link_in_order() {
-    let (_network, a, b, _c) = network(MemoryNetworkConfig::default().with_default_faults(
-        LinkFaults::none().with_delay(Duration::from_millis(50), Duration::from_millis(100)),
+    let (_network, a, b, _c) = network(MemoryNetworkConfig::default().default_faults(
+        LinkFaults::none().delay(Duration::from_millis(50), Duration::from_millis(100)),
     ));
     assert!(b.capabilities().ordered && b.capabilities().reliable);
     let start = Instant::now();
@@ -197,11 +197,7 @@ async fn delay_is_honoured_and_keeps_the_link_in_order() {
 async fn link_faults_override_the_default_for_one_direction() {
     let (_network, a, b, c) = network(MemoryNetworkConfig::default());
     let network = a.network().clone();
-    network.set_link_faults(
-        a.local_id(),
-        b.local_id(),
-        LinkFaults::none().with_drop(1.0),
-    );
+    network.set_link_faults(a.local_id(), b.local_id(), LinkFaults::none().drop(1.0));
     a.send(b.local_id(), frame(1)).await.unwrap();
     b.send(a.local_id(), frame(2)).await.unwrap();
     a.send(c.local_id(), frame(3)).await.unwrap();
@@ -305,7 +301,7 @@ async fn close_and_drop_free_the_id() {
 
 #[tokio::test(start_paused = true)]
 async fn full_inbox_is_queue_full() {
-    let (network, a, b, _c) = network(MemoryNetworkConfig::default().with_inbound_capacity(4));
+    let (network, a, b, _c) = network(MemoryNetworkConfig::default().inbound_queue_capacity(4));
     for i in 0..4 {
         a.send(b.local_id(), frame(i)).await.unwrap();
     }
@@ -323,9 +319,9 @@ async fn full_inbox_is_queue_full() {
 async fn delayed_frames_count_against_the_inbox() {
     let (_network, a, b, _c) = network(
         MemoryNetworkConfig::default()
-            .with_inbound_capacity(3)
-            .with_default_faults(
-                LinkFaults::none().with_delay(Duration::from_secs(1), Duration::from_secs(1)),
+            .inbound_queue_capacity(3)
+            .default_faults(
+                LinkFaults::none().delay(Duration::from_secs(1), Duration::from_secs(1)),
             ),
     );
     for i in 0..3 {
@@ -337,7 +333,7 @@ async fn delayed_frames_count_against_the_inbox() {
 
 #[tokio::test(start_paused = true)]
 async fn frames_over_the_limit_are_refused() {
-    let (network, a, b, _c) = network(MemoryNetworkConfig::default().with_max_frame_len(8));
+    let (network, a, b, _c) = network(MemoryNetworkConfig::default().max_frame_len(8));
     assert_eq!(a.max_frame_len(), 8);
     let err = a
         .send(b.local_id(), Bytes::from(vec![0; 9]))
@@ -352,15 +348,13 @@ async fn frames_over_the_limit_are_refused() {
 #[tokio::test(start_paused = true)]
 async fn counters_add_up_under_every_fault() {
     let (network, a, b, c) = network(
-        MemoryNetworkConfig::default()
-            .with_seed(99)
-            .with_default_faults(
-                LinkFaults::none()
-                    .with_drop(0.2)
-                    .with_duplicate(0.2)
-                    .with_reorder(0.2)
-                    .with_delay(Duration::ZERO, Duration::from_millis(30)),
-            ),
+        MemoryNetworkConfig::default().seed(99).default_faults(
+            LinkFaults::none()
+                .drop(0.2)
+                .duplicate(0.2)
+                .reorder(0.2)
+                .delay(Duration::ZERO, Duration::from_millis(30)),
+        ),
     );
     network.partition_one_way(c.local_id(), a.local_id());
     for i in 0..300 {

@@ -3,64 +3,59 @@
 
 use std::time::Duration;
 
-/// Default [`TcpConfig::max_frame_len`]: 1 MiB.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 1 << 20;
+use gossip_core::{ConnectionLimits, ReconnectPolicy};
 
-/// The largest [`TcpConfig::max_frame_len`] accepted: 1 GiB (the length
-/// prefix is a `u32`, and bounded everything rules out more).
-pub const MAX_FRAME_LEN_LIMIT: usize = 1 << 30;
+/// Default [`TcpConfig`] `max_frame_len` (in [`ConnectionLimits`]): 1 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = ConnectionLimits::DEFAULT_MAX_FRAME_LEN;
 
-/// Default [`TcpConfig::send_queue_capacity`], in frames per peer.
+/// The largest `max_frame_len` accepted: 1 GiB (the length prefix is a
+/// `u32`, and bounded everything rules out more).
+pub const MAX_FRAME_LEN_LIMIT: usize = ConnectionLimits::MAX_FRAME_LEN_LIMIT;
+
+/// Default [`TcpConfig`] `send_queue_capacity`, in frames per peer.
 pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1024;
 
-/// Default [`TcpConfig::inbound_queue_capacity`], in events.
+/// Default [`TcpConfig`] `inbound_queue_capacity`, in events.
 pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 1024;
 
 /// How a [`TcpTransport`](crate::TcpTransport) is sized and timed.
 ///
-/// Every field has a default; set the ones you need with the `with_*`
-/// methods. [`TcpTransport::bind`](crate::TcpTransport::bind) checks the
-/// values and refuses out-of-range ones.
+/// Every field has a default; set the ones you need with the builder
+/// methods of the same names. The frame limit and queue capacities
+/// ([`limits`](Self::limits)) and the reconnect backoff
+/// ([`reconnect`](Self::reconnect)) are the settings every network transport
+/// shares, from `gossip-core`. [`TcpTransport::bind`](crate::TcpTransport::bind)
+/// checks the values and refuses out-of-range ones.
 ///
 /// ```
 /// use std::time::Duration;
 /// use gossip_transport_tcp::TcpConfig;
 ///
 /// let config = TcpConfig::default()
-///     .with_max_frame_len(256 * 1024)
-///     .with_send_queue_capacity(256)
-///     .with_backoff(Duration::from_millis(50), Duration::from_secs(10))
-///     .with_seed(7);
-/// assert_eq!(config.max_frame_len, 256 * 1024);
+///     .max_frame_len(256 * 1024)
+///     .send_queue_capacity(256)
+///     .backoff(Duration::from_millis(50), Duration::from_secs(10))
+///     .seed(7);
+/// assert_eq!(config.limits.max_frame_len, 256 * 1024);
 /// assert_eq!(config.handshake_timeout, Duration::from_secs(5));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpConfig {
-    /// The largest frame sent or accepted, in bytes, without the 4-byte length
-    /// prefix (1..=[`MAX_FRAME_LEN_LIMIT`]). Announced in the handshake: a
-    /// frame is only sent if the peer accepts it too. Default
-    /// [`DEFAULT_MAX_FRAME_LEN`].
-    pub max_frame_len: usize,
+    /// The frame limit and queue capacities. `max_frame_len` is counted
+    /// without the 4-byte length prefix and announced in the handshake: a
+    /// frame is only sent if the peer accepts it too. `send_queue_capacity`
+    /// is per peer (default [`DEFAULT_SEND_QUEUE_CAPACITY`]); a `send` to a
+    /// full queue fails with `QueueFull`.
+    pub limits: ConnectionLimits,
+    /// The backoff after a failed connection attempt (default 100 ms to
+    /// 30 s, seed 0; the seed is mixed with the local node id).
+    pub reconnect: ReconnectPolicy,
     /// How long a new connection may take to complete the handshake, either
     /// direction. Default 5 s.
     pub handshake_timeout: Duration,
     /// How long an outgoing TCP connect may take. Default 5 s.
     pub connect_timeout: Duration,
-    /// Frames that may wait in one peer's send queue (at least 1). A `send`
-    /// to a full queue fails with `QueueFull`. Default
-    /// [`DEFAULT_SEND_QUEUE_CAPACITY`].
-    pub send_queue_capacity: usize,
-    /// Frames and peer events that may wait for `recv`, all peers together
-    /// (at least 1). Default [`DEFAULT_INBOUND_QUEUE_CAPACITY`].
-    pub inbound_queue_capacity: usize,
-    /// The first reconnect delay after a failed connection attempt. Default 100 ms.
-    pub backoff_min: Duration,
-    /// The longest reconnect delay (at least `backoff_min`). Default 30 s.
-    pub backoff_max: Duration,
-    /// Seed of the reconnect jitter, mixed with the local node id so that
-    /// nodes sharing a configuration do not retry in lockstep. Default 0.
-    pub seed: u64,
     /// A connection with no frame in either direction for this long is
     /// closed (it reopens on the next `send`). `None` keeps idle connections
     /// open. Default 2 minutes.
@@ -73,14 +68,12 @@ pub struct TcpConfig {
 impl Default for TcpConfig {
     fn default() -> Self {
         Self {
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            limits: ConnectionLimits::default()
+                .send_queue_capacity(DEFAULT_SEND_QUEUE_CAPACITY)
+                .inbound_queue_capacity(DEFAULT_INBOUND_QUEUE_CAPACITY),
+            reconnect: ReconnectPolicy::default(),
             handshake_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
-            send_queue_capacity: DEFAULT_SEND_QUEUE_CAPACITY,
-            inbound_queue_capacity: DEFAULT_INBOUND_QUEUE_CAPACITY,
-            backoff_min: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(30),
-            seed: 0,
             idle_timeout: Some(Duration::from_secs(120)),
             max_pending_handshakes: 64,
         }
@@ -88,86 +81,89 @@ impl Default for TcpConfig {
 }
 
 impl TcpConfig {
-    /// Sets [`max_frame_len`](Self::max_frame_len).
+    /// Sets [`limits`](Self::limits).
     #[must_use]
-    pub fn with_max_frame_len(mut self, max_frame_len: usize) -> Self {
-        self.max_frame_len = max_frame_len;
+    pub fn limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`reconnect`](Self::reconnect).
+    #[must_use]
+    pub fn reconnect(mut self, reconnect: ReconnectPolicy) -> Self {
+        self.reconnect = reconnect;
+        self
+    }
+
+    /// Sets the `max_frame_len` of [`limits`](Self::limits).
+    #[must_use]
+    pub fn max_frame_len(mut self, max_frame_len: usize) -> Self {
+        self.limits = self.limits.max_frame_len(max_frame_len);
         self
     }
 
     /// Sets [`handshake_timeout`](Self::handshake_timeout).
     #[must_use]
-    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout;
         self
     }
 
     /// Sets [`connect_timeout`](Self::connect_timeout).
     #[must_use]
-    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// Sets [`send_queue_capacity`](Self::send_queue_capacity).
+    /// Sets the `send_queue_capacity` of [`limits`](Self::limits).
     #[must_use]
-    pub fn with_send_queue_capacity(mut self, frames: usize) -> Self {
-        self.send_queue_capacity = frames;
+    pub fn send_queue_capacity(mut self, frames: usize) -> Self {
+        self.limits = self.limits.send_queue_capacity(frames);
         self
     }
 
-    /// Sets [`inbound_queue_capacity`](Self::inbound_queue_capacity).
+    /// Sets the `inbound_queue_capacity` of [`limits`](Self::limits).
     #[must_use]
-    pub fn with_inbound_queue_capacity(mut self, events: usize) -> Self {
-        self.inbound_queue_capacity = events;
+    pub fn inbound_queue_capacity(mut self, events: usize) -> Self {
+        self.limits = self.limits.inbound_queue_capacity(events);
         self
     }
 
-    /// Sets [`backoff_min`](Self::backoff_min) and [`backoff_max`](Self::backoff_max).
+    /// Sets the backoff bounds of [`reconnect`](Self::reconnect).
     #[must_use]
-    pub fn with_backoff(mut self, min: Duration, max: Duration) -> Self {
-        self.backoff_min = min;
-        self.backoff_max = max;
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect = self.reconnect.backoff(min, max);
         self
     }
 
-    /// Sets [`seed`](Self::seed).
+    /// Sets the jitter seed of [`reconnect`](Self::reconnect).
     #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.reconnect = self.reconnect.seed(seed);
         self
     }
 
     /// Sets [`idle_timeout`](Self::idle_timeout).
     #[must_use]
-    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
     /// Sets [`max_pending_handshakes`](Self::max_pending_handshakes).
     #[must_use]
-    pub fn with_max_pending_handshakes(mut self, connections: usize) -> Self {
+    pub fn max_pending_handshakes(mut self, connections: usize) -> Self {
         self.max_pending_handshakes = connections;
         self
     }
 
     /// Checks every value; the message names the first one out of range.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if !(1..=MAX_FRAME_LEN_LIMIT).contains(&self.max_frame_len) {
-            return Err(format!(
-                "max_frame_len {} is outside 1..={MAX_FRAME_LEN_LIMIT}",
-                self.max_frame_len
-            ));
-        }
-        for (name, value) in [
-            ("send_queue_capacity", self.send_queue_capacity),
-            ("inbound_queue_capacity", self.inbound_queue_capacity),
-            ("max_pending_handshakes", self.max_pending_handshakes),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be at least 1"));
-            }
+        self.limits.validate()?;
+        self.reconnect.validate()?;
+        if self.max_pending_handshakes == 0 {
+            return Err("max_pending_handshakes must be at least 1".to_owned());
         }
         for (name, value) in [
             ("handshake_timeout", self.handshake_timeout),
@@ -179,12 +175,6 @@ impl TcpConfig {
         }
         if self.idle_timeout.is_some_and(|idle| idle.is_zero()) {
             return Err("idle_timeout must be positive (or None)".to_owned());
-        }
-        if self.backoff_min > self.backoff_max {
-            return Err(format!(
-                "backoff_min {:?} exceeds backoff_max {:?}",
-                self.backoff_min, self.backoff_max
-            ));
         }
         Ok(())
     }
@@ -202,15 +192,15 @@ mod tests {
     #[test]
     fn out_of_range_values_are_refused() {
         let bad = [
-            TcpConfig::default().with_max_frame_len(0),
-            TcpConfig::default().with_max_frame_len(MAX_FRAME_LEN_LIMIT + 1),
-            TcpConfig::default().with_send_queue_capacity(0),
-            TcpConfig::default().with_inbound_queue_capacity(0),
-            TcpConfig::default().with_max_pending_handshakes(0),
-            TcpConfig::default().with_handshake_timeout(Duration::ZERO),
-            TcpConfig::default().with_connect_timeout(Duration::ZERO),
-            TcpConfig::default().with_idle_timeout(Some(Duration::ZERO)),
-            TcpConfig::default().with_backoff(Duration::from_secs(2), Duration::from_secs(1)),
+            TcpConfig::default().max_frame_len(0),
+            TcpConfig::default().max_frame_len(MAX_FRAME_LEN_LIMIT + 1),
+            TcpConfig::default().send_queue_capacity(0),
+            TcpConfig::default().inbound_queue_capacity(0),
+            TcpConfig::default().max_pending_handshakes(0),
+            TcpConfig::default().handshake_timeout(Duration::ZERO),
+            TcpConfig::default().connect_timeout(Duration::ZERO),
+            TcpConfig::default().idle_timeout(Some(Duration::ZERO)),
+            TcpConfig::default().backoff(Duration::from_secs(2), Duration::from_secs(1)),
         ];
         for config in bad {
             assert!(config.validate().is_err(), "{config:?} was accepted");

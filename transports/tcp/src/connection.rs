@@ -406,14 +406,14 @@ async fn read_loop(
 ) -> String {
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     loop {
-        match read_frame(&mut reader, shared.config.max_frame_len).await {
+        match read_frame(&mut reader, shared.config.limits.max_frame_len).await {
             Ok(frame) => {
                 activity.touch();
                 let event = TransportEvent::Frame {
                     from: peer.clone(),
                     frame,
                 };
-                if shared.events_tx.send(Ok(event)).await.is_err() {
+                if shared.events.push(Ok(event)).await.is_err() {
                     return "inbound queue closed".to_owned();
                 }
             }

@@ -16,7 +16,8 @@ use std::{
 
 use bytes::Bytes;
 use gossip_core::{
-    raw::SeededRng, NodeId, TransportError, TransportErrorKind, TransportEvent, TransportResult,
+    raw::SeededRng, InboundQueue, InboundSender, NodeId, TransportError, TransportErrorKind,
+    TransportEvent,
 };
 use tokio::{
     sync::{mpsc, watch},
@@ -157,8 +158,10 @@ pub(crate) struct Shared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) hello: Hello,
     table: Mutex<Table>,
-    pub(crate) events_tx: mpsc::Sender<TransportResult<TransportEvent>>,
-    pub(crate) events_rx: tokio::sync::Mutex<mpsc::Receiver<TransportResult<TransportEvent>>>,
+    /// What `recv` returns, closed with the transport.
+    pub(crate) inbound: InboundQueue,
+    /// The filling end of `inbound`, for the connection tasks.
+    pub(crate) events: InboundSender,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) closed: AtomicBool,
     pub(crate) counters: Counters,
@@ -166,21 +169,26 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(local: NodeId, config: TcpConfig, local_addr: SocketAddr) -> Self {
-        let (events_tx, events_rx) = mpsc::channel(config.inbound_queue_capacity);
-        let seed = gossip_core::raw::jitter_seed(config.seed, local.as_str().as_bytes());
-        let hello = Hello::ours(local.clone(), config.max_frame_len, local_addr.port());
+        let inbound = InboundQueue::new(BACKEND, config.limits.inbound_queue_capacity);
+        let events = inbound.sender();
+        let rng = config.reconnect.rng(local.as_str().as_bytes());
+        let hello = Hello::ours(
+            local.clone(),
+            config.limits.max_frame_len,
+            local_addr.port(),
+        );
         Self {
             local,
             local_addr,
             hello,
             table: Mutex::new(Table {
                 peers: HashMap::new(),
-                rng: SeededRng::new(seed),
+                rng,
                 next_id: 0,
                 reported: HashSet::new(),
             }),
-            events_tx,
-            events_rx: tokio::sync::Mutex::new(events_rx),
+            inbound,
+            events,
             shutdown: watch::Sender::new(false),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
@@ -206,7 +214,7 @@ impl Shared {
     /// Queues a peer event for `recv` without waiting: when the inbound queue
     /// is full the event is dropped and counted (see the crate docs).
     pub(crate) fn notify(&self, event: TransportEvent) {
-        if let Err(error) = self.events_tx.try_send(Ok(event)) {
+        if let Err(error) = self.events.try_push(Ok(event)) {
             bump(&self.counters.dropped_events, 1);
             tracing::debug!(local = %self.local, event = ?error.into_inner(), "inbound queue full: peer event dropped");
         }
@@ -217,7 +225,7 @@ impl Shared {
     /// above puts it on its error stream. Dropped (and counted) when the
     /// inbound queue is full.
     pub(crate) fn report(&self, kind: TransportErrorKind, message: String) {
-        if self.events_tx.try_send(Err(error(kind, message))).is_err() {
+        if self.events.try_push(Err(error(kind, message))).is_err() {
             bump(&self.counters.dropped_events, 1);
         }
     }
@@ -261,7 +269,7 @@ impl Shared {
     // ------------------------------------------------------ address book --
 
     pub(crate) fn add_peer_address(&self, peer: NodeId, address: SocketAddr) {
-        let capacity = self.config.send_queue_capacity;
+        let capacity = self.config.limits.send_queue_capacity;
         let mut table = self.lock();
         let entry = table
             .peers
@@ -385,7 +393,7 @@ impl Shared {
         hello: &Hello,
         addrs: (SocketAddr, SocketAddr),
     ) -> InboundDecision {
-        let capacity = self.config.send_queue_capacity;
+        let capacity = self.config.limits.send_queue_capacity;
         let mut table = self.lock();
         let dialer = &hello.node;
         let peer = table
@@ -475,14 +483,9 @@ impl Shared {
             return;
         }
         peer.failures = peer.failures.saturating_add(1);
-        let delay = gossip_core::raw::reconnect_delay(
-            peer.failures,
-            self.config.backoff_min,
-            self.config.backoff_max,
-            &mut table.rng,
-        );
+        let delay = self.config.reconnect.delay(peer.failures, &mut table.rng);
         let discarded = peer.queue.pending();
-        peer.queue = Queue::new(self.config.send_queue_capacity);
+        peer.queue = Queue::new(self.config.limits.send_queue_capacity);
         peer.link = Link::Backoff {
             until: Instant::now() + delay,
         };
@@ -533,20 +536,11 @@ impl Shared {
         let mut table = self.lock();
         let next = table.next_id();
         let Some(peer) = table.peers.get_mut(to) else {
-            return Err(error(
-                TransportErrorKind::UnknownPeer,
-                format!("no address and no connection for {to}"),
-            ));
+            return Err(TransportError::unknown_peer(BACKEND, to));
         };
         if let Some(max) = peer.max_frame_len {
             if frame.len() > max {
-                return Err(error(
-                    TransportErrorKind::FrameTooLarge,
-                    format!(
-                        "frame of {} bytes exceeds {to}'s maximum of {max} bytes",
-                        frame.len()
-                    ),
-                ));
+                return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
             }
         }
         let mut attempt = None;
@@ -554,9 +548,10 @@ impl Shared {
             Link::Connected(_) | Link::Dialing { .. } | Link::Yielding { .. } => {}
             Link::Backoff { until } if Instant::now() < *until => {
                 let left = until.saturating_duration_since(Instant::now());
-                let mut failure = error(
-                    TransportErrorKind::Unreachable,
-                    format!("{to} is unreachable; next attempt in {left:?}"),
+                let mut failure = TransportError::unreachable(
+                    BACKEND,
+                    to,
+                    format_args!("next attempt in {left:?}"),
                 );
                 if let Some(last) = &peer.last_error {
                     failure = failure.with_source(last.clone());
@@ -565,10 +560,7 @@ impl Shared {
             }
             Link::Idle | Link::Backoff { .. } => {
                 if peer.address.is_none() {
-                    return Err(error(
-                        TransportErrorKind::UnknownPeer,
-                        format!("no address and no connection for {to}"),
-                    ));
+                    return Err(TransportError::unknown_peer(BACKEND, to));
                 }
                 peer.link = Link::Dialing { attempt: next };
                 attempt = Some(next);
@@ -576,16 +568,12 @@ impl Shared {
         }
         match peer.queue.tx.try_send(frame) {
             Ok(()) => Ok(attempt),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(error(
-                TransportErrorKind::QueueFull,
-                format!(
-                    "send queue to {to} is full ({} frames)",
-                    self.config.send_queue_capacity
-                ),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(TransportError::queue_full(
+                BACKEND,
+                format_args!("send queue to {to}"),
+                self.config.limits.send_queue_capacity,
             )),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(error(TransportErrorKind::Closed, "the transport is closed"))
-            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(TransportError::closed(BACKEND)),
         }
     }
 

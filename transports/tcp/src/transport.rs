@@ -103,12 +103,9 @@ impl TcpTransport {
         addr: SocketAddr,
         config: TcpConfig,
     ) -> Result<Self, TransportError> {
-        config.validate().map_err(|reason| {
-            error(
-                TransportErrorKind::Other,
-                format!("invalid configuration: {reason}"),
-            )
-        })?;
+        config
+            .validate()
+            .map_err(|reason| TransportError::invalid_config(BACKEND, reason))?;
         let listener = TcpListener::bind(addr).await.map_err(|io| {
             error(TransportErrorKind::Io, format!("cannot listen on {addr}")).with_source(io)
         })?;
@@ -174,14 +171,11 @@ impl TcpTransport {
         self.shared.is_closed()
     }
 
-    fn closed_error() -> TransportError {
-        error(TransportErrorKind::Closed, "the transport is closed")
-    }
-
     fn shut(&self) -> bool {
         let first = !self.shared.closed.swap(true, Ordering::AcqRel);
         if first {
             self.shared.shutdown.send_replace(true);
+            self.shared.inbound.close();
             self.shared.clear();
         }
         first
@@ -205,7 +199,7 @@ impl Transport for TcpTransport {
     }
 
     fn max_frame_len(&self) -> usize {
-        self.shared.config.max_frame_len
+        self.shared.config.limits.max_frame_len
     }
 
     /// [`TransportCapabilities::stream_like`]: see the type's docs for what
@@ -229,23 +223,14 @@ impl Transport for TcpTransport {
     /// - `Closed`: after [`close`](Transport::close).
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         if self.shared.is_closed() {
-            return Err(Self::closed_error());
+            return Err(TransportError::closed(BACKEND));
         }
-        let max = self.shared.config.max_frame_len;
+        let max = self.shared.config.limits.max_frame_len;
         if frame.len() > max {
-            return Err(error(
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max} bytes",
-                    frame.len()
-                ),
-            ));
+            return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
         }
         if to == &self.shared.local {
-            return Err(error(
-                TransportErrorKind::UnknownPeer,
-                "a node does not send frames to itself",
-            ));
+            return Err(TransportError::send_to_self(BACKEND));
         }
         if let Some(attempt) = self.shared.enqueue(to, frame)? {
             spawn_connector(self.shared.clone(), to.clone(), attempt);
@@ -257,26 +242,11 @@ impl Transport for TcpTransport {
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe. Events wait in a bounded `tokio::sync::mpsc` queue whose
-    /// receiver sits behind a `tokio::sync::Mutex`; the call only awaits
-    /// the lock, the queue's `recv` and the shutdown signal, each of which is
-    /// cancel-safe (an event leaves the queue only in the poll that returns
-    /// it), so dropping the future loses nothing.
+    /// Cancel-safe: events wait in the transport's bounded
+    /// [`InboundQueue`](gossip_core::InboundQueue), whose `recv` loses
+    /// nothing when dropped.
     async fn recv(&self) -> TransportResult<TransportEvent> {
-        let mut shutdown = self.shared.shutdown_signal();
-        if self.shared.is_closed() || *shutdown.borrow() {
-            return Err(Self::closed_error());
-        }
-        let mut events = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|closed| *closed) => return Err(Self::closed_error()),
-            events = self.shared.events_rx.lock() => events,
-        };
-        tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|closed| *closed) => Err(Self::closed_error()),
-            event = events.recv() => event.unwrap_or_else(|| Err(Self::closed_error())),
-        }
+        self.shared.inbound.recv().await
     }
 
     /// Stops accepting, closes every connection, drops queued frames and

@@ -12,7 +12,7 @@ async fn network(ids: Vec<NodeId>, config: TcpConfig) -> Vec<TcpTransport> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut transports = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
-        let config = config.clone().with_seed(i as u64);
+        let config = config.clone().seed(i as u64);
         match TcpTransport::bind(id, loopback, config).await {
             Ok(transport) => transports.push(transport),
             Err(error) => panic!("bind on loopback: {error}"),
@@ -44,9 +44,9 @@ mod small_limits {
 
     async fn small(ids: Vec<NodeId>) -> Vec<TcpTransport> {
         let config = TcpConfig::default()
-            .with_max_frame_len(100)
-            .with_send_queue_capacity(8)
-            .with_inbound_queue_capacity(4);
+            .max_frame_len(100)
+            .send_queue_capacity(8)
+            .inbound_queue_capacity(4);
         network(ids, config).await
     }
 

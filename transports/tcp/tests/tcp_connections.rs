@@ -103,8 +103,8 @@ async fn one_connection_carries_both_directions() {
 async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
     bounded(async {
         let config = TcpConfig::default()
-            .with_backoff(Duration::from_millis(20), Duration::from_millis(200))
-            .with_seed(5);
+            .backoff(Duration::from_millis(20), Duration::from_millis(200))
+            .seed(5);
         let a = bind("a", config.clone()).await;
         let b = bind("b", config.clone()).await;
         let b_addr = b.local_addr();
@@ -190,7 +190,7 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_close_and_reopen_on_the_next_send() {
     bounded(async {
-        let config = TcpConfig::default().with_idle_timeout(Some(Duration::from_millis(200)));
+        let config = TcpConfig::default().idle_timeout(Some(Duration::from_millis(200)));
         let nodes = mesh(&["a", "b"], config).await;
         let (a, b) = (&nodes[0], &nodes[1]);
         a.send(&id("b"), Bytes::from_static(b"one")).await.unwrap();

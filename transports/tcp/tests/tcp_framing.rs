@@ -47,7 +47,7 @@ async fn huge_length_header_disconnects_the_peer_and_the_node_keeps_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_byte_over_the_maximum_disconnects_exactly_the_maximum_arrives() {
     bounded(async {
-        let server = bind("server", TcpConfig::default().with_max_frame_len(64)).await;
+        let server = bind("server", TcpConfig::default().max_frame_len(64)).await;
         let mut client = raw_client(server.local_addr(), "client", "server").await;
         client.write_all(&64u32.to_be_bytes()).await.unwrap();
         client.write_all(&[7u8; 64]).await.unwrap();
@@ -67,7 +67,7 @@ async fn one_byte_over_the_maximum_disconnects_exactly_the_maximum_arrives() {
 async fn a_frame_over_the_peers_announced_maximum_is_refused_once_known() {
     bounded(async {
         let nodes = mesh(&["a", "b"], TcpConfig::default()).await;
-        let small = bind("c", TcpConfig::default().with_max_frame_len(10)).await;
+        let small = bind("c", TcpConfig::default().max_frame_len(10)).await;
         let (a, c) = (&nodes[0], &small);
         a.add_peer_address(id("c"), c.local_addr());
         a.send(&id("c"), Bytes::from_static(b"hello"))

@@ -108,8 +108,7 @@ async fn garbage_instead_of_a_hello_is_dropped_without_reply() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_dialer_is_dropped_after_the_handshake_timeout() {
     bounded(async {
-        let config =
-            TcpConfig::default().with_handshake_timeout(std::time::Duration::from_millis(200));
+        let config = TcpConfig::default().handshake_timeout(std::time::Duration::from_millis(200));
         let server = bind("server", config).await;
         let mut client = tokio::net::TcpStream::connect(server.local_addr())
             .await

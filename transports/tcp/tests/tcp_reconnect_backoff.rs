@@ -47,9 +47,9 @@ const MAX_DIALS_IN_OUTAGE: usize = 30;
 
 fn config(seed: u64) -> TcpConfig {
     TcpConfig::default()
-        .with_backoff(BACKOFF_MIN, BACKOFF_MAX)
-        .with_handshake_timeout(Duration::from_secs(2))
-        .with_seed(seed)
+        .backoff(BACKOFF_MIN, BACKOFF_MAX)
+        .handshake_timeout(Duration::from_secs(2))
+        .seed(seed)
 }
 
 /// A TCP proxy in front of a target address (which may change, as when a

@@ -23,8 +23,8 @@ async fn a_full_send_queue_is_queue_full_without_waiting() {
         let silent_addr = silent.local_addr().unwrap();
         let held = tokio::spawn(async move { silent.accept().await.map(|(stream, _)| stream) });
         let config = TcpConfig::default()
-            .with_send_queue_capacity(4)
-            .with_handshake_timeout(Duration::from_millis(500));
+            .send_queue_capacity(4)
+            .handshake_timeout(Duration::from_millis(500));
         let a = bind("a", config).await;
         a.add_peer_address(id("b"), silent_addr);
         for i in 0..4u8 {
@@ -83,7 +83,7 @@ async fn unknown_peers_and_self_fail_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_frames_are_refused_before_anything_is_queued() {
     bounded(async {
-        let a = bind("a", TcpConfig::default().with_max_frame_len(8)).await;
+        let a = bind("a", TcpConfig::default().max_frame_len(8)).await;
         let error = a
             .send(&id("stranger"), Bytes::from(vec![0u8; 9]))
             .await
@@ -123,7 +123,7 @@ async fn invalid_configuration_is_refused_at_bind() {
     let error = gossip_transport_tcp::TcpTransport::bind(
         id("a"),
         loopback(),
-        TcpConfig::default().with_send_queue_capacity(0),
+        TcpConfig::default().send_queue_capacity(0),
     )
     .await
     .unwrap_err();

@@ -4,6 +4,7 @@
 // Test support: a failed expectation here is a failed test.
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,16 +13,19 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportError, TransportErrorKind, TransportEvent};
+use gossip_core::Transport;
 use gossip_transport_libp2p::{
     libp2p::{identity::Keypair, Multiaddr},
     Libp2pConfig, Libp2pTransport,
 };
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
+
+/// The `recv` helpers with deadlines come from gossip-core's testkit, shared
+/// by every transport's tests.
+pub use gossip_core::testkit::transport::events::{drain, next_error, next_event, next_frame};
 
 /// The bound on any single wait in these tests.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = gossip_core::testkit::transport::events::EVENT_WAIT;
 
 /// `/ip4/127.0.0.1/tcp/0`: the only address these tests listen on.
 pub fn loopback() -> Multiaddr {
@@ -31,8 +35,8 @@ pub fn loopback() -> Multiaddr {
 /// The test configuration: mDNS off (feature or not), short backoff.
 pub fn config() -> Libp2pConfig {
     Libp2pConfig::default()
-        .with_mdns(false)
-        .with_backoff(Duration::from_millis(200), Duration::from_secs(2))
+        .mdns(false)
+        .backoff(Duration::from_millis(200), Duration::from_secs(2))
 }
 
 /// A transport with a derived node id, listening on loopback.
@@ -70,62 +74,6 @@ pub async fn mesh(n: usize, config: Libp2pConfig) -> Vec<Libp2pTransport> {
         }
     }
     nodes
-}
-
-/// The next event matching `want`, skipping others and reported errors;
-/// panics after [`WAIT`].
-pub async fn next_event(
-    transport: &Libp2pTransport,
-    mut want: impl FnMut(&TransportEvent) -> bool,
-) -> TransportEvent {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, transport.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{}: expected event did not come", transport.local_id()));
-        match received {
-            Ok(event) if want(&event) => return event,
-            Ok(_) => {}
-            Err(error) if error.kind() == TransportErrorKind::Closed => panic!("{error}"),
-            Err(_) => {}
-        }
-    }
-}
-
-/// The next error `recv` reports (bad input from a peer), skipping events;
-/// panics after [`WAIT`].
-pub async fn next_error(transport: &Libp2pTransport) -> TransportError {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, transport.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{}: expected error did not come", transport.local_id()));
-        if let Err(error) = received {
-            return error;
-        }
-    }
-}
-
-/// The next frame, skipping peer events.
-pub async fn next_frame(transport: &Libp2pTransport) -> (NodeId, Bytes) {
-    match next_event(transport, |e| matches!(e, TransportEvent::Frame { .. })).await {
-        TransportEvent::Frame { from, frame } => (from, frame),
-        _ => unreachable!(),
-    }
-}
-
-/// Every event arriving within `period` (reported errors skipped).
-pub async fn drain(transport: &Libp2pTransport, period: Duration) -> Vec<TransportEvent> {
-    let deadline = Instant::now() + period;
-    let mut events = Vec::new();
-    while let Ok(received) = tokio::time::timeout_at(deadline, transport.recv()).await {
-        match received {
-            Ok(event) => events.push(event),
-            Err(error) if error.kind() == TransportErrorKind::Closed => break,
-            Err(_) => {}
-        }
-    }
-    events
 }
 
 /// Runs `body` under [`WAIT`] × 3.

@@ -4,6 +4,7 @@
 // Test support: a failed expectation here is a failed test.
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,20 +13,20 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use bytes::Bytes;
-use gossip_core::{
-    protocol::PROTOCOL_VERSION, NodeId, Transport, TransportError, TransportErrorKind,
-    TransportEvent,
-};
+use gossip_core::{protocol::PROTOCOL_VERSION, NodeId, Transport};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
-    time::{timeout, Instant},
+    time::timeout,
 };
 
+/// The `recv` helpers with deadlines come from gossip-core's testkit, shared
+/// by every transport's tests.
+pub use gossip_core::testkit::transport::events::{drain, next_error, next_event, next_frame};
+
 /// The bound on any single wait in these tests.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub const WAIT: Duration = gossip_core::testkit::transport::events::EVENT_WAIT;
 
 /// 127.0.0.1, port 0: the only address these tests bind or dial.
 pub fn loopback() -> SocketAddr {
@@ -56,62 +57,6 @@ pub async fn mesh(names: &[&str], config: TcpConfig) -> Vec<TcpTransport> {
         }
     }
     nodes
-}
-
-/// The next event matching `want`, skipping others and reported errors;
-/// panics after [`WAIT`].
-pub async fn next_event(
-    transport: &TcpTransport,
-    mut want: impl FnMut(&TransportEvent) -> bool,
-) -> TransportEvent {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, transport.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{}: expected event did not come", transport.local_id()));
-        match received {
-            Ok(event) if want(&event) => return event,
-            Ok(_) => {}
-            Err(error) if error.kind() == TransportErrorKind::Closed => panic!("{error}"),
-            Err(_) => {}
-        }
-    }
-}
-
-/// The next error `recv` reports (bad input from a peer), skipping events;
-/// panics after [`WAIT`].
-pub async fn next_error(transport: &TcpTransport) -> TransportError {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let received = tokio::time::timeout_at(deadline, transport.recv())
-            .await
-            .unwrap_or_else(|_| panic!("{}: expected error did not come", transport.local_id()));
-        if let Err(error) = received {
-            return error;
-        }
-    }
-}
-
-/// The next frame, skipping peer events.
-pub async fn next_frame(transport: &TcpTransport) -> (NodeId, Bytes) {
-    match next_event(transport, |e| matches!(e, TransportEvent::Frame { .. })).await {
-        TransportEvent::Frame { from, frame } => (from, frame),
-        _ => unreachable!(),
-    }
-}
-
-/// Every event arriving within `period` (reported errors skipped).
-pub async fn drain(transport: &TcpTransport, period: Duration) -> Vec<TransportEvent> {
-    let deadline = Instant::now() + period;
-    let mut events = Vec::new();
-    while let Ok(received) = tokio::time::timeout_at(deadline, transport.recv()).await {
-        match received {
-            Ok(event) => events.push(event),
-            Err(error) if error.kind() == TransportErrorKind::Closed => break,
-            Err(_) => {}
-        }
-    }
-    events
 }
 
 /// A hello as the wire format spells it.

@@ -1,0 +1,171 @@
+//! Delivery: frames arrive intact, with the sender's id, in order when declared.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use tokio::time::timeout;
+
+use super::{
+    support::{
+        bounded, close_all, expect_frames, expect_no_frame, labelled, network, recv_frame, send,
+        Arrivals,
+    },
+    MAX_TESTED_FRAME_LEN, QUIET_PERIOD,
+};
+use crate::{NodeId, Transport, TransportEvent};
+
+/// Frames arrive with the sender's id, byte for byte as sent, from several
+/// senders, in both directions.
+pub async fn delivers_frames_with_sender_id<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<NodeId>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("delivers_frames_with_sender_id", async {
+        let [a, b, c] = network(&factory).await;
+        let from_a = Bytes::from_static(b"hello from a \x00\xff binary");
+        let from_b = Bytes::from_static(b"hello from b");
+        let from_c = Bytes::from_static(b"hello from c");
+        send(&*a, c.local_id(), from_a.clone()).await;
+        send(&*b, c.local_id(), from_b.clone()).await;
+        send(&*c, a.local_id(), from_c.clone()).await;
+        expect_frames(&*c, &[(a.local_id(), from_a), (b.local_id(), from_b)]).await;
+        expect_frames(&*a, &[(c.local_id(), from_c)]).await;
+        close_all(&[a, b, c]).await;
+    })
+    .await;
+}
+
+/// A frame of exactly `max_frame_len` bytes is accepted and arrives intact.
+pub async fn frame_of_exactly_max_len_arrives<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<NodeId>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("frame_of_exactly_max_len_arrives", async {
+        let [a, b] = network(&factory).await;
+        let max = a.max_frame_len();
+        assert!(
+            (1..=MAX_TESTED_FRAME_LEN).contains(&max),
+            "max_frame_len {max} is outside 1..={MAX_TESTED_FRAME_LEN}"
+        );
+        let frame: Bytes = (0..max).map(|i| (i % 251) as u8).collect();
+        send(&*a, b.local_id(), frame.clone()).await;
+        expect_frames(&*b, &[(a.local_id(), frame)]).await;
+        close_all(&[a, b]).await;
+    })
+    .await;
+}
+
+/// When the transport declares `ordered`, frames of each link arrive in the
+/// order sent, with two links into one node running concurrently. Not
+/// applicable otherwise (the test says so on stderr and passes;
+/// [`declared_capabilities`] covers the declaration).
+pub async fn per_link_order_when_ordered<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<NodeId>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("per_link_order_when_ordered", async {
+        const FRAMES: u32 = 300;
+        let [a, b, c] = network(&factory).await;
+        if !c.capabilities().ordered {
+            eprintln!(
+                "per_link_order_when_ordered: the {} transport does not declare `ordered`; \
+                 nothing to check",
+                c.backend()
+            );
+            close_all(&[a, b, c]).await;
+            return;
+        }
+        let mut senders = Vec::new();
+        for sender in [a.clone(), b.clone()] {
+            let to = c.local_id().clone();
+            senders.push(tokio::spawn(async move {
+                for seq in 0..FRAMES {
+                    send(&*sender, &to, labelled(sender.local_id(), "order", seq)).await;
+                }
+            }));
+        }
+        let mut arrivals = Arrivals::new(&*c);
+        arrivals.collect(&*c, 2 * FRAMES as usize).await;
+        for sender in senders {
+            if let Err(error) = sender.await {
+                panic!("a sender task failed: {error}");
+            }
+        }
+        close_all(&[a, b, c]).await;
+    })
+    .await;
+}
+
+/// An empty frame is a frame: it arrives, empty, and does not confuse the
+/// framing of the next one.
+pub async fn empty_frame_roundtrips<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<NodeId>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("empty_frame_roundtrips", async {
+        let [a, b] = network(&factory).await;
+        send(&*a, b.local_id(), Bytes::new()).await;
+        let (from, frame) = recv_frame(&*b).await;
+        assert_eq!(
+            &from,
+            a.local_id(),
+            "the empty frame arrived with the wrong sender id"
+        );
+        assert!(
+            frame.is_empty(),
+            "an empty frame arrived with {} bytes",
+            frame.len()
+        );
+        let next = Bytes::from_static(b"x");
+        send(&*a, b.local_id(), next.clone()).await;
+        send(&*a, b.local_id(), Bytes::new()).await;
+        expect_frames(&*b, &[(a.local_id(), next), (a.local_id(), Bytes::new())]).await;
+        close_all(&[a, b]).await;
+    })
+    .await;
+}
+
+/// The declared capabilities are stable and honest: a burst of frames is
+/// delivered completely when `reliable`, in order when `ordered`, and without
+/// repeats unless `may_duplicate`.
+pub async fn declared_capabilities<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<NodeId>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("declared_capabilities", async {
+        const FRAMES: u32 = 200;
+        let [a, b] = network(&factory).await;
+        let caps = b.capabilities();
+        assert_eq!(caps, b.capabilities(), "capabilities must be stable");
+        for seq in 0..FRAMES {
+            send(&*a, b.local_id(), labelled(a.local_id(), "caps", seq)).await;
+        }
+        let mut arrivals = Arrivals::new(&*b);
+        if caps.reliable {
+            arrivals.collect(&*b, FRAMES as usize).await;
+            if !caps.may_duplicate {
+                expect_no_frame(&*b, "every frame already arrived once").await;
+            }
+        } else {
+            // Take what arrives until the link goes quiet; the checks run on each arrival.
+            while let Ok(Ok(event)) = timeout(QUIET_PERIOD * 4, b.recv()).await {
+                if let TransportEvent::Frame { from, frame } = event {
+                    arrivals.record(&from, &frame);
+                }
+            }
+        }
+        assert_eq!(caps, b.capabilities(), "capabilities must be stable");
+        close_all(&[a, b]).await;
+    })
+    .await;
+}
