@@ -164,7 +164,10 @@ impl StreamState {
 
 #[cfg(test)]
 mod tests {
-    use gossip_core::testkit::fixtures::{entries, node, vv};
+    use gossip_core::{
+        testkit::fixtures::{entries, node, vv},
+        StoreErrorKind,
+    };
 
     use super::*;
 
