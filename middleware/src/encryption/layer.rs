@@ -106,7 +106,10 @@ impl<T> Layer<T> for EncryptionLayer {
     type Service = Encryption<T>;
 
     fn layer(&self, inner: T) -> Self::Service {
-        Framed::with_transform(inner, EncryptionTransform::new(self.keys.clone(), self.window))
+        Framed::with_transform(
+            inner,
+            EncryptionTransform::new(self.keys.clone(), self.window),
+        )
     }
 }
 

@@ -49,7 +49,11 @@ impl<F, T> Framed<F, T> {
 
 /// Refuses a frame longer than `max` before anything is done with it: the
 /// check every layer that changes or gates frames makes on `send`.
-pub(crate) fn check_frame_len(backend: &'static str, len: usize, max: usize) -> TransportResult<()> {
+pub(crate) fn check_frame_len(
+    backend: &'static str,
+    len: usize,
+    max: usize,
+) -> TransportResult<()> {
     if len > max {
         return Err(TransportError::new(
             backend,

@@ -47,7 +47,10 @@ impl FrameTransform for Tag {
     }
 
     fn open(&self, cx: &FrameContext<'_>, frame: Bytes) -> Result<Bytes, TagError> {
-        let expected = [cx.peer.as_str().as_bytes()[0], cx.local.as_str().as_bytes()[0]];
+        let expected = [
+            cx.peer.as_str().as_bytes()[0],
+            cx.local.as_str().as_bytes()[0],
+        ];
         match frame.len().checked_sub(2) {
             Some(body) if frame[body..] == expected => Ok(frame.slice(..body)),
             _ => Err(TagError::Missing),
@@ -79,7 +82,9 @@ async fn next_frame(node: &Node) -> Bytes {
 #[tokio::test]
 async fn frames_round_trip_with_both_ends_in_the_context() {
     let (_network, a, b) = pair();
-    a.send(b.local_id(), Bytes::from_static(b"hi")).await.unwrap();
+    a.send(b.local_id(), Bytes::from_static(b"hi"))
+        .await
+        .unwrap();
     assert_eq!(next_frame(&b).await, Bytes::from_static(b"hi"));
     b.send(a.local_id(), Bytes::new()).await.unwrap();
     assert_eq!(next_frame(&a).await, Bytes::new());
@@ -107,7 +112,9 @@ async fn oversized_frames_are_refused_before_sealing() {
     assert_eq!(err.kind(), TransportErrorKind::FrameTooLarge);
     assert_eq!(err.backend(), "tag");
     assert_eq!(network.queued(), 0);
-    a.send(b.local_id(), Bytes::from(vec![7u8; max])).await.unwrap();
+    a.send(b.local_id(), Bytes::from(vec![7u8; max]))
+        .await
+        .unwrap();
     assert_eq!(next_frame(&b).await.len(), max);
 }
 
@@ -115,7 +122,10 @@ async fn oversized_frames_are_refused_before_sealing() {
 async fn a_seal_error_sends_nothing() {
     let (network, mut a, b) = pair();
     a.transform().refuse_seal.store(true, Ordering::Relaxed);
-    let err = a.send(b.local_id(), Bytes::from_static(b"x")).await.unwrap_err();
+    let err = a
+        .send(b.local_id(), Bytes::from_static(b"x"))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Other);
     let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<TagError>());
     assert_eq!(source, Some(&TagError::Disabled));
@@ -133,10 +143,16 @@ async fn an_unopenable_frame_is_rejected_and_the_next_one_served() {
         .send(b.local_id(), Bytes::from_static(b"raw"))
         .await
         .unwrap();
-    a.send(b.local_id(), Bytes::from_static(b"ok")).await.unwrap();
+    a.send(b.local_id(), Bytes::from_static(b"ok"))
+        .await
+        .unwrap();
     let err = b.recv().await.unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Rejected);
-    assert!(err.to_string().contains("frame from a rejected: missing tag"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("frame from a rejected: missing tag"),
+        "{err}"
+    );
     let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<TagError>());
     assert_eq!(source, Some(&TagError::Missing));
     assert_eq!(next_frame(&b).await, Bytes::from_static(b"ok"));
