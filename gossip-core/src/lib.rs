@@ -29,7 +29,7 @@ pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer,
 // The node: builder, handles, configuration, health.
 pub use domain::BufferLimits;
 pub use node::{
-    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
+    SwimConfig, ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
     MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, ResourceUsage, StreamHandle,
     Subscription,
 };
@@ -37,6 +37,12 @@ pub use node::{
 pub use ports::{
     Clock, DynStore, DynTransport, ManualClock, PeerRecord, Store, StoreCapabilities, StoreResult,
     StreamStats, SystemClock, Transport, TransportCapabilities, TransportEvent, TransportResult,
+};
+// The contracts every store and transport shares, for plug-ins here and elsewhere:
+// the append rules, the inbound queue, connection limits and reconnect backoff.
+pub use ports::{
+    AppendPlan, AppendRejection, AppendValidator, AuthorAppend, AuthorPosition, ConnectionLimits,
+    InboundItem, InboundPermit, InboundQueue, InboundSender, PushError, ReconnectPolicy,
 };
 // Errors.
 pub use error::{

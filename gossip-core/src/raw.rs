@@ -21,6 +21,6 @@
 
 pub use crate::domain::{
     duplicate_ranges, merge_entries, ChannelDigest, Delta, DigestHash, HeldEntries, HlcClock,
-    MergeInput, MergeOutcome, OutOfOrderBuffer, SeededRng, StreamDigest,
+    MergeInput, MergeOutcome, MergeOutput, OutOfOrderBuffer, SeededRng, StreamDigest,
 };
 pub use crate::ports::{jitter_seed, reconnect_delay};

@@ -12,7 +12,7 @@
 //! | module | feature | layer → service |
 //! |---|---|---|
 //! | `encryption` | `layers-encryption` | `EncryptionLayer` → `Encryption<T>`, `StoreEncryptionLayer` |
-//! | `compression` | `layers-compression` | `CompressionLayer::lz4()` / `::zstd(level)` → `Compression<T>` |
+//! | `compression` | `layers-compression` (lz4), `layers-compression-zstd` (adds zstd) | `CompressionLayer::lz4()` / `::zstd(level)` → `Compression<T>` |
 //! | `metrics` | `layers-metrics` | `MetricsLayer` → `Metrics<T>`, `StoreMetricsLayer` |
 //! | `faults` | `layers-faults` | `FaultsLayer` → `Faults<T>` (tests) |
 

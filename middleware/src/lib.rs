@@ -4,6 +4,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod error;
+pub mod frame;
 
 #[cfg(feature = "compression")]
 pub mod compression;

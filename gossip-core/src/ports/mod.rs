@@ -1,5 +1,6 @@
 //! Ports: the traits plug-ins implement (store, transport) and the clock.
 
+mod append_validator;
 mod backoff;
 mod clock;
 mod inbound;
@@ -8,6 +9,9 @@ mod store;
 mod transport;
 mod transport_errors;
 
+pub use append_validator::{
+    AppendPlan, AppendRejection, AppendValidator, AuthorAppend, AuthorPosition,
+};
 pub use backoff::{jitter_seed, reconnect_delay, ReconnectPolicy};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use inbound::{InboundItem, InboundPermit, InboundQueue, InboundSender, PushError};

@@ -115,6 +115,18 @@ pub trait Store: Send + Sync + 'static {
     ///   with [`StoreErrorKind::AlreadyExists`](crate::StoreErrorKind::AlreadyExists).
     /// - An empty batch succeeds and changes nothing.
     /// - Appending to a stream never written before creates it.
+    ///
+    /// The rules on sequences are implemented once, by
+    /// [`AppendValidator`](crate::AppendValidator): look up each author's
+    /// [`AuthorPosition`](crate::AuthorPosition) where the write will happen
+    /// (transaction, lock, snapshot), validate, and write only what it
+    /// accepts. Every store of this workspace does so.
+    ///
+    /// # Errors
+    ///
+    /// The validator's rejection, as
+    /// [`AppendRejection::into_store_error`](crate::AppendRejection::into_store_error);
+    /// or a backend failure. Either way nothing was written.
     async fn append(
         &self,
         channel: &ChannelId,
@@ -249,7 +261,9 @@ pub trait Store: Send + Sync + 'static {
 
 macro_rules! forward_store {
     ($($ptr:tt)*) => {
+        // Forwards every method, defaulted ones included.
         #[async_trait]
+        #[deny(clippy::missing_trait_methods)]
         impl<S: Store + ?Sized> Store for $($ptr)*<S> {
             fn backend(&self) -> &'static str {
                 (**self).backend()

@@ -7,14 +7,14 @@ pub(crate) const STORED: u8 = 0;
 /// Flag of an lz4 block with its size prepended (`lz4_flex`'s format).
 pub(crate) const LZ4: u8 = 1;
 /// Flag of a zstd frame (its header declares the content size).
-#[cfg(feature = "zstd")]
+#[cfg(feature = "compression-zstd")]
 pub(crate) const ZSTD: u8 = 2;
 
 /// The algorithm a [`CompressionLayer`](super::CompressionLayer) sends with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Algorithm {
     Lz4,
-    #[cfg(feature = "zstd")]
+    #[cfg(feature = "compression-zstd")]
     Zstd(i32),
 }
 
@@ -22,7 +22,7 @@ impl Algorithm {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Algorithm::Lz4 => "lz4",
-            #[cfg(feature = "zstd")]
+            #[cfg(feature = "compression-zstd")]
             Algorithm::Zstd(_) => "zstd",
         }
     }
@@ -31,7 +31,7 @@ impl Algorithm {
     fn compress(self, frame: &[u8]) -> Option<(u8, Vec<u8>)> {
         match self {
             Algorithm::Lz4 => Some((LZ4, lz4_flex::block::compress_prepend_size(frame))),
-            #[cfg(feature = "zstd")]
+            #[cfg(feature = "compression-zstd")]
             Algorithm::Zstd(level) => zstd::bulk::compress(frame, level)
                 .ok()
                 .map(|body| (ZSTD, body)),
@@ -83,7 +83,7 @@ pub(crate) fn decode(frame: &[u8], max: usize) -> Result<Decoded<'_>, Error> {
             Ok(Decoded::Stored(body))
         }
         LZ4 => decode_lz4(body, max).map(Decoded::Decompressed),
-        #[cfg(feature = "zstd")]
+        #[cfg(feature = "compression-zstd")]
         ZSTD => decode_zstd(body, max).map(Decoded::Decompressed),
         other => Err(Error::UnknownCompression(other)),
     }
@@ -107,7 +107,7 @@ fn decode_lz4(body: &[u8], max: usize) -> Result<Vec<u8>, Error> {
     lz4_flex::block::decompress_size_prepended(body).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-#[cfg(feature = "zstd")]
+#[cfg(feature = "compression-zstd")]
 fn decode_zstd(body: &[u8], max: usize) -> Result<Vec<u8>, Error> {
     let declared = match zstd::zstd_safe::get_frame_content_size(body) {
         Ok(Some(size)) => usize::try_from(size).unwrap_or(usize::MAX),
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(roundtrip(Algorithm::Lz4, b""), b"");
     }
 
-    #[cfg(feature = "zstd")]
+    #[cfg(feature = "compression-zstd")]
     #[test]
     fn zstd_roundtrips_and_compresses() {
         let frame = b"hello gossip ".repeat(100);

@@ -2,7 +2,8 @@
 
 use tower::Layer;
 
-use super::{codec::Algorithm, Compression};
+use super::{codec::Algorithm, Compression, CompressionTransform};
+use crate::frame::Framed;
 
 /// Frames shorter than this are sent as is, by default.
 pub const DEFAULT_THRESHOLD: usize = 256;
@@ -13,7 +14,7 @@ pub const DEFAULT_THRESHOLD: usize = 256;
 /// use gossip_middleware::CompressionLayer;
 ///
 /// let lz4 = CompressionLayer::lz4().threshold(512);
-/// # #[cfg(feature = "zstd")]
+/// # #[cfg(feature = "compression-zstd")]
 /// let zstd = CompressionLayer::zstd(3);
 /// ```
 #[derive(Debug, Clone, Copy)]
@@ -34,8 +35,8 @@ impl CompressionLayer {
 
     /// Compresses with zstd at `level` (1–22; 3 is zstd's default; higher is
     /// smaller and slower). Receivers decode zstd frames whatever they send
-    /// with, as long as the `zstd` feature is on.
-    #[cfg(feature = "zstd")]
+    /// with, as long as the `compression-zstd` feature is on.
+    #[cfg(feature = "compression-zstd")]
     #[must_use]
     pub fn zstd(level: i32) -> Self {
         Self {
@@ -57,6 +58,6 @@ impl<T> Layer<T> for CompressionLayer {
     type Service = Compression<T>;
 
     fn layer(&self, inner: T) -> Self::Service {
-        Compression::with_layer(inner, *self)
+        Framed::with_transform(inner, CompressionTransform::new(*self))
     }
 }

@@ -1,5 +1,6 @@
-//! Compression: lz4 (and zstd with the `zstd` feature) behind a flag byte,
-//! with a size threshold, never inflating, and bounded decompression.
+//! Compression: lz4 (pure Rust), and zstd with the `compression-zstd`
+//! feature, behind a flag byte, with a size threshold, never inflating, and
+//! bounded decompression.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -54,4 +55,4 @@ mod layer;
 mod service;
 
 pub use layer::{CompressionLayer, DEFAULT_THRESHOLD};
-pub use service::Compression;
+pub use service::{Compression, CompressionTransform};

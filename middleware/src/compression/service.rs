@@ -1,124 +1,74 @@
 //! [`Compression`]: a transport that compresses frames it sends and
-//! decompresses frames it receives.
+//! decompresses frames it receives, as a [`FrameTransform`].
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
-};
 
 use super::{
     codec::{self, Decoded},
     CompressionLayer,
 };
+use crate::{
+    frame::{FrameContext, FrameTransform, Framed},
+    Error,
+};
 
-const BACKEND: &str = "compression";
+/// A transport whose frames are compressed when that makes them smaller:
+/// [`Framed`] with a [`CompressionTransform`]. Built by [`CompressionLayer`];
+/// see the [module docs](super).
+///
+/// Its [`max_frame_len`](gossip_core::Transport::max_frame_len) is the inner
+/// maximum minus the flag byte: a frame is never sent larger than it came
+/// plus the flag, so every frame up to that length fits.
+pub type Compression<T> = Framed<CompressionTransform, T>;
 
-/// A transport whose frames are compressed when that makes them smaller.
-/// Built by [`CompressionLayer`]; see the [module docs](super).
-#[derive(Debug, Clone)]
-pub struct Compression<T> {
-    inner: T,
+/// The [`FrameTransform`] of [`Compression`]: the flag byte, the threshold,
+/// and decompression bounded by the layer's maximum frame length.
+#[derive(Debug, Clone, Copy)]
+pub struct CompressionTransform {
     config: CompressionLayer,
+}
+
+impl CompressionTransform {
+    pub(crate) fn new(config: CompressionLayer) -> Self {
+        Self { config }
+    }
 }
 
 impl<T> Compression<T> {
     /// Wraps `inner`, compressing with lz4 above the default threshold.
     pub fn new(inner: T) -> Self {
-        Self::with_layer(inner, CompressionLayer::lz4())
-    }
-
-    pub(crate) fn with_layer(inner: T, config: CompressionLayer) -> Self {
-        Self { inner, config }
+        Framed::with_transform(inner, CompressionTransform::new(CompressionLayer::lz4()))
     }
 
     /// The algorithm frames are sent with: `"lz4"` or `"zstd"`.
     pub fn algorithm(&self) -> &'static str {
-        self.config.algorithm.name()
-    }
-
-    /// The wrapped transport.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
-
-    /// The wrapped transport, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner transport.
-    pub fn into_inner(self) -> T {
-        self.inner
+        self.transform().config.algorithm.name()
     }
 }
 
-#[async_trait]
-impl<T: Transport> Transport for Compression<T> {
-    fn backend(&self) -> &'static str {
-        BACKEND
+impl FrameTransform for CompressionTransform {
+    type Error = Error;
+
+    fn name(&self) -> &'static str {
+        "compression"
     }
 
-    fn local_id(&self) -> &NodeId {
-        self.inner.local_id()
+    fn overhead(&self) -> usize {
+        1
     }
 
-    /// The inner maximum minus the flag byte. (A frame is never sent larger
-    /// than it came plus the flag, so every frame up to this length fits.)
-    fn max_frame_len(&self) -> usize {
-        self.inner.max_frame_len().saturating_sub(1)
+    fn seal(&self, _cx: &FrameContext<'_>, frame: Bytes) -> Result<Bytes, Error> {
+        Ok(Bytes::from(codec::encode(
+            self.config.algorithm,
+            self.config.threshold,
+            &frame,
+        )))
     }
 
-    fn capabilities(&self) -> TransportCapabilities {
-        self.inner.capabilities()
-    }
-
-    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        let max = self.max_frame_len();
-        if frame.len() > max {
-            return Err(TransportError::new(
-                BACKEND,
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    frame.len()
-                ),
-            ));
-        }
-        let encoded = codec::encode(self.config.algorithm, self.config.threshold, &frame);
-        self.inner.send(to, Bytes::from(encoded)).await
-    }
-
-    async fn recv(&self) -> TransportResult<TransportEvent> {
-        // Cancel-safe: nothing awaits after the inner `recv` returned.
-        match self.inner.recv().await? {
-            TransportEvent::Frame { from, frame } => {
-                match codec::decode(&frame, self.max_frame_len()) {
-                    Ok(Decoded::Stored(body)) => {
-                        let body = frame.slice_ref(body);
-                        Ok(TransportEvent::Frame { from, frame: body })
-                    }
-                    Ok(Decoded::Decompressed(body)) => Ok(TransportEvent::Frame {
-                        from,
-                        frame: Bytes::from(body),
-                    }),
-                    Err(error) => {
-                        tracing::debug!(peer = %from, %error, "compressed frame rejected");
-                        Err(TransportError::new(
-                            BACKEND,
-                            TransportErrorKind::Rejected,
-                            format!("frame from {from} rejected: {error}"),
-                        )
-                        .with_source(error))
-                    }
-                }
-            }
-            other => Ok(other),
-        }
-    }
-
-    async fn close(&self) -> TransportResult<()> {
-        self.inner.close().await
+    fn open(&self, cx: &FrameContext<'_>, frame: Bytes) -> Result<Bytes, Error> {
+        Ok(match codec::decode(&frame, cx.max_frame_len)? {
+            Decoded::Stored(body) => frame.slice_ref(body),
+            Decoded::Decompressed(body) => Bytes::from(body),
+        })
     }
 }

@@ -5,7 +5,10 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use tower::Layer;
 
-use super::{key::KeyRing, replay::DEFAULT_WINDOW, Cipher, Encryption, NetworkKey};
+use super::{
+    key::KeyRing, replay::DEFAULT_WINDOW, Cipher, Encryption, EncryptionTransform, NetworkKey,
+};
+use crate::frame::Framed;
 use crate::Error;
 
 /// How long the previous key stays accepted after a rotation, by default.
@@ -103,7 +106,10 @@ impl<T> Layer<T> for EncryptionLayer {
     type Service = Encryption<T>;
 
     fn layer(&self, inner: T) -> Self::Service {
-        Encryption::with_keys(inner, self.keys.clone(), self.window)
+        Framed::with_transform(
+            inner,
+            EncryptionTransform::new(self.keys.clone(), self.window),
+        )
     }
 }
 

@@ -83,5 +83,5 @@ mod store;
 pub use frame::OVERHEAD;
 pub use key::{Cipher, NetworkKey, KEY_LEN};
 pub use layer::{EncryptionHandle, EncryptionLayer, DEFAULT_GRACE_PERIOD};
-pub use service::Encryption;
+pub use service::{Encryption, EncryptionTransform};
 pub use store::{StoreEncryption, StoreEncryptionLayer, STORE_OVERHEAD};

@@ -1,5 +1,5 @@
 //! [`Encryption`]: a transport that seals every frame it sends and opens
-//! every frame it receives.
+//! every frame it receives, as a [`FrameTransform`].
 
 use std::{
     collections::hash_map::RandomState,
@@ -11,12 +11,8 @@ use std::{
     },
 };
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use gossip_core::{
-    domain::MAX_ID_LEN, NodeId, Transport, TransportCapabilities, TransportError,
-    TransportErrorKind, TransportEvent, TransportResult,
-};
+use gossip_core::{domain::MAX_ID_LEN, NodeId};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::{
@@ -26,16 +22,26 @@ use super::{
     replay::ReplayGuard,
     NetworkKey,
 };
-use crate::Error;
+use crate::{
+    frame::{FrameContext, FrameTransform, Framed},
+    Error,
+};
 
 const BACKEND: &str = "encryption";
 
 /// A transport whose frames are sealed with an AEAD under a shared
-/// [`NetworkKey`]. Built by [`EncryptionLayer`](super::EncryptionLayer); see
-/// the [module docs](super) for the frame format, nonces, replay protection
-/// and rotation.
-pub struct Encryption<T> {
-    inner: T,
+/// [`NetworkKey`]: [`Framed`] with an [`EncryptionTransform`]. Built by
+/// [`EncryptionLayer`](super::EncryptionLayer); see the [module docs](super)
+/// for the frame format, nonces, replay protection and rotation.
+///
+/// Its [`max_frame_len`](gossip_core::Transport::max_frame_len) is the inner
+/// maximum minus [`OVERHEAD`].
+pub type Encryption<T> = Framed<EncryptionTransform, T>;
+
+/// The [`FrameTransform`] of [`Encryption`]: the shared key ring, this
+/// transport's nonce prefix and counter, and the replay window of what it
+/// received. Secrets never appear in its `Debug`.
+pub struct EncryptionTransform {
     keys: Arc<KeyRing>,
     /// Random per instance: the first 4 bytes of every nonce this instance uses.
     prefix: [u8; 4],
@@ -44,10 +50,9 @@ pub struct Encryption<T> {
     replay: Mutex<ReplayGuard>,
 }
 
-impl<T: fmt::Debug> fmt::Debug for Encryption<T> {
+impl fmt::Debug for EncryptionTransform {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Encryption")
-            .field("inner", &self.inner)
+        f.debug_struct("EncryptionTransform")
             .field("cipher", &self.keys.cipher())
             .field("key_id", &self.keys.current_id())
             .finish_non_exhaustive()
@@ -75,27 +80,16 @@ impl<T> Encryption<T> {
     /// keys and rotation between transports.
     pub fn new(inner: T, key: NetworkKey) -> Self {
         let layer = super::EncryptionLayer::new(key);
-        Self::with_keys(inner, layer.keys().clone(), super::replay::DEFAULT_WINDOW)
-    }
-
-    pub(crate) fn with_keys(inner: T, keys: Arc<KeyRing>, window: u64) -> Self {
-        let random = session_randomness();
-        let [p0, p1, p2, p3, c @ ..] = random;
-        // Start below 2⁶³ so the counter never wraps in practice.
-        let start = u64::from_be_bytes(c) >> 1;
-        Self {
+        Framed::with_transform(
             inner,
-            keys,
-            prefix: [p0, p1, p2, p3],
-            counter: AtomicU64::new(start),
-            replay: Mutex::new(ReplayGuard::new(window)),
-        }
+            EncryptionTransform::new(layer.keys().clone(), super::replay::DEFAULT_WINDOW),
+        )
     }
 
     /// A handle to the shared keys, to [`rotate`](EncryptionHandle::rotate) them.
     #[must_use]
     pub fn handle(&self) -> EncryptionHandle {
-        EncryptionHandle::new(self.keys.clone())
+        EncryptionHandle::new(self.transform().keys.clone())
     }
 
     /// Makes `key` the sending key; the previous one is still accepted for
@@ -105,22 +99,24 @@ impl<T> Encryption<T> {
     ///
     /// [`Error::KeyIdInUse`] if `key` has the current key's id.
     pub fn rotate(&self, key: &NetworkKey) -> Result<(), Error> {
-        self.keys.rotate(key)
+        self.transform().keys.rotate(key)
     }
+}
 
-    /// The wrapped transport.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
-
-    /// The wrapped transport, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner transport.
-    pub fn into_inner(self) -> T {
-        self.inner
+impl EncryptionTransform {
+    /// A transform sealing with `keys`, with a fresh random nonce prefix and
+    /// counter start, and a replay window of `window` frames.
+    pub(crate) fn new(keys: Arc<KeyRing>, window: u64) -> Self {
+        let random = session_randomness();
+        let [p0, p1, p2, p3, c @ ..] = random;
+        // Start below 2⁶³ so the counter never wraps in practice.
+        let start = u64::from_be_bytes(c) >> 1;
+        Self {
+            keys,
+            prefix: [p0, p1, p2, p3],
+            counter: AtomicU64::new(start),
+            replay: Mutex::new(ReplayGuard::new(window)),
+        }
     }
 
     fn next_counter(&self) -> Result<u64, Error> {
@@ -167,91 +163,43 @@ impl FrameAad {
     }
 }
 
-fn rejected(from: &NodeId, error: Error) -> TransportError {
-    tracing::debug!(peer = %from, %error, "encrypted frame rejected");
-    TransportError::new(
-        BACKEND,
-        TransportErrorKind::Rejected,
-        format!("frame from {from} rejected: {error}"),
-    )
-    .with_source(error)
-}
+impl FrameTransform for EncryptionTransform {
+    type Error = Error;
 
-impl<T: Transport> Encryption<T> {
-    fn open(&self, from: &NodeId, sealed: &[u8]) -> Result<Bytes, Error> {
-        let (header, body) = frame::split(sealed, BACKEND)?;
-        let key = self.keys.lookup(header.key_id)?;
-        let (prefix, counter) = (header.prefix(), header.counter());
-        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
-        replay.check(from, prefix, counter)?;
-        let plaintext = frame::open(
-            &key,
-            &header,
-            FrameAad::new(header.key_id, from, self.inner.local_id()).as_slice(),
-            body,
-        )?;
-        // Authenticated: only now may the window move.
-        replay.commit(from, prefix, counter);
-        Ok(Bytes::from(plaintext))
-    }
-}
-
-#[async_trait]
-impl<T: Transport> Transport for Encryption<T> {
-    fn backend(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         BACKEND
     }
 
-    fn local_id(&self) -> &NodeId {
-        self.inner.local_id()
+    fn overhead(&self) -> usize {
+        OVERHEAD
     }
 
-    fn max_frame_len(&self) -> usize {
-        self.inner.max_frame_len().saturating_sub(OVERHEAD)
-    }
-
-    fn capabilities(&self) -> TransportCapabilities {
-        self.inner.capabilities()
-    }
-
-    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        let max = self.max_frame_len();
-        if frame.len() > max {
-            return Err(TransportError::new(
-                BACKEND,
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    frame.len()
-                ),
-            ));
-        }
-        let counter = self.next_counter().map_err(|error| {
-            TransportError::new(BACKEND, TransportErrorKind::Other, error.to_string())
-                .with_source(error)
-        })?;
+    fn seal(&self, cx: &FrameContext<'_>, frame: Bytes) -> Result<Bytes, Error> {
+        let counter = self.next_counter()?;
         let key = self.keys.current();
         let sealed = frame::seal(
             &key,
             frame::transport_nonce(self.prefix, counter),
-            FrameAad::new(key.id, self.inner.local_id(), to).as_slice(),
+            FrameAad::new(key.id, cx.local, cx.peer).as_slice(),
             &frame,
         );
-        self.inner.send(to, Bytes::from(sealed)).await
+        Ok(Bytes::from(sealed))
     }
 
-    async fn recv(&self) -> TransportResult<TransportEvent> {
-        // Cancel-safe: nothing awaits after the inner `recv` returned.
-        match self.inner.recv().await? {
-            TransportEvent::Frame { from, frame } => match self.open(&from, &frame) {
-                Ok(frame) => Ok(TransportEvent::Frame { from, frame }),
-                Err(error) => Err(rejected(&from, error)),
-            },
-            other => Ok(other),
-        }
-    }
-
-    async fn close(&self) -> TransportResult<()> {
-        self.inner.close().await
+    fn open(&self, cx: &FrameContext<'_>, sealed: Bytes) -> Result<Bytes, Error> {
+        let (header, body) = frame::split(&sealed, BACKEND)?;
+        let key = self.keys.lookup(header.key_id)?;
+        let (prefix, counter) = (header.prefix(), header.counter());
+        let mut replay = self.replay.lock().unwrap_or_else(PoisonError::into_inner);
+        replay.check(cx.peer, prefix, counter)?;
+        let plaintext = frame::open(
+            &key,
+            &header,
+            FrameAad::new(header.key_id, cx.peer, cx.local).as_slice(),
+            body,
+        )?;
+        // Authenticated: only now may the window move.
+        replay.commit(cx.peer, prefix, counter);
+        Ok(Bytes::from(plaintext))
     }
 }

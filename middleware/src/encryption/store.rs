@@ -294,7 +294,10 @@ impl<S: Store> StoreEncryption<S> {
     }
 }
 
+// A forwarding wrapper: every `Store` method, defaulted ones included, is
+// written out, so a method added to the trait later cannot silently bypass it.
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<S: Store> Store for StoreEncryption<S> {
     fn backend(&self) -> &'static str {
         BACKEND

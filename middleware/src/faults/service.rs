@@ -9,11 +9,11 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    raw::SeededRng, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
-    TransportEvent, TransportResult,
+    raw::SeededRng, NodeId, Transport, TransportCapabilities, TransportEvent, TransportResult,
 };
 
 use super::handle::{Counters, FaultsHandle, Shared};
+use crate::frame::check_frame_len;
 
 const BACKEND: &str = "faults";
 
@@ -153,17 +153,7 @@ impl<T: Transport> Transport for Faults<T> {
     }
 
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        let max = self.max_frame_len();
-        if frame.len() > max {
-            return Err(TransportError::new(
-                BACKEND,
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    frame.len()
-                ),
-            ));
-        }
+        check_frame_len(BACKEND, frame.len(), self.max_frame_len())?;
         let counters = &self.shared.counters;
         if self.shared.is_partitioned(to) || self.shared.is_partitioned(self.local_id()) {
             Counters::bump(&counters.partitioned);

@@ -65,7 +65,10 @@ fn entries(op: &'static str, count: usize) {
     counter!(STORE_ENTRIES, "op" => op).increment(count as u64);
 }
 
+// A forwarding wrapper: every `Store` method, defaulted ones included, is
+// written out, so a method added to the trait later cannot silently bypass it.
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl<S: Store> Store for StoreMetrics<S> {
     fn backend(&self) -> &'static str {
         "metrics"

@@ -11,6 +11,8 @@ use gossip_core::{
 use tokio::sync::Mutex;
 use tower::{BoxError, Service};
 
+use crate::frame::check_frame_len;
+
 const BACKEND: &str = "tower";
 
 /// A transport whose `send` calls a [`tower::Service<(NodeId, Bytes)>`]
@@ -120,18 +122,8 @@ where
     }
 
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        let max = self.max_frame_len();
-        if frame.len() > max {
-            // Refused before it takes a rate-limit token or a concurrency slot.
-            return Err(TransportError::new(
-                BACKEND,
-                TransportErrorKind::FrameTooLarge,
-                format!(
-                    "frame of {} bytes exceeds the maximum of {max}",
-                    frame.len()
-                ),
-            ));
-        }
+        // Refused before it takes a rate-limit token or a concurrency slot.
+        check_frame_len(BACKEND, frame.len(), self.max_frame_len())?;
         let call = {
             let mut service = self.service.lock().await;
             poll_fn(|cx| service.poll_ready(cx))

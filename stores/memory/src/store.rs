@@ -8,8 +8,8 @@ use std::{
 
 use async_trait::async_trait;
 use gossip_core::{
-    Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, PeerRecord, Store, StoreCapabilities,
-    StoreResult, StreamId, StreamStats, VersionVector,
+    AppendRejection, Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, PeerRecord, Store,
+    StoreCapabilities, StoreResult, StreamId, StreamStats, VersionVector,
 };
 
 use crate::stream::StreamState;
@@ -153,17 +153,19 @@ impl Store for MemoryStore {
         if entries.is_empty() {
             return Ok(());
         }
+        let refused =
+            |rejection: AppendRejection| rejection.into_store_error(BACKEND, channel, stream);
         let state = match self.stream(channel, stream) {
             Some(state) => state,
             None => {
                 // Refuse a bad first batch before creating the stream.
-                StreamState::default().validate(entries)?;
+                StreamState::default().validate(entries).map_err(refused)?;
                 self.stream_or_create(channel, stream)
             }
         };
         let mut state = write(&state);
-        state.validate(entries)?;
-        state.apply(entries);
+        let plan = state.validate(entries).map_err(refused)?;
+        state.apply(entries, &plan);
         Ok(())
     }
 

@@ -6,29 +6,30 @@ use std::{
 };
 
 use gossip_core::{
-    EntryKey, LogEntry, NodeId, StoreError, StoreErrorKind, StreamStats, VersionVector,
+    AppendPlan, AppendRejection, AppendValidator, AuthorPosition, EntryKey, LogEntry, NodeId,
+    StreamStats, VersionVector,
 };
 
-use crate::store::BACKEND;
-
-/// One author's log in a stream: the entries `base + 1 ..= base + len`,
-/// contiguous, so the entry with sequence `q` sits at index `q - base - 1`.
+/// One author's log in a stream: the entries `base + 1 ..= head`, contiguous
+/// (none when `head <= base`), so the entry with sequence `q` sits at index
+/// `q - base - 1`.
 #[derive(Debug, Default)]
 struct AuthorLog {
     /// The last sequence removed by compaction (0: none).
     base: u64,
+    /// The highest sequence appended (0: none).
+    head: u64,
     entries: VecDeque<LogEntry>,
 }
 
 impl AuthorLog {
-    /// The highest sequence held, or the base when everything was compacted.
-    fn high(&self) -> u64 {
-        self.base.saturating_add(self.entries.len() as u64)
+    fn position(&self) -> AuthorPosition {
+        AuthorPosition::new(self.base, self.head)
     }
 
-    /// Whether `(author, sequence)` is held (not compacted, not beyond).
-    fn holds(&self, sequence: u64) -> bool {
-        sequence > self.base && sequence <= self.high()
+    /// The highest sequence held, or the base when everything was compacted.
+    fn high(&self) -> u64 {
+        self.position().version()
     }
 
     /// Index in `entries` of the first sequence greater than `after`.
@@ -62,51 +63,20 @@ impl StreamState {
         self.authors.is_empty()
     }
 
-    fn high(&self, author: &NodeId) -> u64 {
-        self.authors.get(author).map_or(0, AuthorLog::high)
+    /// Checks a batch against the append contract without changing anything.
+    pub(crate) fn validate<'a>(
+        &self,
+        batch: &'a [LogEntry],
+    ) -> Result<AppendPlan<'a>, AppendRejection> {
+        AppendValidator::new(batch).validate(|author| {
+            self.authors
+                .get(author)
+                .map_or_else(AuthorPosition::default, AuthorLog::position)
+        })
     }
 
-    /// Checks a batch against the append contract without changing anything:
-    /// per author ascending and contiguous from the current version,
-    /// `AlreadyExists` for a held `(author, sequence)`, `NonContiguous` otherwise.
-    pub(crate) fn validate(&self, batch: &[LogEntry]) -> Result<(), StoreError> {
-        // Next expected sequence of each author seen so far in the batch
-        // (`None`: the author's log is full at `u64::MAX`).
-        let mut next: BTreeMap<&NodeId, Option<u64>> = BTreeMap::new();
-        for entry in batch {
-            let slot = next
-                .entry(&entry.author)
-                .or_insert_with(|| self.high(&entry.author).checked_add(1));
-            if *slot == Some(entry.sequence) {
-                *slot = entry.sequence.checked_add(1);
-                continue;
-            }
-            let held = self
-                .authors
-                .get(&entry.author)
-                .is_some_and(|log| log.holds(entry.sequence));
-            let (kind, message) = if held {
-                (
-                    StoreErrorKind::AlreadyExists,
-                    format!("entry {}#{} is already held", entry.author, entry.sequence),
-                )
-            } else {
-                let expected = slot.map_or_else(|| "none".to_owned(), |q| q.to_string());
-                (
-                    StoreErrorKind::NonContiguous,
-                    format!(
-                        "entry {}#{} does not follow: expected sequence {expected}",
-                        entry.author, entry.sequence
-                    ),
-                )
-            };
-            return Err(StoreError::new(BACKEND, kind, message));
-        }
-        Ok(())
-    }
-
-    /// Writes a batch that [`validate`](Self::validate) accepted.
-    pub(crate) fn apply(&mut self, batch: &[LogEntry]) {
+    /// Writes a batch that [`validate`](Self::validate) accepted as `plan`.
+    pub(crate) fn apply(&mut self, batch: &[LogEntry], plan: &AppendPlan<'_>) {
         for entry in batch {
             let log = match self.authors.get_mut(&entry.author) {
                 Some(log) => log,
@@ -114,8 +84,14 @@ impl StreamState {
             };
             log.entries.push_back(entry.clone());
             self.order.insert(entry.key());
-            self.entries += 1;
-            self.bytes = self.bytes.saturating_add(entry.size_bytes());
+        }
+        for (author, append) in plan.authors() {
+            if let Some(log) = self.authors.get_mut(author) {
+                log.head = append.last();
+            }
+            // Counts of what is held in memory: they cannot overflow.
+            self.entries += append.entries();
+            self.bytes += append.bytes();
         }
     }
 
@@ -188,7 +164,10 @@ impl StreamState {
 
 #[cfg(test)]
 mod tests {
-    use gossip_core::testkit::fixtures::{entries, node, vv};
+    use gossip_core::{
+        testkit::fixtures::{entries, node, vv},
+        StoreErrorKind,
+    };
 
     use super::*;
 
@@ -196,13 +175,14 @@ mod tests {
     fn author_log_indexes_by_sequence_minus_base() {
         let a = node("a");
         let mut state = StreamState::default();
-        state.apply(&entries(&a, 1..=5, |q| q));
+        let batch = entries(&a, 1..=5, |q| q);
+        let plan = state.validate(&batch).unwrap();
+        state.apply(&batch, &plan);
         assert_eq!(state.compact(&vv(&[(&a, 2)])), 2);
         let log = &state.authors[&a];
         assert_eq!((log.base, log.high()), (2, 5));
         assert!(log.get(2).is_none() && log.get(6).is_none());
         assert_eq!(log.get(3).map(|e| e.sequence), Some(3));
-        assert!(log.holds(5) && !log.holds(2) && !log.holds(6));
     }
 
     #[test]

@@ -9,17 +9,17 @@
 //! `stats` and the contiguity check of `append` into short prefix scans and
 //! point lookups instead of scans of the stream.
 
-use std::collections::{btree_map, BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use gossip_core::{
-    ChannelId, EntryKey, LogEntry, NodeId, StoreError, StoreErrorKind, StoreResult, StreamId,
-    StreamStats, VersionVector,
+    AppendValidator, AuthorPosition, ChannelId, EntryKey, LogEntry, NodeId, StoreError,
+    StoreErrorKind, StoreResult, StreamId, StreamStats, VersionVector,
 };
 use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch};
 
 use crate::{
     codec::{decode_entry, encode_entry, entry_summary, AuthorState},
-    error::{corrupt, db_err, store_error},
+    error::{corrupt, db_err, store_error, BACKEND},
     keys,
     schema::{CF_AUTHORS, CF_ENTRIES, CF_READ_ORDER},
     store::Handle,
@@ -62,17 +62,6 @@ fn author_state(
     }
 }
 
-/// What an append has seen of one author so far.
-struct Pending {
-    key: Vec<u8>,
-    state: AuthorState,
-    /// The sequence the next entry of this author must carry.
-    next: u64,
-    /// The author's head in the store before this batch (entries at or below
-    /// it and above the base are already held).
-    stored_head: u64,
-}
-
 pub(crate) fn append(
     h: &Handle,
     channel: &ChannelId,
@@ -82,58 +71,37 @@ pub(crate) fn append(
     let (cf_entries, cf_order, cf_authors) =
         (h.cf(CF_ENTRIES)?, h.cf(CF_READ_ORDER)?, h.cf(CF_AUTHORS)?);
     let prefix = keys::stream_prefix(channel, stream);
-    let refuse = |kind, entry: &LogEntry, why: String| {
-        store_error(
-            kind,
-            format!(
-                "append to {channel}/{stream}: entry {}#{} {why}; nothing was written",
-                entry.author, entry.sequence
-            ),
-        )
-    };
 
+    // The append contract, checked against the authors' states read under
+    // the writer lock, so nothing changes them before the batch is written.
     let _writer = h.lock();
-    let mut authors: BTreeMap<&NodeId, Pending> = BTreeMap::new();
+    let validator = AppendValidator::new(entries);
+    let mut authors = BTreeMap::new();
+    for author in validator.authors() {
+        let key = keys::author_key(&prefix, author);
+        let state = author_state(h, cf_authors, &key, || {
+            format!("{channel}/{stream} author {author}")
+        })?;
+        authors.insert(author, (key, state));
+    }
+    let plan = validator
+        .validate(|author| {
+            authors
+                .get(author)
+                .map_or_else(AuthorPosition::default, |(_, state)| {
+                    AuthorPosition::new(state.base, state.head)
+                })
+        })
+        .map_err(|rejection| rejection.into_store_error(BACKEND, channel, stream))?;
+
+    // Every author of the batch (and of the plan) was looked up above.
+    let unknown = || store_error(StoreErrorKind::Other, "internal: an author not looked up");
     let mut batch = WriteBatch::default();
     for entry in entries {
-        let pending = match authors.entry(&entry.author) {
-            btree_map::Entry::Occupied(o) => o.into_mut(),
-            btree_map::Entry::Vacant(v) => {
-                let key = keys::author_key(&prefix, &entry.author);
-                let state = author_state(h, cf_authors, &key, || {
-                    format!("{channel}/{stream} author {}", entry.author)
-                })?;
-                v.insert(Pending {
-                    key,
-                    next: state.version().saturating_add(1),
-                    stored_head: state.head,
-                    state,
-                })
-            }
-        };
-        if entry.sequence != pending.next {
-            let expected = pending.next;
-            // Held in the store: AlreadyExists. Anything else (compacted, a
-            // gap, a repeat or a step back within the batch) does not follow
-            // the author's version: NonContiguous.
-            let held = entry.sequence > pending.state.base && entry.sequence <= pending.stored_head;
-            return Err(if held {
-                refuse(
-                    StoreErrorKind::AlreadyExists,
-                    entry,
-                    "is already held".to_owned(),
-                )
-            } else {
-                refuse(
-                    StoreErrorKind::NonContiguous,
-                    entry,
-                    format!("does not follow: expected sequence {expected}"),
-                )
-            });
-        }
+        let (author_key, _) = authors.get(&entry.author).ok_or_else(unknown)?;
         batch.put_cf(
             cf_entries,
-            keys::entry_key(&pending.key, entry.sequence),
+            keys::entry_key(author_key, entry.sequence),
             encode_entry(entry)?,
         );
         batch.put_cf(
@@ -141,13 +109,25 @@ pub(crate) fn append(
             keys::read_order_key(&prefix, entry.timestamp, &entry.author, entry.sequence),
             b"",
         );
-        pending.next = pending.next.saturating_add(1);
-        pending.state.head = entry.sequence;
-        pending.state.entries = pending.state.entries.saturating_add(1);
-        pending.state.bytes = pending.state.bytes.saturating_add(entry.size_bytes());
     }
-    for pending in authors.values() {
-        batch.put_cf(cf_authors, &pending.key, pending.state.encode());
+    for (author, append) in plan.authors() {
+        let (key, state) = authors.get_mut(author).ok_or_else(unknown)?;
+        let overflow = || {
+            corrupt(format!(
+                "{}: {channel}/{stream} author {author}: counters overflow",
+                h.label()
+            ))
+        };
+        state.head = append.last();
+        state.entries = state
+            .entries
+            .checked_add(append.entries())
+            .ok_or_else(overflow)?;
+        state.bytes = state
+            .bytes
+            .checked_add(append.bytes())
+            .ok_or_else(overflow)?;
+        batch.put_cf(cf_authors, key, state.encode());
     }
     h.write(batch, "appending")
 }

@@ -8,14 +8,11 @@
 //! contiguity check of `append` into a few primary-key lookups instead of
 //! scans of the stream.
 
-use std::{
-    collections::{btree_map, BTreeMap},
-    sync::LazyLock,
-};
+use std::{collections::BTreeMap, sync::LazyLock};
 
 use gossip_core::{
-    ChannelId, EntryKey, LogEntry, NodeId, StoreErrorKind, StoreResult, StreamId, StreamStats,
-    VersionVector,
+    AppendValidator, AuthorPosition, ChannelId, EntryKey, LogEntry, NodeId, StoreResult, StreamId,
+    StreamStats, VersionVector,
 };
 use sqlx::sqlite::SqliteConnection;
 
@@ -24,7 +21,7 @@ use crate::{
         entry_from_row, hlc_to_sql, limit_to_sql, node_id, stream_id, u64_from_sql, u64_to_sql,
         ENTRY_BYTES_SQL, ENTRY_COLUMNS,
     },
-    error::{sqlx_err, store_error},
+    error::{sqlx_err, BACKEND},
     SqliteStore,
 };
 
@@ -63,17 +60,6 @@ static COMPACTED_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// What an append has seen of one author so far.
-struct Pending {
-    /// Sequences in `base < seq <= head` are held in the store.
-    base: u64,
-    head: u64,
-    /// The sequence the next entry of this author must carry.
-    next: u64,
-    entries: i64,
-    bytes: u64,
-}
-
 async fn author_state(
     conn: &mut SqliteConnection,
     channel: &ChannelId,
@@ -105,15 +91,6 @@ impl SqliteStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let refuse = |kind, entry: &LogEntry, why: String| {
-            store_error(
-                kind,
-                format!(
-                    "append to {channel}/{stream}: entry {}#{} {why}; nothing was written",
-                    entry.author, entry.sequence
-                ),
-            )
-        };
         let mut tx = self
             .inner
             .writer
@@ -121,48 +98,22 @@ impl SqliteStore {
             .await
             .map_err(sqlx_err("starting an append"))?;
 
-        let mut authors: BTreeMap<&NodeId, Pending> = BTreeMap::new();
-        for entry in entries {
-            let state = match authors.entry(&entry.author) {
-                btree_map::Entry::Occupied(o) => o.into_mut(),
-                btree_map::Entry::Vacant(v) => {
-                    let (head, base) =
-                        author_state(&mut tx, channel, stream, &entry.author).await?;
-                    v.insert(Pending {
-                        base,
-                        head,
-                        next: head.max(base).saturating_add(1),
-                        entries: 0,
-                        bytes: 0,
-                    })
-                }
-            };
-            if entry.sequence != state.next {
-                let expected = state.next;
-                // Held in the store: AlreadyExists. Anything else (compacted,
-                // a gap, a repeat or a step back within the batch) does not
-                // follow the author's version: NonContiguous.
-                let held = entry.sequence > state.base && entry.sequence <= state.head;
-                return Err(if held {
-                    refuse(
-                        StoreErrorKind::AlreadyExists,
-                        entry,
-                        "is already held".to_owned(),
-                    )
-                } else {
-                    refuse(
-                        StoreErrorKind::NonContiguous,
-                        entry,
-                        format!("does not follow: expected sequence {expected}"),
-                    )
-                });
-            }
-            // Sequences are stored as i64; refuse the (unreachable in
-            // practice) ones that do not fit before writing anything.
-            u64_to_sql(entry.sequence, "sequence")?;
-            state.next = state.next.saturating_add(1);
-            state.entries += 1;
-            state.bytes = state.bytes.saturating_add(entry.size_bytes());
+        // The append contract, checked against the authors' positions read
+        // in the same (immediate) transaction as the write.
+        let validator = AppendValidator::new(entries);
+        let mut positions = BTreeMap::new();
+        for author in validator.authors() {
+            let (head, base) = author_state(&mut tx, channel, stream, author).await?;
+            positions.insert(author, AuthorPosition::new(base, head));
+        }
+        let plan = validator
+            .validate(|author| positions.get(author).copied().unwrap_or_default())
+            .map_err(|rejection| rejection.into_store_error(BACKEND, channel, stream))?;
+        // Sequences are stored as i64; refuse the (unreachable in practice)
+        // ones that do not fit before writing anything. Each author's
+        // sequences are contiguous, so its last one decides.
+        for (_, append) in plan.authors() {
+            u64_to_sql(append.last(), "sequence")?;
         }
 
         let mut rest = entries;
@@ -187,7 +138,7 @@ impl SqliteStore {
             rest = tail;
         }
 
-        for (author, state) in &authors {
+        for (author, append) in plan.authors() {
             sqlx::query(
                 "INSERT INTO authors (channel, stream, author, head, base, entries, bytes) \
                  VALUES (?, ?, ?, ?, 0, ?, ?) \
@@ -199,9 +150,9 @@ impl SqliteStore {
             .bind(channel.as_str())
             .bind(stream.as_str())
             .bind(author.as_str())
-            .bind(u64_to_sql(state.next - 1, "sequence")?)
-            .bind(state.entries)
-            .bind(u64_to_sql(state.bytes, "bytes")?)
+            .bind(u64_to_sql(append.last(), "sequence")?)
+            .bind(u64_to_sql(append.entries(), "entry count")?)
+            .bind(u64_to_sql(append.bytes(), "bytes")?)
             .execute(&mut *tx)
             .await
             .map_err(sqlx_err("updating stream counters"))?;

@@ -1,0 +1,130 @@
+//! [`Framed`]: the one [`Transport`] implementation of every frame layer.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use gossip_core::{
+    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
+    TransportResult,
+};
+
+use super::{FrameContext, FrameTransform};
+
+/// A transport that applies a [`FrameTransform`] to every frame it sends
+/// and receives over an inner transport; see the [module docs](super).
+///
+/// [`Compression`](crate::Compression) and [`Encryption`](crate::Encryption)
+/// are this type with their transforms.
+#[derive(Debug, Clone)]
+pub struct Framed<F, T> {
+    inner: T,
+    transform: F,
+}
+
+impl<F, T> Framed<F, T> {
+    /// Wraps `inner`, transforming its frames with `transform`.
+    pub fn with_transform(inner: T, transform: F) -> Self {
+        Self { inner, transform }
+    }
+
+    /// The transform.
+    pub fn transform(&self) -> &F {
+        &self.transform
+    }
+
+    /// The wrapped transport.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The wrapped transport, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner transport.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+/// Refuses a frame longer than `max` before anything is done with it: the
+/// check every layer that changes or gates frames makes on `send`.
+pub(crate) fn check_frame_len(
+    backend: &'static str,
+    len: usize,
+    max: usize,
+) -> TransportResult<()> {
+    if len > max {
+        return Err(TransportError::new(
+            backend,
+            TransportErrorKind::FrameTooLarge,
+            format!("frame of {len} bytes exceeds the maximum of {max}"),
+        ));
+    }
+    Ok(())
+}
+
+// Every `Transport` method is written out, so a defaulted method added to
+// the trait later cannot silently bypass the transform.
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<F: FrameTransform, T: Transport> Transport for Framed<F, T> {
+    fn backend(&self) -> &'static str {
+        self.transform.name()
+    }
+
+    fn local_id(&self) -> &NodeId {
+        self.inner.local_id()
+    }
+
+    /// The inner maximum minus the transform's overhead: every frame up to
+    /// this length fits once sealed.
+    fn max_frame_len(&self) -> usize {
+        self.inner
+            .max_frame_len()
+            .saturating_sub(self.transform.overhead())
+    }
+
+    fn capabilities(&self) -> TransportCapabilities {
+        self.inner.capabilities()
+    }
+
+    async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
+        let name = self.transform.name();
+        let max = self.max_frame_len();
+        check_frame_len(name, frame.len(), max)?;
+        let cx = FrameContext::new(self.inner.local_id(), to, max);
+        let sealed = self.transform.seal(&cx, frame).map_err(|error| {
+            TransportError::new(name, TransportErrorKind::Other, error.to_string())
+                .with_source(error)
+        })?;
+        self.inner.send(to, sealed).await
+    }
+
+    async fn recv(&self) -> TransportResult<TransportEvent> {
+        // Cancel-safe: nothing awaits after the inner `recv` returned.
+        match self.inner.recv().await? {
+            TransportEvent::Frame { from, frame } => {
+                let cx = FrameContext::new(self.inner.local_id(), &from, self.max_frame_len());
+                match self.transform.open(&cx, frame) {
+                    Ok(frame) => Ok(TransportEvent::Frame { from, frame }),
+                    Err(error) => {
+                        let layer = self.transform.name();
+                        tracing::debug!(peer = %from, layer, %error, "frame rejected");
+                        Err(TransportError::new(
+                            layer,
+                            TransportErrorKind::Rejected,
+                            format!("frame from {from} rejected: {error}"),
+                        )
+                        .with_source(error))
+                    }
+                }
+            }
+            other => Ok(other),
+        }
+    }
+
+    async fn close(&self) -> TransportResult<()> {
+        self.inner.close().await
+    }
+}
