@@ -29,9 +29,9 @@ pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer,
 // The node: builder, handles, configuration, health.
 pub use domain::BufferLimits;
 pub use node::{
-    SwimConfig, ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
+    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
     MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, ResourceUsage, StreamHandle,
-    Subscription,
+    Subscription, SwimConfig,
 };
 // The ports plug-ins implement, and the clock.
 pub use ports::{

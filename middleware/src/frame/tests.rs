@@ -61,7 +61,7 @@ impl FrameTransform for Tag {
 type Node = Framed<Tag, MemoryTransport>;
 
 fn pair() -> (MemoryNetwork, Node, Node) {
-    let network = MemoryNetwork::new(MemoryNetworkConfig::default().with_max_frame_len(64));
+    let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(64));
     let join = |name: &str| {
         Framed::with_transform(
             network.join(NodeId::new(name).unwrap()).unwrap(),
