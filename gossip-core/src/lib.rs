@@ -49,3 +49,16 @@ pub use error::{
     DecodeError, Error, IdKind, Result, StoreError, StoreErrorKind, TransportError,
     TransportErrorKind,
 };
+
+// The handles applications move across tasks are `Send + Sync`: checked by the
+// compiler on every build.
+const _: () = {
+    const fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Coordinator>();
+    send_sync::<ChannelHandle>();
+    send_sync::<StreamHandle>();
+    send_sync::<Config>();
+    send_sync::<Error>();
+    send_sync::<DynStore>();
+    send_sync::<DynTransport>();
+};

@@ -78,25 +78,26 @@ pub use layers::metrics::{Metrics, MetricsLayer, StoreMetrics, StoreMetricsLayer
 #[doc = include_str!("../../README.md")]
 pub struct RepositoryReadme;
 
+// The core's API is at the root and under `core`, plug-ins flat and in their
+// module, and all of it `Send + Sync`: checked by the compiler on every build.
+const _: () = {
+    const fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Coordinator>();
+    send_sync::<crate::core::Coordinator>();
+    #[cfg(feature = "stores-memory")]
+    send_sync::<MemoryStore>();
+    #[cfg(feature = "stores-memory")]
+    send_sync::<stores::memory::MemoryStore>();
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn is_send_sync<T: Send + Sync + 'static>() {}
-
     #[test]
     fn core_api_is_at_the_root_and_under_core() {
-        is_send_sync::<Coordinator>();
-        is_send_sync::<crate::core::Coordinator>();
         assert!(NodeId::new("a").is_ok());
         assert!(crate::core::NodeId::new("").is_err());
-    }
-
-    #[cfg(feature = "stores-memory")]
-    #[test]
-    fn memory_store_is_flat_and_in_its_module() {
-        is_send_sync::<MemoryStore>();
-        is_send_sync::<stores::memory::MemoryStore>();
     }
 
     #[cfg(all(feature = "stores-memory", feature = "transports-memory"))]

@@ -104,7 +104,7 @@ mod faults_off {
     use tower::Layer;
 
     gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
-        let layer = FaultsLayer::new(FaultConfig::none().with_seed(3));
+        let layer = FaultsLayer::new(FaultConfig::none().seed(3));
         memory(ids)
             .into_iter()
             .map(|t| layer.layer(t))

@@ -48,7 +48,7 @@ async fn run(config: FaultConfig, frames: u32) -> (Vec<u32>, FaultStats) {
 
 #[tokio::test]
 async fn drops_at_the_configured_rate_and_replays_from_the_seed() {
-    let config = FaultConfig::none().with_seed(11).with_drop(0.3);
+    let config = FaultConfig::none().seed(11).drop(0.3);
     let (got, stats) = run(config.clone(), 1000).await;
     assert_eq!(stats.dropped + stats.forwarded, 1000);
     assert!((200..400).contains(&stats.dropped), "{stats:?}");
@@ -56,13 +56,13 @@ async fn drops_at_the_configured_rate_and_replays_from_the_seed() {
     // Same seed, same losses.
     let (again, _) = run(config, 1000).await;
     assert_eq!(got, again);
-    let (other, _) = run(FaultConfig::none().with_seed(12).with_drop(0.3), 1000).await;
+    let (other, _) = run(FaultConfig::none().seed(12).drop(0.3), 1000).await;
     assert_ne!(got, other);
 }
 
 #[tokio::test]
 async fn duplicates_and_declares_it() {
-    let layer = FaultsLayer::new(FaultConfig::none().with_seed(5).with_duplicate(0.5));
+    let layer = FaultsLayer::new(FaultConfig::none().seed(5).duplicate(0.5));
     let (a, b) = pair(&layer);
     assert!(a.capabilities().may_duplicate && a.capabilities().reliable);
     for i in 0..200 {
@@ -77,7 +77,7 @@ async fn duplicates_and_declares_it() {
 #[tokio::test(start_paused = true)]
 async fn delays_follow_paused_time() {
     let layer = FaultsLayer::new(
-        FaultConfig::none().with_delay(Duration::from_millis(100), Duration::from_millis(200)),
+        FaultConfig::none().delay(Duration::from_millis(100), Duration::from_millis(200)),
     );
     let (a, b) = pair(&layer);
     assert!(!a.capabilities().ordered);
@@ -97,8 +97,8 @@ async fn delays_follow_paused_time() {
 async fn reorders() {
     let layer = FaultsLayer::new(
         FaultConfig::none()
-            .with_seed(9)
-            .with_reorder(0.3, Duration::from_millis(20)),
+            .seed(9)
+            .reorder(0.3, Duration::from_millis(20)),
     );
     let (a, b) = pair(&layer);
     for i in 0..100 {
@@ -153,8 +153,8 @@ async fn partition_and_heal_at_run_time_both_ways() {
 async fn delayed_frames_are_bounded() {
     let layer = FaultsLayer::new(
         FaultConfig::none()
-            .with_delay(Duration::from_secs(1), Duration::from_secs(1))
-            .with_max_delayed(3),
+            .delay(Duration::from_secs(1), Duration::from_secs(1))
+            .max_delayed(3),
     );
     let (a, b) = pair(&layer);
     for i in 0..10 {
@@ -168,7 +168,7 @@ async fn delayed_frames_are_bounded() {
 
 #[tokio::test]
 async fn limits_are_checked_before_faults() {
-    let layer = FaultsLayer::new(FaultConfig::none().with_drop(1.0));
+    let layer = FaultsLayer::new(FaultConfig::none().drop(1.0));
     let (a, b) = pair(&layer);
     assert!(!a.capabilities().reliable);
     let too_large = Bytes::from(vec![0; a.max_frame_len() + 1]);

@@ -8,18 +8,18 @@ use gossip_core::NodeId;
 pub const DEFAULT_MAX_DELAYED: usize = 1024;
 
 /// The faults to inject. All off by default ([`FaultConfig::none`]); set
-/// them with the `with_*` methods.
+/// them with its builder methods.
 ///
 /// ```
 /// use std::time::Duration;
 /// use gossip_middleware::FaultConfig;
 ///
 /// let config = FaultConfig::none()
-///     .with_seed(7)
-///     .with_drop(0.1)
-///     .with_duplicate(0.05)
-///     .with_delay(Duration::from_millis(1), Duration::from_millis(20))
-///     .with_reorder(0.2, Duration::from_millis(50));
+///     .seed(7)
+///     .drop(0.1)
+///     .duplicate(0.05)
+///     .delay(Duration::from_millis(1), Duration::from_millis(20))
+///     .reorder(0.2, Duration::from_millis(50));
 /// assert!(!config.is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -72,35 +72,35 @@ impl FaultConfig {
 
     /// Sets the seed.
     #[must_use]
-    pub fn with_seed(mut self, seed: u64) -> Self {
+    pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
     /// Sets the drop probability (clamped to `[0, 1]`).
     #[must_use]
-    pub fn with_drop(mut self, probability: f64) -> Self {
+    pub fn drop(mut self, probability: f64) -> Self {
         self.drop = probability.clamp(0.0, 1.0);
         self
     }
 
     /// Sets the duplication probability (clamped to `[0, 1]`).
     #[must_use]
-    pub fn with_duplicate(mut self, probability: f64) -> Self {
+    pub fn duplicate(mut self, probability: f64) -> Self {
         self.duplicate = probability.clamp(0.0, 1.0);
         self
     }
 
     /// Delays every frame by a uniform time in `min..=max` (swapped if reversed).
     #[must_use]
-    pub fn with_delay(mut self, min: Duration, max: Duration) -> Self {
+    pub fn delay(mut self, min: Duration, max: Duration) -> Self {
         self.delay = Some((min.min(max), min.max(max)));
         self
     }
 
     /// Holds back a frame with `probability` by up to `window` more.
     #[must_use]
-    pub fn with_reorder(mut self, probability: f64, window: Duration) -> Self {
+    pub fn reorder(mut self, probability: f64, window: Duration) -> Self {
         self.reorder = probability.clamp(0.0, 1.0);
         self.reorder_window = window;
         self
@@ -108,14 +108,14 @@ impl FaultConfig {
 
     /// Cuts `peers` off from the start.
     #[must_use]
-    pub fn with_partitioned(mut self, peers: impl IntoIterator<Item = NodeId>) -> Self {
+    pub fn partitioned(mut self, peers: impl IntoIterator<Item = NodeId>) -> Self {
         self.partitioned.extend(peers);
         self
     }
 
     /// Bounds the frames waiting in delay tasks at once (at least 1).
     #[must_use]
-    pub fn with_max_delayed(mut self, frames: usize) -> Self {
+    pub fn max_delayed(mut self, frames: usize) -> Self {
         self.max_delayed = frames.max(1);
         self
     }

@@ -9,7 +9,7 @@
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let faults = FaultsLayer::new(FaultConfig::none().with_seed(42).with_drop(0.25));
+//! let faults = FaultsLayer::new(FaultConfig::none().seed(42).drop(0.25));
 //! let a = faults.layer(network.join(NodeId::new("a")?)?);
 //! let b = faults.layer(network.join(NodeId::new("b")?)?);
 //! assert!(!a.capabilities().reliable);

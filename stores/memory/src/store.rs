@@ -296,10 +296,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn is_send_sync_and_clones_share_state() {
-        fn assert_send_sync<T: Send + Sync + 'static>() {}
-        assert_send_sync::<MemoryStore>();
-
+    fn clones_share_state() {
         gossip_core::testkit::fixtures::run(async {
             let store = MemoryStore::new();
             let clone = store.clone();

@@ -49,13 +49,6 @@ fn entry(author: &NodeId, seq: u64, ms: u64, payload: &str) -> LogEntry {
     )
 }
 
-#[test]
-fn public_types_are_send_and_sync() {
-    fn check<T: Send + Sync + 'static>() {}
-    check::<RocksDbStore>();
-    check::<RocksDbStoreOptions>();
-}
-
 /// Channel "a" stream "bc" and channel "ab" stream "c" (and authors "a" /
 /// "ab") share byte prefixes; their keys must not.
 #[tokio::test]

@@ -13,3 +13,11 @@ mod store;
 pub use options::{SqliteStoreOptions, SqliteSynchronous};
 pub use schema::SCHEMA_VERSION;
 pub use store::SqliteStore;
+
+// Every public type is `Send + Sync`: checked by the compiler on every build.
+const _: () = {
+    const fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<SqliteStore>();
+    send_sync::<SqliteStoreOptions>();
+    send_sync::<SqliteSynchronous>();
+};

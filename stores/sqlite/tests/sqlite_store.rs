@@ -14,14 +14,6 @@ fn ids() -> (ChannelId, StreamId, NodeId) {
     )
 }
 
-#[test]
-fn public_types_are_send_sync() {
-    fn check<T: Send + Sync + 'static>() {}
-    check::<SqliteStore>();
-    check::<SqliteStoreOptions>();
-    check::<SqliteSynchronous>();
-}
-
 #[tokio::test]
 async fn in_memory_is_real_sqlite_but_not_durable() {
     let store = SqliteStore::in_memory().await.unwrap();

@@ -17,18 +17,12 @@ pub use transport::MemoryTransport;
 /// The [`backend`](gossip_core::Transport::backend) name of this transport.
 pub const BACKEND: &str = "memory";
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn is_send_sync<T: Send + Sync + 'static>() {}
-
-    #[test]
-    fn public_types_are_send_and_sync() {
-        is_send_sync::<MemoryNetwork>();
-        is_send_sync::<MemoryTransport>();
-        is_send_sync::<MemoryNetworkConfig>();
-        is_send_sync::<LinkFaults>();
-        is_send_sync::<MemoryNetworkStats>();
-    }
-}
+// Every public type is `Send + Sync`: checked by the compiler on every build.
+const _: () = {
+    const fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<MemoryNetwork>();
+    send_sync::<MemoryTransport>();
+    send_sync::<MemoryNetworkConfig>();
+    send_sync::<LinkFaults>();
+    send_sync::<MemoryNetworkStats>();
+};

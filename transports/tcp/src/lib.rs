@@ -17,3 +17,12 @@ pub use transport::{TcpConnectionInfo, TcpStats, TcpTransport};
 
 /// The [`backend`](gossip_core::Transport::backend) name of this transport.
 pub const BACKEND: &str = "tcp";
+
+// Every public type is `Send + Sync`: checked by the compiler on every build.
+const _: () = {
+    const fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<TcpTransport>();
+    send_sync::<TcpConfig>();
+    send_sync::<TcpStats>();
+    send_sync::<TcpConnectionInfo>();
+};

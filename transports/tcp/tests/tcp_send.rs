@@ -129,12 +129,3 @@ async fn invalid_configuration_is_refused_at_bind() {
     .unwrap_err();
     assert_eq!(error.kind(), TransportErrorKind::Other);
 }
-
-#[test]
-fn public_types_are_send_and_sync() {
-    fn check<T: Send + Sync + 'static>() {}
-    check::<gossip_transport_tcp::TcpTransport>();
-    check::<gossip_transport_tcp::TcpConfig>();
-    check::<gossip_transport_tcp::TcpStats>();
-    check::<gossip_transport_tcp::TcpConnectionInfo>();
-}
