@@ -6,6 +6,7 @@ mod config;
 mod connection;
 mod frame;
 mod handshake;
+mod peer_table;
 mod state;
 mod transport;
 

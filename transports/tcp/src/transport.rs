@@ -12,7 +12,7 @@ use gossip_core::{
     NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
     TransportResult,
 };
-use tokio::{net::TcpListener, task::JoinHandle};
+use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 
 use crate::{
     connection::{accept_loop, spawn_connector},
@@ -137,26 +137,26 @@ impl TcpTransport {
     /// Sets (or changes) where `peer` listens. The next `send` to it dials
     /// there if no connection is up; a changed address clears its backoff.
     pub fn add_peer_address(&self, peer: NodeId, address: SocketAddr) {
-        self.shared.add_peer_address(peer, address);
+        self.shared.lock().add_address(peer, address);
     }
 
     /// Forgets `peer`: its address, its queued frames and its connection
     /// (closed). Returns the address it had. A later inbound connection from
     /// it is treated like one from an unknown node.
     pub fn remove_peer(&self, peer: &NodeId) -> Option<SocketAddr> {
-        self.shared.remove_peer(peer)
+        self.shared.transition(|table, fx| table.remove(peer, fx))
     }
 
     /// The address book, sorted by node id.
     #[must_use]
     pub fn peer_addresses(&self) -> Vec<(NodeId, SocketAddr)> {
-        self.shared.peer_addresses()
+        self.shared.lock().addresses()
     }
 
     /// The live connections, one per connected peer, sorted by peer.
     #[must_use]
     pub fn connections(&self) -> Vec<TcpConnectionInfo> {
-        self.shared.connections()
+        self.shared.lock().connections()
     }
 
     /// Counters since the transport was bound.
@@ -176,7 +176,7 @@ impl TcpTransport {
         if first {
             self.shared.shutdown.send_replace(true);
             self.shared.inbound.close();
-            self.shared.clear();
+            self.shared.lock().clear();
         }
         first
     }
@@ -232,7 +232,8 @@ impl Transport for TcpTransport {
         if to == &self.shared.local {
             return Err(TransportError::send_to_self(BACKEND));
         }
-        if let Some(attempt) = self.shared.enqueue(to, frame)? {
+        let attempt = self.shared.lock().enqueue(to, frame, Instant::now())?;
+        if let Some(attempt) = attempt {
             spawn_connector(self.shared.clone(), to.clone(), attempt);
         }
         Ok(())

@@ -1,0 +1,233 @@
+//! The tasks behind a transport: the accept loop ([`accept`]), the
+//! connector ([`dial`]: dial, handshake, yield, give up), and per connection
+//! one reader and one writer (here).
+
+mod accept;
+mod dial;
+
+pub(crate) use accept::accept_loop;
+pub(crate) use dial::spawn_connector;
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
+use tokio::{
+    io::{BufReader, BufWriter},
+    net::{
+        tcp::{OwnedReadHalf, OwnedWriteHalf},
+        TcpStream,
+    },
+    sync::watch,
+    time::{sleep_until, Instant},
+};
+
+use crate::{
+    frame::{read_frame, write_frame, ReadError, LEN_PREFIX},
+    peer_table::QueueRx,
+    state::Shared,
+};
+
+/// Read buffer per connection.
+const READ_BUFFER: usize = 64 * 1024;
+/// Write buffer per connection: small frames are batched into one syscall.
+const WRITE_BUFFER: usize = 64 * 1024;
+/// Frames written before a flush, at most, when the queue is busy.
+const MAX_BATCH: usize = 64;
+
+/// When a connection last carried a frame, either direction.
+struct Activity {
+    base: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Completes once nothing has moved for `idle`.
+    async fn idle_for(&self, idle: Option<Duration>) {
+        let Some(idle) = idle else {
+            return std::future::pending().await;
+        };
+        loop {
+            let last = self.base + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let deadline = last + idle;
+            if Instant::now() >= deadline {
+                return;
+            }
+            sleep_until(deadline).await;
+        }
+    }
+}
+
+/// Runs a handshaken, installed connection until it ends: a spawned writer
+/// drains the peer's send queue, this task reads.
+pub(super) async fn run_connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: NodeId,
+    conn_id: u64,
+    stop: watch::Receiver<bool>,
+    queue: QueueRx,
+    peer_max_frame_len: u32,
+) {
+    let (read_half, write_half) = stream.into_split();
+    let activity = Arc::new(Activity::new());
+    tokio::spawn(writer(
+        shared.clone(),
+        write_half,
+        peer.clone(),
+        conn_id,
+        stop.clone(),
+        queue,
+        usize::try_from(peer_max_frame_len).unwrap_or(usize::MAX),
+        activity.clone(),
+    ));
+    reader(shared, read_half, peer, conn_id, stop, activity).await;
+}
+
+/// The connection `conn_id` to `peer` ended: redials if the table says so.
+pub(super) fn ended(shared: Arc<Shared>, peer: NodeId, conn_id: u64, why: &str) {
+    let closing = shared.is_closed();
+    let redial = shared.transition(|table, fx| table.conn_closed(&peer, conn_id, why, closing, fx));
+    if let Some(attempt) = redial {
+        spawn_connector(shared, peer, attempt);
+    }
+}
+
+async fn reader(
+    shared: Arc<Shared>,
+    read_half: OwnedReadHalf,
+    peer: NodeId,
+    conn_id: u64,
+    mut stop: watch::Receiver<bool>,
+    activity: Arc<Activity>,
+) {
+    let mut shutdown = shared.shutdown_signal();
+    let why = tokio::select! {
+        biased;
+        _ = shutdown.wait_for(|closed| *closed) => "transport closed".to_owned(),
+        _ = stop.wait_for(|stopped| *stopped) => "connection replaced or removed".to_owned(),
+        () = activity.idle_for(shared.config.idle_timeout) => "idle".to_owned(),
+        why = read_loop(&shared, read_half, &peer, &activity) => why,
+    };
+    ended(shared, peer, conn_id, &why);
+}
+
+/// Reads frames and hands them to `recv`, waiting for room in the inbound
+/// queue (TCP flow control then slows the peer down). Returns why it stopped.
+async fn read_loop(
+    shared: &Shared,
+    read_half: OwnedReadHalf,
+    peer: &NodeId,
+    activity: &Activity,
+) -> String {
+    let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
+    loop {
+        match read_frame(&mut reader, shared.config.limits.max_frame_len).await {
+            Ok(frame) => {
+                activity.touch();
+                let event = TransportEvent::Frame {
+                    from: peer.clone(),
+                    frame,
+                };
+                if shared.events.push(Ok(event)).await.is_err() {
+                    return "inbound queue closed".to_owned();
+                }
+            }
+            Err(failure @ ReadError::TooLarge { .. }) => {
+                shared.count_oversized();
+                tracing::warn!(local = %shared.local, %peer, %failure, "disconnecting peer");
+                shared.report(
+                    TransportErrorKind::FrameTooLarge,
+                    format!("{peer} disconnected: {failure}"),
+                );
+                return failure.to_string();
+            }
+            Err(failure @ ReadError::Truncated) => {
+                shared.report(
+                    TransportErrorKind::Rejected,
+                    format!("{peer} disconnected: {failure}"),
+                );
+                return failure.to_string();
+            }
+            Err(failure) => return failure.to_string(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn writer(
+    shared: Arc<Shared>,
+    write_half: OwnedWriteHalf,
+    peer: NodeId,
+    conn_id: u64,
+    mut stop: watch::Receiver<bool>,
+    queue: QueueRx,
+    peer_max_frame_len: usize,
+    activity: Arc<Activity>,
+) {
+    let mut shutdown = shared.shutdown_signal();
+    let why = tokio::select! {
+        biased;
+        _ = shutdown.wait_for(|closed| *closed) => "transport closed".to_owned(),
+        _ = stop.wait_for(|stopped| *stopped) => "connection replaced or removed".to_owned(),
+        why = write_loop(&shared, write_half, &peer, &queue, peer_max_frame_len, &activity) => why,
+    };
+    ended(shared, peer, conn_id, &why);
+}
+
+/// Drains the peer's send queue into the socket, batching what is already
+/// queued into one flush. Returns why it stopped.
+async fn write_loop(
+    shared: &Shared,
+    write_half: OwnedWriteHalf,
+    peer: &NodeId,
+    queue: &QueueRx,
+    peer_max_frame_len: usize,
+    activity: &Activity,
+) -> String {
+    let mut rx = queue.lock().await;
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER + LEN_PREFIX, write_half);
+    loop {
+        let Some(first) = rx.recv().await else {
+            return "send queue closed".to_owned();
+        };
+        let mut next = Some(first);
+        let mut batch = 0;
+        while let Some(frame) = next.take() {
+            if frame.len() > peer_max_frame_len {
+                shared.count_discarded(1);
+                tracing::warn!(
+                    local = %shared.local, %peer, len = frame.len(), max = peer_max_frame_len,
+                    "frame over the peer's maximum discarded"
+                );
+            } else if let Err(failure) = write_frame(&mut writer, &frame).await {
+                return format!("write failed: {failure}");
+            }
+            batch += 1;
+            if batch < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if let Err(failure) = tokio::io::AsyncWriteExt::flush(&mut writer).await {
+            return format!("write failed: {failure}");
+        }
+        activity.touch();
+    }
+}
