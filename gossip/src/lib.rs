@@ -104,7 +104,7 @@ mod tests {
     #[tokio::test]
     async fn a_node_assembles_from_facade_paths_only() -> std::result::Result<(), Error> {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-        let id = NodeId::new("a")?;
+        let id = NodeId::from_seed("a");
         let node = Coordinator::builder(id.clone())
             .store(MemoryStore::new())
             .transport(network.join(id)?)
@@ -129,7 +129,7 @@ mod tests {
     async fn service_builder_at_the_root_stacks_layers_over_a_transport(
     ) -> std::result::Result<(), Error> {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-        let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+        let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
         let (mut nodes, mut streams) = (Vec::new(), Vec::new());
         for (id, peer) in [(&a, &b), (&b, &a)] {
             let transport = ServiceBuilder::new()

@@ -49,7 +49,7 @@ pub struct Cluster {
 
 /// The id of the `i`-th node.
 pub fn node_id(i: usize) -> NodeId {
-    NodeId::new(format!("node-{i}")).expect("valid id")
+    NodeId::from_seed(format!("node-{i}"))
 }
 
 impl Cluster {

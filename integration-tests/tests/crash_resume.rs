@@ -67,7 +67,7 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
 
     // 2. Peer B holds the same N entries (copied by appends) and M of its own.
     let (channel, stream, writer) = (workload::channel(), workload::stream(), workload::author());
-    let peer = NodeId::new("peer").unwrap();
+    let peer = NodeId::from_seed("peer");
     let store_b = MemoryStore::new();
     let mut record = workload::channel_record();
     record.add_member(peer.clone());

@@ -88,7 +88,7 @@ async fn bad_frames_are_reported_and_the_node_keeps_serving() {
     let mut errors = cluster.node(1).errors();
     let intruder = cluster
         .network
-        .join(NodeId::new("intruder").unwrap())
+        .join(NodeId::from_seed("intruder"))
         .unwrap();
     // A frame from a node that is not a peer.
     let ping = codec::encode(&Message::Ping(Ping {

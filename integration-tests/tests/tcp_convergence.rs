@@ -18,7 +18,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 const CONVERGE_LIMIT: Duration = Duration::from_secs(20);
 
 fn node_id(i: usize) -> NodeId {
-    NodeId::new(format!("tcp-node-{i}")).expect("valid id")
+    NodeId::from_seed(format!("tcp-node-{i}"))
 }
 
 fn channel_id() -> ChannelId {

@@ -29,8 +29,8 @@ const LIMIT: Duration = Duration::from_secs(300);
 
 async fn pair() -> Result<(TcpTransport, TcpTransport), Error> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let a = TcpTransport::bind(NodeId::new("holder")?, loopback, TcpConfig::default()).await?;
-    let b = TcpTransport::bind(NodeId::new("fresh")?, loopback, TcpConfig::default()).await?;
+    let a = TcpTransport::bind(NodeId::from_seed("holder"), loopback, TcpConfig::default()).await?;
+    let b = TcpTransport::bind(NodeId::from_seed("fresh"), loopback, TcpConfig::default()).await?;
     a.add_peer_address(b.local_id().clone(), b.local_addr());
     b.add_peer_address(a.local_id().clone(), a.local_addr());
     Ok((a, b))

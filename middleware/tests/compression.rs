@@ -15,8 +15,8 @@ type Node = Compression<MemoryTransport>;
 fn pair(layer: CompressionLayer, max_frame_len: usize) -> (Node, Node) {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(max_frame_len));
     (
-        layer.layer(network.join(NodeId::new("a").unwrap()).unwrap()),
-        layer.layer(network.join(NodeId::new("b").unwrap()).unwrap()),
+        layer.layer(network.join(NodeId::from_seed("a")).unwrap()),
+        layer.layer(network.join(NodeId::from_seed("b")).unwrap()),
     )
 }
 

@@ -15,7 +15,7 @@ use tower::Layer;
 type Node = Encryption<MemoryTransport>;
 
 fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 fn key(id: u8, byte: u8) -> NetworkKey {

@@ -62,8 +62,8 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
         rt.block_on(async {
             let network =
                 MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(2));
-            let a = MetricsLayer::new().layer(network.join(NodeId::new("a").unwrap()).unwrap());
-            let b = MetricsLayer::new().layer(network.join(NodeId::new("b").unwrap()).unwrap());
+            let a = MetricsLayer::new().layer(network.join(NodeId::from_seed("a")).unwrap());
+            let b = MetricsLayer::new().layer(network.join(NodeId::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1, 2, 3]);
             let ping = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Ping as u8]);
             a.send(b.local_id(), push.clone()).await.unwrap();
@@ -76,7 +76,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
             assert_eq!(full.kind(), TransportErrorKind::QueueFull);
             b.recv().await.unwrap();
             b.recv().await.unwrap();
-            let stranger = NodeId::new("stranger").unwrap();
+            let stranger = NodeId::from_seed("stranger");
             assert!(a.send(&stranger, ping.clone()).await.is_err());
 
             let snap = snapshotter.snapshot().into_vec();
@@ -163,8 +163,8 @@ fn untimed_sends_still_count_frames_but_record_no_durations() {
         rt.block_on(async {
             let network = MemoryNetwork::new(MemoryNetworkConfig::default());
             let layer = MetricsLayer::new().send_durations(false);
-            let a = layer.layer(network.join(NodeId::new("a").unwrap()).unwrap());
-            let b = layer.layer(network.join(NodeId::new("b").unwrap()).unwrap());
+            let a = layer.layer(network.join(NodeId::from_seed("a")).unwrap());
+            let b = layer.layer(network.join(NodeId::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1]);
             for _ in 0..3 {
                 a.send(b.local_id(), push.clone()).await.unwrap();
@@ -201,7 +201,7 @@ fn store_metrics_count_and_time_operations() {
                 ChannelId::new("c").unwrap(),
                 gossip_core::StreamId::new("s").unwrap(),
             );
-            let a = NodeId::new("a").unwrap();
+            let a = NodeId::from_seed("a");
             let entries: Vec<_> = (1..=3)
                 .map(|seq| LogEntry::new(a.clone(), seq, Hlc::new(seq, 0).unwrap(), vec![1, 2]))
                 .collect();

@@ -37,7 +37,7 @@ struct Slow {
 impl Slow {
     fn new(delay: Duration) -> Self {
         Self {
-            id: NodeId::new("slow").unwrap(),
+            id: NodeId::from_seed("slow"),
             delay,
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -77,7 +77,7 @@ impl Transport for Slow {
 }
 
 fn peer() -> NodeId {
-    NodeId::new("peer").unwrap()
+    NodeId::from_seed("peer")
 }
 
 #[tokio::test(start_paused = true)]
@@ -197,9 +197,9 @@ async fn send_service_and_service_transport_by_hand() {
     assert_eq!(transport.backend(), "tower");
     // A TransportError from the inner transport keeps its kind.
     let network = gossip_transport_memory::MemoryNetwork::new(Default::default());
-    let memory = SendService::new(network.join(NodeId::new("m").unwrap()).unwrap());
+    let memory = SendService::new(network.join(NodeId::from_seed("m")).unwrap());
     let error = memory
-        .oneshot((NodeId::new("nobody").unwrap(), Bytes::new()))
+        .oneshot((NodeId::from_seed("nobody"), Bytes::new()))
         .await
         .unwrap_err();
     assert!(matches!(

@@ -37,8 +37,8 @@ struct Inboxes {
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let hub = ChannelHub::new();
-/// let a = hub.attach(NodeId::new("a")?)?;
-/// let b = hub.attach(NodeId::new("b")?)?;
+/// let a = hub.attach(NodeId::from_seed("a"))?;
+/// let b = hub.attach(NodeId::from_seed("b"))?;
 /// a.send(b.local_id(), "hi".into()).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;

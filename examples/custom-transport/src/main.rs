@@ -11,7 +11,7 @@ use gossip_store_memory::MemoryStore;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hub = ChannelHub::new();
-    let ids = [NodeId::new("desk")?, NodeId::new("pocket")?];
+    let ids = [NodeId::from_seed("desk"), NodeId::from_seed("pocket")];
     let channel = ChannelId::new("notes")?;
     let stream = StreamId::new("today")?;
 

@@ -24,14 +24,14 @@ fn a_closed_node_can_attach_again() {
         .expect("runtime");
     runtime.block_on(async {
         let hub = ChannelHub::new();
-        let id = NodeId::new("a").expect("id");
+        let id = NodeId::from_seed("a");
         let first = hub.attach(id.clone()).expect("attach");
         assert!(hub.attach(id.clone()).is_err(), "one attachment per id");
         first.close().await.expect("close");
         let second = hub.attach(id.clone()).expect("attach again");
         // Closing the old one again must not detach the new one.
         first.close().await.expect("close is idempotent");
-        let other = hub.attach(NodeId::new("b").expect("id")).expect("attach");
+        let other = hub.attach(NodeId::from_seed("b")).expect("attach");
         other
             .send(second.local_id(), "still here".into())
             .await

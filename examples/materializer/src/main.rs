@@ -61,7 +61,7 @@ fn show(name: &str, list: &BTreeMap<String, bool>) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ids = [NodeId::new("kitchen")?, NodeId::new("phone")?];
+    let ids = [NodeId::from_seed("kitchen"), NodeId::from_seed("phone")];
     let channel = ChannelId::new("household")?;
     let stream = StreamId::new("todo")?;
     let (kitchen, kitchen_stream) = start(&network, &ids[0], &ids, &channel, &stream).await?;

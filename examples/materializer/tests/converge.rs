@@ -54,7 +54,7 @@ async fn settle(
 #[tokio::test(start_paused = true)]
 async fn concurrent_edits_fold_to_the_same_list_on_both_nodes() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(7));
-    let ids = [NodeId::new("a").unwrap(), NodeId::new("b").unwrap()];
+    let ids = [NodeId::from_seed("a"), NodeId::from_seed("b")];
     let (a, a_stream) = start(&network, 0, &ids).await;
     let (b, b_stream) = start(&network, 1, &ids).await;
     let mut a_view = a_stream.materialize(TodoList).await.unwrap();

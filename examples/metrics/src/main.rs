@@ -58,7 +58,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("serving metrics on http://{address}/metrics");
 
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ids = [NodeId::new("left")?, NodeId::new("right")?];
+    let ids = [NodeId::from_seed("left"), NodeId::from_seed("right")];
     let channel = ChannelId::new("metered")?;
     let stream = StreamId::new("events")?;
     let mut streams = Vec::new();

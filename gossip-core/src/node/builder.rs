@@ -7,7 +7,7 @@
 //! # async fn f() -> Result<(), gossip_core::Error> {
 //! use gossip_core::{Coordinator, NodeId};
 //! // No store: there is no `build` to call.
-//! let node = Coordinator::builder(NodeId::new("a")?).build().await?;
+//! let node = Coordinator::builder(NodeId::from_seed("a")).build().await?;
 //! # Ok(()) }
 //! ```
 

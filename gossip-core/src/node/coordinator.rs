@@ -25,10 +25,10 @@ use crate::{
 /// # async fn demo(node: gossip_core::Coordinator) -> Result<(), gossip_core::Error> {
 /// use gossip_core::{ChannelId, NodeId, StreamId};
 ///
-/// node.add_peer(NodeId::new("device-2")?).await?;
+/// node.add_peer(NodeId::from_seed("device-2")).await?;
 /// node.start().await?;
 /// let channel = node.create_channel(ChannelId::new("project-1")?).await?;
-/// channel.add_member(NodeId::new("device-2")?).await?;
+/// channel.add_member(NodeId::from_seed("device-2")).await?;
 /// let stream = channel.stream(StreamId::new("messages")?).await?;
 /// stream.append(b"hello".to_vec()).await?;
 /// # Ok(()) }

@@ -19,9 +19,9 @@
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = MetricsLayer::new().layer(network.join(NodeId::new("a")?)?);
-//! let _b = network.join(NodeId::new("b")?)?;
-//! a.send(&NodeId::new("b")?, "frame".into()).await?; // counted under peer="b", kind="unknown"
+//! let a = MetricsLayer::new().layer(network.join(NodeId::from_seed("a"))?);
+//! let _b = network.join(NodeId::from_seed("b"))?;
+//! a.send(&NodeId::from_seed("b"), "frame".into()).await?; // counted under peer="b", kind="unknown"
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

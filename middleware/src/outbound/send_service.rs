@@ -26,9 +26,9 @@ pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), TransportError>> + 
 /// use tower::ServiceExt;
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-/// let sender = SendService::new(network.join(NodeId::new("a")?)?);
-/// let _b = network.join(NodeId::new("b")?)?;
-/// sender.oneshot((NodeId::new("b")?, "hi".into())).await?;
+/// let sender = SendService::new(network.join(NodeId::from_seed("a"))?);
+/// let _b = network.join(NodeId::from_seed("b"))?;
+/// sender.oneshot((NodeId::from_seed("b"), "hi".into())).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```

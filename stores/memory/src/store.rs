@@ -55,7 +55,7 @@ struct Shared {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = MemoryStore::new();
 /// let (channel, stream) = (ChannelId::new("project-1")?, StreamId::new("messages")?);
-/// let author = NodeId::new("device-1")?;
+/// let author = NodeId::from_seed("device-1");
 /// let entry = LogEntry::new(author.clone(), 1, Hlc::new(1_000, 0)?, b"hello".to_vec());
 /// store.append(&channel, &stream, &[entry.clone()]).await?;
 /// assert_eq!(store.read(&channel, &stream, None, 10).await?, vec![entry]);

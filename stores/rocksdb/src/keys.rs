@@ -202,7 +202,7 @@ mod tests {
         StreamId::new(s).unwrap()
     }
     fn node(s: &str) -> NodeId {
-        NodeId::new(s).unwrap()
+        NodeId::from_seed(s)
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn st(s: &str) -> StreamId {
     StreamId::new(s).unwrap()
 }
 fn node(s: &str) -> NodeId {
-    NodeId::new(s).unwrap()
+    NodeId::from_seed(s)
 }
 fn entry(author: &NodeId, seq: u64, ms: u64, payload: &str) -> LogEntry {
     LogEntry::new(

@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn chosen_names_are_not_peer_ids() {
-        let node = NodeId::new("device-1").unwrap();
+        let node = NodeId::from_seed("device-1");
         assert_eq!(peer_id_from_node_id(&node), None);
     }
 }

@@ -61,14 +61,14 @@ async fn the_address_book_refuses_what_it_cannot_use() {
         .unwrap_err();
     assert_eq!(error.kind(), TransportErrorKind::Other);
     // A chosen name needs /p2p/, and one name per peer id.
-    let name = NodeId::new("device-7").unwrap();
+    let name = NodeId::from_seed("device-7");
     assert!(a.add_peer_address(name.clone(), bare.clone()).is_err());
     a.add_peer_address(name.clone(), bare.clone().with_p2p(third).unwrap())
         .unwrap();
     assert_eq!(a.peer_id_of(&name), Some(third));
     let error = a
         .add_peer_address(
-            NodeId::new("device-8").unwrap(),
+            NodeId::from_seed("device-8"),
             bare.clone().with_p2p(third).unwrap(),
         )
         .unwrap_err();
@@ -87,7 +87,7 @@ async fn chosen_names_are_bound_only_where_the_book_says_so() {
     bounded(async {
         let named = Libp2pTransport::with_node_id(
             Keypair::generate_ed25519(),
-            NodeId::new("alice").unwrap(),
+            NodeId::from_seed("alice"),
             config(),
         )
         .unwrap();
@@ -95,7 +95,7 @@ async fn chosen_names_are_bound_only_where_the_book_says_so() {
         let knows = node(config()).await;
         let stranger = node(config()).await;
         knows
-            .add_peer_address(NodeId::new("alice").unwrap(), dial_addr(&named))
+            .add_peer_address(NodeId::from_seed("alice"), dial_addr(&named))
             .unwrap();
         introduce(&named, &knows);
         introduce(&named, &stranger);

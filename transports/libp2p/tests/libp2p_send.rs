@@ -22,7 +22,7 @@ async fn unknown_peers_fail_at_once() {
     bounded(async {
         let a = node(config()).await;
         let stranger = node_id_from_keypair(&Keypair::generate_ed25519()).unwrap();
-        for to in [stranger, NodeId::new("not-a-peer-id").unwrap()] {
+        for to in [stranger, NodeId::from_seed("not-a-peer-id")] {
             // Fails without waiting for the network (bounded by `bounded`, not timed).
             let error = a.send(&to, Bytes::from_static(b"hi")).await.unwrap_err();
             assert_eq!(error.kind(), TransportErrorKind::UnknownPeer, "{error}");

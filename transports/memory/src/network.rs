@@ -35,7 +35,7 @@ use crate::{
 /// use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig};
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(1));
-/// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+/// let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
 /// let node_a = network.join(a.clone())?;
 /// let _node_b = network.join(b.clone())?;
 ///

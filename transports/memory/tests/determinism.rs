@@ -31,7 +31,7 @@ fn run_schedule(seed: u64) -> (Trace, MemoryNetworkStats) {
             ),
         );
         let nodes: Vec<_> = (0..5)
-            .map(|i| Arc::new(network.join(NodeId::new(format!("n{i}")).unwrap()).unwrap()))
+            .map(|i| Arc::new(network.join(NodeId::from_seed(format!("n{i}"))).unwrap()))
             .collect();
         let start = Instant::now();
         let receivers: Vec<_> = nodes

@@ -9,10 +9,7 @@ use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig, Me
 use tokio::time::{timeout, Instant};
 
 fn id(name: &str) -> NodeId {
-    match NodeId::new(name) {
-        Ok(id) => id,
-        Err(error) => panic!("{error}"),
-    }
+    NodeId::from_seed(name)
 }
 
 fn network(

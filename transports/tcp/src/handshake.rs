@@ -264,7 +264,7 @@ mod tests {
     use super::*;
 
     fn id(name: &str) -> NodeId {
-        NodeId::new(name).unwrap()
+        NodeId::from_seed(name)
     }
 
     #[tokio::test]

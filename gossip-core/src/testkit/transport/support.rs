@@ -21,10 +21,7 @@ pub(super) async fn bounded(name: &str, body: impl Future<Output = ()>) {
 }
 
 pub(super) fn node_id(name: String) -> NodeId {
-    match NodeId::new(&name) {
-        Ok(id) => id,
-        Err(error) => panic!("invalid test node id {name:?}: {error}"),
-    }
+    NodeId::from_seed(name)
 }
 
 /// Builds a network of `N` nodes through the factory and checks what it returned.

@@ -81,7 +81,7 @@ pub(crate) fn stream() -> StreamId {
 /// The writer's node id: the author of every entry it writes.
 #[allow(clippy::expect_used, reason = "cannot fail: checked by inspection")]
 pub(crate) fn author() -> NodeId {
-    NodeId::new("writer").expect("a valid literal id")
+    NodeId::from_seed("writer")
 }
 
 /// The channel record the writer saves before its first append, as a node

@@ -7,7 +7,7 @@ use gossip_core::{ReconnectPolicy, TransportErrorKind};
 use super::*;
 
 fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 fn addr(port: u16) -> SocketAddr {

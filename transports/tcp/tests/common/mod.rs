@@ -34,7 +34,7 @@ pub fn loopback() -> SocketAddr {
 }
 
 pub fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 pub async fn bind(name: &str, config: TcpConfig) -> TcpTransport {

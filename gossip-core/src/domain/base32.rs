@@ -1,0 +1,91 @@
+//! Lowercase base32 (RFC 4648 alphabet, no padding) for the text forms of
+//! keys: case-stable, no look-alike symbols, copyable by double-click.
+
+const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+/// Digits needed for `bytes` bytes.
+pub(crate) const fn encoded_len(bytes: usize) -> usize {
+    (bytes * 8).div_ceil(5)
+}
+
+/// Encodes `bytes`.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(encoded_len(bytes.len()));
+    let (mut buffer, mut bits) = (0u16, 0u32);
+    for &byte in bytes {
+        buffer = (buffer << 8) | u16::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            text.push(char::from(ALPHABET[usize::from((buffer >> bits) & 31)]));
+        }
+        buffer &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        text.push(char::from(
+            ALPHABET[usize::from((buffer << (5 - bits)) & 31)],
+        ));
+    }
+    text
+}
+
+/// Decodes exactly `N` bytes from their canonical encoding: the right
+/// number of digits, lowercase only, and unused trailing bits zero (so each
+/// value has one text form).
+pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != encoded_len(N) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let (mut buffer, mut bits, mut at) = (0u16, 0u32, 0usize);
+    for digit in text.bytes() {
+        let value = match digit {
+            b'a'..=b'z' => digit - b'a',
+            b'2'..=b'7' => digit - b'2' + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | u16::from(value);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(at)? = u8::try_from((buffer >> bits) & 0xff).ok()?;
+            at += 1;
+            buffer &= (1 << bits) - 1;
+        }
+    }
+    (at == N && buffer == 0).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_4648_vectors_in_lowercase() {
+        for (bytes, text) in [
+            (&b""[..], ""),
+            (b"f", "my"),
+            (b"fo", "mzxq"),
+            (b"foo", "mzxw6"),
+            (b"foob", "mzxw6yq"),
+            (b"fooba", "mzxw6ytb"),
+            (b"foobar", "mzxw6ytboi"),
+        ] {
+            assert_eq!(encode(bytes), text);
+        }
+        assert_eq!(decode::<3>("mzxw6"), Some(*b"foo"));
+        assert_eq!(decode::<6>("mzxw6ytboi"), Some(*b"foobar"));
+    }
+
+    #[test]
+    fn only_canonical_text_decodes() {
+        assert_eq!(decode::<1>("my"), Some(*b"f"));
+        assert_eq!(decode::<1>("mz"), None, "non-zero trailing bits");
+        assert_eq!(decode::<1>("MY"), None, "upper case");
+        assert_eq!(decode::<1>("m"), None, "too short");
+        assert_eq!(decode::<1>("my2"), None, "too long");
+        assert_eq!(decode::<1>("m1"), None, "not a digit");
+        let bytes: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7).unwrap());
+        assert_eq!(decode::<32>(&encode(&bytes)), Some(bytes));
+    }
+}
