@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use gossip_core::{
     protocol::{codec, Message, Ping},
-    Config, Error, InboundBudget, NodeId, Transport,
+    Config, Error, Identity, InboundBudget, NodeId, Transport,
 };
 use integration_tests::{node_id, Cluster};
 
@@ -88,7 +88,7 @@ async fn bad_frames_are_reported_and_the_node_keeps_serving() {
     let mut errors = cluster.node(1).errors();
     let intruder = cluster
         .network
-        .join(NodeId::from_seed("intruder"))
+        .join(&Identity::from_seed("intruder"))
         .unwrap();
     // A frame from a node that is not a peer.
     let ping = codec::encode(&Message::Ping(Ping {

@@ -13,7 +13,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use gossip_core::{
     protocol::{MessageKind, PROTOCOL_VERSION},
-    NodeId, Transport,
+    Identity, NodeId, Transport,
 };
 use gossip_middleware::{metrics::describe, MetricsLayer};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
@@ -34,8 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("serving metrics on http://{address}/metrics for {seconds} s");
 
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let a = MetricsLayer::new().layer(network.join(NodeId::from_seed("a"))?);
-    let b = MetricsLayer::new().layer(network.join(NodeId::from_seed("b"))?);
+    let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a"))?);
+    let b = MetricsLayer::new().layer(network.join(&Identity::from_seed("b"))?);
     let receiver = tokio::spawn(async move { while b.recv().await.is_ok() {} });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let mut round = 0u64;

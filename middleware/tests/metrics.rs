@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use gossip_core::{
     protocol::{MessageKind, PROTOCOL_VERSION},
-    ChannelId, Hlc, LogEntry, NodeId, Store, Transport, TransportErrorKind,
+    ChannelId, Hlc, Identity, LogEntry, NodeId, Store, Transport, TransportErrorKind,
 };
 use gossip_middleware::{metrics as names, MetricsLayer, StoreMetricsLayer};
 use gossip_store_memory::MemoryStore;
@@ -62,8 +62,8 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
         rt.block_on(async {
             let network =
                 MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(2));
-            let a = MetricsLayer::new().layer(network.join(NodeId::from_seed("a")).unwrap());
-            let b = MetricsLayer::new().layer(network.join(NodeId::from_seed("b")).unwrap());
+            let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a")).unwrap());
+            let b = MetricsLayer::new().layer(network.join(&Identity::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1, 2, 3]);
             let ping = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Ping as u8]);
             a.send(b.local_id(), push.clone()).await.unwrap();
@@ -163,8 +163,8 @@ fn untimed_sends_still_count_frames_but_record_no_durations() {
         rt.block_on(async {
             let network = MemoryNetwork::new(MemoryNetworkConfig::default());
             let layer = MetricsLayer::new().send_durations(false);
-            let a = layer.layer(network.join(NodeId::from_seed("a")).unwrap());
-            let b = layer.layer(network.join(NodeId::from_seed("b")).unwrap());
+            let a = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
+            let b = layer.layer(network.join(&Identity::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1]);
             for _ in 0..3 {
                 a.send(b.local_id(), push.clone()).await.unwrap();

@@ -15,7 +15,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent, TransportResult,
+    Identity, NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent,
+    TransportResult,
 };
 use gossip_middleware::{SendLayer, SendService, ServiceTransport};
 use tokio::time::Instant;
@@ -197,7 +198,7 @@ async fn send_service_and_service_transport_by_hand() {
     assert_eq!(transport.backend(), "tower");
     // A TransportError from the inner transport keeps its kind.
     let network = gossip_transport_memory::MemoryNetwork::new(Default::default());
-    let memory = SendService::new(network.join(NodeId::from_seed("m")).unwrap());
+    let memory = SendService::new(network.join(&Identity::from_seed("m")).unwrap());
     let error = memory
         .oneshot((NodeId::from_seed("nobody"), Bytes::new()))
         .await

@@ -2,9 +2,9 @@
 //! `ChannelTransport` directly and erased to `Arc<dyn Transport>`.
 
 use custom_transport::ChannelHub;
-use gossip_core::{NodeId, Transport};
+use gossip_core::{Identity, NodeId, Transport};
 
-gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
     let hub = ChannelHub::new();
     let mut transports = Vec::with_capacity(ids.len());
     for id in ids {

@@ -16,6 +16,7 @@ use super::{
 use crate::{
     domain::{ChannelId, DomainEvent, NodeId, SyncError},
     error::Error,
+    identity::Identity,
     ports::{DynStore, PeerRecord},
 };
 
@@ -54,10 +55,12 @@ impl std::fmt::Debug for Coordinator {
 }
 
 impl Coordinator {
-    /// Starts building a node called `local`. The store is required (the
-    /// builder does not compile `build()` without one).
-    pub fn builder(local: NodeId) -> CoordinatorBuilder<NoStore> {
-        CoordinatorBuilder::new(local)
+    /// Starts building the node whose identity is `identity`: its
+    /// [`NodeId`] is the identity's, and a transport given to the builder
+    /// must have been made with the same identity. The store is required
+    /// (the builder does not compile `build()` without one).
+    pub fn builder(identity: Identity) -> CoordinatorBuilder<NoStore> {
+        CoordinatorBuilder::new(identity)
     }
 
     pub(crate) fn new(

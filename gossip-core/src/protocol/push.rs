@@ -78,9 +78,7 @@ mod tests {
     use crate::domain::ChannelId;
 
     fn channel(n: usize) -> (Channel, Vec<NodeId>) {
-        let ids: Vec<NodeId> = (0..n)
-            .map(|i| NodeId::from_seed(format!("n{i}")))
-            .collect();
+        let ids: Vec<NodeId> = (0..n).map(|i| NodeId::from_seed(format!("n{i}"))).collect();
         let mut c = Channel::new(ChannelId::new("c").unwrap(), ids[0].clone());
         for id in &ids[1..] {
             c.add_member(id.clone());

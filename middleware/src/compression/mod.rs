@@ -10,8 +10,8 @@
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = CompressionLayer::lz4().layer(network.join(NodeId::from_seed("a"))?);
-//! let b = CompressionLayer::lz4().layer(network.join(NodeId::from_seed("b"))?);
+//! let a = CompressionLayer::lz4().layer(network.join(&Identity::from_seed("a"))?);
+//! let b = CompressionLayer::lz4().layer(network.join(&Identity::from_seed("b"))?);
 //! let frame = bytes::Bytes::from("gossip ".repeat(100));
 //! a.send(b.local_id(), frame.clone()).await?;
 //! match b.recv().await? {

@@ -10,8 +10,8 @@
 //!
 //! let layer = EncryptionLayer::new(NetworkKey::new(1, [42; 32])); // share the key out of band
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = layer.layer(network.join(NodeId::from_seed("a"))?);
-//! let b = layer.layer(network.join(NodeId::from_seed("b"))?);
+//! let a = layer.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = layer.layer(network.join(&Identity::from_seed("b"))?);
 //! a.send(b.local_id(), "secret".into()).await?;
 //! match b.recv().await? {
 //!     TransportEvent::Frame { frame, .. } => assert_eq!(&frame[..], b"secret"),

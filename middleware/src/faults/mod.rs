@@ -10,8 +10,8 @@
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
 //! let faults = FaultsLayer::new(FaultConfig::none().seed(42).drop(0.25));
-//! let a = faults.layer(network.join(NodeId::from_seed("a"))?);
-//! let b = faults.layer(network.join(NodeId::from_seed("b"))?);
+//! let a = faults.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = faults.layer(network.join(&Identity::from_seed("b"))?);
 //! assert!(!a.capabilities().reliable);
 //! for _ in 0..100 {
 //!     a.send(b.local_id(), "x".into()).await?; // Ok, even when lost

@@ -41,8 +41,8 @@
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
 //! let layer = FramedLayer::new(Versioned(2));
-//! let a = layer.layer(network.join(NodeId::from_seed("a"))?);
-//! let b = layer.layer(network.join(NodeId::from_seed("b"))?);
+//! let a = layer.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = layer.layer(network.join(&Identity::from_seed("b"))?);
 //! assert_eq!(a.max_frame_len(), network.max_frame_len() - 1);
 //! a.send(b.local_id(), "hello".into()).await?;
 //! match b.recv().await? {

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, NodeId, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
 
@@ -64,7 +64,7 @@ fn pair() -> (MemoryNetwork, Node, Node) {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(64));
     let join = |name: &str| {
         Framed::with_transform(
-            network.join(NodeId::from_seed(name)).unwrap(),
+            network.join(&Identity::from_seed(name)).unwrap(),
             Tag::default(),
         )
     };
@@ -181,7 +181,7 @@ impl FrameTransform for Nothing {
 async fn framed_layer_builds_framed_transports() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let layer = FramedLayer::new(Nothing);
-    let a = layer.layer(network.join(NodeId::from_seed("a")).unwrap());
+    let a = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
     assert_eq!(a.backend(), "nothing");
     assert_eq!(a.max_frame_len(), network.max_frame_len());
 }

@@ -19,8 +19,8 @@
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = MetricsLayer::new().layer(network.join(NodeId::from_seed("a"))?);
-//! let _b = network.join(NodeId::from_seed("b"))?;
+//! let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a"))?);
+//! let _b = network.join(&Identity::from_seed("b"))?;
 //! a.send(&NodeId::from_seed("b"), "frame".into()).await?; // counted under peer="b", kind="unknown"
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -26,7 +26,7 @@ use super::{SendService, ServiceTransport};
 ///             .layer(TimeoutLayer::new(Duration::from_secs(1)))
 ///             .layer(ConcurrencyLimitLayer::new(16)),
 ///     ))
-///     .service(network.join(NodeId::from_seed("a"))?);
+///     .service(network.join(&Identity::from_seed("a"))?);
 /// assert_eq!(transport.backend(), "tower");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

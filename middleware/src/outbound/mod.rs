@@ -21,8 +21,8 @@
 //!             .layer(TimeoutLayer::new(Duration::from_millis(500)))
 //!             .layer(RateLimitLayer::new(1_000, Duration::from_secs(1))),
 //!     ))
-//!     .service(network.join(NodeId::from_seed("a"))?);
-//! let _b = network.join(NodeId::from_seed("b"))?;
+//!     .service(network.join(&Identity::from_seed("a"))?);
+//! let _b = network.join(&Identity::from_seed("b"))?;
 //! a.send(&NodeId::from_seed("b"), "rate limited".into()).await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();

@@ -8,7 +8,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportError};
+use gossip_core::{Identity, NodeId, Transport, TransportError};
 use tower::Service;
 
 /// The future of a [`SendService`] call.
@@ -26,8 +26,8 @@ pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), TransportError>> + 
 /// use tower::ServiceExt;
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-/// let sender = SendService::new(network.join(NodeId::from_seed("a"))?);
-/// let _b = network.join(NodeId::from_seed("b"))?;
+/// let sender = SendService::new(network.join(&Identity::from_seed("a"))?);
+/// let _b = network.join(&Identity::from_seed("b"))?;
 /// sender.oneshot((NodeId::from_seed("b"), "hi".into())).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use gossip_core::{NodeId, Transport};
+use gossip_core::{Identity, NodeId, Transport};
 use gossip_transport_libp2p::{
     libp2p::{identity::Keypair, Multiaddr},
     Libp2pConfig, Libp2pTransport,
@@ -17,7 +17,7 @@ use gossip_transport_libp2p::{
 
 /// Listens on 127.0.0.1 (port 0) for each id and gives every transport the
 /// addresses of all the others.
-async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport> {
+async fn network(ids: Vec<Identity>, config: Libp2pConfig) -> Vec<Libp2pTransport> {
     let loopback: Multiaddr = match "/ip4/127.0.0.1/tcp/0".parse() {
         Ok(address) => address,
         Err(error) => panic!("loopback multiaddr: {error}"),
@@ -57,7 +57,7 @@ async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport>
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<gossip_core::Identity>| async move {
     network(ids, Libp2pConfig::default()).await
 });
 
@@ -71,7 +71,7 @@ mod small_limits {
     use super::*;
     use gossip_core::testkit::{fixtures::run, transport};
 
-    async fn small(ids: Vec<NodeId>) -> Vec<Libp2pTransport> {
+    async fn small(ids: Vec<Identity>) -> Vec<Libp2pTransport> {
         let config = Libp2pConfig::default()
             .max_frame_len(100)
             .send_queue_capacity(8)

@@ -12,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use gossip_core::{
-    raw::SeededRng, NodeId, TransportCapabilities, TransportError, TransportErrorKind,
+    raw::SeededRng, Identity, NodeId, TransportCapabilities, TransportError, TransportErrorKind,
     TransportResult,
 };
 use tokio::time::Instant;
@@ -188,14 +188,18 @@ impl MemoryNetwork {
         }
     }
 
-    /// Attaches node `id` and returns its transport.
+    /// Attaches the node whose identity is `identity` and returns its
+    /// transport. Joining takes the identity, not just its id: a transport
+    /// speaks only for a node whose secret key its caller holds, and frames
+    /// it sends carry that id as `from`.
     ///
     /// # Errors
     ///
-    /// [`TransportErrorKind::Other`] when a transport for `id` is attached
-    /// already. Once it has closed, left or been dropped, `id` may join again
-    /// (a node restart): it starts with an empty inbox.
-    pub fn join(&self, id: NodeId) -> Result<MemoryTransport, TransportError> {
+    /// [`TransportErrorKind::Other`] when a transport for the node is
+    /// attached already. Once it has closed, left or been dropped, the node
+    /// may join again (a node restart): it starts with an empty inbox.
+    pub fn join(&self, identity: &Identity) -> Result<MemoryTransport, TransportError> {
+        let id = identity.node_id().clone();
         let mut state = lock(&self.shared.state);
         if state.nodes.contains_key(&id) {
             return Err(error(

@@ -345,7 +345,7 @@ mod tests {
         let result = read_target(&mut acceptor, &id("c")).await;
         assert!(
             matches!(&result, Err(HandshakeError::WrongPeer { expected, found })
-                if expected.as_str() == "b" && found.as_str() == "c"),
+                if *expected == id("b") && *found == id("c")),
             "{result:?}"
         );
         drop(acceptor);

@@ -15,7 +15,8 @@ use std::{
 };
 
 use gossip_core::{
-    InboundQueue, InboundSender, NodeId, TransportError, TransportErrorKind, TransportEvent,
+    Identity, InboundQueue, InboundSender, NodeId, TransportError, TransportErrorKind,
+    TransportEvent,
 };
 use tokio::sync::watch;
 
@@ -57,7 +58,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(local: NodeId, config: TcpConfig, local_addr: SocketAddr) -> Self {
+    pub(crate) fn new(identity: &Identity, config: TcpConfig, local_addr: SocketAddr) -> Self {
+        let local = identity.node_id().clone();
         let inbound = InboundQueue::new(BACKEND, config.limits.inbound_queue_capacity);
         let events = inbound.sender();
         let hello = Hello::ours(

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::time::{sleep, timeout, Instant};
 
@@ -143,7 +143,9 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
         assert!(a.stats().connect_failures >= 1);
 
         // `b` restarts on the same port; `a` gets through after its backoff.
-        let b = TcpTransport::bind(id("b"), b_addr, config).await.unwrap();
+        let b = TcpTransport::bind(&Identity::from_seed("b"), b_addr, config)
+            .await
+            .unwrap();
         let deadline = Instant::now() + WAIT;
         let mut seen = Vec::new();
         'reconnect: loop {

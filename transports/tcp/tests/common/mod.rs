@@ -13,7 +13,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use gossip_core::{protocol::PROTOCOL_VERSION, NodeId, Transport};
+use gossip_core::{protocol::PROTOCOL_VERSION, Identity, NodeId, Transport};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -38,7 +38,7 @@ pub fn id(name: &str) -> NodeId {
 }
 
 pub async fn bind(name: &str, config: TcpConfig) -> TcpTransport {
-    TcpTransport::bind(id(name), loopback(), config)
+    TcpTransport::bind(&Identity::from_seed(name), loopback(), config)
         .await
         .unwrap()
 }
