@@ -3,8 +3,8 @@
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use gossip::{
-    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, MemoryStore,
-    MetricsLayer, NetworkKey, NodeId, SqliteStore, TcpConfig, TcpTransport, Transport,
+    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, Identity,
+    MemoryStore, MetricsLayer, NetworkKey, NodeId, SqliteStore, TcpConfig, TcpTransport, Transport,
 };
 
 use crate::{
@@ -48,8 +48,11 @@ pub(crate) fn read_key(path: &Path) -> CliResult<NetworkKey> {
 }
 
 /// Binds a TCP transport.
-pub(crate) async fn bind_tcp(id: &NodeId, addr: SocketAddr) -> CliResult<Arc<TcpTransport>> {
-    TcpTransport::bind(id.clone(), addr, TcpConfig::default())
+pub(crate) async fn bind_tcp(
+    identity: &Identity,
+    addr: SocketAddr,
+) -> CliResult<Arc<TcpTransport>> {
+    TcpTransport::bind(identity, addr, TcpConfig::default())
         .await
         .map(Arc::new)
         .map_err(|error| CliError::Bind {
@@ -90,14 +93,14 @@ pub(crate) fn stack(
 /// Builds a node, adds `peers` as peers and members of every channel in
 /// `channels`, and starts it.
 pub(crate) async fn start_node(
-    id: NodeId,
+    identity: Identity,
     store: DynStore,
     transport: Box<dyn Transport>,
     config: Config,
     peers: &[NodeId],
     channels: &[ChannelId],
 ) -> CliResult<Coordinator> {
-    let node = Coordinator::builder(id)
+    let node = Coordinator::builder(identity)
         .store(store)
         .transport(transport)
         .config(config)

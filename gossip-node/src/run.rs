@@ -6,7 +6,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use gossip::{Config, Coordinator, DomainEvent, NodeId, PeerStatus, TransportErrorKind};
+use gossip::{Config, Coordinator, DomainEvent, Identity, NodeId, PeerStatus, TransportErrorKind};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -20,6 +20,9 @@ use crate::{
 /// Runs a node until Ctrl-C or SIGTERM.
 pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     let config = RunConfig::load(args)?;
+    let identity = Identity::load(&config.identity)?;
+    let id = identity.node_id().clone();
+    config.check_peers(&id)?;
     let key = config.key_file.as_deref().map(node::read_key).transpose()?;
     let store = node::open_store(&config.store).await?;
 
@@ -38,7 +41,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
         None => None,
     };
 
-    let tcp = node::bind_tcp(&config.id, config.listen).await?;
+    let tcp = node::bind_tcp(&identity, config.listen).await?;
     let gossip_addr = tcp.local_addr();
     for peer in &config.peers {
         if let Some(addr) = peer.addr {
@@ -49,7 +52,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     let encrypted = key.is_some();
     let transport = node::stack(tcp, key, metrics.is_some());
     let coordinator = node::start_node(
-        config.id.clone(),
+        identity,
         store.clone(),
         transport,
         Config::default(),
@@ -67,8 +70,8 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     ));
     let watch_task = tokio::spawn(watch(coordinator.clone(), encrypted));
 
-    print_banner(&config, gossip_addr, control_addr, metrics, encrypted);
-    tracing::info!(node = %config.id, %gossip_addr, %control_addr, "node running");
+    print_banner(&config, &id, gossip_addr, control_addr, metrics, encrypted);
+    tracing::info!(node = %id, label = config.label.as_deref(), %gossip_addr, %control_addr, "node running");
     for peer in config.peers.iter().filter(|p| p.addr.is_some()) {
         tokio::spawn(probe(peer.clone()));
     }
@@ -101,6 +104,7 @@ fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 #[allow(clippy::print_stdout)] // the banner is what the user (and tests) read
 fn print_banner(
     config: &RunConfig,
+    id: &NodeId,
     gossip_addr: SocketAddr,
     control_addr: SocketAddr,
     metrics: Option<SocketAddr>,
@@ -111,7 +115,10 @@ fn print_banner(
         StoreSpec::Sqlite(path) => format!("sqlite {}", path.display()),
     };
     let channels: Vec<_> = config.channels.iter().map(|c| c.as_str()).collect();
-    println!("gossip-node {} running", config.id);
+    match &config.label {
+        Some(label) => println!("gossip-node {id} ({label}) running"),
+        None => println!("gossip-node {id} running"),
+    }
     println!(
         "  gossip   {gossip_addr} (TCP{})",
         if encrypted { ", encrypted" } else { "" }

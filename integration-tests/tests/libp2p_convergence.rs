@@ -9,12 +9,12 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use gossip_core::{
-    ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId, Transport,
+    ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId, StreamId, Transport,
     TransportErrorKind,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr},
+    libp2p::{multiaddr::Protocol, Multiaddr},
     Libp2pConfig, Libp2pTransport,
 };
 use tokio::time::{sleep, timeout, Instant};
@@ -46,14 +46,18 @@ fn node_config(i: usize) -> Config {
         .seed(0x1b9 ^ i as u64)
 }
 
-/// Creates every transport (a fresh Ed25519 identity each), listens on
+fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("libp2p-node-{i}"))
+}
+
+/// Creates every transport (identity `i` each), listens on
 /// loopback and fills each address book with the others' `/p2p/` addresses.
 async fn listen_all() -> Result<Vec<Libp2pTransport>, Error> {
     let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
     let mut transports = Vec::with_capacity(NODES);
     let mut book = Vec::with_capacity(NODES);
     for i in 0..NODES {
-        let transport = Libp2pTransport::new(Keypair::generate_ed25519(), libp2p_config(i))?;
+        let transport = Libp2pTransport::new(&identity(i), libp2p_config(i))?;
         let address = transport.listen_on(loopback.clone()).await?;
         book.push((
             transport.local_id().clone(),
@@ -71,14 +75,14 @@ async fn listen_all() -> Result<Vec<Libp2pTransport>, Error> {
     Ok(transports)
 }
 
-/// Builds and starts a node on `transport`, under the transport's derived id.
+/// Builds and starts node `i` on `transport`.
 async fn start_node(
     i: usize,
     transport: Arc<Libp2pTransport>,
     ids: &[NodeId],
 ) -> Result<Coordinator, Error> {
     let id = transport.local_id().clone();
-    let node = Coordinator::builder(id.clone())
+    let node = Coordinator::builder(identity(i))
         .store(MemoryStore::new())
         .transport(transport)
         .config(node_config(i))

@@ -55,8 +55,11 @@ fn socket_addr(node: &NodeProcess) -> SocketAddr {
 
 /// A hello as the TCP transport's handshake spells it: magic, protocol
 /// version, maximum frame, listening port, node id; a dialer then names the
-/// node it means to reach.
+/// node it means to reach. `node` and `target` are names of seeded
+/// identities, as `node-proc` takes them.
 fn hello(version: u8, node: &str, target: &str) -> Vec<u8> {
+    let node = gossip_core::NodeId::from_seed(node).to_string();
+    let target = gossip_core::NodeId::from_seed(target).to_string();
     let mut out = b"GOSSIP/T".to_vec();
     out.push(version);
     out.extend_from_slice(&(1u32 << 20).to_be_bytes());

@@ -6,7 +6,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use gossip_core::{ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId};
+use gossip_core::{ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId, StreamId};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::time::{sleep, timeout, Instant};
@@ -17,8 +17,12 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 /// How long the nodes get to converge.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(20);
 
+fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("tcp-node-{i}"))
+}
+
 fn node_id(i: usize) -> NodeId {
-    NodeId::from_seed(format!("tcp-node-{i}"))
+    identity(i).node_id().clone()
 }
 
 fn channel_id() -> ChannelId {
@@ -51,7 +55,7 @@ async fn start_node(
     store: MemoryStore,
     transport: impl gossip_core::Transport,
 ) -> Result<Coordinator, Error> {
-    let node = Coordinator::builder(node_id(i))
+    let node = Coordinator::builder(identity(i))
         .store(store)
         .transport(transport)
         .config(node_config(i))
@@ -122,7 +126,7 @@ async fn assert_identical(nodes: &[Coordinator]) -> Result<(), Error> {
 async fn bind_all() -> Result<(Vec<TcpTransport>, Vec<SocketAddr>), Error> {
     let mut transports = Vec::with_capacity(NODES);
     for i in 0..NODES {
-        transports.push(TcpTransport::bind(node_id(i), loopback(), tcp_config(i)).await?);
+        transports.push(TcpTransport::bind(&identity(i), loopback(), tcp_config(i)).await?);
     }
     let addresses: Vec<SocketAddr> = transports.iter().map(TcpTransport::local_addr).collect();
     for (i, transport) in transports.iter().enumerate() {
@@ -202,7 +206,7 @@ async fn a_node_restarting_on_the_same_port_catches_up() {
 
         // It comes back on the same port with its store; everyone reconnects.
         let transport =
-            TcpTransport::bind(node_id(last), addresses[last], tcp_config(last)).await?;
+            TcpTransport::bind(&identity(last), addresses[last], tcp_config(last)).await?;
         for (j, address) in addresses.iter().enumerate().take(last) {
             transport.add_peer_address(node_id(j), *address);
         }

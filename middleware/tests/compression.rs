@@ -5,9 +5,7 @@
 #![cfg(feature = "compression")]
 
 use bytes::Bytes;
-use gossip_core::{
-    raw::SeededRng, Identity, NodeId, Transport, TransportErrorKind, TransportEvent,
-};
+use gossip_core::{raw::SeededRng, Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{Compression, CompressionLayer, Error};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;

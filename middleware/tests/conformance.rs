@@ -161,7 +161,7 @@ mod full_stack {
 
     #[test]
     fn max_frame_len_shrinks_by_each_layer_overhead() {
-        let ids = vec![NodeId::from_seed("a")];
+        let ids = vec![Identity::from_seed("a")];
         let inner = memory(ids).pop().unwrap();
         let inner_max = gossip_core::Transport::max_frame_len(&inner);
         let stack = ServiceBuilder::new()

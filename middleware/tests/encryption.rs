@@ -7,16 +7,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{Identity, NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{Encryption, EncryptionLayer, Error, NetworkKey};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
 
 type Node = Encryption<MemoryTransport>;
-
-fn id(name: &str) -> NodeId {
-    NodeId::from_seed(name)
-}
 
 fn key(id: u8, byte: u8) -> NetworkKey {
     NetworkKey::new(id, [byte; 32])

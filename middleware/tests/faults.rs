@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{Identity, NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{FaultConfig, FaultStats, Faults, FaultsLayer};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tokio::time::timeout;

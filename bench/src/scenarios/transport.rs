@@ -8,7 +8,7 @@ use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
 use serde_json::json;
 
 use crate::{
-    cluster::{name, node_id, payload, transports, BoxTransport, Res, TransportKind},
+    cluster::{identity, name, payload, transports, BoxTransport, Res, TransportKind},
     raw,
     stats::{f, ratio, Report, Summary},
     Ctx,
@@ -46,8 +46,7 @@ async fn recv_frame(t: &BoxTransport, limit: Duration) -> Res<Bytes> {
 }
 
 async fn pair(kind: TransportKind, seed: u64) -> Res<(BoxTransport, BoxTransport)> {
-    let ids = vec![node_id(0)?, node_id(1)?];
-    let (ts, network) = transports(kind, &ids, 0.0, seed).await?;
+    let (ts, network) = transports(kind, &[identity(0), identity(1)], 0.0, seed).await?;
     drop(network); // each in-memory transport keeps its network alive
     let mut it = ts.into_iter();
     match (it.next(), it.next()) {

@@ -3,6 +3,14 @@
 
 const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
+/// The digit of the low five bits of `value`.
+fn digit(value: u16) -> char {
+    let [_, low] = (value & 31).to_be_bytes();
+    ALPHABET
+        .get(usize::from(low))
+        .map_or('?', |&byte| char::from(byte))
+}
+
 /// Digits needed for `bytes` bytes.
 pub(crate) const fn encoded_len(bytes: usize) -> usize {
     (bytes * 8).div_ceil(5)
@@ -17,14 +25,12 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            text.push(char::from(ALPHABET[usize::from((buffer >> bits) & 31)]));
+            text.push(digit(buffer >> bits));
         }
         buffer &= (1 << bits) - 1;
     }
     if bits > 0 {
-        text.push(char::from(
-            ALPHABET[usize::from((buffer << (5 - bits)) & 31)],
-        ));
+        text.push(digit(buffer << (5 - bits)));
     }
     text
 }

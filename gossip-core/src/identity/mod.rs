@@ -52,7 +52,9 @@ impl Identity {
     #[must_use]
     pub fn generate() -> Self {
         let mut secret = [0u8; 32];
-        getrandom::fill(&mut secret).expect("the operating system's random source failed");
+        if let Err(error) = getrandom::fill(&mut secret) {
+            panic!("the operating system's random source failed: {error}");
+        }
         Self::from_secret_bytes(secret)
     }
 

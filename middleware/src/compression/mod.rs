@@ -4,7 +4,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport, TransportEvent};
+//! use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 //! use gossip_middleware::CompressionLayer;
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;

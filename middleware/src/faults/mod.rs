@@ -3,7 +3,7 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport};
+//! use gossip_core::{Identity, NodeId, Transport};
 //! use gossip_middleware::{FaultConfig, FaultsLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;

@@ -8,7 +8,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use bytes::{BufMut, Bytes, BytesMut};
-//! use gossip_core::{NodeId, Transport, TransportEvent};
+//! use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 //! use gossip_middleware::frame::{FrameContext, FrameTransform, FramedLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;

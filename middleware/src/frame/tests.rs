@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use gossip_core::{Identity, NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
 

@@ -14,7 +14,7 @@ use super::{SendService, ServiceTransport};
 ///
 /// ```
 /// use std::time::Duration;
-/// use gossip_core::{NodeId, Transport};
+/// use gossip_core::{Identity, NodeId, Transport};
 /// use gossip_middleware::SendLayer;
 /// use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 /// use tower::{limit::ConcurrencyLimitLayer, timeout::TimeoutLayer, ServiceBuilder};

@@ -9,7 +9,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::time::Duration;
-//! use gossip_core::{NodeId, Transport};
+//! use gossip_core::{Identity, NodeId, Transport};
 //! use gossip_middleware::{MetricsLayer, SendLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::{limit::RateLimitLayer, timeout::TimeoutLayer, ServiceBuilder};

@@ -8,7 +8,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use gossip_core::{Identity, NodeId, Transport, TransportError};
+use gossip_core::{NodeId, Transport, TransportError};
 use tower::Service;
 
 /// The future of a [`SendService`] call.
@@ -20,7 +20,7 @@ pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), TransportError>> + 
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use gossip_core::NodeId;
+/// use gossip_core::{Identity, NodeId};
 /// use gossip_middleware::SendService;
 /// use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 /// use tower::ServiceExt;

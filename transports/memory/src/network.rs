@@ -31,13 +31,14 @@ use crate::{
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use gossip_core::{NodeId, Transport};
+/// use gossip_core::{Identity, Transport};
 /// use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig};
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(1));
-/// let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
-/// let node_a = network.join(a.clone())?;
-/// let _node_b = network.join(b.clone())?;
+/// let (alice, bob) = (Identity::from_seed("a"), Identity::from_seed("b"));
+/// let node_a = network.join(&alice)?;
+/// let _node_b = network.join(&bob)?;
+/// let (a, b) = (alice.node_id().clone(), bob.node_id().clone());
 ///
 /// network.partition(&[a.clone()], &[b.clone()]);
 /// node_a.send(&b, "lost".into()).await?; // silently lost, like a real network

@@ -124,7 +124,7 @@ impl Transport for Mutant {
 }
 
 fn join(network: &MemoryNetwork, id: &Identity) -> MemoryTransport {
-    match network.join(&id) {
+    match network.join(id) {
         Ok(transport) => transport,
         Err(error) => panic!("join: {error}"),
     }
