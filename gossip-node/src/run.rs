@@ -23,7 +23,10 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     let identity = Identity::load(&config.identity)?;
     let id = identity.node_id().clone();
     config.check_peers(&id)?;
-    let key = config.key_file.as_deref().map(node::read_key).transpose()?;
+    let key_bytes = config.key_file.as_deref().map(node::read_key).transpose()?;
+    // The network key admits peers in the handshake (Noise PSK) and also
+    // seals every frame again with the encryption layer (defence in depth).
+    let key = key_bytes.map(|bytes| NetworkKey::new(1, bytes));
     let store = node::open_store(&config.store).await?;
 
     let metrics = match config.metrics {
@@ -41,7 +44,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
         None => None,
     };
 
-    let tcp = node::bind_tcp(&identity, config.listen).await?;
+    let tcp = node::bind_tcp(&identity, config.listen, key_bytes).await?;
     let gossip_addr = tcp.local_addr();
     for peer in &config.peers {
         if let Some(addr) = peer.addr {

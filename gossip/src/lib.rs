@@ -34,7 +34,7 @@ pub use transports::libp2p::{Libp2pConfig, Libp2pTransport};
 pub use transports::memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 #[cfg(feature = "transports-tcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "transports-tcp")))]
-pub use transports::tcp::{TcpConfig, TcpTransport};
+pub use transports::tcp::{NetworkPsk, TcpConfig, TcpTransport};
 
 /// `tower`'s builder, to stack layers over a transport or a store:
 /// `ServiceBuilder::new().layer(MetricsLayer::new()).layer(EncryptionLayer::new(key)).service(tcp)`.

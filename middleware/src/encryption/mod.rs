@@ -1,6 +1,19 @@
 //! Encryption: AEAD over whole frames with a shared [`NetworkKey`], and over
 //! entry payloads at rest ([`StoreEncryption`]).
 //!
+//! # When it is needed
+//!
+//! The TCP and libp2p transports already authenticate every connection
+//! (each side proves its node id with its identity key) and encrypt every
+//! frame under keys fresh to the connection (Noise), and the TCP transport
+//! can admit only holders of a network key (`TcpConfig::network_key`). Over
+//! them this layer is defence in depth: a second, long-lived key that a
+//! compromise of the transport alone does not reveal. It is *needed* over
+//! transports without security of their own (the in-memory transport, a
+//! BLE or serial link you write): there it is the only confidentiality, and
+//! it binds the claimed sender and receiver ids into every frame, though it
+//! cannot prove who holds the shared key.
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use gossip_core::{Identity, NodeId, Transport, TransportEvent};

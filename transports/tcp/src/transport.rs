@@ -113,7 +113,7 @@ impl TcpTransport {
         let local_addr = listener.local_addr().map_err(|io| {
             error(TransportErrorKind::Io, "cannot read the bound address").with_source(io)
         })?;
-        let shared = Arc::new(Shared::new(identity, config, local_addr));
+        let shared = Arc::new(Shared::new(identity, config, local_addr)?);
         let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
         tracing::debug!(local = %shared.local, %local_addr, "listening");
         Ok(Self {
