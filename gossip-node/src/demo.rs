@@ -59,7 +59,8 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
     // Bind every transport first so that each node knows every address.
     let mut transports = Vec::new();
     for identity in &identities {
-        transports.push(node::bind_tcp(identity, SocketAddr::from(([127, 0, 0, 1], 0)), None).await?);
+        transports
+            .push(node::bind_tcp(identity, SocketAddr::from(([127, 0, 0, 1], 0)), None).await?);
     }
     let addrs: Vec<SocketAddr> = transports.iter().map(|t| t.local_addr()).collect();
     let mut nodes = Vec::new();

@@ -4,8 +4,8 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use gossip::{
     layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, Identity,
-    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, SqliteStore, TcpConfig, TcpTransport,
-    Transport,
+    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, SqliteStore, TcpConfig,
+    TcpTransport, Transport,
 };
 
 use crate::{

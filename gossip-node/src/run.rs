@@ -6,7 +6,9 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use gossip::{Config, Coordinator, DomainEvent, Identity, NodeId, PeerStatus, TransportErrorKind};
+use gossip::{
+    Config, Coordinator, DomainEvent, Identity, NetworkKey, NodeId, PeerStatus, TransportErrorKind,
+};
 use tokio::net::TcpListener;
 
 use crate::{

@@ -119,7 +119,8 @@ fn append_on_one_process_reaches_tail_on_another() {
         "hello from a",
     ]);
     assert_eq!(appended.code, Some(0), "{appended:?}");
-    assert!(appended.stdout.contains("appended a #1"), "{appended:?}");
+    let appended_by_a = format!("appended {} #1", node_id(dir.path(), "a"));
+    assert!(appended.stdout.contains(&appended_by_a), "{appended:?}");
     let line = tail.wait_for("the entry from a on c's tail", |line| {
         line.contains("hello from a")
     });
@@ -227,7 +228,8 @@ fn unreachable_peer_is_reported_and_the_node_keeps_running() {
     // Still serving its control endpoint.
     let out = client(&["status", "--control", &a.control.to_string()]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stdout.contains("node a"), "{out:?}");
+    let node_a = format!("node {}", node_id(dir.path(), "a"));
+    assert!(out.stdout.contains(&node_a), "{out:?}");
 }
 
 fn scrape(addr: SocketAddr) -> String {

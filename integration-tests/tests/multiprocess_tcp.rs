@@ -214,9 +214,14 @@ fn bad_input_is_refused_per_connection_and_the_other_peer_is_unaffected() {
     // Connection-level bad input: each connection is closed by A's transport.
     let mut garbage = connect_and_write(addr_a, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     expect_closed(&mut garbage, "garbage instead of a hello");
-    let mut wrong_version =
-        connect_and_write(addr_a, &[&b"GOSSIP/N"[..], &[PROTOCOL_VERSION.wrapping_add(1)]].concat());
-    expect_closed(&mut wrong_version, "a handshake in another protocol version");
+    let mut wrong_version = connect_and_write(
+        addr_a,
+        &[&b"GOSSIP/N"[..], &[PROTOCOL_VERSION.wrapping_add(1)]].concat(),
+    );
+    expect_closed(
+        &mut wrong_version,
+        "a handshake in another protocol version",
+    );
     // A handshake that never completes: closed after the handshake timeout.
     let mut silent = connect_and_write(addr_a, b"GOSSIP/N");
     expect_closed(&mut silent, "a handshake that never completes");
@@ -225,7 +230,9 @@ fn bad_input_is_refused_per_connection_and_the_other_peer_is_unaffected() {
     // After a good handshake, a length over the maximum: closed before
     // anything is allocated for it.
     let mut huge = handshaken(&runtime, addr_a, intruder, IDS[0]);
-    runtime.block_on(huge.send_raw(&u32::MAX.to_be_bytes())).unwrap();
+    runtime
+        .block_on(huge.send_raw(&u32::MAX.to_be_bytes()))
+        .unwrap();
     expect_peer_closed(&runtime, &mut huge, "an oversized length");
     assert_eq!(a.stat("oversized_frames"), 1);
 

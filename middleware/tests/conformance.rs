@@ -176,7 +176,10 @@ mod full_stack {
         assert_eq!(stack.get_ref().backend(), "compression");
         assert_eq!(stack.get_ref().get_ref().backend(), "encryption");
         assert_eq!(stack.get_ref().get_ref().get_ref().backend(), "faults");
-        assert_eq!(stack.local_id().as_str(), "a");
+        assert_eq!(
+            stack.local_id().as_str(),
+            gossip_core::NodeId::from_seed("a").as_str()
+        );
         assert_eq!(
             stack.capabilities(),
             stack.get_ref().get_ref().get_ref().get_ref().capabilities()

@@ -109,7 +109,10 @@ async fn timeout_fails_a_slow_send_with_a_typed_error() {
         .unwrap_err();
     assert_eq!(too_large.kind(), TransportErrorKind::FrameTooLarge);
     assert_eq!(transport.max_frame_len(), 100);
-    assert_eq!(transport.local_id().as_str(), "slow");
+    assert_eq!(
+        transport.local_id().as_str(),
+        gossip_core::NodeId::from_seed("slow").as_str()
+    );
 }
 
 #[tokio::test(start_paused = true)]

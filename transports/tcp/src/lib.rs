@@ -11,8 +11,8 @@ mod state;
 mod transport;
 
 pub use config::{
-    NetworkPsk, TcpConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN, DEFAULT_SEND_QUEUE_CAPACITY,
-    MAX_FRAME_LEN_LIMIT,
+    NetworkPsk, TcpConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN,
+    DEFAULT_SEND_QUEUE_CAPACITY, MAX_FRAME_LEN_LIMIT,
 };
 pub use transport::{TcpConnectionInfo, TcpStats, TcpTransport};
 

@@ -21,9 +21,9 @@ use gossip_core::{
 use tokio::sync::watch;
 
 use crate::{
-    secure::handshake::{Hello, LocalKeys},
     peer_table::{Effects, PeerTable},
-    TcpConfig, TcpStats, BACKEND,
+    secure::handshake::{Hello, LocalKeys},
+    NetworkPsk, TcpConfig, TcpStats, BACKEND,
 };
 
 /// Counters behind [`TcpStats`].

@@ -128,12 +128,17 @@ async fn a_replayed_or_altered_frame_disconnects_the_peer_and_is_never_delivered
             expect_peer_closed(&mut peer).await;
             let reported = next_error(&server).await;
             assert_eq!(reported.kind(), TransportErrorKind::Rejected, "{attack}");
-            assert!(reported.to_string().contains("authentication"), "{reported}");
+            assert!(
+                reported.to_string().contains("authentication"),
+                "{reported}"
+            );
         }
         // Nothing but the one honest frame reached the application.
         let rest = drain(&server, std::time::Duration::from_millis(200)).await;
         assert!(
-            !rest.iter().any(|e| matches!(e, TransportEvent::Frame { .. })),
+            !rest
+                .iter()
+                .any(|e| matches!(e, TransportEvent::Frame { .. })),
             "{rest:?}"
         );
         server.close().await.unwrap();

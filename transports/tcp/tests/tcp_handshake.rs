@@ -12,7 +12,9 @@ use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{protocol::PROTOCOL_VERSION, Identity, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{
+    protocol::PROTOCOL_VERSION, Identity, Transport, TransportErrorKind, TransportEvent,
+};
 use gossip_transport_tcp::{testing::RawPeer, NetworkPsk, TcpConfig};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -67,7 +69,9 @@ async fn expect_closed(stream: &mut TcpStream) {
 async fn no_frame_delivered(server: &gossip_transport_tcp::TcpTransport) {
     let events = drain(server, Duration::from_millis(200)).await;
     assert!(
-        !events.iter().any(|e| matches!(e, TransportEvent::Frame { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, TransportEvent::Frame { .. })),
         "a frame reached the node: {events:?}"
     );
 }
@@ -95,13 +99,19 @@ async fn a_stranger_claiming_a_members_id_in_a_plain_hello_is_refused_before_any
         // The stranger speaks the old self-declared hello as "bravo", then
         // sends a frame (a DeltaRequest would go here).
         let mut stranger = TcpStream::connect(server.local_addr()).await.unwrap();
-        stranger.write_all(&plain_hello("bravo", "server")).await.unwrap();
+        stranger
+            .write_all(&plain_hello("bravo", "server"))
+            .await
+            .unwrap();
         stranger.write_all(&4u32.to_be_bytes()).await.unwrap();
         stranger.write_all(b"give").await.unwrap();
         expect_closed(&mut stranger).await;
         let reported = next_error(server).await;
         assert_eq!(reported.kind(), TransportErrorKind::Handshake);
-        assert!(reported.to_string().contains("does not speak"), "{reported}");
+        assert!(
+            reported.to_string().contains("does not speak"),
+            "{reported}"
+        );
         assert_eq!(server.stats().connections_opened, 0);
         no_frame_delivered(server).await;
         for t in &nodes {
@@ -116,7 +126,10 @@ async fn an_impostor_without_the_key_cannot_replace_the_real_members_connection(
     bounded(async {
         let nodes = mesh(&["server", "bravo"], TcpConfig::default()).await;
         let (server, bravo) = (&nodes[0], &nodes[1]);
-        bravo.send(&id("server"), Bytes::from_static(b"hi")).await.unwrap();
+        bravo
+            .send(&id("server"), Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
         assert_eq!(next_frame(server).await.0, id("bravo"));
         let before = server.connections();
         // Another identity that *names* itself bravo cannot: the handshake
@@ -143,7 +156,9 @@ async fn an_impostor_without_the_key_cannot_replace_the_real_members_connection(
 }
 
 /// Forwards one connection to `server`, recording what the dialer sent.
-async fn recording_proxy(server: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<Mutex<Vec<u8>>>) {
+async fn recording_proxy(
+    server: std::net::SocketAddr,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<u8>>>) {
     let listener = TcpListener::bind(loopback()).await.unwrap();
     let address = listener.local_addr().unwrap();
     let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -183,10 +198,16 @@ async fn a_recorded_session_replayed_on_a_new_connection_is_rejected() {
             .unwrap();
         alice.send_frame(b"append: pay bob 10").await.unwrap();
         let (from, frame) = next_frame(&server).await;
-        assert_eq!((from, &frame[..]), (id("alice"), &b"append: pay bob 10"[..]));
+        assert_eq!(
+            (from, &frame[..]),
+            (id("alice"), &b"append: pay bob 10"[..])
+        );
         sleep(Duration::from_millis(50)).await;
         let session = recorded.lock().await.clone();
-        assert!(!session.windows(7).any(|w| w == b"pay bob"), "sent in the clear");
+        assert!(
+            !session.windows(7).any(|w| w == b"pay bob"),
+            "sent in the clear"
+        );
 
         // The attacker replays every byte alice sent, on a new connection.
         let mut replay = TcpStream::connect(server.local_addr()).await.unwrap();
@@ -214,12 +235,21 @@ async fn a_wrong_network_key_fails_the_handshake_on_both_sides() {
         assert!(reported.to_string().contains("network key"), "{reported}");
         assert_eq!(server.stats().connections_opened, 0);
         // A stranger without any key learns nothing either.
-        let stranger = RawPeer::connect(&Identity::from_seed("x"), server.local_addr(), &id("server"), None).await;
+        let stranger = RawPeer::connect(
+            &Identity::from_seed("x"),
+            server.local_addr(),
+            &id("server"),
+            None,
+        )
+        .await;
         assert!(stranger.is_err());
         // The same key: connected.
         let friend = bind("friend", with(1)).await;
         friend.add_peer_address(id("server"), server.local_addr());
-        friend.send(&id("server"), Bytes::from_static(b"hi")).await.unwrap();
+        friend
+            .send(&id("server"), Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
         assert_eq!(next_frame(&server).await.0, id("friend"));
         for t in [server, client, friend] {
             t.close().await.unwrap();
@@ -234,16 +264,24 @@ async fn another_protocol_version_or_garbage_is_dropped_with_a_typed_error() {
         let server = bind("server", TcpConfig::default()).await;
         let mut future = TcpStream::connect(server.local_addr()).await.unwrap();
         future.write_all(b"GOSSIP/N").await.unwrap();
-        future.write_all(&[PROTOCOL_VERSION.wrapping_add(1)]).await.unwrap();
+        future
+            .write_all(&[PROTOCOL_VERSION.wrapping_add(1)])
+            .await
+            .unwrap();
         expect_closed(&mut future).await;
         let reported = next_error(&server).await;
         assert_eq!(reported.kind(), TransportErrorKind::Handshake);
         assert!(reported.to_string().contains("version"), "{reported}");
 
         let mut http = TcpStream::connect(server.local_addr()).await.unwrap();
-        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
         expect_closed(&mut http).await;
-        assert_eq!(next_error(&server).await.kind(), TransportErrorKind::Handshake);
+        assert_eq!(
+            next_error(&server).await.kind(),
+            TransportErrorKind::Handshake
+        );
         assert_eq!(server.stats().handshake_failures, 2);
         no_frame_delivered(&server).await;
         server.close().await.unwrap();
@@ -278,7 +316,8 @@ async fn a_dial_meant_for_another_node_is_refused_without_touching_the_link() {
         let before = c.connections();
         assert_eq!(before.len(), 1);
         // A stale address book: a (with a's key) dials c's address for b.
-        let stale = RawPeer::connect(&Identity::from_seed("a"), c.local_addr(), &id("b"), None).await;
+        let stale =
+            RawPeer::connect(&Identity::from_seed("a"), c.local_addr(), &id("b"), None).await;
         let why = stale.unwrap_err();
         assert!(why.contains(id("b").as_str()), "{why}");
         assert_eq!(c.connections(), before, "the live connection was disturbed");

@@ -12,8 +12,8 @@ use tokio::{
 
 use super::{ended, run_connection};
 use crate::{
-    secure::handshake::{self, HandshakeError, Verdict},
     peer_table::{InboundDecision, Installed},
+    secure::handshake::{self, HandshakeError, Verdict},
     state::Shared,
 };
 

@@ -11,8 +11,8 @@ use tokio::{
 
 use super::run_connection;
 use crate::{
-    secure::handshake::{self, HandshakeError, Hello, Session, Verdict},
     peer_table::Installed,
+    secure::handshake::{self, HandshakeError, Hello, Session, Verdict},
     state::{error, Shared},
 };
 

@@ -29,11 +29,11 @@ use tokio::{
 
 use crate::{
     frame::{ReadError, LEN_PREFIX},
+    peer_table::QueueRx,
     secure::{
         handshake::Session,
         session::{Opener, Sealer},
     },
-    peer_table::QueueRx,
     state::Shared,
 };
 

@@ -1,4 +1,4 @@
-//! The connection handshake: Noise XX (`Noise_XX_25519_AESGCM_SHA256`, or
+//! The connection handshake: Noise XX (`Noise_XX_25519_ChaChaPoly_SHA256`, or
 //! `Noise_XXpsk0_…` with a network key) in which each side proves its
 //! [`NodeId`] by signing its Noise static key with its identity, as
 //! libp2p's Noise does.
@@ -95,9 +95,9 @@ impl fmt::Debug for LocalKeys {
 
 fn params(psk: bool) -> NoiseParams {
     let name = if psk {
-        "Noise_XXpsk0_25519_AESGCM_SHA256"
+        "Noise_XXpsk0_25519_ChaChaPoly_SHA256"
     } else {
-        "Noise_XX_25519_AESGCM_SHA256"
+        "Noise_XX_25519_ChaChaPoly_SHA256"
     };
     match name.parse() {
         Ok(params) => params,
@@ -168,7 +168,9 @@ fn decode_hello<'a>(
         &[STATIC_KEY_CONTEXT, remote_static].concat(),
         &Signature::from_bytes(*signature),
     )
-    .map_err(|_| HandshakeError::BadSignature { claimed: node.clone() })?;
+    .map_err(|_| HandshakeError::BadSignature {
+        claimed: node.clone(),
+    })?;
     Ok((
         Hello {
             max_frame_len: u32::from_be_bytes(*max_frame_len),
@@ -214,6 +216,10 @@ pub(crate) enum HandshakeError {
     Refused(u8),
     /// The peer is this node.
     SelfConnection,
+    /// The acceptor closed the connection before answering the first
+    /// message: it refused the network key (or its absence), the protocol
+    /// version, or us.
+    ClosedByPeer,
     /// The handshake did not complete in time.
     Timeout,
 }
@@ -263,6 +269,10 @@ impl fmt::Display for HandshakeError {
                 write!(f, "the peer refused the connection (verdict {verdict})")
             }
             HandshakeError::SelfConnection => f.write_str("the peer is this node itself"),
+            HandshakeError::ClosedByPeer => f.write_str(
+                "the peer closed the connection during the handshake: it uses another network \
+                 key (or none), another protocol version, or is not a gossip node",
+            ),
             HandshakeError::Timeout => f.write_str("the handshake timed out"),
         }
     }
@@ -314,6 +324,7 @@ async fn read_step<R: AsyncRead + Unpin>(
 }
 
 /// The two halves of an established session.
+#[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) sealer: Sealer,
     pub(crate) opener: Opener,
@@ -343,7 +354,12 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
     stream.write_all(&prologue()).await?;
     let mut state = keys.state(true)?;
     write_step(&mut state, stream, &[]).await?;
-    let payload = read_step(&mut state, stream).await?;
+    let payload = match read_step(&mut state, stream).await {
+        Err(HandshakeError::Io(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(HandshakeError::ClosedByPeer)
+        }
+        other => other?,
+    };
     let (theirs, _) = decode_hello(&payload, state.get_remote_static())?;
     if theirs.node == keys.node {
         return Err(HandshakeError::SelfConnection);
@@ -472,14 +488,13 @@ mod tests {
     async fn both_sides_learn_the_proven_id_and_frames_flow_sealed() {
         let (a, b) = (keys("a", None), keys("b", None));
         let (mut dialer, mut acceptor): (DuplexStream, DuplexStream) = duplex(4096);
-        let (dialed, accepted) = tokio::join!(
-            dial(&mut dialer, &a.0, &a.1, &b.1.node),
-            async {
-                let (hello, mut session) = accept(&mut acceptor, &b.0, &b.1).await.unwrap();
-                reply(&mut acceptor, &mut session.sealer, Verdict::Accepted).await.unwrap();
-                (hello, session)
-            }
-        );
+        let (dialed, accepted) = tokio::join!(dial(&mut dialer, &a.0, &a.1, &b.1.node), async {
+            let (hello, mut session) = accept(&mut acceptor, &b.0, &b.1).await.unwrap();
+            reply(&mut acceptor, &mut session.sealer, Verdict::Accepted)
+                .await
+                .unwrap();
+            (hello, session)
+        });
         let (theirs, verdict, mut dialer_session) = dialed.unwrap();
         let (dialer_hello, mut acceptor_session) = accepted;
         assert_eq!((theirs, verdict), (b.1.clone(), Verdict::Accepted));
@@ -488,11 +503,19 @@ mod tests {
         let mut wire = Vec::new();
         dialer_session.sealer.seal(b"ping", &mut wire).unwrap();
         assert!(!wire.windows(4).any(|w| w == b"ping"), "sent in the clear");
-        let got = acceptor_session.opener.read_frame(&mut &wire[..], 64).await.unwrap();
+        let got = acceptor_session
+            .opener
+            .read_frame(&mut &wire[..], 64)
+            .await
+            .unwrap();
         assert_eq!(&got[..], b"ping");
         let mut wire = Vec::new();
         acceptor_session.sealer.seal(b"pong", &mut wire).unwrap();
-        let got = dialer_session.opener.read_frame(&mut &wire[..], 64).await.unwrap();
+        let got = dialer_session
+            .opener
+            .read_frame(&mut &wire[..], 64)
+            .await
+            .unwrap();
         assert_eq!(&got[..], b"pong");
     }
 
@@ -506,7 +529,10 @@ mod tests {
             Err(HandshakeError::WrongPeer { ref expected, ref found }) if *expected == c && *found == b.1.node
         ));
         // The acceptor never learnt who dialed: the connection closed first.
-        assert!(matches!(accepted, Err(HandshakeError::Io(_))), "{accepted:?}");
+        assert!(
+            matches!(accepted, Err(HandshakeError::Io(_))),
+            "{accepted:?}"
+        );
     }
 
     #[tokio::test]
@@ -543,7 +569,10 @@ mod tests {
             let (dialed, accepted) = handshake(&dialer, &acceptor, &acceptor.1.node).await;
             assert!(dialed.is_err(), "{dialed:?}");
             assert!(
-                matches!(accepted, Err(HandshakeError::Noise(_) | HandshakeError::Io(_))),
+                matches!(
+                    accepted,
+                    Err(HandshakeError::Noise(_) | HandshakeError::Io(_))
+                ),
                 "{accepted:?}"
             );
         }
@@ -551,8 +580,14 @@ mod tests {
         // it never sends its hello, so the stranger learns nothing.
         let (stranger, b) = (keys("x", Some([9; 32])), keys("b", Some([1; 32])));
         let (dialed, accepted) = handshake(&stranger, &b, &b.1.node).await;
-        assert!(matches!(accepted, Err(HandshakeError::Noise(_))), "{accepted:?}");
-        assert!(matches!(dialed, Err(HandshakeError::Io(_))), "{dialed:?}");
+        assert!(
+            matches!(accepted, Err(HandshakeError::Noise(_))),
+            "{accepted:?}"
+        );
+        assert!(
+            matches!(dialed, Err(HandshakeError::ClosedByPeer)),
+            "{dialed:?}"
+        );
     }
 
     #[tokio::test]
@@ -563,7 +598,10 @@ mod tests {
             dialer.write_all(bytes).await.unwrap();
             let accepted = accept(&mut acceptor, &b.0, &b.1).await;
             if want_magic {
-                assert!(matches!(accepted, Err(HandshakeError::BadMagic)), "{accepted:?}");
+                assert!(
+                    matches!(accepted, Err(HandshakeError::BadMagic)),
+                    "{accepted:?}"
+                );
             } else {
                 assert!(
                     matches!(accepted, Err(HandshakeError::Version { found: 0xfe })),
@@ -580,7 +618,10 @@ mod tests {
         dialer.write_all(&prologue()).await.unwrap();
         dialer.write_all(&u16::MAX.to_be_bytes()).await.unwrap();
         let accepted = accept(&mut acceptor, &b.0, &b.1).await;
-        assert!(matches!(accepted, Err(HandshakeError::TooLong(65535))), "{accepted:?}");
+        assert!(
+            matches!(accepted, Err(HandshakeError::TooLong(65535))),
+            "{accepted:?}"
+        );
     }
 
     #[tokio::test]
@@ -588,6 +629,9 @@ mod tests {
         let a = keys("a", None);
         let twin = keys("a", None);
         let (dialed, _) = handshake(&a, &twin, &a.1.node).await;
-        assert!(matches!(dialed, Err(HandshakeError::SelfConnection)), "{dialed:?}");
+        assert!(
+            matches!(dialed, Err(HandshakeError::SelfConnection)),
+            "{dialed:?}"
+        );
     }
 }

@@ -3,5 +3,5 @@
 //! ([`session`]).
 
 pub(crate) mod handshake;
-pub(crate) mod session;
 pub(crate) mod raw_peer;
+pub(crate) mod session;

@@ -58,7 +58,10 @@ impl Sealer {
     pub(crate) fn seal(&mut self, frame: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         let sealed_len = frame.len() + TAG_LEN;
         let len = u32::try_from(sealed_len).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, "frame too long for the length prefix")
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "frame too long for the length prefix",
+            )
         })?;
         let counter = self.counter;
         self.counter = counter
@@ -70,7 +73,11 @@ impl Sealer {
         out.extend_from_slice(frame);
         let tag = self
             .key
-            .seal_in_place_separate_tag(nonce(counter), Aad::empty(), out.get_mut(start..).unwrap_or_default())
+            .seal_in_place_separate_tag(
+                nonce(counter),
+                Aad::empty(),
+                out.get_mut(start..).unwrap_or_default(),
+            )
             .map_err(|_| io::Error::other("sealing failed"))?;
         out.extend_from_slice(tag.as_ref());
         Ok(())
@@ -178,9 +185,18 @@ mod tests {
         let wire = sealed(&mut sealer, &[b"", b"abc", &[9u8; 64]]);
         let mut reader = &wire[..];
         assert!(opener.read_frame(&mut reader, 64).await.unwrap().is_empty());
-        assert_eq!(&opener.read_frame(&mut reader, 64).await.unwrap()[..], b"abc");
-        assert_eq!(&opener.read_frame(&mut reader, 64).await.unwrap()[..], &[9u8; 64]);
-        assert!(matches!(opener.read_frame(&mut reader, 64).await, Err(ReadError::Eof)));
+        assert_eq!(
+            &opener.read_frame(&mut reader, 64).await.unwrap()[..],
+            b"abc"
+        );
+        assert_eq!(
+            &opener.read_frame(&mut reader, 64).await.unwrap()[..],
+            &[9u8; 64]
+        );
+        assert!(matches!(
+            opener.read_frame(&mut reader, 64).await,
+            Err(ReadError::Eof)
+        ));
     }
 
     #[tokio::test]
@@ -193,7 +209,9 @@ mod tests {
         let mut altered = first.to_vec();
         altered[LEN_PREFIX] ^= 1;
         assert!(matches!(
-            Opener::new(&[7; 32]).read_frame(&mut &altered[..], 64).await,
+            Opener::new(&[7; 32])
+                .read_frame(&mut &altered[..], 64)
+                .await,
             Err(ReadError::Forged)
         ));
         // Reordered: the second frame first.
@@ -206,7 +224,10 @@ mod tests {
         let replayed = [first, first].concat();
         let mut reader = &replayed[..];
         opener.read_frame(&mut reader, 64).await.unwrap();
-        assert!(matches!(opener.read_frame(&mut reader, 64).await, Err(ReadError::Forged)));
+        assert!(matches!(
+            opener.read_frame(&mut reader, 64).await,
+            Err(ReadError::Forged)
+        ));
         // Another session's key.
         assert!(matches!(
             Opener::new(&[8; 32]).read_frame(&mut &first[..], 64).await,
@@ -234,7 +255,9 @@ mod tests {
         ));
         for cut in 1..wire.len() {
             assert!(matches!(
-                Opener::new(&[7; 32]).read_frame(&mut &wire[..cut], 128).await,
+                Opener::new(&[7; 32])
+                    .read_frame(&mut &wire[..cut], 128)
+                    .await,
                 Err(ReadError::Truncated)
             ));
         }

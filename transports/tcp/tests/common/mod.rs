@@ -62,17 +62,24 @@ pub async fn mesh(names: &[&str], config: TcpConfig) -> Vec<TcpTransport> {
 /// A hand-built peer that completed the real handshake as `node` with
 /// `server`, the node `target`: it sends whatever a test makes it send.
 pub async fn raw_client(server: SocketAddr, node: &str, target: &str) -> RawPeer {
-    timeout(WAIT, RawPeer::connect(&Identity::from_seed(node), server, &id(target), None))
-        .await
-        .expect("handshake timed out")
-        .expect("handshake accepted")
+    timeout(
+        WAIT,
+        RawPeer::connect(&Identity::from_seed(node), server, &id(target), None),
+    )
+    .await
+    .expect("handshake timed out")
+    .expect("handshake accepted")
 }
 
 /// Waits until the server closes the raw peer's connection; panics after
 /// [`WAIT`].
 pub async fn expect_peer_closed(peer: &mut RawPeer) {
     let closed = timeout(WAIT, peer.closed_by_server(usize::MAX)).await;
-    assert_eq!(closed, Ok(true), "the transport did not close the connection");
+    assert_eq!(
+        closed,
+        Ok(true),
+        "the transport did not close the connection"
+    );
 }
 
 /// Waits until the peer closes `stream` (EOF or reset); panics after [`WAIT`].
