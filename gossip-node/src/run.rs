@@ -150,8 +150,9 @@ fn print_banner(
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Logs peer status changes and sync errors, with a hint where one helps.
-/// Rejected frames repeat (every probe, every gossip round): they are logged
-/// once per [`ERROR_LOG_INTERVAL`] with the count of the ones not shown.
+/// Rejected frames and refused handshakes repeat (every probe, every gossip
+/// round, every redial): they are logged once per [`ERROR_LOG_INTERVAL`]
+/// with the count of the ones not shown.
 async fn watch(node: Coordinator, encrypted: bool) {
     let mut events = node.events();
     let mut errors = node.errors();
@@ -169,14 +170,18 @@ async fn watch(node: Coordinator, encrypted: bool) {
             },
             error = errors.next() => match error {
                 Some(Ok(error)) => {
-                    let rejected = matches!(
-                        &error.error,
-                        gossip::Error::Transport(t) if t.kind() == TransportErrorKind::Rejected
-                    );
-                    if !rejected {
-                        tracing::debug!(error = %one_line(&error), "sync error");
-                        continue;
-                    }
+                    let kind = match &error.error {
+                        gossip::Error::Transport(t) => Some(t.kind()),
+                        _ => None,
+                    };
+                    let what = match kind {
+                        Some(TransportErrorKind::Rejected) => "frame rejected",
+                        Some(TransportErrorKind::Handshake) => "connection refused in the handshake",
+                        _ => {
+                            tracing::debug!(error = %one_line(&error), "sync error");
+                            continue;
+                        }
+                    };
                     if last_rejected.is_some_and(|at| at.elapsed() < ERROR_LOG_INTERVAL) {
                         suppressed += 1;
                         continue;
@@ -187,7 +192,7 @@ async fn watch(node: Coordinator, encrypted: bool) {
                     } else {
                         "is the peer using --key-file while this node is not?"
                     };
-                    tracing::warn!(error = %one_line(&error), hint, suppressed, "frame rejected");
+                    tracing::warn!(error = %one_line(&error), hint, suppressed, "{what}");
                     suppressed = 0;
                 }
                 Some(Err(_)) => {}

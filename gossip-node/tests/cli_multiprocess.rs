@@ -203,8 +203,8 @@ fn mismatched_keys_are_reported_with_a_hint() {
     let _b = start_with_key("b", dir.path(), "two.key", &[format!("a={}", a.gossip)]);
     let line = a
         .process
-        .saw_or_wait_for("a rejected-frame warning", |line| {
-            line.contains("frame rejected")
+        .saw_or_wait_for("a refused-handshake warning", |line| {
+            line.contains("refused in the handshake")
         });
     assert!(line.contains("same --key-file"), "{line}");
 }

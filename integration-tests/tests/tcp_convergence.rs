@@ -223,3 +223,61 @@ async fn a_node_restarting_on_the_same_port_catches_up() {
     .expect("test timed out")
     .expect("node operation failed");
 }
+
+#[tokio::test]
+async fn a_node_with_a_valid_key_that_is_not_a_peer_learns_nothing() {
+    use futures_util::StreamExt;
+    use gossip_core::{
+        protocol::{codec, DeltaRequest, DigestRequest, Message, StreamWant},
+        VersionVector,
+    };
+    use gossip_transport_tcp::testing::RawPeer;
+
+    timeout(TEST_LIMIT, async {
+        let (transports, addresses) = bind_all().await?;
+        let mut transports = transports.into_iter();
+        let node = start_node(0, MemoryStore::new(), transports.next().unwrap()).await?;
+        append(&node, "a secret".to_owned()).await?;
+        let mut errors = node.errors();
+
+        // A stranger with a key of its own (so its handshake succeeds) asks
+        // for every entry of the channel, and for the digests.
+        let stranger = Identity::from_seed("stranger");
+        let mut peer = RawPeer::connect(&stranger, addresses[0], &node_id(0), None)
+            .await
+            .map_err(Error::InvalidState)?;
+        let wants = vec![StreamWant {
+            channel: channel_id(),
+            stream: stream_id(),
+            have: VersionVector::default(),
+        }];
+        for message in [
+            Message::DeltaRequest(DeltaRequest { session: 1, wants }),
+            Message::DigestRequest(DigestRequest {
+                session: 2,
+                channels: Vec::new(),
+            }),
+        ] {
+            peer.send_frame(&codec::encode(&message)).await.unwrap();
+        }
+        // Reported, by the stranger's proven id…
+        let reported = timeout(CONVERGE_LIMIT, async {
+            while let Some(Ok(reported)) = errors.next().await {
+                if matches!(&reported.error, Error::UnknownPeer(p) if p == stranger.node_id()) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(reported, Ok(true), "the node never reported the stranger");
+        // …and answered with nothing: no delta, no digest.
+        let answer = timeout(Duration::from_secs(1), peer.recv_frame(1 << 20)).await;
+        assert!(answer.is_err(), "the stranger got an answer: {answer:?}");
+        node.dispose().await?;
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .unwrap();
+}

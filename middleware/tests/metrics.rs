@@ -50,6 +50,11 @@ fn histogram_count(snapshot: &Snapshot, name: &str) -> usize {
         .sum()
 }
 
+/// The `peer` label of the seeded node `name`: its id's text form.
+fn peer(name: &str) -> &'static str {
+    Box::leak(NodeId::from_seed(name).to_string().into_boxed_str())
+}
+
 #[test]
 fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
     let recorder = DebuggingRecorder::new();
@@ -81,12 +86,12 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
 
             let snap = snapshotter.snapshot().into_vec();
             let snapshotter = &snap[..];
-            let peer_b = [("peer", "b")];
+            let peer_b = [("peer", peer("b"))];
             assert_eq!(
                 counter(
                     snapshotter,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 1
             );
@@ -94,7 +99,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::BYTES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 5
             );
@@ -102,7 +107,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "ping")]
+                    &[("peer", peer("b")), ("kind", "ping")]
                 ),
                 1
             );
@@ -124,12 +129,12 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::FRAMES_RECEIVED,
-                    &[("peer", "a"), ("kind", "push")]
+                    &[("peer", peer("a")), ("kind", "push")]
                 ),
                 1
             );
             assert_eq!(
-                counter(snapshotter, names::BYTES_RECEIVED, &[("peer", "a")]),
+                counter(snapshotter, names::BYTES_RECEIVED, &[("peer", peer("a"))]),
                 7
             );
             assert_eq!(histogram_count(snapshotter, names::SEND_DURATION), 4);
@@ -171,12 +176,12 @@ fn untimed_sends_still_count_frames_but_record_no_durations() {
                 b.recv().await.unwrap();
             }
             let snap = snapshotter.snapshot().into_vec();
-            let push_from_a = [("peer", "a"), ("kind", "push")];
+            let push_from_a = [("peer", peer("a")), ("kind", "push")];
             assert_eq!(
                 counter(
                     &snap,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 3
             );

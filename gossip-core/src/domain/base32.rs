@@ -1,7 +1,9 @@
-//! Lowercase base32 (RFC 4648 alphabet, no padding) for the text forms of
-//! keys: case-stable, no look-alike symbols, copyable by double-click.
+//! Lowercase base32hex (RFC 4648 §7, no padding) for the text forms of
+//! keys: copyable by double-click, and order-preserving — texts of equal
+//! length sort as the bytes they encode, so every store orders ids (by text)
+//! exactly as [`NodeId`](super::NodeId) does (by bytes).
 
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// The digit of the low five bits of `value`.
 fn digit(value: u16) -> char {
@@ -46,8 +48,8 @@ pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
     let (mut buffer, mut bits, mut at) = (0u16, 0u32, 0usize);
     for digit in text.bytes() {
         let value = match digit {
-            b'a'..=b'z' => digit - b'a',
-            b'2'..=b'7' => digit - b'2' + 26,
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'v' => digit - b'a' + 10,
             _ => return None,
         };
         buffer = (buffer << 5) | u16::from(value);
@@ -67,30 +69,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc_4648_vectors_in_lowercase() {
+    fn rfc_4648_base32hex_vectors_in_lowercase() {
         for (bytes, text) in [
             (&b""[..], ""),
-            (b"f", "my"),
-            (b"fo", "mzxq"),
-            (b"foo", "mzxw6"),
-            (b"foob", "mzxw6yq"),
-            (b"fooba", "mzxw6ytb"),
-            (b"foobar", "mzxw6ytboi"),
+            (b"f", "co"),
+            (b"fo", "cpng"),
+            (b"foo", "cpnmu"),
+            (b"foob", "cpnmuog"),
+            (b"fooba", "cpnmuoj1"),
+            (b"foobar", "cpnmuoj1e8"),
         ] {
             assert_eq!(encode(bytes), text);
         }
-        assert_eq!(decode::<3>("mzxw6"), Some(*b"foo"));
-        assert_eq!(decode::<6>("mzxw6ytboi"), Some(*b"foobar"));
+        assert_eq!(decode::<3>("cpnmu"), Some(*b"foo"));
+        assert_eq!(decode::<6>("cpnmuoj1e8"), Some(*b"foobar"));
+    }
+
+    #[test]
+    fn text_order_is_byte_order() {
+        let values: Vec<[u8; 32]> = (0u8..=255)
+            .step_by(17)
+            .flat_map(|a| {
+                [[a; 32], {
+                    let mut v = [a; 32];
+                    v[31] = 255 - a;
+                    v
+                }]
+            })
+            .collect();
+        for x in &values {
+            for y in &values {
+                assert_eq!(x.cmp(y), encode(x).cmp(&encode(y)), "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]
     fn only_canonical_text_decodes() {
-        assert_eq!(decode::<1>("my"), Some(*b"f"));
-        assert_eq!(decode::<1>("mz"), None, "non-zero trailing bits");
-        assert_eq!(decode::<1>("MY"), None, "upper case");
-        assert_eq!(decode::<1>("m"), None, "too short");
-        assert_eq!(decode::<1>("my2"), None, "too long");
-        assert_eq!(decode::<1>("m1"), None, "not a digit");
+        assert_eq!(decode::<1>("co"), Some(*b"f"));
+        assert_eq!(decode::<1>("cp"), None, "non-zero trailing bits");
+        assert_eq!(decode::<1>("CO"), None, "upper case");
+        assert_eq!(decode::<1>("c"), None, "too short");
+        assert_eq!(decode::<1>("co0"), None, "too long");
+        assert_eq!(decode::<1>("cw"), None, "not a digit");
         let bytes: [u8; 32] = std::array::from_fn(|i| u8::try_from(i * 7).unwrap());
         assert_eq!(decode::<32>(&encode(&bytes)), Some(bytes));
     }

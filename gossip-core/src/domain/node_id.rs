@@ -2,7 +2,7 @@
 //!
 //! An id is self-certifying: nobody can act as a `NodeId` without the secret
 //! key behind it (an [`Identity`](crate::Identity)). Its text form is
-//! `node1` followed by the 32 key bytes in lowercase base32 (RFC 4648, no
+//! `node1` followed by the 32 key bytes in lowercase base32hex (RFC 4648, no
 //! padding), 57 characters that parse back to the same id.
 //!
 //! ```
@@ -55,7 +55,7 @@ fn invalid(value: &str, reason: &'static str) -> Error {
 }
 
 impl NodeId {
-    /// Parses the text form (`node1` + 52 lowercase base32 digits).
+    /// Parses the text form (`node1` + 52 lowercase base32hex digits).
     ///
     /// # Errors
     ///
@@ -80,7 +80,7 @@ impl NodeId {
         let bytes = base32::decode::<32>(digits).ok_or_else(|| {
             invalid(
                 text,
-                "must be \"node1\" and 52 lowercase base32 digits (a-z, 2-7)",
+                "must be \"node1\" and 52 lowercase base32hex digits (0-9, a-v)",
             )
         })?;
         Self::from_bytes(&bytes).map_err(|_| invalid(text, "is not a valid Ed25519 public key"))

@@ -1,7 +1,7 @@
 //! Key files: an [`Identity`] saved as text, readable by its owner only.
 //!
 //! The format is two lines: `gossip-identity-v1` and the 32-byte secret key
-//! in lowercase base32. [`Identity::save`] creates the file with mode 0600
+//! in lowercase base32hex. [`Identity::save`] creates the file with mode 0600
 //! and never overwrites one; [`Identity::load`] refuses a file that others
 //! can read or write (on Unix), as SSH does.
 

@@ -82,7 +82,8 @@ impl Transport for Mutant {
                 "closed",
             ));
         }
-        if self.bug == Bug::UnknownPeerHangs && to.as_str().contains("stranger") {
+        let stranger = NodeId::from_seed("conformance-stranger-not-in-the-network");
+        if self.bug == Bug::UnknownPeerHangs && *to == stranger {
             std::future::pending::<()>().await;
         }
         self.inner.send(to, frame).await
