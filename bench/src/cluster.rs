@@ -6,7 +6,8 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use bytes::Bytes;
 use clap::ValueEnum;
 use gossip_core::{
-    ChannelId, Config, Coordinator, DynStore, LogEntry, NodeId, StreamHandle, StreamId, Transport,
+    ChannelId, Config, Coordinator, DynStore, Identity, LogEntry, NodeId, StreamHandle, StreamId,
+    Transport,
 };
 use gossip_middleware::{Compression, Encryption, NetworkKey};
 use gossip_store_memory::MemoryStore;
@@ -67,9 +68,14 @@ pub(crate) fn name<T: ValueEnum>(value: &T) -> String {
         .map_or_else(|| "?".to_owned(), |v| v.get_name().to_owned())
 }
 
+/// The identity of node `i` (seeded: the same on every run).
+pub(crate) fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("n{i}"))
+}
+
 /// The id of node `i`.
 pub(crate) fn node_id(i: usize) -> Res<NodeId> {
-    Ok(NodeId::new(format!("n{i}"))?)
+    Ok(identity(i).node_id().clone())
 }
 
 /// The benchmark's channel.
@@ -82,10 +88,10 @@ pub(crate) fn stream_id() -> Res<StreamId> {
     Ok(StreamId::new("log")?)
 }
 
-/// Creates one connected transport per id (not yet used by a node).
+/// Creates one connected transport per identity (not yet used by a node).
 pub(crate) async fn transports(
     kind: TransportKind,
-    ids: &[NodeId],
+    identities: &[Identity],
     loss: f64,
     seed: u64,
 ) -> Res<(Vec<BoxTransport>, Option<MemoryNetwork>)> {
@@ -99,19 +105,19 @@ pub(crate) async fn transports(
             }
             let network = MemoryNetwork::new(config);
             let mut out: Vec<BoxTransport> = Vec::new();
-            for id in ids {
-                out.push(Box::new(network.join(id.clone())?));
+            for identity in identities {
+                out.push(Box::new(network.join(identity)?));
             }
             Ok((out, Some(network)))
         }
         TransportKind::Tcp => {
             let mut bound = Vec::new();
-            for id in ids {
+            for identity in identities {
                 let config = TcpConfig::default()
                     .send_queue_capacity(4_096)
                     .inbound_queue_capacity(4_096);
                 let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
-                bound.push(TcpTransport::bind(id.clone(), addr, config).await?);
+                bound.push(TcpTransport::bind(identity, addr, config).await?);
             }
             let addrs: Vec<(NodeId, SocketAddr)> = bound
                 .iter()
@@ -132,23 +138,20 @@ pub(crate) async fn transports(
                 None,
             ))
         }
-        TransportKind::Libp2p => libp2p_transports(ids).await.map(|t| (t, None)),
+        TransportKind::Libp2p => libp2p_transports(identities).await.map(|t| (t, None)),
     }
 }
 
 #[cfg(feature = "libp2p")]
-async fn libp2p_transports(ids: &[NodeId]) -> Res<Vec<BoxTransport>> {
-    use gossip_transport_libp2p::{
-        libp2p::{identity::Keypair, Multiaddr},
-        Libp2pConfig, Libp2pTransport,
-    };
+async fn libp2p_transports(identities: &[Identity]) -> Res<Vec<BoxTransport>> {
+    use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
     let mut bound = Vec::new();
     let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
-    for id in ids {
+    for identity in identities {
         let config = Libp2pConfig::default()
             .send_queue_capacity(4_096)
             .inbound_queue_capacity(4_096);
-        let t = Libp2pTransport::with_node_id(Keypair::generate_ed25519(), id.clone(), config)?;
+        let t = Libp2pTransport::new(identity, config)?;
         let addr = t.listen_on(loopback.clone()).await?;
         let addr = addr
             .with_p2p(t.peer_id())
@@ -173,7 +176,7 @@ async fn libp2p_transports(ids: &[NodeId]) -> Res<Vec<BoxTransport>> {
 }
 
 #[cfg(not(feature = "libp2p"))]
-async fn libp2p_transports(_ids: &[NodeId]) -> Res<Vec<BoxTransport>> {
+async fn libp2p_transports(_identities: &[Identity]) -> Res<Vec<BoxTransport>> {
     Err("the libp2p transport needs `--features libp2p`".into())
 }
 
@@ -219,14 +222,15 @@ async fn rocksdb_store(_dir: &Path, _id: &NodeId) -> Res<DynStore> {
 
 /// Builds and starts one node: peers `all` but itself, member of the channel.
 pub(crate) async fn node(
-    id: &NodeId,
+    identity: &Identity,
     all: &[NodeId],
     store: DynStore,
     transport: BoxTransport,
     config: &Config,
     seed: u64,
 ) -> Res<Coordinator> {
-    let node = Coordinator::builder(id.clone())
+    let id = identity.node_id();
+    let node = Coordinator::builder(identity.clone())
         .store(store)
         .transport(transport)
         .config(config.clone().seed(seed))
@@ -275,16 +279,17 @@ pub(crate) struct Cluster {
 impl Cluster {
     /// Builds and starts the cluster.
     pub(crate) async fn start(spec: &Spec) -> Res<Self> {
-        let ids = (0..spec.nodes).map(node_id).collect::<Res<Vec<_>>>()?;
+        let identities: Vec<Identity> = (0..spec.nodes).map(identity).collect();
+        let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
         let dir = tempfile::tempdir()?;
-        let (transports, network) = transports(spec.transport, &ids, spec.loss, 7).await?;
+        let (transports, network) = transports(spec.transport, &identities, spec.loss, 7).await?;
         let wire = Arc::new(Counters::default());
         let logical = Arc::new(Counters::default());
         let mut nodes = Vec::new();
-        for (i, (id, t)) in ids.iter().zip(transports).enumerate() {
-            let store = store(spec.store, dir.path(), id).await?;
+        for (i, (me, t)) in identities.iter().zip(transports).enumerate() {
+            let store = store(spec.store, dir.path(), me.node_id()).await?;
             let t = wrap(spec.stack, t, &wire, &logical);
-            nodes.push(node(id, &ids, store, t, &spec.config, 1 + i as u64).await?);
+            nodes.push(node(me, &ids, store, t, &spec.config, 1 + i as u64).await?);
         }
         Ok(Self {
             nodes,

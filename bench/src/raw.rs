@@ -98,6 +98,71 @@ pub(crate) async fn tcp_throughput(size: usize, count: u64) -> Res<(f64, f64)> {
     Ok((count as f64 / secs, count as f64 * size as f64 / secs / 1e6))
 }
 
+/// One-way throughput of `count` frames of `size` bytes over raw framed TCP
+/// with every frame sealed by ring AES-256-GCM (counter nonce) and opened
+/// by the reader: the floor of any authenticated, encrypted transport.
+/// (frames/s, MB/s).
+pub(crate) async fn tcp_sealed_throughput(size: usize, count: u64) -> Res<(f64, f64)> {
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    fn nonce(counter: u64) -> Nonce {
+        let mut bytes = [0u8; 12];
+        bytes[4..].copy_from_slice(&counter.to_be_bytes());
+        Nonce::assume_unique_for_key(bytes)
+    }
+    let key = || -> Res<LessSafeKey> {
+        Ok(LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, &[7; 32]).map_err(|_| "key")?,
+        ))
+    };
+    let (client, server) = pair().await?;
+    let opener = key()?;
+    let reader = tokio::spawn(async move {
+        let mut r = BufReader::with_capacity(64 * 1024, server);
+        let mut buf = Vec::new();
+        for counter in 0..count {
+            read_frame(&mut r, &mut buf).await?;
+            opener
+                .open_in_place(nonce(counter), Aad::empty(), &mut buf)
+                .map_err(|_| "open failed")?;
+        }
+        Res::Ok(Instant::now())
+    });
+    let sealer = key()?;
+    let start = Instant::now();
+    let mut w = BufWriter::with_capacity(64 * 1024, client);
+    let frame = payload(size, 1);
+    let mut sealed = Vec::with_capacity(size + 16);
+    for counter in 0..count {
+        sealed.clear();
+        sealed.extend_from_slice(&frame);
+        sealer
+            .seal_in_place_append_tag(nonce(counter), Aad::empty(), &mut sealed)
+            .map_err(|_| "seal failed")?;
+        w.write_u32(u32::try_from(sealed.len())?).await?;
+        w.write_all(&sealed).await?;
+    }
+    w.flush().await?;
+    let end = reader.await??;
+    let secs = end.duration_since(start).as_secs_f64().max(1e-9);
+    Ok((count as f64 / secs, count as f64 * size as f64 / secs / 1e6))
+}
+
+/// Time from connect to a first 16-byte frame arriving over raw TCP (no
+/// handshake): the baseline of connection set-up.
+pub(crate) async fn tcp_setup() -> Res<Duration> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let start = Instant::now();
+    let (client, server) = tokio::join!(TcpStream::connect(addr), listener.accept());
+    let (mut client, (mut server, _)) = (client?, server?);
+    client.set_nodelay(true)?;
+    client.write_u32(16).await?;
+    client.write_all(&[1u8; 16]).await?;
+    let mut buf = Vec::new();
+    read_frame(&mut server, &mut buf).await?;
+    Ok(start.elapsed())
+}
+
 /// Raw batched inserts into `store` through the store port (batches of
 /// 1,000, no node): entries/s.
 pub(crate) async fn store_inserts(store: &DynStore, count: u64, size: usize) -> Res<f64> {

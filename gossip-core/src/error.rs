@@ -1,8 +1,11 @@
 //! The crate's error type, [`Error`], and the port errors it wraps.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, path::PathBuf, sync::Arc};
 
-use crate::domain::{ChannelId, Hlc, NodeId, StreamId};
+use crate::{
+    domain::{ChannelId, Hlc, NodeId, StreamId},
+    identity::KeyFileErrorKind,
+};
 
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -172,6 +175,24 @@ pub enum Error {
     /// the state it was in.
     #[error("invalid state: {0}")]
     InvalidState(String),
+    /// A signature did not verify under the key of the node said to have
+    /// made it. Whatever it signed was rejected.
+    #[error("bad signature: not made by {signer}")]
+    BadSignature {
+        /// The node the signature claimed to come from.
+        signer: NodeId,
+    },
+    /// A key file could not be created, read or trusted. Nothing was
+    /// written or loaded.
+    #[error("key file {}: {kind}: {detail}", path.display())]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        kind: KeyFileErrorKind,
+        /// The details.
+        detail: String,
+    },
 }
 
 /// Why a frame could not be decoded.

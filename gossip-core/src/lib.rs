@@ -5,6 +5,7 @@
 
 pub mod domain;
 mod error;
+mod identity;
 pub mod node;
 pub mod ports;
 pub mod protocol;
@@ -17,11 +18,12 @@ pub mod testkit;
 // Every item is listed by name: a new public item of a module does not reach
 // the root unless it is added here on purpose.
 
-// Identifiers, entries, clocks and version vectors.
+// Identities, identifiers, entries, clocks and version vectors.
 pub use domain::{
-    ChannelId, EntryKey, Hlc, LogEntry, NodeId, SeqRange, StreamId, VersionVector, MAX_ID_LEN,
-    MAX_PHYSICAL_MS,
+    ChannelId, EntryKey, Hlc, LogEntry, NodeId, SeqRange, Signature, StreamId, VersionVector,
+    MAX_ID_LEN, MAX_PHYSICAL_MS, NODE_ID_PREFIX, NODE_ID_TEXT_LEN,
 };
+pub use identity::{Identity, KeyFileErrorKind};
 // Channels, their streams' settings and retention.
 pub use domain::{Channel, RetentionPolicy, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 // Materializers and what nodes report.
@@ -58,6 +60,8 @@ const _: () = {
     send_sync::<ChannelHandle>();
     send_sync::<StreamHandle>();
     send_sync::<Config>();
+    send_sync::<Identity>();
+    send_sync::<NodeId>();
     send_sync::<Error>();
     send_sync::<DynStore>();
     send_sync::<DynTransport>();

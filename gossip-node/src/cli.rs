@@ -36,6 +36,18 @@ pub(crate) enum Command {
     Tail(TailArgs),
     /// Show a running node's peers (SWIM state), channels, streams and lag.
     Status(StatusArgs),
+    /// Create a new identity key file (readable by you only) and print its node id.
+    Keygen(KeyFileArgs),
+    /// Print the node id of an identity key file.
+    Id(KeyFileArgs),
+}
+
+/// `gossip-node keygen` and `gossip-node id`.
+#[derive(Debug, Args)]
+pub(crate) struct KeyFileArgs {
+    /// The identity key file.
+    #[arg(value_name = "KEY_FILE")]
+    pub(crate) path: PathBuf,
 }
 
 /// Which store the demo nodes use.
@@ -73,14 +85,18 @@ pub(crate) struct RunArgs {
     /// TOML config file; flags given on the command line override its values.
     #[arg(long, short = 'c')]
     pub(crate) config: Option<PathBuf>,
-    /// This node's id (letters, digits, `-`, `_`, `.`; what peers call it).
+    /// This node's identity key file, made by `gossip-node keygen` (its node id is its key; a
+    /// file others can read is refused).
+    #[arg(long, value_name = "KEY_FILE")]
+    pub(crate) identity: Option<PathBuf>,
+    /// A name for this node, for people (logs, the start-up line); peers know it by its id.
     #[arg(long)]
-    pub(crate) id: Option<String>,
+    pub(crate) label: Option<String>,
     /// Gossip (TCP) listen address [default: 127.0.0.1:7000].
     #[arg(long)]
     pub(crate) listen: Option<String>,
-    /// A peer, as ID=HOST:PORT, or just ID for a peer that connects to us (repeatable).
-    #[arg(long = "peer", value_name = "ID[=ADDR]")]
+    /// A peer, as NODE_ID=HOST:PORT, or just NODE_ID for a peer that connects to us (repeatable).
+    #[arg(long = "peer", value_name = "NODE_ID[=ADDR]")]
     pub(crate) peers: Vec<String>,
     /// SQLite database file, or `memory` [default: memory].
     #[arg(long)]
@@ -215,8 +231,8 @@ mod tests {
         let cli = Cli::try_parse_from([
             "gossip-node",
             "run",
-            "--id",
-            "a",
+            "--identity",
+            "a.key",
             "--peer",
             "b=127.0.0.1:1",
             "--peer",

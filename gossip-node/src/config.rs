@@ -16,9 +16,10 @@ use crate::{
 /// The config file, every key optional (flags fill in or override).
 ///
 /// ```toml
-/// id = "laptop"
+/// identity = "laptop.key"   # made by `gossip-node keygen laptop.key`
+/// label = "laptop"
 /// listen = "0.0.0.0:7000"
-/// peers = ["phone=192.168.1.20:7000", "tablet"]
+/// peers = ["node1…=192.168.1.20:7000", "node1…"]
 /// store = "laptop.db"
 /// channels = ["main"]
 /// key_file = "network.key"
@@ -28,7 +29,8 @@ use crate::{
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileConfig {
-    pub(crate) id: Option<String>,
+    pub(crate) identity: Option<PathBuf>,
+    pub(crate) label: Option<String>,
     pub(crate) listen: Option<String>,
     #[serde(default)]
     pub(crate) peers: Vec<String>,
@@ -67,7 +69,7 @@ pub(crate) struct PeerSpec {
 }
 
 impl PeerSpec {
-    /// Parses `ID=HOST:PORT` or `ID`.
+    /// Parses `NODE_ID=HOST:PORT` or `NODE_ID`.
     pub(crate) fn parse(value: &str) -> CliResult<Self> {
         let (id, addr) = match value.split_once('=') {
             Some((id, addr)) => (id, Some(addr)),
@@ -75,7 +77,8 @@ impl PeerSpec {
         };
         let id = NodeId::new(id.trim()).map_err(|error| {
             CliError::Invalid(format!(
-                "invalid --peer {value:?}: {error} (expected ID=HOST:PORT or ID)"
+                "invalid --peer {value:?}: {error} (expected NODE_ID=HOST:PORT or NODE_ID; \
+                 `gossip-node id KEY_FILE` prints a node's id)"
             ))
         })?;
         let addr = addr
@@ -108,7 +111,10 @@ impl StoreSpec {
 /// Everything `run` needs, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RunConfig {
-    pub(crate) id: NodeId,
+    /// The identity key file (read by `run`).
+    pub(crate) identity: PathBuf,
+    /// A name for people, beside the id.
+    pub(crate) label: Option<String>,
     pub(crate) listen: SocketAddr,
     pub(crate) peers: Vec<PeerSpec>,
     pub(crate) store: StoreSpec,
@@ -135,13 +141,14 @@ impl RunConfig {
 
     /// Flags override the file; lists given as flags replace the file's.
     pub(crate) fn resolve(file: FileConfig, args: RunArgs) -> CliResult<Self> {
-        let id = args.id.or(file.id).ok_or_else(|| {
+        let identity = args.identity.or(file.identity).ok_or_else(|| {
             CliError::Invalid(
-                "missing node id: pass --id NAME (or `id = \"NAME\"` in the config file)".into(),
+                "missing identity: pass --identity KEY_FILE (or `identity = \"KEY_FILE\"` in the \
+                 config file); make one with `gossip-node keygen KEY_FILE`"
+                    .into(),
             )
         })?;
-        let id = NodeId::new(id.as_str())
-            .map_err(|error| CliError::Invalid(format!("invalid --id {id:?}: {error}")))?;
+        let label = args.label.or(file.label);
         let listen = args.listen.or(file.listen);
         let listen = parse_addr("--listen", listen.as_deref().unwrap_or(DEFAULT_LISTEN))
             .map_err(CliError::Invalid)?;
@@ -154,12 +161,6 @@ impl RunConfig {
             .iter()
             .map(|peer| PeerSpec::parse(peer))
             .collect::<CliResult<Vec<_>>>()?;
-        if let Some(me) = peers.iter().find(|peer| peer.id == id) {
-            return Err(CliError::Invalid(format!(
-                "--peer {} is this node's own id; list the other nodes",
-                me.id
-            )));
-        }
         let store = StoreSpec::parse(args.store.or(file.store).as_deref().unwrap_or("memory"))?;
         let channels = if args.channels.is_empty() {
             file.channels
@@ -188,7 +189,8 @@ impl RunConfig {
             None => Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         };
         Ok(Self {
-            id,
+            identity,
+            label,
             listen,
             peers,
             store,
@@ -197,6 +199,18 @@ impl RunConfig {
             control,
             metrics,
         })
+    }
+
+    /// Checks the peers against this node's own id (known once its
+    /// identity is loaded).
+    pub(crate) fn check_peers(&self, me: &NodeId) -> CliResult<()> {
+        match self.peers.iter().find(|peer| peer.id == *me) {
+            Some(own) => Err(CliError::Invalid(format!(
+                "--peer {} is this node's own id; list the other nodes",
+                own.id
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -219,17 +233,22 @@ pub(crate) fn parse_key(text: &str) -> Result<[u8; 32], String> {
 mod tests {
     use super::*;
 
-    fn args(id: &str) -> RunArgs {
+    fn id(name: &str) -> NodeId {
+        NodeId::from_seed(name)
+    }
+
+    fn args(identity: &str) -> RunArgs {
         RunArgs {
-            id: Some(id.into()),
+            identity: Some(identity.into()),
             ..RunArgs::default()
         }
     }
 
     #[test]
-    fn defaults_fill_everything_but_the_id() {
-        let config = RunConfig::resolve(FileConfig::default(), args("a")).unwrap();
-        assert_eq!(config.id.as_str(), "a");
+    fn defaults_fill_everything_but_the_identity() {
+        let config = RunConfig::resolve(FileConfig::default(), args("a.key")).unwrap();
+        assert_eq!(config.identity, PathBuf::from("a.key"));
+        assert_eq!(config.label, None);
         assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
         assert_eq!(config.store, StoreSpec::Memory);
         assert_eq!(config.channels.len(), 1);
@@ -239,38 +258,46 @@ mod tests {
     }
 
     #[test]
-    fn missing_id_is_explained() {
+    fn missing_identity_is_explained() {
         let error = RunConfig::resolve(FileConfig::default(), RunArgs::default()).unwrap_err();
-        assert!(error.to_string().contains("--id"), "{error}");
+        assert!(error.to_string().contains("--identity"), "{error}");
+        assert!(error.to_string().contains("keygen"), "{error}");
     }
 
     #[test]
     fn file_values_apply_and_flags_override_them() {
         let file = FileConfig::parse(
             Path::new("node.toml"),
-            r#"
-            id = "from-file"
-            listen = "127.0.0.1:7100"
-            peers = ["b=127.0.0.1:7101", "c"]
-            store = "a.db"
-            channels = ["x"]
-            key_file = "net.key"
-            metrics = "off"
-            "#,
+            &format!(
+                r#"
+                identity = "from-file.key"
+                label = "laptop"
+                listen = "127.0.0.1:7100"
+                peers = ["{}=127.0.0.1:7101", "{}"]
+                store = "a.db"
+                channels = ["x"]
+                key_file = "net.key"
+                metrics = "off"
+                "#,
+                id("b"),
+                id("c")
+            ),
         )
         .unwrap();
         let config = RunConfig::resolve(
             file,
             RunArgs {
-                id: Some("from-flag".into()),
+                identity: Some("from-flag.key".into()),
                 channels: vec!["y".into(), "z".into()],
                 ..RunArgs::default()
             },
         )
         .unwrap();
-        assert_eq!(config.id.as_str(), "from-flag");
+        assert_eq!(config.identity, PathBuf::from("from-flag.key"));
+        assert_eq!(config.label.as_deref(), Some("laptop"));
         assert_eq!(config.listen.port(), 7100);
         assert_eq!(config.peers.len(), 2);
+        assert_eq!(config.peers[0].id, id("b"));
         assert_eq!(
             config.peers[0].addr,
             Some("127.0.0.1:7101".parse().unwrap())
@@ -285,44 +312,48 @@ mod tests {
 
     #[test]
     fn unknown_file_keys_are_errors() {
-        let error = FileConfig::parse(Path::new("n.toml"), "idd = \"a\"").unwrap_err();
+        let error = FileConfig::parse(Path::new("n.toml"), "id = \"a\"").unwrap_err();
         assert!(error.to_string().contains("n.toml"), "{error}");
-        assert!(FileConfig::parse(Path::new("n.toml"), "id = [").is_err());
+        assert!(FileConfig::parse(Path::new("n.toml"), "identity = [").is_err());
     }
 
     #[test]
-    fn peers_parse_with_or_without_address() {
-        let peer = PeerSpec::parse("b=127.0.0.1:7001").unwrap();
-        assert_eq!(peer.id.as_str(), "b");
+    fn peers_are_node_ids_with_or_without_address() {
+        let peer = PeerSpec::parse(&format!("{}=127.0.0.1:7001", id("b"))).unwrap();
+        assert_eq!(peer.id, id("b"));
         assert_eq!(peer.addr, Some("127.0.0.1:7001".parse().unwrap()));
-        assert_eq!(PeerSpec::parse("c").unwrap().addr, None);
-        assert!(PeerSpec::parse("b=nowhere").is_err());
+        assert_eq!(PeerSpec::parse(id("c").as_str()).unwrap().addr, None);
+        assert!(PeerSpec::parse(&format!("{}=nowhere", id("b"))).is_err());
         assert!(PeerSpec::parse("=127.0.0.1:1").is_err());
+        let name = PeerSpec::parse("b=127.0.0.1:7001").unwrap_err();
+        assert!(name.to_string().contains("gossip-node id"), "{name}");
     }
 
     #[test]
     fn own_id_as_peer_is_rejected() {
-        let error = RunConfig::resolve(
+        let config = RunConfig::resolve(
             FileConfig::default(),
             RunArgs {
-                peers: vec!["a=127.0.0.1:1".into()],
-                ..args("a")
+                peers: vec![format!("{}=127.0.0.1:1", id("a"))],
+                ..args("a.key")
             },
         )
-        .unwrap_err();
+        .unwrap();
+        let error = config.check_peers(&id("a")).unwrap_err();
         assert!(error.to_string().contains("own id"), "{error}");
+        assert!(config.check_peers(&id("b")).is_ok());
     }
 
     #[test]
     fn bad_listen_and_empty_store_are_rejected() {
         let bad_listen = RunArgs {
             listen: Some("7000".into()),
-            ..args("a")
+            ..args("a.key")
         };
         assert!(RunConfig::resolve(FileConfig::default(), bad_listen).is_err());
         let empty_store = RunArgs {
             store: Some(" ".into()),
-            ..args("a")
+            ..args("a.key")
         };
         assert!(RunConfig::resolve(FileConfig::default(), empty_store).is_err());
     }

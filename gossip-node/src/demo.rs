@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gossip::{ChannelId, Config, Coordinator, NodeId, StreamHandle, StreamId};
+use gossip::{ChannelId, Config, Coordinator, Identity, NodeId, StreamHandle, StreamId};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{
@@ -51,32 +51,36 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
 
     let channel = ChannelId::new("demo")?;
     let stream = StreamId::new("events")?;
-    let ids = (0..args.nodes)
-        .map(|i| NodeId::new(format!("node-{}", i + 1)))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each node is a fresh identity (its key is its id); people call it node-1, node-2, …
+    let labels: Vec<String> = (1..=args.nodes).map(|i| format!("node-{i}")).collect();
+    let identities: Vec<Identity> = labels.iter().map(|_| Identity::generate()).collect();
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
 
     // Bind every transport first so that each node knows every address.
     let mut transports = Vec::new();
-    for id in &ids {
-        transports.push(node::bind_tcp(id, SocketAddr::from(([127, 0, 0, 1], 0))).await?);
+    for identity in &identities {
+        transports
+            .push(node::bind_tcp(identity, SocketAddr::from(([127, 0, 0, 1], 0)), None).await?);
     }
     let addrs: Vec<SocketAddr> = transports.iter().map(|t| t.local_addr()).collect();
     let mut nodes = Vec::new();
-    for (index, (id, tcp)) in ids.iter().zip(transports).enumerate() {
+    let each = identities.iter().zip(&labels).zip(transports);
+    for (index, ((identity, label), tcp)) in each.enumerate() {
+        let id = identity.node_id();
         for (peer, addr) in ids.iter().zip(&addrs) {
             if peer != id {
                 tcp.add_peer_address(peer.clone(), *addr);
             }
         }
         let spec = match args.store {
-            DemoStore::Sqlite => StoreSpec::Sqlite(dir.path().join(format!("{id}.db"))),
+            DemoStore::Sqlite => StoreSpec::Sqlite(dir.path().join(format!("{label}.db"))),
             DemoStore::Memory => StoreSpec::Memory,
         };
         let store = node::open_store(&spec).await?;
         let peers: Vec<NodeId> = ids.iter().filter(|p| *p != id).cloned().collect();
         let config = Config::default().seed(u64::try_from(index).unwrap_or(0) + 1);
         let node = node::start_node(
-            id.clone(),
+            identity.clone(),
             store,
             node::stack(tcp, None, false),
             config,
@@ -101,12 +105,12 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
     let style = ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos:>7}/{len} entries")
         .map_err(|error| CliError::Invalid(error.to_string()))?
         .progress_chars("=> ");
-    let progress: Vec<ProgressBar> = ids
+    let progress: Vec<ProgressBar> = labels
         .iter()
-        .map(|id| {
+        .map(|label| {
             let bar = bars.add(ProgressBar::new(total));
             bar.set_style(style.clone());
-            bar.set_prefix(id.to_string());
+            bar.set_prefix(label.clone());
             bar
         })
         .collect();
@@ -141,10 +145,10 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
         }
         if Instant::now() >= deadline {
             bars.clear().ok();
-            let detail = ids
+            let detail = labels
                 .iter()
                 .zip(&counts)
-                .map(|(id, c)| format!("{id} {c}/{total}"))
+                .map(|(label, c)| format!("{label} {c}/{total}"))
                 .collect::<Vec<_>>()
                 .join(", ");
             shutdown(&nodes).await;

@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod demo;
 mod error;
+mod keys;
 mod metrics_http;
 mod node;
 mod run;
@@ -49,6 +50,8 @@ async fn dispatch(command: Command) -> CliResult<()> {
         Command::Append(args) => client::append(args).await,
         Command::Tail(args) => client::tail(args).await,
         Command::Status(args) => client::status(args).await,
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Id(args) => keys::id(&args),
     }
 }
 

@@ -3,8 +3,9 @@
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use gossip::{
-    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, MemoryStore,
-    MetricsLayer, NetworkKey, NodeId, SqliteStore, TcpConfig, TcpTransport, Transport,
+    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, Identity,
+    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, SqliteStore, TcpConfig,
+    TcpTransport, Transport,
 };
 
 use crate::{
@@ -35,7 +36,7 @@ pub(crate) async fn open_store(spec: &StoreSpec) -> CliResult<DynStore> {
 }
 
 /// Reads a pre-shared key file (64 hex characters).
-pub(crate) fn read_key(path: &Path) -> CliResult<NetworkKey> {
+pub(crate) fn read_key(path: &Path) -> CliResult<[u8; 32]> {
     let text = std::fs::read_to_string(path).map_err(|error| CliError::Key {
         path: path.to_owned(),
         reason: error.to_string(),
@@ -44,12 +45,21 @@ pub(crate) fn read_key(path: &Path) -> CliResult<NetworkKey> {
         path: path.to_owned(),
         reason,
     })?;
-    Ok(NetworkKey::new(1, bytes))
+    Ok(bytes)
 }
 
-/// Binds a TCP transport.
-pub(crate) async fn bind_tcp(id: &NodeId, addr: SocketAddr) -> CliResult<Arc<TcpTransport>> {
-    TcpTransport::bind(id.clone(), addr, TcpConfig::default())
+/// Binds a TCP transport: its handshakes prove `identity` and, with a
+/// network key, admit only nodes that hold the same key.
+pub(crate) async fn bind_tcp(
+    identity: &Identity,
+    addr: SocketAddr,
+    network_key: Option<[u8; 32]>,
+) -> CliResult<Arc<TcpTransport>> {
+    let mut config = TcpConfig::default();
+    if let Some(key) = network_key {
+        config = config.network_key(NetworkPsk::new(key));
+    }
+    TcpTransport::bind(identity, addr, config)
         .await
         .map(Arc::new)
         .map_err(|error| CliError::Bind {
@@ -90,14 +100,14 @@ pub(crate) fn stack(
 /// Builds a node, adds `peers` as peers and members of every channel in
 /// `channels`, and starts it.
 pub(crate) async fn start_node(
-    id: NodeId,
+    identity: Identity,
     store: DynStore,
     transport: Box<dyn Transport>,
     config: Config,
     peers: &[NodeId],
     channels: &[ChannelId],
 ) -> CliResult<Coordinator> {
-    let node = Coordinator::builder(id)
+    let node = Coordinator::builder(identity)
         .store(store)
         .transport(transport)
         .config(config)

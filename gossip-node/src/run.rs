@@ -6,7 +6,9 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use gossip::{Config, Coordinator, DomainEvent, NodeId, PeerStatus, TransportErrorKind};
+use gossip::{
+    Config, Coordinator, DomainEvent, Identity, NetworkKey, NodeId, PeerStatus, TransportErrorKind,
+};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -20,7 +22,13 @@ use crate::{
 /// Runs a node until Ctrl-C or SIGTERM.
 pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     let config = RunConfig::load(args)?;
-    let key = config.key_file.as_deref().map(node::read_key).transpose()?;
+    let identity = Identity::load(&config.identity)?;
+    let id = identity.node_id().clone();
+    config.check_peers(&id)?;
+    let key_bytes = config.key_file.as_deref().map(node::read_key).transpose()?;
+    // The network key admits peers in the handshake (Noise PSK) and also
+    // seals every frame again with the encryption layer (defence in depth).
+    let key = key_bytes.map(|bytes| NetworkKey::new(1, bytes));
     let store = node::open_store(&config.store).await?;
 
     let metrics = match config.metrics {
@@ -38,7 +46,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
         None => None,
     };
 
-    let tcp = node::bind_tcp(&config.id, config.listen).await?;
+    let tcp = node::bind_tcp(&identity, config.listen, key_bytes).await?;
     let gossip_addr = tcp.local_addr();
     for peer in &config.peers {
         if let Some(addr) = peer.addr {
@@ -49,7 +57,7 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     let encrypted = key.is_some();
     let transport = node::stack(tcp, key, metrics.is_some());
     let coordinator = node::start_node(
-        config.id.clone(),
+        identity,
         store.clone(),
         transport,
         Config::default(),
@@ -67,8 +75,8 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     ));
     let watch_task = tokio::spawn(watch(coordinator.clone(), encrypted));
 
-    print_banner(&config, gossip_addr, control_addr, metrics, encrypted);
-    tracing::info!(node = %config.id, %gossip_addr, %control_addr, "node running");
+    print_banner(&config, &id, gossip_addr, control_addr, metrics, encrypted);
+    tracing::info!(node = %id, label = config.label.as_deref(), %gossip_addr, %control_addr, "node running");
     for peer in config.peers.iter().filter(|p| p.addr.is_some()) {
         tokio::spawn(probe(peer.clone()));
     }
@@ -101,6 +109,7 @@ fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 #[allow(clippy::print_stdout)] // the banner is what the user (and tests) read
 fn print_banner(
     config: &RunConfig,
+    id: &NodeId,
     gossip_addr: SocketAddr,
     control_addr: SocketAddr,
     metrics: Option<SocketAddr>,
@@ -111,7 +120,10 @@ fn print_banner(
         StoreSpec::Sqlite(path) => format!("sqlite {}", path.display()),
     };
     let channels: Vec<_> = config.channels.iter().map(|c| c.as_str()).collect();
-    println!("gossip-node {} running", config.id);
+    match &config.label {
+        Some(label) => println!("gossip-node {id} ({label}) running"),
+        None => println!("gossip-node {id} running"),
+    }
     println!(
         "  gossip   {gossip_addr} (TCP{})",
         if encrypted { ", encrypted" } else { "" }
@@ -138,8 +150,9 @@ fn print_banner(
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Logs peer status changes and sync errors, with a hint where one helps.
-/// Rejected frames repeat (every probe, every gossip round): they are logged
-/// once per [`ERROR_LOG_INTERVAL`] with the count of the ones not shown.
+/// Rejected frames and refused handshakes repeat (every probe, every gossip
+/// round, every redial): they are logged once per [`ERROR_LOG_INTERVAL`]
+/// with the count of the ones not shown.
 async fn watch(node: Coordinator, encrypted: bool) {
     let mut events = node.events();
     let mut errors = node.errors();
@@ -157,14 +170,18 @@ async fn watch(node: Coordinator, encrypted: bool) {
             },
             error = errors.next() => match error {
                 Some(Ok(error)) => {
-                    let rejected = matches!(
-                        &error.error,
-                        gossip::Error::Transport(t) if t.kind() == TransportErrorKind::Rejected
-                    );
-                    if !rejected {
-                        tracing::debug!(error = %one_line(&error), "sync error");
-                        continue;
-                    }
+                    let kind = match &error.error {
+                        gossip::Error::Transport(t) => Some(t.kind()),
+                        _ => None,
+                    };
+                    let what = match kind {
+                        Some(TransportErrorKind::Rejected) => "frame rejected",
+                        Some(TransportErrorKind::Handshake) => "connection refused in the handshake",
+                        _ => {
+                            tracing::debug!(error = %one_line(&error), "sync error");
+                            continue;
+                        }
+                    };
                     if last_rejected.is_some_and(|at| at.elapsed() < ERROR_LOG_INTERVAL) {
                         suppressed += 1;
                         continue;
@@ -175,7 +192,7 @@ async fn watch(node: Coordinator, encrypted: bool) {
                     } else {
                         "is the peer using --key-file while this node is not?"
                     };
-                    tracing::warn!(error = %one_line(&error), hint, suppressed, "frame rejected");
+                    tracing::warn!(error = %one_line(&error), hint, suppressed, "{what}");
                     suppressed = 0;
                 }
                 Some(Err(_)) => {}

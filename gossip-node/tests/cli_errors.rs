@@ -17,6 +17,50 @@ fn run(args: &[&str]) -> common::Finished {
     finish(command, QUICK)
 }
 
+/// A new identity key file in `dir`, made by `gossip-node keygen`; its path
+/// and the node id `keygen` printed.
+fn keygen(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(name).to_str().unwrap().to_owned();
+    let out = run(&["keygen", &path]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    (path, out.stdout.trim().to_owned())
+}
+
+#[test]
+fn keygen_makes_a_private_key_file_and_id_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, id) = keygen(dir.path(), "node.key");
+    assert!(id.starts_with("node1") && id.len() == 57, "{id}");
+    let out = run(&["id", &path]);
+    assert_eq!(
+        (out.code, out.stdout.trim()),
+        (Some(0), id.as_str()),
+        "{out:?}"
+    );
+    // Never overwritten.
+    let out = run(&["keygen", &path]);
+    assert_one_line_error(&out, 1, "already exists");
+    assert_eq!(run(&["id", &path]).stdout.trim(), id);
+    // A key file others can read is refused, by `id` and by `run`.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_one_line_error(&run(&["id", &path]), 1, "chmod 600");
+        let out = run(&[
+            "run",
+            "--identity",
+            &path,
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "off",
+        ]);
+        assert_one_line_error(&out, 1, "chmod 600");
+    }
+    assert_one_line_error(&run(&["id", "no-such.key"]), 1, "not found");
+}
+
 #[test]
 fn unknown_flag_is_a_usage_error() {
     let out = run(&["demo", "--bogus"]);
@@ -41,22 +85,23 @@ fn help_and_version_exit_zero() {
 }
 
 #[test]
-fn run_without_id_says_which_flag() {
+fn run_without_identity_says_which_flag() {
     let out = run(&["run"]);
-    assert_one_line_error(&out, 1, "--id");
+    assert_one_line_error(&out, 1, "--identity");
 }
 
 #[test]
 fn malformed_peer_and_listen_are_explained() {
-    let out = run(&["run", "--id", "a", "--peer", "b=nowhere"]);
+    let out = run(&["run", "--identity", "a.key", "--peer", "b=nowhere"]);
     assert_one_line_error(&out, 1, "--peer");
-    let out = run(&["run", "--id", "a", "--listen", "7000"]);
+    let out = run(&["run", "--identity", "a.key", "--listen", "7000"]);
     assert_one_line_error(&out, 1, "--listen");
 }
 
 #[test]
 fn unreadable_store_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path(), "node.key");
     let path = dir.path().join("not-a-database.db");
     std::fs::write(
         &path,
@@ -65,8 +110,8 @@ fn unreadable_store_is_an_error() {
     .unwrap();
     let out = run(&[
         "run",
-        "--id",
-        "a",
+        "--identity",
+        &key,
         "--listen",
         "127.0.0.1:0",
         "--store",
@@ -77,8 +122,8 @@ fn unreadable_store_is_an_error() {
     let missing_dir = dir.path().join("no/such/dir/a.db");
     let out = run(&[
         "run",
-        "--id",
-        "a",
+        "--identity",
+        &key,
         "--listen",
         "127.0.0.1:0",
         "--store",
@@ -88,8 +133,8 @@ fn unreadable_store_is_an_error() {
 
     let out = run(&[
         "run",
-        "--id",
-        "a",
+        "--identity",
+        &key,
         "--listen",
         "127.0.0.1:0",
         "--store",
@@ -101,12 +146,13 @@ fn unreadable_store_is_an_error() {
 #[test]
 fn bad_key_files_are_errors() {
     let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path(), "node.key");
     let short = dir.path().join("short.key");
     std::fs::write(&short, "abcd\n").unwrap();
     let out = run(&[
         "run",
-        "--id",
-        "a",
+        "--identity",
+        &key,
         "--listen",
         "127.0.0.1:0",
         "--key-file",
@@ -116,8 +162,8 @@ fn bad_key_files_are_errors() {
     let missing = dir.path().join("missing.key");
     let out = run(&[
         "run",
-        "--id",
-        "a",
+        "--identity",
+        &key,
         "--listen",
         "127.0.0.1:0",
         "--key-file",
@@ -166,6 +212,16 @@ fn unreachable_control_endpoint_is_an_error() {
 fn occupied_listen_address_is_an_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = run(&["run", "--id", "a", "--listen", &addr, "--metrics", "off"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = keygen(dir.path(), "node.key");
+    let out = run(&[
+        "run",
+        "--identity",
+        &key,
+        "--listen",
+        &addr,
+        "--metrics",
+        "off",
+    ]);
     assert_one_line_error(&out, 1, "cannot listen");
 }

@@ -28,12 +28,35 @@ fn start(id: &str, dir: &Path, peers: &[String]) -> Node {
     start_with_key(id, dir, "network.key", peers)
 }
 
+/// The node id of node `name`, whose identity key file `<name>.id.key` in
+/// `dir` is made by `gossip-node keygen` on first use.
+fn node_id(dir: &Path, name: &str) -> String {
+    let path = dir.join(format!("{name}.id.key"));
+    let verb = if path.exists() { "id" } else { "keygen" };
+    let mut command = binary();
+    command.arg(verb).arg(&path);
+    let out = common::finish(command, LIMIT);
+    assert_eq!(out.code, Some(0), "{verb}: {out:?}");
+    out.stdout.trim().to_owned()
+}
+
+/// `name` or `name=addr` with the name replaced by its node id.
+fn peer_arg(dir: &Path, peer: &str) -> String {
+    match peer.split_once('=') {
+        Some((name, addr)) => format!("{}={addr}", node_id(dir, name)),
+        None => node_id(dir, peer),
+    }
+}
+
 fn start_with_key(id: &str, dir: &Path, key: &str, peers: &[String]) -> Node {
+    node_id(dir, id);
     let mut command = binary();
     command
+        .arg("run")
+        .arg("--identity")
+        .arg(dir.join(format!("{id}.id.key")))
         .args([
-            "run",
-            "--id",
+            "--label",
             id,
             "--listen",
             "127.0.0.1:0",
@@ -46,7 +69,7 @@ fn start_with_key(id: &str, dir: &Path, key: &str, peers: &[String]) -> Node {
         .arg("--key-file")
         .arg(dir.join(key));
     for peer in peers {
-        command.args(["--peer", peer]);
+        command.args(["--peer", &peer_arg(dir, peer)]);
     }
     let mut process = Running::spawn(command);
     let gossip = process.address("gossip  ");
@@ -96,12 +119,13 @@ fn append_on_one_process_reaches_tail_on_another() {
         "hello from a",
     ]);
     assert_eq!(appended.code, Some(0), "{appended:?}");
-    assert!(appended.stdout.contains("appended a #1"), "{appended:?}");
+    let appended_by_a = format!("appended {} #1", node_id(dir.path(), "a"));
+    assert!(appended.stdout.contains(&appended_by_a), "{appended:?}");
     let line = tail.wait_for("the entry from a on c's tail", |line| {
         line.contains("hello from a")
     });
     let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(entry["author"], "a");
+    assert_eq!(entry["author"], node_id(dir.path(), "a"));
     assert_eq!(entry["sequence"], 1);
 
     // And the other way round: b appends, c's tail shows it too.
@@ -123,14 +147,18 @@ fn append_on_one_process_reaches_tail_on_another() {
         let out = client(&["status", "--control", &b.control.to_string(), "--json"]);
         assert_eq!(out.code, Some(0), "{out:?}");
         let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-        assert_eq!(status["node"], "b");
+        assert_eq!(status["node"], node_id(dir.path(), "b"));
         let peers: Vec<&str> = status["peers"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| p["id"].as_str().unwrap())
             .collect();
-        assert!(peers.contains(&"a") && peers.contains(&"c"), "{status}");
+        let (id_a, id_c) = (node_id(dir.path(), "a"), node_id(dir.path(), "c"));
+        assert!(
+            peers.contains(&id_a.as_str()) && peers.contains(&id_c.as_str()),
+            "{status}"
+        );
         let entries = status["streams"]
             .as_array()
             .unwrap()
@@ -175,8 +203,8 @@ fn mismatched_keys_are_reported_with_a_hint() {
     let _b = start_with_key("b", dir.path(), "two.key", &[format!("a={}", a.gossip)]);
     let line = a
         .process
-        .saw_or_wait_for("a rejected-frame warning", |line| {
-            line.contains("frame rejected")
+        .saw_or_wait_for("a refused-handshake warning", |line| {
+            line.contains("refused in the handshake")
         });
     assert!(line.contains("same --key-file"), "{line}");
 }
@@ -200,7 +228,8 @@ fn unreachable_peer_is_reported_and_the_node_keeps_running() {
     // Still serving its control endpoint.
     let out = client(&["status", "--control", &a.control.to_string()]);
     assert_eq!(out.code, Some(0), "{out:?}");
-    assert!(out.stdout.contains("node a"), "{out:?}");
+    let node_a = format!("node {}", node_id(dir.path(), "a"));
+    assert!(out.stdout.contains(&node_a), "{out:?}");
 }
 
 fn scrape(addr: SocketAddr) -> String {

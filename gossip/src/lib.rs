@@ -34,7 +34,7 @@ pub use transports::libp2p::{Libp2pConfig, Libp2pTransport};
 pub use transports::memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 #[cfg(feature = "transports-tcp")]
 #[cfg_attr(docsrs, doc(cfg(feature = "transports-tcp")))]
-pub use transports::tcp::{TcpConfig, TcpTransport};
+pub use transports::tcp::{NetworkPsk, TcpConfig, TcpTransport};
 
 /// `tower`'s builder, to stack layers over a transport or a store:
 /// `ServiceBuilder::new().layer(MetricsLayer::new()).layer(EncryptionLayer::new(key)).service(tcp)`.
@@ -96,18 +96,19 @@ mod tests {
 
     #[test]
     fn core_api_is_at_the_root_and_under_core() {
-        assert!(NodeId::new("a").is_ok());
-        assert!(crate::core::NodeId::new("").is_err());
+        let id = Identity::from_seed("a").node_id().clone();
+        assert_eq!(NodeId::new(id.as_str()).ok(), Some(id));
+        assert!(crate::core::NodeId::new("a").is_err());
     }
 
     #[cfg(all(feature = "stores-memory", feature = "transports-memory"))]
     #[tokio::test]
     async fn a_node_assembles_from_facade_paths_only() -> std::result::Result<(), Error> {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-        let id = NodeId::new("a")?;
-        let node = Coordinator::builder(id.clone())
+        let identity = Identity::generate();
+        let node = Coordinator::builder(identity.clone())
             .store(MemoryStore::new())
-            .transport(network.join(id)?)
+            .transport(network.join(&identity)?)
             .build()
             .await?;
         let stream = node
@@ -129,13 +130,13 @@ mod tests {
     async fn service_builder_at_the_root_stacks_layers_over_a_transport(
     ) -> std::result::Result<(), Error> {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-        let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+        let (a, b) = (Identity::from_seed("a"), Identity::from_seed("b"));
         let (mut nodes, mut streams) = (Vec::new(), Vec::new());
-        for (id, peer) in [(&a, &b), (&b, &a)] {
+        for (me, peer) in [(&a, b.node_id()), (&b, a.node_id())] {
             let transport = ServiceBuilder::new()
                 .layer(MetricsLayer::new())
-                .service(network.join(id.clone())?);
-            let node = Coordinator::builder(id.clone())
+                .service(network.join(me)?);
+            let node = Coordinator::builder(me.clone())
                 .store(MemoryStore::new())
                 .transport(transport)
                 .build()

@@ -12,7 +12,8 @@ pub mod matrix;
 use std::time::Duration;
 
 use gossip_core::{
-    testkit::sim::SimClock, ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId,
+    testkit::sim::SimClock, ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId,
+    StreamId,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
@@ -23,6 +24,8 @@ pub const EPOCH_MS: u64 = 1_704_067_200_000;
 /// One node of a [`Cluster`]: its id, store (kept across restarts) and clock.
 #[derive(Debug)]
 pub struct Member {
+    /// The node's identity.
+    pub identity: Identity,
     /// The node's id.
     pub id: NodeId,
     /// Its store, reused when the node restarts.
@@ -47,9 +50,14 @@ pub struct Cluster {
     config: Config,
 }
 
+/// The identity of the `i`-th node (seeded: the same on every run).
+pub fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("node-{i}"))
+}
+
 /// The id of the `i`-th node.
 pub fn node_id(i: usize) -> NodeId {
-    NodeId::new(format!("node-{i}")).expect("valid id")
+    identity(i).node_id().clone()
 }
 
 impl Cluster {
@@ -58,6 +66,7 @@ impl Cluster {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(seed));
         let members = (0..n)
             .map(|i| Member {
+                identity: identity(i),
                 id: node_id(i),
                 store: MemoryStore::new(),
                 clock: SimClock::new(EPOCH_MS),
@@ -81,12 +90,12 @@ impl Cluster {
     pub async fn boot(&mut self, i: usize) -> Result<(), Error> {
         let n = self.members.len();
         let member = &mut self.members[i];
-        let transport = self.network.join(member.id.clone())?;
+        let transport = self.network.join(&member.identity)?;
         let config = self
             .config
             .clone()
             .seed(self.config.seed ^ (i as u64).wrapping_mul(0x9E37_79B9));
-        let node = Coordinator::builder(member.id.clone())
+        let node = Coordinator::builder(member.identity.clone())
             .store(member.store.clone())
             .transport(transport)
             .clock(member.clock.clone())

@@ -19,7 +19,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gossip_core::{Config, Coordinator, NodeId, Store, VersionVector};
+use gossip_core::{Config, Coordinator, Identity, Store, VersionVector};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 use harness::{check_log, seed_from_env, CrashSession, KillPlan};
@@ -67,7 +67,8 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
 
     // 2. Peer B holds the same N entries (copied by appends) and M of its own.
     let (channel, stream, writer) = (workload::channel(), workload::stream(), workload::author());
-    let peer = NodeId::new("peer").unwrap();
+    let peer_identity = Identity::from_seed("peer");
+    let peer = peer_identity.node_id().clone();
     let store_b = MemoryStore::new();
     let mut record = workload::channel_record();
     record.add_member(peer.clone());
@@ -87,9 +88,9 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
     let config = Config::default()
         .gossip_interval(Duration::from_millis(100))
         .seed(seed);
-    let node_b = Coordinator::builder(peer.clone())
+    let node_b = Coordinator::builder(peer_identity.clone())
         .store(store_b.clone())
-        .transport(network.join(peer.clone()).unwrap())
+        .transport(network.join(&peer_identity).unwrap())
         .config(config.clone())
         .build()
         .await
@@ -108,9 +109,9 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
     stream_b.append_batch(news).await.unwrap();
 
     // 3. Node A restarts on the crashed store, as the writer's node.
-    let node_a = Coordinator::builder(writer.clone())
+    let node_a = Coordinator::builder(workload::author_identity())
         .store(store_a.clone())
-        .transport(network.join(writer.clone()).unwrap())
+        .transport(network.join(&workload::author_identity()).unwrap())
         .config(config)
         .build()
         .await

@@ -9,12 +9,12 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use gossip_core::{
-    ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId, Transport,
+    ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId, StreamId, Transport,
     TransportErrorKind,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr},
+    libp2p::{multiaddr::Protocol, Multiaddr},
     Libp2pConfig, Libp2pTransport,
 };
 use tokio::time::{sleep, timeout, Instant};
@@ -46,14 +46,18 @@ fn node_config(i: usize) -> Config {
         .seed(0x1b9 ^ i as u64)
 }
 
-/// Creates every transport (a fresh Ed25519 identity each), listens on
+fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("libp2p-node-{i}"))
+}
+
+/// Creates every transport (identity `i` each), listens on
 /// loopback and fills each address book with the others' `/p2p/` addresses.
 async fn listen_all() -> Result<Vec<Libp2pTransport>, Error> {
     let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse().expect("multiaddr");
     let mut transports = Vec::with_capacity(NODES);
     let mut book = Vec::with_capacity(NODES);
     for i in 0..NODES {
-        let transport = Libp2pTransport::new(Keypair::generate_ed25519(), libp2p_config(i))?;
+        let transport = Libp2pTransport::new(&identity(i), libp2p_config(i))?;
         let address = transport.listen_on(loopback.clone()).await?;
         book.push((
             transport.local_id().clone(),
@@ -71,14 +75,14 @@ async fn listen_all() -> Result<Vec<Libp2pTransport>, Error> {
     Ok(transports)
 }
 
-/// Builds and starts a node on `transport`, under the transport's derived id.
+/// Builds and starts node `i` on `transport`.
 async fn start_node(
     i: usize,
     transport: Arc<Libp2pTransport>,
     ids: &[NodeId],
 ) -> Result<Coordinator, Error> {
     let id = transport.local_id().clone();
-    let node = Coordinator::builder(id.clone())
+    let node = Coordinator::builder(identity(i))
         .store(MemoryStore::new())
         .transport(transport)
         .config(node_config(i))
@@ -138,10 +142,13 @@ async fn four_nodes_with_several_writers_converge_over_libp2p() {
         let transports: Vec<Arc<Libp2pTransport>> =
             listen_all().await?.into_iter().map(Arc::new).collect();
         let ids: Vec<NodeId> = transports.iter().map(|t| t.local_id().clone()).collect();
-        assert!(
-            ids.iter().all(|id| id.as_str().starts_with("12D3KooW")),
-            "node ids are derived from the Ed25519 keys: {ids:?}"
-        );
+        for (transport, id) in transports.iter().zip(&ids) {
+            assert_eq!(
+                transport.peer_id(),
+                gossip_transport_libp2p::peer_id_from_node_id(id),
+                "a node's peer id is its identity key"
+            );
+        }
         let mut nodes = Vec::with_capacity(NODES);
         for (i, transport) in transports.iter().enumerate() {
             nodes.push(start_node(i, transport.clone(), &ids).await?);

@@ -15,6 +15,10 @@
 
 mod multiprocess;
 
+use gossip_core::Identity;
+use gossip_transport_tcp::testing::RawPeer;
+use tokio::runtime::Runtime;
+
 use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpListener, TcpStream},
@@ -53,21 +57,6 @@ fn socket_addr(node: &NodeProcess) -> SocketAddr {
     node.address.parse().expect("ip:port")
 }
 
-/// A hello as the TCP transport's handshake spells it: magic, protocol
-/// version, maximum frame, listening port, node id; a dialer then names the
-/// node it means to reach.
-fn hello(version: u8, node: &str, target: &str) -> Vec<u8> {
-    let mut out = b"GOSSIP/T".to_vec();
-    out.push(version);
-    out.extend_from_slice(&(1u32 << 20).to_be_bytes());
-    out.extend_from_slice(&0u16.to_be_bytes());
-    out.push(u8::try_from(node.len()).unwrap());
-    out.extend_from_slice(node.as_bytes());
-    out.push(u8::try_from(target.len()).unwrap());
-    out.extend_from_slice(target.as_bytes());
-    out
-}
-
 /// Connects to `node` and writes `bytes`.
 fn connect_and_write(node: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(node).unwrap();
@@ -101,43 +90,32 @@ fn expect_closed(stream: &mut TcpStream, what: &str) {
     }
 }
 
-/// Completes the handshake with `node` (named `target`) as `claimed`:
-/// reads the acceptor's reply and retries while it is not "accepted" (the
-/// node may be dialing `claimed` itself at that moment, and its own dial
-/// wins the tie-break).
-fn handshaken(node: SocketAddr, claimed: &str, target: &str) -> TcpStream {
+/// Completes the real handshake with `node` (the node `target`) as the
+/// seeded identity `claimed` (a member whose key the test holds), retrying
+/// while it is not accepted (the node may be dialing `claimed` itself at
+/// that moment, and its own dial wins the tie-break).
+fn handshaken(runtime: &Runtime, node: SocketAddr, claimed: &str, target: &str) -> RawPeer {
     let deadline = Instant::now() + ANSWER_LIMIT;
+    let identity = Identity::from_seed(claimed);
+    let target = gossip_core::NodeId::from_seed(target);
     loop {
-        let mut stream = connect_and_write(
-            node,
-            &hello(gossip_core::protocol::PROTOCOL_VERSION, claimed, target),
-        );
-        stream.set_read_timeout(Some(ANSWER_LIMIT)).unwrap();
-        // magic(8) version(1) max(4) port(2) id-len(1), id, verdict(1)
-        let mut head = [0u8; 16];
-        stream.read_exact(&mut head).unwrap();
-        assert_eq!(&head[..8], b"GOSSIP/T");
-        let mut rest = vec![0u8; usize::from(head[15]) + 1];
-        stream.read_exact(&mut rest).unwrap();
-        if rest.last() == Some(&0) {
-            stream
-                .set_read_timeout(Some(Duration::from_millis(200)))
-                .unwrap();
-            return stream;
+        match runtime.block_on(RawPeer::connect(&identity, node, &target, None)) {
+            Ok(peer) => return peer,
+            Err(why) => assert!(
+                Instant::now() < deadline,
+                "{claimed}: handshake refused ({why})"
+            ),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{claimed}: handshake refused ({rest:?})"
-        );
         thread::sleep(Duration::from_millis(50));
     }
 }
 
-/// One frame as the TCP transport spells it: `[length: u32 BE][bytes]`.
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut out = u32::try_from(bytes.len()).unwrap().to_be_bytes().to_vec();
-    out.extend_from_slice(bytes);
-    out
+/// Waits until the node closes the raw peer's connection.
+fn expect_peer_closed(runtime: &Runtime, peer: &mut RawPeer, what: &str) {
+    let closed = runtime.block_on(async {
+        tokio::time::timeout(ANSWER_LIMIT, peer.closed_by_server(usize::MAX)).await
+    });
+    assert_eq!(closed, Ok(true), "{what}: the connection stayed open");
 }
 
 /// A loopback address where nothing listens (bound, then released).
@@ -228,49 +206,56 @@ fn bad_input_is_refused_per_connection_and_the_other_peer_is_unaffected() {
     b.append("b before");
     wait_converged(&mut [&mut a, &mut b], 2);
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
     // Connection-level bad input: each connection is closed by A's transport.
     let mut garbage = connect_and_write(addr_a, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     expect_closed(&mut garbage, "garbage instead of a hello");
     let mut wrong_version = connect_and_write(
         addr_a,
-        &hello(PROTOCOL_VERSION.wrapping_add(1), intruder, IDS[0]),
+        &[&b"GOSSIP/N"[..], &[PROTOCOL_VERSION.wrapping_add(1)]].concat(),
     );
-    expect_closed(&mut wrong_version, "a hello in another protocol version");
+    expect_closed(
+        &mut wrong_version,
+        "a handshake in another protocol version",
+    );
     // A handshake that never completes: closed after the handshake timeout.
-    let mut silent = connect_and_write(addr_a, b"GOSSIP/T");
+    let mut silent = connect_and_write(addr_a, b"GOSSIP/N");
     expect_closed(&mut silent, "a handshake that never completes");
     assert!(a.stat("handshake_failures") >= 3);
 
     // After a good handshake, a length over the maximum: closed before
     // anything is allocated for it.
-    let mut huge = handshaken(addr_a, intruder, IDS[0]);
-    huge.write_all(&u32::MAX.to_be_bytes()).unwrap();
-    expect_closed(&mut huge, "an oversized length");
+    let mut huge = handshaken(&runtime, addr_a, intruder, IDS[0]);
+    runtime
+        .block_on(huge.send_raw(&u32::MAX.to_be_bytes()))
+        .unwrap();
+    expect_peer_closed(&runtime, &mut huge, "an oversized length");
     assert_eq!(a.stat("oversized_frames"), 1);
 
     // A truncated frame: the length promises more than comes before the
     // connection ends. Nothing is delivered; A keeps serving.
-    let mut truncated = handshaken(addr_a, intruder, IDS[0]);
-    truncated.write_all(&100u32.to_be_bytes()).unwrap();
-    truncated.write_all(&[1, 2, 3]).unwrap();
-    truncated.shutdown(std::net::Shutdown::Write).unwrap();
-    expect_closed(&mut truncated, "a truncated frame");
+    let mut truncated = handshaken(&runtime, addr_a, intruder, IDS[0]);
+    let sealed = truncated.seal(&[1u8; 100]).unwrap();
+    runtime.block_on(truncated.send_raw(&sealed[..7])).unwrap();
+    drop(truncated);
 
     // Frame-level bad input from an accepted peer: garbage, another envelope
     // version, an unknown kind, a truncated body. Each is reported on A's
     // error stream with a typed decode error naming the peer.
-    let mut frames = handshaken(addr_a, intruder, IDS[0]);
-    frames
-        .write_all(&frame(b"\xde\xad\xbe\xef garbage"))
-        .unwrap();
-    frames
-        .write_all(&frame(&[PROTOCOL_VERSION.wrapping_add(1), 4, 0]))
-        .unwrap();
-    frames.write_all(&frame(&[PROTOCOL_VERSION, 200])).unwrap();
-    frames
-        .write_all(&frame(&[PROTOCOL_VERSION, 4, 0xff, 0xff]))
-        .unwrap();
-    frames.write_all(&frame(&[PROTOCOL_VERSION])).unwrap();
+    let mut frames = handshaken(&runtime, addr_a, intruder, IDS[0]);
+    for bad in [
+        &b"\xde\xad\xbe\xef garbage"[..],
+        &[PROTOCOL_VERSION.wrapping_add(1), 4, 0],
+        &[PROTOCOL_VERSION, 200],
+        &[PROTOCOL_VERSION, 4, 0xff, 0xff],
+        &[PROTOCOL_VERSION],
+    ] {
+        runtime.block_on(frames.send_frame(bad)).unwrap();
+    }
     let deadline = Instant::now() + CONVERGE_LIMIT;
     let reported = loop {
         let errors: Vec<String> = a

@@ -10,9 +10,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use gossip_core::{
     protocol::{codec, Message, Ping},
-    Config, Error, InboundBudget, NodeId, Transport,
+    Config, Error, Identity, InboundBudget, Transport,
 };
-use integration_tests::{node_id, Cluster};
+use integration_tests::{identity, node_id, Cluster};
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn two_nodes_converge_by_push_before_a_gossip_interval() {
@@ -88,7 +88,7 @@ async fn bad_frames_are_reported_and_the_node_keeps_serving() {
     let mut errors = cluster.node(1).errors();
     let intruder = cluster
         .network
-        .join(NodeId::new("intruder").unwrap())
+        .join(&Identity::from_seed("intruder"))
         .unwrap();
     // A frame from a node that is not a peer.
     let ping = codec::encode(&Message::Ping(Ping {
@@ -102,7 +102,7 @@ async fn bad_frames_are_reported_and_the_node_keeps_serving() {
 
     // Garbage and a wrong protocol version from a known peer.
     cluster.network.leave(&node_id(0));
-    let fake0 = cluster.network.join(node_id(0)).unwrap();
+    let fake0 = cluster.network.join(&identity(0)).unwrap();
     fake0
         .send(&node_id(1), vec![1u8, 200, 1, 2, 3].into())
         .await
@@ -133,7 +133,7 @@ async fn a_flooding_peer_is_throttled_and_the_others_still_sync() {
     let mut errors = cluster.node(1).errors();
     // Node 0 is impersonated by a flooder: 2 000 well-formed pings at one instant.
     cluster.network.leave(&node_id(0));
-    let flooder = cluster.network.join(node_id(0)).unwrap();
+    let flooder = cluster.network.join(&identity(0)).unwrap();
     let ping = codec::encode(&Message::Ping(Ping {
         probe: 7,
         incarnation: 0,

@@ -87,7 +87,7 @@ async fn fill(
 async fn disk_full_is_a_store_error(store: Arc<dyn Store>) {
     let channel = ChannelId::new("c").unwrap();
     let stream = StreamId::new("s").unwrap();
-    let author = NodeId::new("a").unwrap();
+    let author = NodeId::from_seed("a");
     let acknowledged = fill(&store, &channel, &stream, &author).await;
     assert!(acknowledged > 0, "nothing fitted on the disk");
     let held = store.read(&channel, &stream, None, 100_000).await.unwrap();

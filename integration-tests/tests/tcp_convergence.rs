@@ -6,7 +6,7 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use gossip_core::{ChannelId, Config, Coordinator, Error, LogEntry, NodeId, StreamId};
+use gossip_core::{ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId, StreamId};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::time::{sleep, timeout, Instant};
@@ -17,8 +17,12 @@ const TEST_LIMIT: Duration = Duration::from_secs(60);
 /// How long the nodes get to converge.
 const CONVERGE_LIMIT: Duration = Duration::from_secs(20);
 
+fn identity(i: usize) -> Identity {
+    Identity::from_seed(format!("tcp-node-{i}"))
+}
+
 fn node_id(i: usize) -> NodeId {
-    NodeId::new(format!("tcp-node-{i}")).expect("valid id")
+    identity(i).node_id().clone()
 }
 
 fn channel_id() -> ChannelId {
@@ -51,7 +55,7 @@ async fn start_node(
     store: MemoryStore,
     transport: impl gossip_core::Transport,
 ) -> Result<Coordinator, Error> {
-    let node = Coordinator::builder(node_id(i))
+    let node = Coordinator::builder(identity(i))
         .store(store)
         .transport(transport)
         .config(node_config(i))
@@ -122,7 +126,7 @@ async fn assert_identical(nodes: &[Coordinator]) -> Result<(), Error> {
 async fn bind_all() -> Result<(Vec<TcpTransport>, Vec<SocketAddr>), Error> {
     let mut transports = Vec::with_capacity(NODES);
     for i in 0..NODES {
-        transports.push(TcpTransport::bind(node_id(i), loopback(), tcp_config(i)).await?);
+        transports.push(TcpTransport::bind(&identity(i), loopback(), tcp_config(i)).await?);
     }
     let addresses: Vec<SocketAddr> = transports.iter().map(TcpTransport::local_addr).collect();
     for (i, transport) in transports.iter().enumerate() {
@@ -202,7 +206,7 @@ async fn a_node_restarting_on_the_same_port_catches_up() {
 
         // It comes back on the same port with its store; everyone reconnects.
         let transport =
-            TcpTransport::bind(node_id(last), addresses[last], tcp_config(last)).await?;
+            TcpTransport::bind(&identity(last), addresses[last], tcp_config(last)).await?;
         for (j, address) in addresses.iter().enumerate().take(last) {
             transport.add_peer_address(node_id(j), *address);
         }
@@ -218,4 +222,62 @@ async fn a_node_restarting_on_the_same_port_catches_up() {
     .await
     .expect("test timed out")
     .expect("node operation failed");
+}
+
+#[tokio::test]
+async fn a_node_with_a_valid_key_that_is_not_a_peer_learns_nothing() {
+    use futures_util::StreamExt;
+    use gossip_core::{
+        protocol::{codec, DeltaRequest, DigestRequest, Message, StreamWant},
+        VersionVector,
+    };
+    use gossip_transport_tcp::testing::RawPeer;
+
+    timeout(TEST_LIMIT, async {
+        let (transports, addresses) = bind_all().await?;
+        let mut transports = transports.into_iter();
+        let node = start_node(0, MemoryStore::new(), transports.next().unwrap()).await?;
+        append(&node, "a secret".to_owned()).await?;
+        let mut errors = node.errors();
+
+        // A stranger with a key of its own (so its handshake succeeds) asks
+        // for every entry of the channel, and for the digests.
+        let stranger = Identity::from_seed("stranger");
+        let mut peer = RawPeer::connect(&stranger, addresses[0], &node_id(0), None)
+            .await
+            .map_err(Error::InvalidState)?;
+        let wants = vec![StreamWant {
+            channel: channel_id(),
+            stream: stream_id(),
+            have: VersionVector::default(),
+        }];
+        for message in [
+            Message::DeltaRequest(DeltaRequest { session: 1, wants }),
+            Message::DigestRequest(DigestRequest {
+                session: 2,
+                channels: Vec::new(),
+            }),
+        ] {
+            peer.send_frame(&codec::encode(&message)).await.unwrap();
+        }
+        // Reported, by the stranger's proven id…
+        let reported = timeout(CONVERGE_LIMIT, async {
+            while let Some(Ok(reported)) = errors.next().await {
+                if matches!(&reported.error, Error::UnknownPeer(p) if p == stranger.node_id()) {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(reported, Ok(true), "the node never reported the stranger");
+        // …and answered with nothing: no delta, no digest.
+        let answer = timeout(Duration::from_secs(1), peer.recv_frame(1 << 20)).await;
+        assert!(answer.is_err(), "the stranger got an answer: {answer:?}");
+        node.dispose().await?;
+        Ok::<(), Error>(())
+    })
+    .await
+    .expect("test timed out")
+    .unwrap();
 }

@@ -73,10 +73,7 @@ impl Transport for Loopback {
 
 /// A sender on node `a` and a receiver on node `b` sharing one slot.
 fn pair() -> (Loopback, Loopback) {
-    let (a, b) = (
-        NodeId::new("bench-a").unwrap(),
-        NodeId::new("bench-b").unwrap(),
-    );
+    let (a, b) = (NodeId::from_seed("bench-a"), NodeId::from_seed("bench-b"));
     let slot = Arc::new(Mutex::new(Bytes::new()));
     (
         Loopback {

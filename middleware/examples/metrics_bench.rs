@@ -61,15 +61,15 @@ fn null() -> Null {
     let mut frame = vec![PROTOCOL_VERSION, MessageKind::Push as u8];
     frame.resize(1024, 0);
     Null {
-        id: NodeId::new("bench-a").unwrap(),
-        peer: NodeId::new("bench-b").unwrap(),
+        id: NodeId::from_seed("bench-a"),
+        peer: NodeId::from_seed("bench-b"),
         frame: Bytes::from(frame),
     }
 }
 
 /// Nanoseconds per frame for `FRAMES` sends and `FRAMES` receives.
 fn run<T: Transport>(rt: &tokio::runtime::Runtime, transport: &T) -> (f64, f64) {
-    let peer = NodeId::new("bench-b").unwrap();
+    let peer = NodeId::from_seed("bench-b");
     let mut frame = vec![PROTOCOL_VERSION, MessageKind::Push as u8];
     frame.resize(1024, 0);
     let frame = Bytes::from(frame);

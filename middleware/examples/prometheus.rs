@@ -13,7 +13,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use gossip_core::{
     protocol::{MessageKind, PROTOCOL_VERSION},
-    NodeId, Transport,
+    Identity, NodeId, Transport,
 };
 use gossip_middleware::{metrics::describe, MetricsLayer};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
@@ -34,8 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("serving metrics on http://{address}/metrics for {seconds} s");
 
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let a = MetricsLayer::new().layer(network.join(NodeId::new("a")?)?);
-    let b = MetricsLayer::new().layer(network.join(NodeId::new("b")?)?);
+    let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a"))?);
+    let b = MetricsLayer::new().layer(network.join(&Identity::from_seed("b"))?);
     let receiver = tokio::spawn(async move { while b.recv().await.is_ok() {} });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let mut round = 0u64;
@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             MessageKind::DigestRequest,
         ] {
             let frame = vec![PROTOCOL_VERSION, kind as u8, 0, 0, 0];
-            a.send(&NodeId::new("b")?, frame.into()).await?;
+            a.send(&NodeId::from_seed("b"), frame.into()).await?;
         }
         round += 1;
         if tokio::time::Instant::now() >= deadline {

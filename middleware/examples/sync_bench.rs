@@ -16,7 +16,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use gossip_core::{ChannelId, Coordinator, NodeId, StreamId, Transport};
+use gossip_core::{ChannelId, Coordinator, Identity, NodeId, StreamId, Transport};
 use gossip_middleware::{EncryptionLayer, NetworkKey};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
@@ -29,16 +29,26 @@ const LIMIT: Duration = Duration::from_secs(300);
 
 async fn pair() -> Result<(TcpTransport, TcpTransport), Error> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let a = TcpTransport::bind(NodeId::new("holder")?, loopback, TcpConfig::default()).await?;
-    let b = TcpTransport::bind(NodeId::new("fresh")?, loopback, TcpConfig::default()).await?;
+    let a = TcpTransport::bind(&identity("holder"), loopback, TcpConfig::default()).await?;
+    let b = TcpTransport::bind(&identity("fresh"), loopback, TcpConfig::default()).await?;
     a.add_peer_address(b.local_id().clone(), b.local_addr());
     b.add_peer_address(a.local_id().clone(), a.local_addr());
     Ok((a, b))
 }
 
+/// The seeded identity of the benchmark's node `name`.
+fn identity(name: &str) -> Identity {
+    Identity::from_seed(name)
+}
+
 async fn node<T: Transport>(transport: T, peer: &NodeId) -> Result<Coordinator, Error> {
     let id = transport.local_id().clone();
-    let node = Coordinator::builder(id.clone())
+    let me = ["holder", "fresh"]
+        .into_iter()
+        .map(identity)
+        .find(|candidate| *candidate.node_id() == id)
+        .ok_or("a transport of an unknown node")?;
+    let node = Coordinator::builder(me)
         .store(MemoryStore::new())
         .transport(transport)
         .build()

@@ -5,7 +5,7 @@
 #![cfg(feature = "compression")]
 
 use bytes::Bytes;
-use gossip_core::{raw::SeededRng, NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{raw::SeededRng, Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{Compression, CompressionLayer, Error};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
@@ -15,8 +15,8 @@ type Node = Compression<MemoryTransport>;
 fn pair(layer: CompressionLayer, max_frame_len: usize) -> (Node, Node) {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(max_frame_len));
     (
-        layer.layer(network.join(NodeId::new("a").unwrap()).unwrap()),
-        layer.layer(network.join(NodeId::new("b").unwrap()).unwrap()),
+        layer.layer(network.join(&Identity::from_seed("a")).unwrap()),
+        layer.layer(network.join(&Identity::from_seed("b")).unwrap()),
     )
 }
 

@@ -12,14 +12,14 @@
     feature = "tower"
 ))]
 
-use gossip_core::NodeId;
+use gossip_core::Identity;
 use gossip_middleware::NetworkKey;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 
-fn memory(ids: Vec<NodeId>) -> Vec<MemoryTransport> {
+fn memory(ids: Vec<Identity>) -> Vec<MemoryTransport> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     ids.into_iter()
-        .map(|id| network.join(id).expect("join a fresh id"))
+        .map(|id| network.join(&id).expect("join a fresh id"))
         .collect()
 }
 
@@ -32,7 +32,7 @@ mod encryption {
     use gossip_middleware::EncryptionLayer;
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let layer = EncryptionLayer::new(key());
         memory(ids)
             .into_iter()
@@ -46,7 +46,7 @@ mod encryption_chacha {
     use gossip_middleware::{Cipher, EncryptionLayer};
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let layer = EncryptionLayer::new(key()).cipher(Cipher::ChaCha20Poly1305);
         memory(ids)
             .into_iter()
@@ -60,7 +60,7 @@ mod compression_lz4 {
     use gossip_middleware::CompressionLayer;
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         // Threshold 0: every frame goes through the compressor.
         let layer = CompressionLayer::lz4().threshold(0);
         memory(ids)
@@ -76,7 +76,7 @@ mod compression_zstd {
     use gossip_middleware::CompressionLayer;
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let layer = CompressionLayer::zstd(3).threshold(0);
         memory(ids)
             .into_iter()
@@ -90,7 +90,7 @@ mod metrics {
     use gossip_middleware::MetricsLayer;
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         memory(ids)
             .into_iter()
             .map(|t| MetricsLayer::new().layer(t))
@@ -103,7 +103,7 @@ mod faults_off {
     use gossip_middleware::{FaultConfig, FaultsLayer};
     use tower::Layer;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let layer = FaultsLayer::new(FaultConfig::none().seed(3));
         memory(ids)
             .into_iter()
@@ -122,7 +122,7 @@ mod tower_send_path {
         Layer, ServiceBuilder,
     };
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let layer = SendLayer::new(
             ServiceBuilder::new()
                 .layer(TimeoutLayer::new(Duration::from_secs(5)))
@@ -143,7 +143,7 @@ mod full_stack {
     };
     use tower::ServiceBuilder;
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let encryption = EncryptionLayer::new(key());
         let faults = FaultsLayer::new(FaultConfig::none());
         memory(ids)
@@ -161,7 +161,7 @@ mod full_stack {
 
     #[test]
     fn max_frame_len_shrinks_by_each_layer_overhead() {
-        let ids = vec![NodeId::new("a").unwrap()];
+        let ids = vec![Identity::from_seed("a")];
         let inner = memory(ids).pop().unwrap();
         let inner_max = gossip_core::Transport::max_frame_len(&inner);
         let stack = ServiceBuilder::new()
@@ -176,7 +176,10 @@ mod full_stack {
         assert_eq!(stack.get_ref().backend(), "compression");
         assert_eq!(stack.get_ref().get_ref().backend(), "encryption");
         assert_eq!(stack.get_ref().get_ref().get_ref().backend(), "faults");
-        assert_eq!(stack.local_id().as_str(), "a");
+        assert_eq!(
+            stack.local_id().as_str(),
+            gossip_core::NodeId::from_seed("a").as_str()
+        );
         assert_eq!(
             stack.capabilities(),
             stack.get_ref().get_ref().get_ref().get_ref().capabilities()
@@ -193,7 +196,7 @@ mod full_stack_with_tower {
     use std::time::Duration;
     use tower::{timeout::TimeoutLayer, ServiceBuilder};
 
-    gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+    gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
         let encryption = EncryptionLayer::new(key());
         let faults = FaultsLayer::new(FaultConfig::none());
         #[cfg(feature = "compression-zstd")]

@@ -11,20 +11,20 @@
 
 use std::net::SocketAddr;
 
-use gossip_core::{NodeId, Transport};
+use gossip_core::{Identity, NodeId, Transport};
 use gossip_middleware::{
     CompressionLayer, EncryptionLayer, FaultConfig, FaultsLayer, MetricsLayer, NetworkKey,
 };
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tower::ServiceBuilder;
 
-async fn tcp(ids: Vec<NodeId>) -> Vec<TcpTransport> {
+async fn tcp(ids: Vec<Identity>) -> Vec<TcpTransport> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut transports = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
         let config = TcpConfig::default().seed(i as u64);
         transports.push(
-            TcpTransport::bind(id, loopback, config)
+            TcpTransport::bind(&id, loopback, config)
                 .await
                 .expect("bind"),
         );
@@ -43,7 +43,7 @@ async fn tcp(ids: Vec<NodeId>) -> Vec<TcpTransport> {
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
     let encryption = EncryptionLayer::new(NetworkKey::new(1, [0x3C; 32]));
     let faults = FaultsLayer::new(FaultConfig::none());
     tcp(ids)

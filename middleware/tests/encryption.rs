@@ -7,16 +7,12 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{Encryption, EncryptionLayer, Error, NetworkKey};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
 
 type Node = Encryption<MemoryTransport>;
-
-fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
-}
 
 fn key(id: u8, byte: u8) -> NetworkKey {
     NetworkKey::new(id, [byte; 32])
@@ -25,7 +21,7 @@ fn key(id: u8, byte: u8) -> NetworkKey {
 fn nodes(network: &MemoryNetwork, layer: &EncryptionLayer, names: &[&str]) -> Vec<Node> {
     names
         .iter()
-        .map(|n| layer.layer(network.join(id(n)).unwrap()))
+        .map(|n| layer.layer(network.join(&Identity::from_seed(n)).unwrap()))
         .collect()
 }
 
@@ -212,9 +208,12 @@ async fn misaddressed_or_misattributed_frames_are_rejected() {
 #[tokio::test]
 async fn wrong_key_is_rejected() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let a = EncryptionLayer::new(key(1, 0x33)).layer(network.join(id("a")).unwrap());
-    let b = EncryptionLayer::new(key(1, 0x44)).layer(network.join(id("b")).unwrap());
-    let c = EncryptionLayer::new(key(9, 0x33)).layer(network.join(id("c")).unwrap());
+    let a =
+        EncryptionLayer::new(key(1, 0x33)).layer(network.join(&Identity::from_seed("a")).unwrap());
+    let b =
+        EncryptionLayer::new(key(1, 0x44)).layer(network.join(&Identity::from_seed("b")).unwrap());
+    let c =
+        EncryptionLayer::new(key(9, 0x33)).layer(network.join(&Identity::from_seed("c")).unwrap());
     a.send(b.local_id(), Bytes::from_static(b"x"))
         .await
         .unwrap();
@@ -242,8 +241,8 @@ async fn rotation_accepts_the_previous_key_for_the_grace_period() {
     let grace = Duration::from_secs(30);
     let layer_a = EncryptionLayer::new(key(1, 0x55)).grace_period(grace);
     let layer_b = EncryptionLayer::new(key(1, 0x55)).grace_period(grace);
-    let a = layer_a.layer(network.join(id("a")).unwrap());
-    let b = layer_b.layer(network.join(id("b")).unwrap());
+    let a = layer_a.layer(network.join(&Identity::from_seed("a")).unwrap());
+    let b = layer_b.layer(network.join(&Identity::from_seed("b")).unwrap());
 
     // b rotates first: b now sends with key 2; a (not rotated) rejects those.
     layer_b.handle().rotate(&key(2, 0x66)).unwrap();
@@ -293,7 +292,7 @@ fn debug_never_shows_the_key() {
     let secret = key(3, 0xAB);
     let layer = EncryptionLayer::new(secret.clone());
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let transport = layer.layer(network.join(id("a")).unwrap());
+    let transport = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
     for shown in [
         format!("{secret:?}"),
         format!("{secret:#?}"),
@@ -319,8 +318,8 @@ fn generated_keys_differ() {
     let a = NetworkKey::generate(1).unwrap();
     let b = NetworkKey::generate(1).unwrap();
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ta = EncryptionLayer::new(a).layer(network.join(id("a")).unwrap());
-    let tb = EncryptionLayer::new(b).layer(network.join(id("b")).unwrap());
+    let ta = EncryptionLayer::new(a).layer(network.join(&Identity::from_seed("a")).unwrap());
+    let tb = EncryptionLayer::new(b).layer(network.join(&Identity::from_seed("b")).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

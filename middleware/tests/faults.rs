@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_middleware::{FaultConfig, FaultStats, Faults, FaultsLayer};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tokio::time::timeout;
@@ -17,8 +17,8 @@ type Node = Faults<MemoryTransport>;
 fn pair(layer: &FaultsLayer) -> (Node, Node) {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(10_000));
     (
-        layer.layer(network.join(NodeId::new("a").unwrap()).unwrap()),
-        layer.layer(network.join(NodeId::new("b").unwrap()).unwrap()),
+        layer.layer(network.join(&Identity::from_seed("a")).unwrap()),
+        layer.layer(network.join(&Identity::from_seed("b")).unwrap()),
     )
 }
 
@@ -118,10 +118,10 @@ async fn partition_and_heal_at_run_time_both_ways() {
     let layer = FaultsLayer::new(FaultConfig::none());
     let handle = layer.handle();
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let a = layer.layer(network.join(NodeId::new("a").unwrap()).unwrap());
-    let b = layer.layer(network.join(NodeId::new("b").unwrap()).unwrap());
+    let a = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
+    let b = layer.layer(network.join(&Identity::from_seed("b")).unwrap());
     // c has no faults layer: a partition must also hold for frames it sends.
-    let c = network.join(NodeId::new("c").unwrap()).unwrap();
+    let c = network.join(&Identity::from_seed("c")).unwrap();
 
     handle.partition([c.local_id().clone()]);
     a.send(c.local_id(), frame(1)).await.unwrap();

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use gossip_core::{
     protocol::{MessageKind, PROTOCOL_VERSION},
-    ChannelId, Hlc, LogEntry, NodeId, Store, Transport, TransportErrorKind,
+    ChannelId, Hlc, Identity, LogEntry, NodeId, Store, Transport, TransportErrorKind,
 };
 use gossip_middleware::{metrics as names, MetricsLayer, StoreMetricsLayer};
 use gossip_store_memory::MemoryStore;
@@ -50,6 +50,11 @@ fn histogram_count(snapshot: &Snapshot, name: &str) -> usize {
         .sum()
 }
 
+/// The `peer` label of the seeded node `name`: its id's text form.
+fn peer(name: &str) -> &'static str {
+    Box::leak(NodeId::from_seed(name).to_string().into_boxed_str())
+}
+
 #[test]
 fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
     let recorder = DebuggingRecorder::new();
@@ -62,8 +67,8 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
         rt.block_on(async {
             let network =
                 MemoryNetwork::new(MemoryNetworkConfig::default().inbound_queue_capacity(2));
-            let a = MetricsLayer::new().layer(network.join(NodeId::new("a").unwrap()).unwrap());
-            let b = MetricsLayer::new().layer(network.join(NodeId::new("b").unwrap()).unwrap());
+            let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a")).unwrap());
+            let b = MetricsLayer::new().layer(network.join(&Identity::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1, 2, 3]);
             let ping = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Ping as u8]);
             a.send(b.local_id(), push.clone()).await.unwrap();
@@ -76,17 +81,17 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
             assert_eq!(full.kind(), TransportErrorKind::QueueFull);
             b.recv().await.unwrap();
             b.recv().await.unwrap();
-            let stranger = NodeId::new("stranger").unwrap();
+            let stranger = NodeId::from_seed("stranger");
             assert!(a.send(&stranger, ping.clone()).await.is_err());
 
             let snap = snapshotter.snapshot().into_vec();
             let snapshotter = &snap[..];
-            let peer_b = [("peer", "b")];
+            let peer_b = [("peer", peer("b"))];
             assert_eq!(
                 counter(
                     snapshotter,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 1
             );
@@ -94,7 +99,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::BYTES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 5
             );
@@ -102,7 +107,7 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "ping")]
+                    &[("peer", peer("b")), ("kind", "ping")]
                 ),
                 1
             );
@@ -124,12 +129,12 @@ fn transport_metrics_per_peer_kind_errors_and_queue_drops() {
                 counter(
                     snapshotter,
                     names::FRAMES_RECEIVED,
-                    &[("peer", "a"), ("kind", "push")]
+                    &[("peer", peer("a")), ("kind", "push")]
                 ),
                 1
             );
             assert_eq!(
-                counter(snapshotter, names::BYTES_RECEIVED, &[("peer", "a")]),
+                counter(snapshotter, names::BYTES_RECEIVED, &[("peer", peer("a"))]),
                 7
             );
             assert_eq!(histogram_count(snapshotter, names::SEND_DURATION), 4);
@@ -163,20 +168,20 @@ fn untimed_sends_still_count_frames_but_record_no_durations() {
         rt.block_on(async {
             let network = MemoryNetwork::new(MemoryNetworkConfig::default());
             let layer = MetricsLayer::new().send_durations(false);
-            let a = layer.layer(network.join(NodeId::new("a").unwrap()).unwrap());
-            let b = layer.layer(network.join(NodeId::new("b").unwrap()).unwrap());
+            let a = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
+            let b = layer.layer(network.join(&Identity::from_seed("b")).unwrap());
             let push = Bytes::from(vec![PROTOCOL_VERSION, MessageKind::Push as u8, 1]);
             for _ in 0..3 {
                 a.send(b.local_id(), push.clone()).await.unwrap();
                 b.recv().await.unwrap();
             }
             let snap = snapshotter.snapshot().into_vec();
-            let push_from_a = [("peer", "a"), ("kind", "push")];
+            let push_from_a = [("peer", peer("a")), ("kind", "push")];
             assert_eq!(
                 counter(
                     &snap,
                     names::FRAMES_SENT,
-                    &[("peer", "b"), ("kind", "push")]
+                    &[("peer", peer("b")), ("kind", "push")]
                 ),
                 3
             );
@@ -201,7 +206,7 @@ fn store_metrics_count_and_time_operations() {
                 ChannelId::new("c").unwrap(),
                 gossip_core::StreamId::new("s").unwrap(),
             );
-            let a = NodeId::new("a").unwrap();
+            let a = NodeId::from_seed("a");
             let entries: Vec<_> = (1..=3)
                 .map(|seq| LogEntry::new(a.clone(), seq, Hlc::new(seq, 0).unwrap(), vec![1, 2]))
                 .collect();

@@ -15,7 +15,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent, TransportResult,
+    Identity, NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent,
+    TransportResult,
 };
 use gossip_middleware::{SendLayer, SendService, ServiceTransport};
 use tokio::time::Instant;
@@ -37,7 +38,7 @@ struct Slow {
 impl Slow {
     fn new(delay: Duration) -> Self {
         Self {
-            id: NodeId::new("slow").unwrap(),
+            id: NodeId::from_seed("slow"),
             delay,
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
@@ -77,7 +78,7 @@ impl Transport for Slow {
 }
 
 fn peer() -> NodeId {
-    NodeId::new("peer").unwrap()
+    NodeId::from_seed("peer")
 }
 
 #[tokio::test(start_paused = true)]
@@ -108,7 +109,10 @@ async fn timeout_fails_a_slow_send_with_a_typed_error() {
         .unwrap_err();
     assert_eq!(too_large.kind(), TransportErrorKind::FrameTooLarge);
     assert_eq!(transport.max_frame_len(), 100);
-    assert_eq!(transport.local_id().as_str(), "slow");
+    assert_eq!(
+        transport.local_id().as_str(),
+        gossip_core::NodeId::from_seed("slow").as_str()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -197,9 +201,9 @@ async fn send_service_and_service_transport_by_hand() {
     assert_eq!(transport.backend(), "tower");
     // A TransportError from the inner transport keeps its kind.
     let network = gossip_transport_memory::MemoryNetwork::new(Default::default());
-    let memory = SendService::new(network.join(NodeId::new("m").unwrap()).unwrap());
+    let memory = SendService::new(network.join(&Identity::from_seed("m")).unwrap());
     let error = memory
-        .oneshot((NodeId::new("nobody").unwrap(), Bytes::new()))
+        .oneshot((NodeId::from_seed("nobody"), Bytes::new()))
         .await
         .unwrap_err();
     assert!(matches!(

@@ -44,7 +44,7 @@ mod at_rest {
 
     fn entry(seq: u64, payload: &[u8], signature: Option<&[u8]>) -> LogEntry {
         let mut e = LogEntry::new(
-            NodeId::new("a").unwrap(),
+            NodeId::from_seed("a"),
             seq,
             Hlc::new(seq, 0).unwrap(),
             payload.to_vec(),

@@ -14,8 +14,8 @@ use serde_json::json;
 use crate::{
     chart,
     cluster::{
-        channel_id, held, name, node, node_id, payload, store, stream_id, transports, wrap, Res,
-        Stack, StoreKind, TransportKind,
+        channel_id, held, identity, name, node, node_id, payload, store, stream_id, transports,
+        wrap, Res, Stack, StoreKind, TransportKind,
     },
     counting::Counters,
     raw,
@@ -46,8 +46,9 @@ pub(crate) async fn catch_up(
     limit: Duration,
 ) -> Res<CatchUp> {
     let dir = tempfile::tempdir()?;
+    let identities = [identity(0), identity(1)];
     let ids = vec![node_id(0)?, node_id(1)?];
-    let (ts, network) = transports(transport, &ids, 0.0, 11).await?;
+    let (ts, network) = transports(transport, &identities, 0.0, 11).await?;
     let wire = Arc::new(Counters::default());
     let logical = Arc::new(Counters::default());
     let mut ts = ts.into_iter();
@@ -60,7 +61,7 @@ pub(crate) async fn catch_up(
     let config = Config::default();
     // The holder alone: no peer, so nothing is pushed while seeding.
     let holder = node(
-        id0,
+        &identities[0],
         std::slice::from_ref(id0),
         store(store_kind, dir.path(), id0).await?,
         wrap(Stack::Plain, t0, &wire, &logical),
@@ -86,7 +87,7 @@ pub(crate) async fn catch_up(
 
     let start = Instant::now();
     let fresh = node(
-        id1,
+        &identities[1],
         &ids,
         store(store_kind, dir.path(), id1).await?,
         wrap(Stack::Plain, t1, &wire, &logical),

@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::{
     cluster::{
-        channel_id, name, node, node_id, payload, store, stream_id, transports, wrap, Res, Stack,
-        StoreKind, TransportKind,
+        channel_id, identity, name, node, node_id, payload, store, stream_id, transports, wrap,
+        Res, Stack, StoreKind, TransportKind,
     },
     counting::Counters,
     stats::{f, ratio, Report},
@@ -36,14 +36,15 @@ fn status_bytes(field: &str) -> u64 {
 pub(crate) async fn child(kind: StoreKind, entries: u64) -> Res<()> {
     let size = 256usize;
     let dir = tempfile::tempdir()?;
+    let me = identity(0);
     let id = node_id(0)?;
     let rss_start = status_bytes("VmRSS:");
     let (ts, _network) =
-        transports(TransportKind::Memory, std::slice::from_ref(&id), 0.0, 1).await?;
+        transports(TransportKind::Memory, std::slice::from_ref(&me), 0.0, 1).await?;
     let t = ts.into_iter().next().ok_or("transport")?;
     let counters = std::sync::Arc::new(Counters::default());
     let n = node(
-        &id,
+        &me,
         std::slice::from_ref(&id),
         store(kind, dir.path(), &id).await?,
         wrap(Stack::Plain, t, &counters, &counters),

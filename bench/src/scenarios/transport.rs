@@ -8,7 +8,7 @@ use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
 use serde_json::json;
 
 use crate::{
-    cluster::{name, node_id, payload, transports, BoxTransport, Res, TransportKind},
+    cluster::{identity, name, payload, transports, BoxTransport, Res, TransportKind},
     raw,
     stats::{f, ratio, Report, Summary},
     Ctx,
@@ -46,8 +46,7 @@ async fn recv_frame(t: &BoxTransport, limit: Duration) -> Res<Bytes> {
 }
 
 async fn pair(kind: TransportKind, seed: u64) -> Res<(BoxTransport, BoxTransport)> {
-    let ids = vec![node_id(0)?, node_id(1)?];
-    let (ts, network) = transports(kind, &ids, 0.0, seed).await?;
+    let (ts, network) = transports(kind, &[identity(0), identity(1)], 0.0, seed).await?;
     drop(network); // each in-memory transport keeps its network alive
     let mut it = ts.into_iter();
     match (it.next(), it.next()) {
@@ -158,6 +157,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
             "MB/s",
             "raw TCP frames/s",
             "throughput ratio",
+            "÷ raw TCP + AES-GCM",
             "delivered",
         ],
     );
@@ -165,6 +165,24 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         let count = if size > 4096 { frames / 8 } else { frames };
         let raw_rtt = raw::tcp_ping_pong(size, rounds).await?;
         let (raw_fps, raw_mbs) = raw::tcp_throughput(size, count).await?;
+        let (sealed_fps, sealed_mbs) = raw::tcp_sealed_throughput(size, count).await?;
+        report.row(
+            vec![
+                "raw TCP + AES-256-GCM".into(),
+                size.to_string(),
+                "—".into(),
+                "—".into(),
+                f(raw_rtt.p99_us, 1),
+                "—".into(),
+                f(sealed_fps, 0),
+                f(sealed_mbs, 1),
+                f(raw_fps, 0),
+                f(ratio(sealed_fps, raw_fps), 2),
+                "1.00".into(),
+                format!("{count}/{count}"),
+            ],
+            json!({"transport": "raw-tcp-aes-gcm", "size": size, "frames_per_s": sealed_fps, "mb_per_s": sealed_mbs}),
+        );
         report.row(
             vec![
                 "raw tokio TCP".into(),
@@ -177,6 +195,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                 f(raw_mbs, 1),
                 f(raw_fps, 0),
                 "1.00".into(),
+                "—".into(),
                 format!("{count}/{count}"),
             ],
             json!({"transport": "raw-tcp", "size": size, "rtt": raw_rtt, "frames_per_s": raw_fps, "mb_per_s": raw_mbs}),
@@ -200,6 +219,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                     f(mbs, 1),
                     f(raw_fps, 0),
                     f(ratio(fps, raw_fps), 2),
+                    f(ratio(fps, sealed_fps), 2),
                     format!("{delivered}/{count}"),
                 ],
                 json!({
@@ -207,6 +227,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                     "mb_per_s": mbs, "raw_rtt": raw_rtt, "raw_frames_per_s": raw_fps,
                     "raw_mb_per_s": raw_mbs, "throughput_ratio": ratio(fps, raw_fps),
                     "added_p99_us": rtt.p99_us - raw_rtt.p99_us, "sent": count, "delivered": delivered,
+                    "raw_sealed_frames_per_s": sealed_fps, "sealed_ratio": ratio(fps, sealed_fps),
                 }),
             );
         }
@@ -215,10 +236,24 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
     report.write(&ctx.out, "transport", &ctx.meta())?;
 
     let mut setups = Report::new(
-        "Connection set-up: first frame on a fresh pair (dial + handshake + frame), median of runs",
+        "Connection set-up: first frame on a fresh pair (dial + handshake + frame), median of runs; baseline raw TCP connect + frame",
         &["transport", "runs", "p50 ms", "max ms"],
     );
     let runs = if ctx.quick { 3 } else { 10 };
+    let mut raw_samples = Vec::new();
+    for _ in 0..runs {
+        raw_samples.push(raw::tcp_setup().await?);
+    }
+    let raw_setup = Summary::of(&mut raw_samples);
+    setups.row(
+        vec![
+            "raw TCP (no handshake)".into(),
+            runs.to_string(),
+            f(raw_setup.p50_us / 1e3, 2),
+            f(raw_setup.max_us / 1e3, 2),
+        ],
+        json!({"transport": "raw-tcp", "setup": raw_setup}),
+    );
     for &kind in &ctx.transports {
         if kind == TransportKind::Memory {
             continue;

@@ -9,7 +9,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    InboundQueue, InboundSender, NodeId, PushError, Transport, TransportCapabilities,
+    Identity, InboundQueue, InboundSender, NodeId, PushError, Transport, TransportCapabilities,
     TransportError, TransportErrorKind, TransportEvent, TransportResult,
 };
 
@@ -33,12 +33,12 @@ struct Inboxes {
 ///
 /// ```
 /// use custom_transport::ChannelHub;
-/// use gossip_core::{NodeId, Transport};
+/// use gossip_core::{Identity, Transport};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let hub = ChannelHub::new();
-/// let a = hub.attach(NodeId::new("a")?)?;
-/// let b = hub.attach(NodeId::new("b")?)?;
+/// let a = hub.attach(&Identity::from_seed("a"))?;
+/// let b = hub.attach(&Identity::from_seed("b"))?;
 /// a.send(b.local_id(), "hi".into()).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -75,12 +75,17 @@ impl ChannelHub {
         }
     }
 
-    /// Attaches node `id` and returns its transport.
+    /// Attaches the node whose identity is `identity` and returns its
+    /// transport. Taking the identity (not just an id) is how a transport
+    /// keeps its promise that a frame's `from` is proven: only a holder of
+    /// the node's secret key can speak as it. (Over a real network, prove it
+    /// to the peer, as the TCP transport's handshake does.)
     ///
     /// # Errors
     ///
     /// [`TransportErrorKind::Other`] when a node of that id is attached already.
-    pub fn attach(&self, id: NodeId) -> TransportResult<ChannelTransport> {
+    pub fn attach(&self, identity: &Identity) -> TransportResult<ChannelTransport> {
+        let id = identity.node_id().clone();
         let inbox = InboundQueue::new(BACKEND, self.queue_capacity);
         let attachment = {
             let mut inboxes = self.inboxes.lock().unwrap_or_else(PoisonError::into_inner);

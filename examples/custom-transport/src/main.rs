@@ -5,21 +5,23 @@
 use std::time::Duration;
 
 use custom_transport::ChannelHub;
-use gossip_core::{ChannelId, Coordinator, NodeId, StreamId};
+use gossip_core::{ChannelId, Coordinator, Identity, NodeId, StreamId};
 use gossip_store_memory::MemoryStore;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hub = ChannelHub::new();
-    let ids = [NodeId::new("desk")?, NodeId::new("pocket")?];
+    let identities = [Identity::generate(), Identity::generate()]; // desk, pocket
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
     let channel = ChannelId::new("notes")?;
     let stream = StreamId::new("today")?;
 
     let mut nodes = Vec::new();
-    for id in &ids {
-        let node = Coordinator::builder(id.clone())
+    for identity in &identities {
+        let id = identity.node_id();
+        let node = Coordinator::builder(identity.clone())
             .store(MemoryStore::new())
-            .transport(hub.attach(id.clone())?)
+            .transport(hub.attach(identity)?)
             .build()
             .await?;
         for peer in ids.iter().filter(|p| *p != id) {

@@ -2,13 +2,13 @@
 //! `ChannelTransport` directly and erased to `Arc<dyn Transport>`.
 
 use custom_transport::ChannelHub;
-use gossip_core::{NodeId, Transport};
+use gossip_core::{Identity, Transport};
 
-gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
     let hub = ChannelHub::new();
     let mut transports = Vec::with_capacity(ids.len());
     for id in ids {
-        match hub.attach(id) {
+        match hub.attach(&id) {
             Ok(transport) => transports.push(transport),
             Err(error) => panic!("attach failed: {error}"),
         }
@@ -24,14 +24,14 @@ fn a_closed_node_can_attach_again() {
         .expect("runtime");
     runtime.block_on(async {
         let hub = ChannelHub::new();
-        let id = NodeId::new("a").expect("id");
-        let first = hub.attach(id.clone()).expect("attach");
-        assert!(hub.attach(id.clone()).is_err(), "one attachment per id");
+        let id = Identity::from_seed("a");
+        let first = hub.attach(&id).expect("attach");
+        assert!(hub.attach(&id).is_err(), "one attachment per id");
         first.close().await.expect("close");
-        let second = hub.attach(id.clone()).expect("attach again");
+        let second = hub.attach(&id).expect("attach again");
         // Closing the old one again must not detach the new one.
         first.close().await.expect("close is idempotent");
-        let other = hub.attach(NodeId::new("b").expect("id")).expect("attach");
+        let other = hub.attach(&Identity::from_seed("b")).expect("attach");
         other
             .send(second.local_id(), "still here".into())
             .await

@@ -19,9 +19,9 @@ usage: libp2p-chat [options]
   --self-test          two nodes in this process exchange a line over loopback, then exit
   --help               this text";
 
-/// Where the node's libp2p identity comes from.
+/// Where the node's identity comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Identity {
+pub(crate) enum KeySource {
     /// A fresh key, a new node id on every run.
     Fresh,
     /// The insecure demo key `[n; 32]`: a node id known in advance.
@@ -36,7 +36,7 @@ pub(crate) struct Options {
     pub(crate) name: String,
     pub(crate) listen: Multiaddr,
     pub(crate) peers: Vec<(PeerId, Multiaddr)>,
-    pub(crate) identity: Identity,
+    pub(crate) identity: KeySource,
     pub(crate) channel: String,
     pub(crate) self_test: bool,
 }
@@ -49,7 +49,7 @@ impl Default for Options {
                 .with(Protocol::Ip4([127, 0, 0, 1].into()))
                 .with(Protocol::Tcp(0)),
             peers: Vec::new(),
-            identity: Identity::Fresh,
+            identity: KeySource::Fresh,
             channel: "chat".to_owned(),
             self_test: false,
         }
@@ -91,9 +91,9 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
                 let seed = text
                     .parse()
                     .map_err(|_| format!("--seed {text}: expected a number 0-255"))?;
-                options.identity = Identity::Seed(seed);
+                options.identity = KeySource::Seed(seed);
             }
-            "--key" => options.identity = Identity::File(value("--key")?.into()),
+            "--key" => options.identity = KeySource::File(value("--key")?.into()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(options.peers.len(), 1);
         assert_eq!(options.peers[0].0.to_base58(), PEER);
         assert_eq!(options.peers[0].1.to_string(), peer);
-        assert_eq!(options.identity, Identity::Seed(2));
+        assert_eq!(options.identity, KeySource::Seed(2));
         assert_eq!(options.channel, "room");
         assert!(options.self_test);
     }

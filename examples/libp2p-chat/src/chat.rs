@@ -3,15 +3,15 @@
 use std::{error::Error, path::Path, sync::Arc, time::Duration};
 
 use gossip::transports::libp2p::{
-    libp2p::{identity::Keypair, Multiaddr, PeerId},
+    libp2p::{Multiaddr, PeerId},
     node_id_from_peer_id,
 };
 use gossip::{
-    ChannelHandle, ChannelId, Config, Coordinator, Libp2pConfig, Libp2pTransport, MemoryStore,
-    NodeId, StreamHandle, StreamId, Transport,
+    ChannelHandle, ChannelId, Config, Coordinator, Identity, Libp2pConfig, Libp2pTransport,
+    MemoryStore, NodeId, StreamHandle, StreamId,
 };
 
-use crate::args::{Identity, Options};
+use crate::args::{KeySource, Options};
 
 /// The result type of the example.
 pub(crate) type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
@@ -25,40 +25,43 @@ pub(crate) struct Chat {
     pub(crate) name: String,
 }
 
-/// The identity key `identity` names.
-pub(crate) fn keypair(identity: &Identity) -> Result<Keypair> {
-    Ok(match identity {
-        Identity::Fresh => Keypair::generate_ed25519(),
-        Identity::Seed(seed) => Keypair::ed25519_from_bytes([*seed; 32])?,
-        Identity::File(path) => key_file(path)?,
+/// The identity `source` names.
+pub(crate) fn identity(source: &KeySource) -> Result<Identity> {
+    Ok(match source {
+        KeySource::Fresh => Identity::generate(),
+        KeySource::Seed(seed) => Identity::from_secret_bytes([*seed; 32]),
+        KeySource::File(path) => key_file(path)?,
     })
 }
 
-/// Reads the key in `path`, or creates the file with a fresh key.
-fn key_file(path: &Path) -> Result<Keypair> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Keypair::from_protobuf_encoding(&bytes)?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let keypair = Keypair::generate_ed25519();
-            std::fs::write(path, keypair.to_protobuf_encoding()?)?;
-            Ok(keypair)
+/// Reads the identity in `path`, or creates the file (owner-only) with a
+/// fresh one.
+fn key_file(path: &Path) -> Result<Identity> {
+    match Identity::load(path) {
+        Err(gossip::Error::KeyFile {
+            kind: gossip::KeyFileErrorKind::NotFound,
+            ..
+        }) => {
+            let identity = Identity::generate();
+            identity.save(path)?;
+            Ok(identity)
         }
-        Err(e) => Err(e.into()),
+        other => Ok(other?),
     }
 }
 
 impl Chat {
     /// Starts a participant: listens, knows the given peers, joins the channel.
     pub(crate) async fn start(options: &Options) -> Result<Self> {
-        let keypair = keypair(&options.identity)?;
+        let identity = identity(&options.identity)?;
         // mDNS is off (the crate feature is not enabled here); peers come from --peer
         // and from identify (a peer that dials us is reported as discovered).
         let transport = Arc::new(Libp2pTransport::new(
-            keypair,
+            &identity,
             Libp2pConfig::default().backoff(Duration::from_millis(200), Duration::from_secs(5)),
         )?);
         transport.listen_on(options.listen.clone()).await?;
-        let node = Coordinator::builder(transport.local_id().clone())
+        let node = Coordinator::builder(identity)
             .store(MemoryStore::new())
             .transport(transport.clone())
             .config(Config::default().gossip_interval(Duration::from_millis(500)))
@@ -82,7 +85,7 @@ impl Chat {
         Ok(chat)
     }
 
-    /// This node's id (its libp2p peer id).
+    /// This node's id (the same key as its libp2p peer id).
     pub(crate) fn id(&self) -> &NodeId {
         self.node.local_id()
     }
@@ -100,7 +103,8 @@ impl Chat {
     /// Chats with `peer` from now on (at `address` if given): a node peer and
     /// a channel member.
     pub(crate) async fn add_peer(&self, peer: &PeerId, address: Option<Multiaddr>) -> Result<()> {
-        let id = node_id_from_peer_id(peer)?;
+        let id =
+            node_id_from_peer_id(peer).ok_or_else(|| format!("{peer} is not an Ed25519 peer"))?;
         if let Some(address) = address {
             self.transport.add_peer_address(id.clone(), address)?;
         }
@@ -109,12 +113,10 @@ impl Chat {
         Ok(())
     }
 
-    /// Adds a discovered node (its id is its peer id in base58).
+    /// Adds a discovered node.
     pub(crate) async fn add_node(&self, node: &NodeId) -> Result<()> {
-        match node.as_str().parse::<PeerId>() {
-            Ok(peer) => self.add_peer(&peer, None).await,
-            Err(e) => Err(format!("{node} is not a libp2p peer id: {e}").into()),
-        }
+        let peer = gossip::transports::libp2p::peer_id_from_node_id(node);
+        self.add_peer(&peer, None).await
     }
 
     /// Appends one line to the shared stream.

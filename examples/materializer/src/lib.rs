@@ -83,7 +83,7 @@ mod tests {
     use super::*;
 
     fn entries(commands: &[Command]) -> Vec<LogEntry> {
-        let author = NodeId::new("a").unwrap();
+        let author = NodeId::from_seed("a");
         commands
             .iter()
             .zip(1u64..)

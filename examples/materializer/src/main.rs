@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use gossip::{
-    ChannelId, Coordinator, MaterializedView, MemoryNetwork, MemoryNetworkConfig, MemoryStore,
-    NodeId, StreamHandle, StreamId,
+    ChannelId, Coordinator, Identity, MaterializedView, MemoryNetwork, MemoryNetworkConfig,
+    MemoryStore, NodeId, StreamHandle, StreamId,
 };
 use materializer::{Command, TodoList};
 
@@ -13,14 +13,15 @@ type View = MaterializedView<BTreeMap<String, bool>, TodoList>;
 
 async fn start(
     network: &MemoryNetwork,
-    id: &NodeId,
+    identity: &Identity,
     ids: &[NodeId],
     channel: &ChannelId,
     stream: &StreamId,
 ) -> Result<(Coordinator, StreamHandle), Box<dyn std::error::Error>> {
-    let node = Coordinator::builder(id.clone())
+    let id = identity.node_id();
+    let node = Coordinator::builder(identity.clone())
         .store(MemoryStore::new())
-        .transport(network.join(id.clone())?)
+        .transport(network.join(identity)?)
         .build()
         .await?;
     for peer in ids.iter().filter(|p| *p != id) {
@@ -61,11 +62,13 @@ fn show(name: &str, list: &BTreeMap<String, bool>) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ids = [NodeId::new("kitchen")?, NodeId::new("phone")?];
+    let identities = [Identity::generate(), Identity::generate()]; // kitchen, phone
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
     let channel = ChannelId::new("household")?;
     let stream = StreamId::new("todo")?;
-    let (kitchen, kitchen_stream) = start(&network, &ids[0], &ids, &channel, &stream).await?;
-    let (phone, phone_stream) = start(&network, &ids[1], &ids, &channel, &stream).await?;
+    let (kitchen, kitchen_stream) =
+        start(&network, &identities[0], &ids, &channel, &stream).await?;
+    let (phone, phone_stream) = start(&network, &identities[1], &ids, &channel, &stream).await?;
     let mut kitchen_view: View = kitchen_stream.materialize(TodoList).await?;
     let mut phone_view: View = phone_stream.materialize(TodoList).await?;
 

@@ -7,18 +7,23 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use gossip::{
-    ChannelId, Coordinator, MaterializedView, MemoryNetwork, MemoryNetworkConfig, MemoryStore,
-    NodeId, StreamHandle, StreamId,
+    ChannelId, Coordinator, Identity, MaterializedView, MemoryNetwork, MemoryNetworkConfig,
+    MemoryStore, NodeId, StreamHandle, StreamId,
 };
 use materializer::{Command, TodoList};
 
 type List = BTreeMap<String, bool>;
 
-async fn start(network: &MemoryNetwork, me: usize, ids: &[NodeId]) -> (Coordinator, StreamHandle) {
+async fn start(
+    network: &MemoryNetwork,
+    me: usize,
+    identities: &[Identity],
+) -> (Coordinator, StreamHandle) {
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
     let id = ids[me].clone();
-    let node = Coordinator::builder(id.clone())
+    let node = Coordinator::builder(identities[me].clone())
         .store(MemoryStore::new())
-        .transport(network.join(id.clone()).unwrap())
+        .transport(network.join(&identities[me]).unwrap())
         .build()
         .await
         .unwrap();
@@ -29,7 +34,7 @@ async fn start(network: &MemoryNetwork, me: usize, ids: &[NodeId]) -> (Coordinat
         .create_channel(ChannelId::new("household").unwrap())
         .await
         .unwrap();
-    for member in ids {
+    for member in &ids {
         channel.add_member(member.clone()).await.unwrap();
     }
     node.start().await.unwrap();
@@ -54,7 +59,7 @@ async fn settle(
 #[tokio::test(start_paused = true)]
 async fn concurrent_edits_fold_to_the_same_list_on_both_nodes() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(7));
-    let ids = [NodeId::new("a").unwrap(), NodeId::new("b").unwrap()];
+    let ids = [Identity::from_seed("a"), Identity::from_seed("b")];
     let (a, a_stream) = start(&network, 0, &ids).await;
     let (b, b_stream) = start(&network, 1, &ids).await;
     let mut a_view = a_stream.materialize(TodoList).await.unwrap();

@@ -6,8 +6,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use gossip::layers::metrics::describe;
 use gossip::{
-    ChannelId, Coordinator, MemoryNetwork, MemoryNetworkConfig, MemoryStore, Metrics, NodeId,
-    StoreMetrics, StreamId,
+    ChannelId, Coordinator, Identity, MemoryNetwork, MemoryNetworkConfig, MemoryStore, Metrics,
+    NodeId, StoreMetrics, StreamId,
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -58,15 +58,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("serving metrics on http://{address}/metrics");
 
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ids = [NodeId::new("left")?, NodeId::new("right")?];
+    let identities = [Identity::generate(), Identity::generate()]; // left, right
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
     let channel = ChannelId::new("metered")?;
     let stream = StreamId::new("events")?;
     let mut streams = Vec::new();
     let mut nodes = Vec::new();
-    for id in &ids {
-        let node = Coordinator::builder(id.clone())
+    for identity in &identities {
+        let id = identity.node_id();
+        let node = Coordinator::builder(identity.clone())
             .store(StoreMetrics::new(MemoryStore::new()))
-            .transport(Metrics::new(network.join(id.clone())?))
+            .transport(Metrics::new(network.join(identity)?))
             .build()
             .await?;
         for peer in ids.iter().filter(|p| *p != id) {

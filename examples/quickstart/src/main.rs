@@ -5,25 +5,26 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use gossip::{
-    ChannelId, Coordinator, MemoryNetwork, MemoryNetworkConfig, MemoryStore, NodeId, StreamId,
+    ChannelId, Coordinator, Identity, MemoryNetwork, MemoryNetworkConfig, MemoryStore, NodeId,
+    StreamId,
 };
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let ids: Vec<NodeId> = ["laptop", "phone", "tablet"]
-        .into_iter()
-        .map(NodeId::new)
-        .collect::<Result<_, _>>()?;
+    // One identity per device (laptop, phone, tablet): its key is its id.
+    let identities: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
     let channel_id = ChannelId::new("shopping-list")?;
     let stream_id = StreamId::new("items")?;
 
     // Build one node per device: a store, a transport, peers, a shared channel.
     let mut nodes = Vec::new();
-    for id in &ids {
-        let node = Coordinator::builder(id.clone())
+    for identity in &identities {
+        let id = identity.node_id();
+        let node = Coordinator::builder(identity.clone())
             .store(MemoryStore::new())
-            .transport(network.join(id.clone())?)
+            .transport(network.join(identity)?)
             .build()
             .await?;
         for peer in ids.iter().filter(|p| *p != id) {
@@ -62,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "phone received {:?} from {}",
             String::from_utf8_lossy(&entry.payload),
-            entry.author
+            entry.author.short()
         );
     }
 

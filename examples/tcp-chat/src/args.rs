@@ -9,18 +9,22 @@ pub(crate) type ArgsError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How to call `tcp-chat`.
 pub(crate) const USAGE: &str = "\
-usage: tcp-chat --name <id> --listen <ip:port> [--peer <id>=<ip:port>]... [--db <file>] [--room <name>]
+usage: tcp-chat --name <name> --listen <ip:port> [--key <file>] [--peer <node id>=<ip:port>]...
+                [--db <file>] [--room <name>]
 
-  --name    this terminal's node id (e.g. alice)
+  --name    the name shown with this terminal's lines (e.g. alice)
   --listen  where to accept peers (e.g. 127.0.0.1:7001; port 0 picks one)
-  --peer    another participant and where it listens; repeat for each
+  --key     this terminal's identity key file, created on first use (default: <name>.key);
+            its node id is printed at start: give it to the others
+  --peer    another participant's node id and where it listens; repeat for each
   --db      keep the chat in this SQLite file (default: in memory, lost on exit)
   --room    the shared channel's name (default: lobby)";
 
 /// The parsed command line.
 #[derive(Debug)]
 pub(crate) struct Args {
-    pub(crate) name: NodeId,
+    pub(crate) name: String,
+    pub(crate) key: PathBuf,
     pub(crate) listen: SocketAddr,
     pub(crate) peers: Vec<(NodeId, SocketAddr)>,
     pub(crate) db: Option<PathBuf>,
@@ -31,7 +35,8 @@ impl Args {
     /// Parses the arguments after the program name. `Ok(None)` means help
     /// was asked for.
     pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Self>, ArgsError> {
-        let mut name = None;
+        let mut name: Option<String> = None;
+        let mut key = None;
         let mut listen = None;
         let mut peers = Vec::new();
         let mut db = None;
@@ -39,7 +44,8 @@ impl Args {
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
             match flag.as_str() {
-                "--name" => name = Some(NodeId::new(value()?)?),
+                "--name" => name = Some(value()?),
+                "--key" => key = Some(PathBuf::from(value()?)),
                 "--listen" => listen = Some(parse_addr(&value()?)?),
                 "--peer" => peers.push(parse_peer(&value()?)?),
                 "--db" => db = Some(PathBuf::from(value()?)),
@@ -49,10 +55,13 @@ impl Args {
             }
         }
         let name = name.ok_or("--name is required")?;
-        if peers.iter().any(|(peer, _)| *peer == name) {
-            return Err(format!("--peer {name} names this terminal itself").into());
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err(
+                format!("--name {name:?} must be non-empty, without control characters").into(),
+            );
         }
         Ok(Some(Self {
+            key: key.unwrap_or_else(|| PathBuf::from(format!("{name}.key"))),
             name,
             listen: listen.ok_or("--listen is required")?,
             peers,
@@ -91,9 +100,9 @@ mod tests {
             "--listen",
             "127.0.0.1:7001",
             "--peer",
-            "bob=127.0.0.1:7002",
+            &format!("{}=127.0.0.1:7002", NodeId::from_seed("bob")),
             "--peer",
-            "carol=127.0.0.1:7003",
+            &format!("{}=127.0.0.1:7003", NodeId::from_seed("carol")),
             "--db",
             "alice.db",
             "--room",
@@ -101,7 +110,8 @@ mod tests {
         ])
         .unwrap()
         .unwrap();
-        assert_eq!(args.name.as_str(), "alice");
+        assert_eq!(args.name, "alice");
+        assert_eq!(args.key, PathBuf::from("alice.key"));
         assert_eq!(args.listen.port(), 7001);
         assert_eq!(args.peers.len(), 2);
         assert_eq!(args.db, Some(PathBuf::from("alice.db")));
@@ -121,7 +131,7 @@ mod tests {
                 "--listen",
                 "127.0.0.1:1",
                 "--peer",
-                "a=127.0.0.1:2",
+                "bob=127.0.0.1:2",
             ],
             &["--name", "", "--listen", "127.0.0.1:1"],
             &["--name"],

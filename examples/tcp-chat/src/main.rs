@@ -19,8 +19,8 @@ use std::{
 use args::{Args, ArgsError, USAGE};
 use futures_util::StreamExt;
 use gossip::{
-    ChannelHandle, Config, Coordinator, DomainEvent, LogEntry, MemoryStore, NodeId, SqliteStore,
-    StreamHandle, StreamId, TcpConfig, TcpTransport,
+    ChannelHandle, Config, Coordinator, DomainEvent, Error, Identity, KeyFileErrorKind, LogEntry,
+    MemoryStore, NodeId, SqliteStore, StreamHandle, StreamId, TcpConfig, TcpTransport,
 };
 use tokio::sync::mpsc;
 
@@ -30,9 +30,25 @@ const INPUT_QUEUE: usize = 64;
 /// The stream of the room that carries chat lines.
 const MESSAGES: &str = "messages";
 
+/// The identity kept in `path`, created there (owner-only) on first use.
+fn load_or_create(path: &std::path::Path) -> Result<Identity, ArgsError> {
+    match Identity::load(path) {
+        Err(Error::KeyFile {
+            kind: KeyFileErrorKind::NotFound,
+            ..
+        }) => {
+            let identity = Identity::generate();
+            identity.save(path)?;
+            Ok(identity)
+        }
+        other => Ok(other?),
+    }
+}
+
 /// A running chat: the node, its room and the room's message stream.
 struct Chat {
     me: NodeId,
+    name: String,
     node: Coordinator,
     room: ChannelHandle,
     messages: StreamHandle,
@@ -40,13 +56,16 @@ struct Chat {
 
 impl Chat {
     async fn open(args: &Args) -> Result<Self, ArgsError> {
-        let tcp = TcpTransport::bind(args.name.clone(), args.listen, TcpConfig::default()).await?;
+        let identity = load_or_create(&args.key)?;
+        let tcp = TcpTransport::bind(&identity, args.listen, TcpConfig::default()).await?;
         let tcp = Arc::new(tcp);
+        println!("* {} is node {}", args.name, identity.node_id());
         println!("* {} listening on {}", args.name, tcp.local_addr());
         for (peer, addr) in &args.peers {
             tcp.add_peer_address(peer.clone(), *addr);
         }
-        let builder = Coordinator::builder(args.name.clone());
+        let me = identity.node_id().clone();
+        let builder = Coordinator::builder(identity);
         let builder = match &args.db {
             Some(path) => builder.store(SqliteStore::open(path).await?),
             None => builder.store(MemoryStore::new()),
@@ -64,20 +83,21 @@ impl Chat {
         let messages = room.stream(StreamId::new(MESSAGES)?).await?;
         node.start().await?;
         Ok(Self {
-            me: args.name.clone(),
+            me,
+            name: args.name.clone(),
             node,
             room,
             messages,
         })
     }
 
+    /// Prints a line: `you` or the name its author gave, and the text. (A
+    /// line's payload is the author's name, a newline, and the text.)
     fn show(&self, entry: &LogEntry) {
-        let who = if entry.author == self.me {
-            "you"
-        } else {
-            entry.author.as_str()
-        };
-        println!("{who}: {}", String::from_utf8_lossy(&entry.payload));
+        let payload = String::from_utf8_lossy(&entry.payload);
+        let (name, text) = payload.split_once('\n').unwrap_or(("?", &payload));
+        let who = if entry.author == self.me { "you" } else { name };
+        println!("{who}: {text}");
     }
 
     /// Someone we did not list with `--peer` connected: let them in. (A real
@@ -104,7 +124,8 @@ impl Chat {
                 }
             }
             _ => {
-                self.messages.append(line.as_bytes().to_vec()).await?;
+                let payload = format!("{}\n{line}", self.name);
+                self.messages.append(payload.into_bytes()).await?;
             }
         }
         Ok(true)

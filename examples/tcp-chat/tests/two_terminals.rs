@@ -19,6 +19,10 @@ const LINE_LIMIT: Duration = Duration::from_secs(30);
 
 struct Terminal {
     name: &'static str,
+    /// The node id it printed at start.
+    id: String,
+    /// Where it listens.
+    address: String,
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -26,8 +30,12 @@ struct Terminal {
 
 impl Terminal {
     fn start(name: &'static str, args: &[&str]) -> Self {
+        let key = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("tcp-chat-{name}-{}.key", std::process::id()));
+        let _ = std::fs::remove_file(&key);
         let mut child = Command::new(env!("CARGO_BIN_EXE_tcp-chat"))
-            .args(["--name", name, "--listen", "127.0.0.1:0"])
+            .args(["--name", name, "--listen", "127.0.0.1:0", "--key"])
+            .arg(&key)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -44,12 +52,20 @@ impl Terminal {
                 }
             }
         });
-        Self {
+        let mut terminal = Self {
             name,
+            id: String::new(),
+            address: String::new(),
             stdin: child.stdin.take(),
             child,
             lines,
-        }
+        };
+        let is = format!("* {name} is node ");
+        terminal.id = terminal.expect(|l| l.starts_with(&is))[is.len()..].to_owned();
+        let listening = format!("* {name} listening on ");
+        terminal.address =
+            terminal.expect(|l| l.starts_with(&listening))[listening.len()..].to_owned();
+        terminal
     }
 
     /// Waits for a line satisfying `want`, skipping others.
@@ -83,18 +99,15 @@ impl Drop for Terminal {
 #[test]
 fn two_terminals_chat() {
     let mut alice = Terminal::start("alice", &[]);
-    let listening = alice.expect(|l| l.starts_with("* alice listening on "));
-    let alice_addr = listening
-        .trim_start_matches("* alice listening on ")
-        .to_owned();
-
-    let mut bob = Terminal::start("bob", &["--peer", &format!("alice={alice_addr}")]);
+    let peer = format!("{}={}", alice.id, alice.address);
+    let mut bob = Terminal::start("bob", &["--peer", &peer]);
     bob.expect(|l| l.starts_with("* type a line"));
 
     // Bob speaks first: his node dials alice's, and alice lets him in.
     // Until then his line may wait; anti-entropy delivers it once connected.
     bob.type_line("hello alice");
-    alice.expect(|l| l == "* bob joined");
+    let joined = format!("* {} joined", bob.id);
+    alice.expect(|l| l == joined);
     alice.expect(|l| l == "bob: hello alice");
 
     // Alice answers over the connection bob opened.

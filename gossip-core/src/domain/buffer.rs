@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{
     entry::LogEntry,
-    ids::{ChannelId, NodeId, StreamId},
+    ids::{ChannelId, StreamId},
+    node_id::NodeId,
 };
 
 /// Limits of the [`OutOfOrderBuffer`].

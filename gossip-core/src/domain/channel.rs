@@ -3,9 +3,9 @@
 //! ```
 //! use gossip_core::{Channel, ChannelId, NodeId, StreamConfig, StreamId};
 //!
-//! let me = NodeId::new("device-1")?;
+//! let me = NodeId::from_seed("device-1");
 //! let mut channel = Channel::new(ChannelId::new("project-1")?, me.clone());
-//! channel.add_member(NodeId::new("device-2")?);
+//! channel.add_member(NodeId::from_seed("device-2"));
 //! assert!(channel.is_member(&me));
 //! let messages = StreamId::new("messages")?;
 //! channel.set_stream_config(messages.clone(), StreamConfig::default().max_payload_bytes(1024));
@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ids::{ChannelId, NodeId, StreamId},
+    ids::{ChannelId, StreamId},
+    node_id::NodeId,
     retention::RetentionPolicy,
 };
 

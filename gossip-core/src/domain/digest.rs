@@ -8,7 +8,7 @@
 //! use gossip_core::{ChannelId, NodeId, StreamId, VersionVector};
 //!
 //! let mut version = VersionVector::new();
-//! version.raise(&NodeId::new("a")?, 3);
+//! version.raise(&NodeId::from_seed("a"), 3);
 //! let digest = ChannelDigest::new(
 //!     ChannelId::new("c")?,
 //!     vec![StreamDigest::new(StreamId::new("s")?, version, VersionVector::new())],
@@ -170,7 +170,7 @@ mod tests {
     fn vv(pairs: &[(&str, u64)]) -> VersionVector {
         pairs
             .iter()
-            .map(|(a, s)| (NodeId::new(a).unwrap(), *s))
+            .map(|(a, s)| (NodeId::from_seed(a), *s))
             .collect()
     }
 

@@ -3,16 +3,16 @@
 //! ```
 //! use gossip_core::{Hlc, LogEntry, NodeId};
 //!
-//! let entry = LogEntry::new(NodeId::new("a")?, 1, Hlc::new(10, 0)?, b"hello".to_vec());
+//! let entry = LogEntry::new(NodeId::from_seed("a"), 1, Hlc::new(10, 0)?, b"hello".to_vec());
 //! assert_eq!(entry.payload.as_ref(), b"hello");
-//! assert!(entry.key() < LogEntry::new(NodeId::new("a")?, 2, Hlc::new(11, 0)?, vec![]).key());
+//! assert!(entry.key() < LogEntry::new(NodeId::from_seed("a"), 2, Hlc::new(11, 0)?, vec![]).key());
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{hlc::Hlc, ids::NodeId};
+use super::{hlc::Hlc, node_id::NodeId};
 
 /// One entry of an append-only stream, written by `author`.
 ///

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use super::ids::{ChannelId, NodeId, StreamId};
+use super::{
+    ids::{ChannelId, StreamId},
+    node_id::NodeId,
+};
 use crate::error::Error;
 
 /// What a node believes about a peer (SWIM failure detection).

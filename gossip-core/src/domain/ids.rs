@@ -1,10 +1,11 @@
-//! Validated identifiers: [`NodeId`], [`ChannelId`] and [`StreamId`].
+//! Validated names: [`ChannelId`] and [`StreamId`]. (A node is identified
+//! by its key: [`NodeId`](super::NodeId).)
 //!
 //! ```
-//! use gossip_core::{ChannelId, NodeId};
+//! use gossip_core::{ChannelId, StreamId};
 //!
-//! let node = NodeId::new("device-1")?;
-//! assert_eq!(node.as_str(), "device-1");
+//! let stream = StreamId::new("messages")?;
+//! assert_eq!(stream.as_str(), "messages");
 //! assert!(ChannelId::new("").is_err());
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
@@ -136,12 +137,6 @@ macro_rules! identifier {
 }
 
 identifier!(
-    /// Identifies a node (a device, a process) in the gossip network.
-    NodeId,
-    IdKind::Node,
-    "device-1"
-);
-identifier!(
     /// Identifies a channel: a group of members sharing a set of streams.
     ChannelId,
     IdKind::Channel,
@@ -161,9 +156,9 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_control() {
         assert!(matches!(
-            NodeId::new(""),
+            StreamId::new(""),
             Err(Error::InvalidId {
-                kind: IdKind::Node,
+                kind: IdKind::Stream,
                 ..
             })
         ));
@@ -176,11 +171,11 @@ mod tests {
     #[test]
     fn deserializing_validates() {
         let bytes = postcard::to_allocvec("").unwrap();
-        assert!(postcard::from_bytes::<NodeId>(&bytes).is_err());
-        let bytes = postcard::to_allocvec("n1").unwrap();
+        assert!(postcard::from_bytes::<StreamId>(&bytes).is_err());
+        let bytes = postcard::to_allocvec("s1").unwrap();
         assert_eq!(
-            postcard::from_bytes::<NodeId>(&bytes).unwrap(),
-            NodeId::new("n1").unwrap()
+            postcard::from_bytes::<StreamId>(&bytes).unwrap(),
+            StreamId::new("s1").unwrap()
         );
     }
 

@@ -9,7 +9,7 @@
 //!     fn fold(&self, state: usize, entry: &LogEntry) -> usize { state + entry.payload.len() }
 //! }
 //!
-//! let a = NodeId::new("a")?;
+//! let a = NodeId::from_seed("a");
 //! let e = |seq, ts| LogEntry::new(a.clone(), seq, Hlc::new(ts, 0).unwrap(), vec![0; 3]);
 //! let mut view = Materialized::new(ByteCount);
 //! assert_eq!(view.apply(&[e(1, 10), e(2, 20)]), Fold::Incremental);

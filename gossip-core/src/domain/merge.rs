@@ -17,7 +17,7 @@
 //!     BufferLimits, Channel, ChannelId, Hlc, LogEntry, NodeId, StreamId, VersionVector,
 //! };
 //!
-//! let a = NodeId::new("a")?;
+//! let a = NodeId::from_seed("a");
 //! let channel = Channel::new(ChannelId::new("c")?, a.clone());
 //! let stream = StreamId::new("s")?;
 //! let mut buffer = OutOfOrderBuffer::new(BufferLimits::default());
@@ -39,7 +39,8 @@ use super::{
     channel::Channel,
     entry::LogEntry,
     events::DomainEvent,
-    ids::{NodeId, StreamId},
+    ids::StreamId,
+    node_id::NodeId,
     version_vector::{SeqRange, VersionVector},
 };
 use crate::error::Error;

@@ -10,7 +10,7 @@ use crate::domain::{
 };
 
 fn node(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 fn entry(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {

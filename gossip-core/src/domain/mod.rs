@@ -1,6 +1,7 @@
 //! The pure domain: identifiers, clocks, entries, version vectors, channels,
 //! merge, retention, materializers, digests and events. No I/O, no system clock.
 
+pub(crate) mod base32;
 mod buffer;
 mod channel;
 mod digest;
@@ -10,6 +11,7 @@ mod hlc;
 mod ids;
 mod materializer;
 mod merge;
+mod node_id;
 mod retention;
 mod rng;
 mod version_vector;
@@ -20,11 +22,12 @@ pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
 pub use entry::{EntryKey, LogEntry};
 pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
-pub use ids::{ChannelId, NodeId, StreamId, MAX_ID_LEN};
+pub use ids::{ChannelId, StreamId, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
 pub use merge::{
     duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome, MergeOutput,
 };
+pub use node_id::{NodeId, Signature, NODE_ID_PREFIX, NODE_ID_TEXT_LEN};
 pub use retention::RetentionPolicy;
 pub use rng::SeededRng;
 pub use version_vector::{SeqRange, VersionVector};

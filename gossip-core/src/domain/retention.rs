@@ -6,7 +6,7 @@
 //! ```
 //! use gossip_core::{Hlc, LogEntry, NodeId, RetentionPolicy};
 //!
-//! let author = NodeId::new("a")?;
+//! let author = NodeId::from_seed("a");
 //! let log: Vec<LogEntry> = (1..=10)
 //!     .map(|seq| LogEntry::new(author.clone(), seq, Hlc::new(seq * 1_000, 0).unwrap(), vec![]))
 //!     .collect();
@@ -99,7 +99,7 @@ mod tests {
     use crate::domain::{Hlc, NodeId};
 
     fn log(n: u64) -> Vec<LogEntry> {
-        let a = NodeId::new("a").unwrap();
+        let a = NodeId::from_seed("a");
         (1..=n)
             .map(|s| LogEntry::new(a.clone(), s, Hlc::new(s * 100, 0).unwrap(), vec![]))
             .collect()

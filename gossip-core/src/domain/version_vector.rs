@@ -3,7 +3,7 @@
 //! ```
 //! use gossip_core::{NodeId, VersionVector};
 //!
-//! let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+//! let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
 //! let mut mine = VersionVector::new();
 //! mine.raise(&a, 3);
 //! let mut theirs = VersionVector::new();
@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::NodeId;
+use super::node_id::NodeId;
 
 /// Maps each author to the highest contiguous sequence held (0, the default,
 /// is not stored).
@@ -153,7 +153,7 @@ mod tests {
         proptest::collection::vec((0u8..6, 0u64..20), 0..8).prop_map(|pairs| {
             pairs
                 .into_iter()
-                .map(|(a, s)| (NodeId::new(format!("n{a}")).unwrap(), s))
+                .map(|(a, s)| (NodeId::from_seed(format!("n{a}")), s))
                 .collect()
         })
     }

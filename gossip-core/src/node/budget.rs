@@ -200,7 +200,7 @@ mod tests {
     use super::*;
 
     fn peer(name: &str) -> NodeId {
-        NodeId::new(name).unwrap()
+        NodeId::from_seed(name)
     }
 
     #[test]

@@ -5,9 +5,9 @@
 //!
 //! ```compile_fail
 //! # async fn f() -> Result<(), gossip_core::Error> {
-//! use gossip_core::{Coordinator, NodeId};
+//! use gossip_core::{Coordinator, Identity};
 //! // No store: there is no `build` to call.
-//! let node = Coordinator::builder(NodeId::new("a")?).build().await?;
+//! let node = Coordinator::builder(Identity::generate()).build().await?;
 //! # Ok(()) }
 //! ```
 
@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use super::{config::Config, coordinator::Coordinator, driver::Driver, subscription::Feeds};
 use crate::{
-    domain::NodeId,
     error::Error,
+    identity::Identity,
     ports::{Clock, DynStore, DynTransport, Store, SystemClock, Transport},
 };
 
@@ -29,7 +29,7 @@ pub struct NoStore;
 /// Assembles a [`Coordinator`]. Start with [`Coordinator::builder`].
 #[must_use]
 pub struct CoordinatorBuilder<S = NoStore> {
-    local: NodeId,
+    identity: Identity,
     store: S,
     transport: Option<DynTransport>,
     clock: Arc<dyn Clock>,
@@ -39,16 +39,16 @@ pub struct CoordinatorBuilder<S = NoStore> {
 impl<S> std::fmt::Debug for CoordinatorBuilder<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CoordinatorBuilder")
-            .field("local", &self.local)
+            .field("identity", &self.identity)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
 impl CoordinatorBuilder<NoStore> {
-    pub(crate) fn new(local: NodeId) -> Self {
+    pub(crate) fn new(identity: Identity) -> Self {
         Self {
-            local,
+            identity,
             store: NoStore,
             transport: None,
             clock: Arc::new(SystemClock),
@@ -61,7 +61,7 @@ impl<S> CoordinatorBuilder<S> {
     /// The store (required): `MemoryStore::new()`, `SqliteStore::open(..)`, or your own.
     pub fn store<T: Store>(self, store: T) -> CoordinatorBuilder<DynStore> {
         CoordinatorBuilder {
-            local: self.local,
+            identity: self.identity,
             store: Arc::new(store),
             transport: self.transport,
             clock: self.clock,
@@ -100,13 +100,14 @@ impl CoordinatorBuilder<DynStore> {
     /// saved state cannot be read.
     pub async fn build(self) -> Result<Coordinator, Error> {
         let Self {
-            local,
+            identity,
             store,
             transport,
             clock,
             config,
         } = self;
         config.validate()?;
+        let local = identity.node_id().clone();
         let feeds = Arc::new(Feeds::new(config.stream_capacity));
         let (commands, receiver) = mpsc::channel(config.command_capacity);
         let driver = Driver::load(

@@ -16,6 +16,7 @@ use super::{
 use crate::{
     domain::{ChannelId, DomainEvent, NodeId, SyncError},
     error::Error,
+    identity::Identity,
     ports::{DynStore, PeerRecord},
 };
 
@@ -25,10 +26,10 @@ use crate::{
 /// # async fn demo(node: gossip_core::Coordinator) -> Result<(), gossip_core::Error> {
 /// use gossip_core::{ChannelId, NodeId, StreamId};
 ///
-/// node.add_peer(NodeId::new("device-2")?).await?;
+/// node.add_peer(NodeId::from_seed("device-2")).await?;
 /// node.start().await?;
 /// let channel = node.create_channel(ChannelId::new("project-1")?).await?;
-/// channel.add_member(NodeId::new("device-2")?).await?;
+/// channel.add_member(NodeId::from_seed("device-2")).await?;
 /// let stream = channel.stream(StreamId::new("messages")?).await?;
 /// stream.append(b"hello".to_vec()).await?;
 /// # Ok(()) }
@@ -54,10 +55,12 @@ impl std::fmt::Debug for Coordinator {
 }
 
 impl Coordinator {
-    /// Starts building a node called `local`. The store is required (the
-    /// builder does not compile `build()` without one).
-    pub fn builder(local: NodeId) -> CoordinatorBuilder<NoStore> {
-        CoordinatorBuilder::new(local)
+    /// Starts building the node whose identity is `identity`: its
+    /// [`NodeId`] is the identity's, and a transport given to the builder
+    /// must have been made with the same identity. The store is required
+    /// (the builder does not compile `build()` without one).
+    pub fn builder(identity: Identity) -> CoordinatorBuilder<NoStore> {
+        CoordinatorBuilder::new(identity)
     }
 
     pub(crate) fn new(

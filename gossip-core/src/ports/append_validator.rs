@@ -13,7 +13,7 @@
 //!
 //! use gossip_core::{AppendValidator, AuthorPosition, Hlc, LogEntry, NodeId, StoreErrorKind};
 //!
-//! let a = NodeId::new("a")?;
+//! let a = NodeId::from_seed("a");
 //! let entry = |seq| LogEntry::new(a.clone(), seq, Hlc::new(seq, 0).unwrap(), b"x".to_vec());
 //! // The store holds a#1..=a#3.
 //! let stored: BTreeMap<NodeId, AuthorPosition> =

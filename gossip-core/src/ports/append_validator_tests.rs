@@ -8,7 +8,7 @@ use super::*;
 use crate::domain::Hlc;
 
 fn node(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 fn entry(author: &NodeId, sequence: u64) -> LogEntry {
@@ -180,23 +180,25 @@ fn rejection_messages_name_the_entry_and_the_stream() {
     let err = validate(&stored, &[entry(&a, 5)]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "entry a#5 does not follow: expected sequence 3"
+        format!("entry {a}#5 does not follow: expected sequence 3")
     );
     let store_err = err.into_store_error("test", &c, &s);
     assert_eq!(store_err.kind(), StoreErrorKind::NonContiguous);
     assert_eq!(store_err.backend(), "test");
     assert_eq!(
         store_err.to_string(),
-        "test store: non-contiguous sequence: append to c/s: entry a#5 does not follow: \
-         expected sequence 3; nothing was written"
+        format!(
+            "test store: non-contiguous sequence: append to c/s: entry {a}#5 does not follow: \
+             expected sequence 3; nothing was written"
+        )
     );
     let err = validate(&stored, &[entry(&a, 1)]).unwrap_err();
-    assert_eq!(err.to_string(), "entry a#1 is already held");
+    assert_eq!(err.to_string(), format!("entry {a}#1 is already held"));
     let full = positions(&[(&a, u64::MAX, 0)]);
     let err = validate(&full, &[entry(&a, 1)]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "entry a#1 does not follow: the author's log is full"
+        format!("entry {a}#1 does not follow: the author's log is full")
     );
 }
 

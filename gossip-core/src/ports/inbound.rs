@@ -12,7 +12,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let queue = InboundQueue::new("my-transport", 16);
 //! let sender = queue.sender(); // held by the I/O tasks
-//! let from = NodeId::new("a")?;
+//! let from = NodeId::from_seed("a");
 //! sender.try_push(Ok(TransportEvent::Frame { from, frame: "hi".into() }))?;
 //! assert!(matches!(queue.recv().await?, TransportEvent::Frame { .. }));
 //!
@@ -280,7 +280,7 @@ mod tests {
 
     fn frame(n: u8) -> InboundItem {
         Ok(TransportEvent::Frame {
-            from: NodeId::new("a").unwrap_or_else(|e| panic!("{e}")),
+            from: NodeId::from_seed("a"),
             frame: vec![n].into(),
         })
     }

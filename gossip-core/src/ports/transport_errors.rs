@@ -10,7 +10,7 @@
 //!     error.to_string(),
 //!     "my-transport transport: frame too large: frame of 2000 bytes exceeds the maximum of 1024 bytes"
 //! );
-//! let peer = NodeId::new("b")?;
+//! let peer = NodeId::from_seed("b");
 //! assert_eq!(
 //!     TransportError::unknown_peer("my-transport", &peer).kind(),
 //!     TransportErrorKind::UnknownPeer
@@ -110,7 +110,7 @@ mod tests {
     use super::*;
 
     fn node(name: &str) -> NodeId {
-        NodeId::new(name).unwrap_or_else(|e| panic!("{e}"))
+        NodeId::from_seed(name)
     }
 
     #[test]
@@ -157,13 +157,13 @@ mod tests {
         assert!(too_large.contains("11 bytes") && too_large.contains("10 bytes"));
         assert!(TransportError::unknown_peer("x", &b)
             .to_string()
-            .ends_with("for b"));
+            .ends_with(&format!("for {b}")));
         assert!(TransportError::queue_full("x", "inbox of b", 4)
             .to_string()
             .ends_with("inbox of b is full (4 items)"));
         assert!(TransportError::unreachable("x", &b, "down")
             .to_string()
-            .ends_with("b is unreachable: down"));
+            .ends_with(&format!("{b} is unreachable: down")));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //! use gossip_core::{raw::SeededRng, Channel, ChannelId, NodeId, StreamId, VersionVector};
 //! use std::collections::BTreeMap;
 //!
-//! let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
+//! let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
 //! let id = ChannelId::new("c")?;
 //! let mut channel = Channel::new(id.clone(), a.clone());
 //! channel.add_member(b.clone());
@@ -324,7 +324,7 @@ mod tests {
     use super::*;
 
     fn id(s: &str) -> NodeId {
-        NodeId::new(s).unwrap()
+        NodeId::from_seed(s)
     }
 
     fn vv(pairs: &[(&str, u64)]) -> VersionVector {

@@ -11,12 +11,12 @@
 //! use gossip_core::protocol::push::EagerPush;
 //! use gossip_core::{raw::SeededRng, Channel, ChannelId, NodeId};
 //!
-//! let me = NodeId::new("a")?;
+//! let me = NodeId::from_seed("a");
 //! let mut channel = Channel::new(ChannelId::new("c")?, me.clone());
-//! channel.add_member(NodeId::new("b")?);
+//! channel.add_member(NodeId::from_seed("b"));
 //! let mut push = EagerPush::new(4, SeededRng::new(7));
 //! let targets = push.targets(&channel, &me, None, |_| true);
-//! assert_eq!(targets, vec![NodeId::new("b")?]);
+//! assert_eq!(targets, vec![NodeId::from_seed("b")]);
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
 
@@ -78,9 +78,7 @@ mod tests {
     use crate::domain::ChannelId;
 
     fn channel(n: usize) -> (Channel, Vec<NodeId>) {
-        let ids: Vec<NodeId> = (0..n)
-            .map(|i| NodeId::new(format!("n{i}")).unwrap())
-            .collect();
+        let ids: Vec<NodeId> = (0..n).map(|i| NodeId::from_seed(format!("n{i}"))).collect();
         let mut c = Channel::new(ChannelId::new("c").unwrap(), ids[0].clone());
         for id in &ids[1..] {
             c.add_member(id.clone());

@@ -26,13 +26,21 @@ use std::{
 use crate::{
     domain::{ChannelId, EntryKey, Hlc, LogEntry, NodeId, StreamId, VersionVector},
     error::StoreErrorKind,
+    identity::Identity,
     ports::{Store, StoreResult, StreamStats},
 };
 
-/// A valid [`NodeId`]. Panics on an invalid name.
+/// The seeded [`Identity`] of a test node called `name`
+/// ([`Identity::from_seed`]): the same on every run and machine.
+#[must_use]
+pub fn identity(name: &str) -> Identity {
+    Identity::from_seed(name)
+}
+
+/// The [`NodeId`] of [`identity(name)`](identity).
 #[must_use]
 pub fn node(name: &str) -> NodeId {
-    NodeId::new(name).expect("valid node id")
+    identity(name).node_id().clone()
 }
 
 /// A valid [`ChannelId`]. Panics on an invalid name.

@@ -3,15 +3,18 @@
 //! `tests/multiprocess_tcp.rs` and `tests/multiprocess_libp2p.rs`).
 //!
 //! ```text
-//! node-proc [--transport tcp|libp2p] --listen <address> [--id <id>] [--key <file>]
+//! node-proc [--transport tcp|libp2p] --listen <address> (--id <name> | --key <file>)
 //!           [--store <sqlite path>] [--peer <id>=<address>]... [--member <id>]...
 //!           [--channel <name>] [--stream <name>]
 //! ```
 //!
-//! Over TCP (the default) addresses are `ip:port` and `--id` names the node.
-//! Over libp2p addresses are multiaddrs (`/ip4/127.0.0.1/tcp/0`) and the
-//! node id is derived from its identity key, kept in the `--key` file
-//! (created on first use) so that a restarted node keeps its id. Port 0
+//! The node's identity is seeded from `--id <name>` (a test identity anyone
+//! can derive from the name) or kept in the `--key` file (created on first
+//! use), so that a restarted node keeps its id. Wherever a node id is
+//! expected, a name stands for the seeded identity of that name, and output
+//! names such nodes by their names (node ids otherwise). Over TCP (the
+//! default) addresses are `ip:port`; over libp2p they are multiaddrs
+//! (`/ip4/127.0.0.1/tcp/0`). Port 0
 //! picks a free port. Without `--store` the node keeps its entries in
 //! memory. Every `--peer` and `--member` joins the channel (as does the node
 //! itself). It prints `ID <node id>`, then `LISTENING <address>` once bound
@@ -41,7 +44,7 @@ use std::{
     collections::VecDeque,
     io::{self, BufRead, Write},
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::ExitCode,
     sync::Arc,
     time::Duration,
@@ -49,14 +52,12 @@ use std::{
 
 use futures_util::StreamExt;
 use gossip_core::{
-    ChannelHandle, ChannelId, Config, Coordinator, NodeId, StreamHandle, StreamId, SyncError,
+    ChannelHandle, ChannelId, Config, Coordinator, Identity, NodeId, StreamHandle, StreamId,
+    SyncError,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_store_sqlite::SqliteStore;
-use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
-    Libp2pConfig, Libp2pTransport,
-};
+use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::sync::mpsc;
 
@@ -79,7 +80,7 @@ enum Kind {
 #[derive(Debug)]
 struct Args {
     kind: Kind,
-    id: Option<NodeId>,
+    id: Option<String>,
     key: Option<PathBuf>,
     listen: String,
     store: Option<PathBuf>,
@@ -110,21 +111,19 @@ impl Args {
                         other => return Err(format!("unknown transport {other:?}").into()),
                     }
                 }
-                "--id" => id = Some(NodeId::new(value()?)?),
+                "--id" => id = Some(value()?),
                 "--key" => key = Some(PathBuf::from(value()?)),
                 "--listen" => listen = Some(value()?),
                 "--store" => store = Some(PathBuf::from(value()?)),
                 "--peer" => peers.push(parse_peer(&value()?)?),
-                "--member" => members.push(NodeId::new(value()?)?),
+                "--member" => members.push(node_ref(&value()?)),
                 "--channel" => channel = value()?,
                 "--stream" => stream = value()?,
                 other => return Err(format!("unknown argument {other:?}").into()),
             }
         }
-        match kind {
-            Kind::Tcp if id.is_none() => return Err("--id is required over tcp".into()),
-            Kind::Libp2p if key.is_none() => return Err("--key is required over libp2p".into()),
-            _ => {}
+        if id.is_some() == key.is_some() {
+            return Err("exactly one of --id and --key is required".into());
         }
         Ok(Self {
             kind,
@@ -145,19 +144,58 @@ fn parse_peer(text: &str) -> Result<(NodeId, String), BoxError> {
     let (id, addr) = text
         .split_once('=')
         .ok_or_else(|| format!("peer {text:?} is not <id>=<address>"))?;
-    Ok((NodeId::new(id)?, addr.trim().to_owned()))
+    Ok((node_ref(id), addr.trim().to_owned()))
 }
 
-/// The libp2p identity kept in `path`, created there on first use.
-fn load_or_create_key(path: &Path) -> Result<Keypair, BoxError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Keypair::from_protobuf_encoding(&bytes)?),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let key = Keypair::generate_ed25519();
-            std::fs::write(path, key.to_protobuf_encoding()?)?;
-            Ok(key)
+/// The names given on the command line and in commands, by node id.
+static NAMES: std::sync::Mutex<Vec<(NodeId, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// A node id in its text form, or a name standing for the seeded identity
+/// of that name (remembered, so that output uses the name).
+fn node_ref(text: &str) -> NodeId {
+    let text = text.trim();
+    text.parse().unwrap_or_else(|_| {
+        let id = NodeId::from_seed(text);
+        let mut names = NAMES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !names.iter().any(|(known, _)| *known == id) {
+            names.push((id.clone(), text.to_owned()));
         }
-        Err(e) => Err(e.into()),
+        id
+    })
+}
+
+/// How output names `id`: its name if it was given one, else its id.
+fn display(id: &NodeId) -> String {
+    let names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    names
+        .iter()
+        .find(|(known, _)| known == id)
+        .map_or_else(|| id.to_string(), |(_, name)| name.clone())
+}
+
+/// The node's identity: seeded from `--id`, or kept in the `--key` file
+/// (created there on first use).
+fn identity(args: &Args) -> Result<Identity, BoxError> {
+    if let Some(name) = &args.id {
+        node_ref(name);
+        return Ok(Identity::from_seed(name));
+    }
+    let path = args.key.as_deref().ok_or("--id or --key is required")?;
+    match Identity::load(path) {
+        Ok(identity) => Ok(identity),
+        Err(gossip_core::Error::KeyFile {
+            kind: gossip_core::KeyFileErrorKind::NotFound,
+            ..
+        }) => {
+            let identity = Identity::generate();
+            identity.save(path)?;
+            Ok(identity)
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -169,19 +207,17 @@ enum Net {
 
 impl Net {
     /// Binds the transport the command line asks for, and says where.
-    async fn bind(args: &Args) -> Result<Self, BoxError> {
+    async fn bind(args: &Args, identity: &Identity) -> Result<Self, BoxError> {
         let (min, max) = (Duration::from_millis(20), Duration::from_millis(500));
         match args.kind {
             Kind::Tcp => {
-                let id = args.id.clone().ok_or("--id is required over tcp")?;
                 let config = TcpConfig::default().backoff(min, max);
-                let tcp = TcpTransport::bind(id, args.listen.parse()?, config).await?;
+                let tcp = TcpTransport::bind(identity, args.listen.parse()?, config).await?;
                 Ok(Self::Tcp(Arc::new(tcp)))
             }
             Kind::Libp2p => {
-                let path = args.key.as_deref().ok_or("--key is required over libp2p")?;
                 let config = Libp2pConfig::default().mdns(false).backoff(min, max);
-                let p2p = Libp2pTransport::new(load_or_create_key(path)?, config)?;
+                let p2p = Libp2pTransport::new(identity, config)?;
                 p2p.listen_on(args.listen.parse()?).await?;
                 Ok(Self::Libp2p(Arc::new(p2p)))
             }
@@ -265,15 +301,16 @@ struct Node {
 
 impl Node {
     async fn start(args: &Args) -> Result<Self, BoxError> {
-        let net = Net::bind(args).await?;
+        let identity = identity(args)?;
+        let net = Net::bind(args, &identity).await?;
         let id = net.local_id();
-        answer(&format!("ID {id}"));
+        answer(&format!("ID {}", display(&id)));
         answer(&format!("LISTENING {}", net.address()?));
         for (peer, addr) in &args.peers {
             net.add_address(peer.clone(), addr)?;
         }
         let config = Config::default().gossip_interval(Duration::from_millis(100));
-        let builder = Coordinator::builder(id.clone());
+        let builder = Coordinator::builder(identity);
         let builder = match &args.store {
             Some(path) => builder.store(SqliteStore::open(path).await?),
             None => builder.store(MemoryStore::new()),
@@ -314,7 +351,7 @@ impl Node {
         let lines = match command {
             "peer" => {
                 let (id, addr) = rest.split_once(' ').ok_or("usage: peer <id> <address>")?;
-                let id = NodeId::new(id)?;
+                let id = node_ref(id);
                 self.net.add_address(id.clone(), addr.trim())?;
                 if id != *self.node.local_id() {
                     self.node.add_peer(id.clone()).await?;
@@ -333,21 +370,20 @@ impl Node {
                 lines.push(format!("ENTRIES {}", entries.len()));
                 lines.extend(entries.iter().map(|e| {
                     let text = String::from_utf8_lossy(&e.payload).replace('\n', " ");
-                    format!("ENTRY {} {} {text}", e.author, e.sequence)
+                    format!("ENTRY {} {} {text}", display(&e.author), e.sequence)
                 }));
                 lines
             }
             "reachable" => {
                 let health = self.node.health().await?;
-                let peers: Vec<String> =
-                    health.reachable_peers().map(ToString::to_string).collect();
+                let peers: Vec<String> = health.reachable_peers().map(display).collect();
                 vec![format!("REACHABLE {}", peers.join(","))]
             }
             "errors" => {
                 let mut lines = Vec::with_capacity(errors.len() + 1);
                 lines.push(format!("ERRORS {}", errors.len()));
                 lines.extend(errors.iter().map(|e| {
-                    let peer = e.peer.as_ref().map_or("-", NodeId::as_str);
+                    let peer = e.peer.as_ref().map_or_else(|| "-".to_owned(), display);
                     format!("ERROR {peer} {}", e.error.to_string().replace('\n', " "))
                 }));
                 lines

@@ -9,7 +9,7 @@ use std::{
 };
 
 use gossip_core::{
-    ChannelHandle, ChannelId, Config, Coordinator, DynStore, LogEntry, NodeId, StreamId,
+    ChannelHandle, ChannelId, Config, Coordinator, DynStore, Identity, LogEntry, NodeId, StreamId,
 };
 use gossip_middleware::FaultsHandle;
 use gossip_store_memory::MemoryStore;
@@ -50,6 +50,7 @@ impl Drop for TempDir {
 /// One node of a [`MatrixCluster`].
 #[derive(Debug)]
 struct Slot {
+    identity: Identity,
     id: NodeId,
     /// The memory store, kept across restarts (memory cells only).
     memory: MemoryStore,
@@ -84,9 +85,10 @@ impl MatrixCluster {
         let mut slots = Vec::with_capacity(n);
         for i in 0..n {
             let wire = Wire::new(cell.transport);
-            let id = wire.node_id(NodeId::new(format!("matrix-{i}"))?)?;
+            let identity = Identity::from_seed(format!("matrix-{i}"));
             slots.push(Slot {
-                id,
+                id: identity.node_id().clone(),
+                identity,
                 memory: MemoryStore::new(),
                 wire,
                 faults: None,
@@ -193,7 +195,7 @@ impl MatrixCluster {
             .map(|s| (s.id.clone(), &s.wire))
             .collect();
         let opened = wire::open(
-            &slot.id,
+            &slot.identity,
             seed,
             &mut slot.wire,
             &self.network,
@@ -204,7 +206,7 @@ impl MatrixCluster {
         let config = Config::default()
             .gossip_interval(Duration::from_millis(100))
             .seed(seed);
-        let node = Coordinator::builder(slot.id.clone())
+        let node = Coordinator::builder(slot.identity.clone())
             .store(store)
             .transport(opened.transport)
             .config(config)

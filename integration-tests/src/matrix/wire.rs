@@ -3,14 +3,11 @@
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use gossip_core::{DynTransport, NodeId, Transport};
+use gossip_core::{DynTransport, Identity, NodeId, Transport};
 use gossip_middleware::{
     Compression, Encryption, FaultConfig, FaultsHandle, FaultsLayer, Metrics, NetworkKey,
 };
-use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
-    Libp2pConfig, Libp2pTransport,
-};
+use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
 use gossip_transport_memory::MemoryNetwork;
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tower::Layer;
@@ -34,10 +31,8 @@ pub(crate) enum Wire {
         /// Where it listens now.
         address: Option<SocketAddr>,
     },
-    /// Keeps its libp2p identity; listens on a fresh loopback port at each boot.
+    /// Listens on a fresh loopback port at each boot.
     Libp2p {
-        /// The identity (the node id is derived from it).
-        keypair: Box<Keypair>,
         /// The transport of the running node.
         current: Option<Arc<Libp2pTransport>>,
         /// Where it listens now, ending in `/p2p/<peer id>`.
@@ -46,7 +41,7 @@ pub(crate) enum Wire {
 }
 
 impl Wire {
-    /// A wire of `kind`; for libp2p, with a fresh identity.
+    /// A wire of `kind`.
     pub(crate) fn new(kind: TransportKind) -> Self {
         match kind {
             TransportKind::Memory => Wire::Memory,
@@ -55,21 +50,9 @@ impl Wire {
                 address: None,
             },
             TransportKind::Libp2p => Wire::Libp2p {
-                keypair: Box::new(Keypair::generate_ed25519()),
                 current: None,
                 address: None,
             },
-        }
-    }
-
-    /// The id a node on this wire has: derived from the libp2p identity, or
-    /// `fallback`.
-    pub(crate) fn node_id(&self, fallback: NodeId) -> MatrixResult<NodeId> {
-        match self {
-            Wire::Libp2p { keypair, .. } => {
-                Ok(gossip_transport_libp2p::node_id_from_keypair(keypair)?)
-            }
-            _ => Ok(fallback),
         }
     }
 
@@ -105,20 +88,22 @@ fn libp2p_config(seed: u64) -> Libp2pConfig {
         .seed(seed)
 }
 
-/// Opens node `id`'s raw transport on `wire` and wraps it in `stack`.
+/// Opens the raw transport of the node whose identity is `identity` on
+/// `wire` and wraps it in `stack`.
 /// `others` are the wires of the other nodes: their address books learn this
 /// node's new address, and this node's learns theirs.
 pub(crate) async fn open(
-    id: &NodeId,
+    identity: &Identity,
     seed: u64,
     wire: &mut Wire,
     network: &MemoryNetwork,
     others: &[(NodeId, &Wire)],
     stack: Stack,
 ) -> MatrixResult<Opened> {
+    let id = identity.node_id();
     match wire {
         Wire::Memory => {
-            let transport = network.join(id.clone())?;
+            let transport = network.join(identity)?;
             Ok(Opened {
                 transport: layered(transport, stack),
                 faults: None,
@@ -126,8 +111,7 @@ pub(crate) async fn open(
         }
         Wire::Tcp { current, address } => {
             let tcp = Arc::new(
-                TcpTransport::bind(id.clone(), ([127, 0, 0, 1], 0).into(), tcp_config(seed))
-                    .await?,
+                TcpTransport::bind(identity, ([127, 0, 0, 1], 0).into(), tcp_config(seed)).await?,
             );
             let own = tcp.local_addr();
             for (peer, other) in others {
@@ -146,15 +130,8 @@ pub(crate) async fn open(
             *address = Some(own);
             Ok(with_faults(tcp, stack))
         }
-        Wire::Libp2p {
-            keypair,
-            current,
-            address,
-        } => {
-            let p2p = Arc::new(Libp2pTransport::new(
-                (**keypair).clone(),
-                libp2p_config(seed),
-            )?);
+        Wire::Libp2p { current, address } => {
+            let p2p = Arc::new(Libp2pTransport::new(identity, libp2p_config(seed))?);
             let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
             let listening = p2p.listen_on(loopback).await?;
             let own = listening

@@ -4,14 +4,14 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport, TransportEvent};
+//! use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 //! use gossip_middleware::CompressionLayer;
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = CompressionLayer::lz4().layer(network.join(NodeId::new("a")?)?);
-//! let b = CompressionLayer::lz4().layer(network.join(NodeId::new("b")?)?);
+//! let a = CompressionLayer::lz4().layer(network.join(&Identity::from_seed("a"))?);
+//! let b = CompressionLayer::lz4().layer(network.join(&Identity::from_seed("b"))?);
 //! let frame = bytes::Bytes::from("gossip ".repeat(100));
 //! a.send(b.local_id(), frame.clone()).await?;
 //! match b.recv().await? {

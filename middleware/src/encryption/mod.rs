@@ -1,17 +1,30 @@
 //! Encryption: AEAD over whole frames with a shared [`NetworkKey`], and over
 //! entry payloads at rest ([`StoreEncryption`]).
 //!
+//! # When it is needed
+//!
+//! The TCP and libp2p transports already authenticate every connection
+//! (each side proves its node id with its identity key) and encrypt every
+//! frame under keys fresh to the connection (Noise), and the TCP transport
+//! can admit only holders of a network key (`TcpConfig::network_key`). Over
+//! them this layer is defence in depth: a second, long-lived key that a
+//! compromise of the transport alone does not reveal. It is *needed* over
+//! transports without security of their own (the in-memory transport, a
+//! BLE or serial link you write): there it is the only confidentiality, and
+//! it binds the claimed sender and receiver ids into every frame, though it
+//! cannot prove who holds the shared key.
+//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport, TransportEvent};
+//! use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 //! use gossip_middleware::{EncryptionLayer, NetworkKey};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;
 //!
 //! let layer = EncryptionLayer::new(NetworkKey::new(1, [42; 32])); // share the key out of band
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = layer.layer(network.join(NodeId::new("a")?)?);
-//! let b = layer.layer(network.join(NodeId::new("b")?)?);
+//! let a = layer.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = layer.layer(network.join(&Identity::from_seed("b"))?);
 //! a.send(b.local_id(), "secret".into()).await?;
 //! match b.recv().await? {
 //!     TransportEvent::Frame { frame, .. } => assert_eq!(&frame[..], b"secret"),

@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn sessions_are_independent_and_bounded() {
-        let a = NodeId::new("a").unwrap();
+        let a = NodeId::from_seed("a");
         let mut guard = ReplayGuard::new(64);
         guard.commit(&a, [1; 4], 5);
         assert!(guard.check(&a, [1; 4], 5).is_err());

@@ -54,7 +54,7 @@ impl StoreKeys {
 ///
 /// let store = StoreEncryptionLayer::new(NetworkKey::new(1, [9; 32])).layer(MemoryStore::new());
 /// let (c, s) = (ChannelId::new("c")?, StreamId::new("s")?);
-/// let entry = LogEntry::new(NodeId::new("a")?, 1, Hlc::new(1, 0)?, b"private".to_vec());
+/// let entry = LogEntry::new(NodeId::from_seed("a"), 1, Hlc::new(1, 0)?, b"private".to_vec());
 /// store.append(&c, &s, &[entry.clone()]).await?;
 /// // The inner store holds ciphertext; reads through the layer decrypt.
 /// assert_ne!(store.get_ref().read(&c, &s, None, 10).await?[0].payload, entry.payload);

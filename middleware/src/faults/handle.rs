@@ -116,7 +116,7 @@ impl Shared {
 ///
 /// let layer = FaultsLayer::new(FaultConfig::none());
 /// let handle = layer.handle();
-/// let c = NodeId::new("c")?;
+/// let c = NodeId::from_seed("c");
 /// handle.partition([c.clone()]);
 /// assert!(handle.is_partitioned(&c));
 /// handle.heal();

@@ -3,15 +3,15 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport};
+//! use gossip_core::{Identity, NodeId, Transport};
 //! use gossip_middleware::{FaultConfig, FaultsLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
 //! let faults = FaultsLayer::new(FaultConfig::none().seed(42).drop(0.25));
-//! let a = faults.layer(network.join(NodeId::new("a")?)?);
-//! let b = faults.layer(network.join(NodeId::new("b")?)?);
+//! let a = faults.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = faults.layer(network.join(&Identity::from_seed("b"))?);
 //! assert!(!a.capabilities().reliable);
 //! for _ in 0..100 {
 //!     a.send(b.local_id(), "x".into()).await?; // Ok, even when lost

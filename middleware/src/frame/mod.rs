@@ -8,7 +8,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use bytes::{BufMut, Bytes, BytesMut};
-//! use gossip_core::{NodeId, Transport, TransportEvent};
+//! use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 //! use gossip_middleware::frame::{FrameContext, FrameTransform, FramedLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;
@@ -41,8 +41,8 @@
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
 //! let layer = FramedLayer::new(Versioned(2));
-//! let a = layer.layer(network.join(NodeId::new("a")?)?);
-//! let b = layer.layer(network.join(NodeId::new("b")?)?);
+//! let a = layer.layer(network.join(&Identity::from_seed("a"))?);
+//! let b = layer.layer(network.join(&Identity::from_seed("b"))?);
 //! assert_eq!(a.max_frame_len(), network.max_frame_len() - 1);
 //! a.send(b.local_id(), "hello".into()).await?;
 //! match b.recv().await? {

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tower::Layer;
 
@@ -41,16 +41,13 @@ impl FrameTransform for Tag {
         }
         assert!(frame.len() <= cx.max_frame_len);
         let mut out = BytesMut::from(&frame[..]);
-        out.put_u8(cx.local.as_str().as_bytes()[0]);
-        out.put_u8(cx.peer.as_str().as_bytes()[0]);
+        out.put_u8(cx.local.as_bytes()[0]);
+        out.put_u8(cx.peer.as_bytes()[0]);
         Ok(out.freeze())
     }
 
     fn open(&self, cx: &FrameContext<'_>, frame: Bytes) -> Result<Bytes, TagError> {
-        let expected = [
-            cx.peer.as_str().as_bytes()[0],
-            cx.local.as_str().as_bytes()[0],
-        ];
+        let expected = [cx.peer.as_bytes()[0], cx.local.as_bytes()[0]];
         match frame.len().checked_sub(2) {
             Some(body) if frame[body..] == expected => Ok(frame.slice(..body)),
             _ => Err(TagError::Missing),
@@ -64,7 +61,7 @@ fn pair() -> (MemoryNetwork, Node, Node) {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().max_frame_len(64));
     let join = |name: &str| {
         Framed::with_transform(
-            network.join(NodeId::new(name).unwrap()).unwrap(),
+            network.join(&Identity::from_seed(name)).unwrap(),
             Tag::default(),
         )
     };
@@ -131,8 +128,14 @@ async fn a_seal_error_sends_nothing() {
     assert_eq!(source, Some(&TagError::Disabled));
     assert_eq!(network.queued(), 0);
     // get_mut and into_inner reach the same transport.
-    assert_eq!(a.get_mut().local_id().as_str(), "a");
-    assert_eq!(a.into_inner().local_id().as_str(), "a");
+    assert_eq!(
+        a.get_mut().local_id().as_str(),
+        gossip_core::NodeId::from_seed("a").as_str()
+    );
+    assert_eq!(
+        a.into_inner().local_id().as_str(),
+        gossip_core::NodeId::from_seed("a").as_str()
+    );
 }
 
 #[tokio::test]
@@ -149,8 +152,10 @@ async fn an_unopenable_frame_is_rejected_and_the_next_one_served() {
     let err = b.recv().await.unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::Rejected);
     assert!(
-        err.to_string()
-            .contains("frame from a rejected: missing tag"),
+        err.to_string().contains(&format!(
+            "frame from {} rejected: missing tag",
+            gossip_core::NodeId::from_seed("a")
+        )),
         "{err}"
     );
     let source = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<TagError>());
@@ -181,7 +186,7 @@ impl FrameTransform for Nothing {
 async fn framed_layer_builds_framed_transports() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let layer = FramedLayer::new(Nothing);
-    let a = layer.layer(network.join(NodeId::new("a").unwrap()).unwrap());
+    let a = layer.layer(network.join(&Identity::from_seed("a")).unwrap());
     assert_eq!(a.backend(), "nothing");
     assert_eq!(a.max_frame_len(), network.max_frame_len());
 }

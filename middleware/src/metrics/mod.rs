@@ -13,15 +13,15 @@
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! use gossip_core::{NodeId, Transport};
+//! use gossip_core::{Identity, NodeId, Transport};
 //! use gossip_middleware::MetricsLayer;
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::Layer;
 //!
 //! let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//! let a = MetricsLayer::new().layer(network.join(NodeId::new("a")?)?);
-//! let _b = network.join(NodeId::new("b")?)?;
-//! a.send(&NodeId::new("b")?, "frame".into()).await?; // counted under peer="b", kind="unknown"
+//! let a = MetricsLayer::new().layer(network.join(&Identity::from_seed("a"))?);
+//! let _b = network.join(&Identity::from_seed("b"))?;
+//! a.send(&NodeId::from_seed("b"), "frame".into()).await?; // counted under peer="b", kind="unknown"
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

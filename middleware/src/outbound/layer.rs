@@ -14,7 +14,7 @@ use super::{SendService, ServiceTransport};
 ///
 /// ```
 /// use std::time::Duration;
-/// use gossip_core::{NodeId, Transport};
+/// use gossip_core::{Identity, NodeId, Transport};
 /// use gossip_middleware::SendLayer;
 /// use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 /// use tower::{limit::ConcurrencyLimitLayer, timeout::TimeoutLayer, ServiceBuilder};
@@ -26,7 +26,7 @@ use super::{SendService, ServiceTransport};
 ///             .layer(TimeoutLayer::new(Duration::from_secs(1)))
 ///             .layer(ConcurrencyLimitLayer::new(16)),
 ///     ))
-///     .service(network.join(NodeId::new("a")?)?);
+///     .service(network.join(&Identity::from_seed("a"))?);
 /// assert_eq!(transport.backend(), "tower");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

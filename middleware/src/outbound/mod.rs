@@ -9,7 +9,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! use std::time::Duration;
-//! use gossip_core::{NodeId, Transport};
+//! use gossip_core::{Identity, NodeId, Transport};
 //! use gossip_middleware::{MetricsLayer, SendLayer};
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //! use tower::{limit::RateLimitLayer, timeout::TimeoutLayer, ServiceBuilder};
@@ -21,9 +21,9 @@
 //!             .layer(TimeoutLayer::new(Duration::from_millis(500)))
 //!             .layer(RateLimitLayer::new(1_000, Duration::from_secs(1))),
 //!     ))
-//!     .service(network.join(NodeId::new("a")?)?);
-//! let _b = network.join(NodeId::new("b")?)?;
-//! a.send(&NodeId::new("b")?, "rate limited".into()).await?;
+//!     .service(network.join(&Identity::from_seed("a"))?);
+//! let _b = network.join(&Identity::from_seed("b"))?;
+//! a.send(&NodeId::from_seed("b"), "rate limited".into()).await?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! # }).unwrap();
 //! ```

@@ -20,15 +20,15 @@ pub type SendFuture = Pin<Box<dyn Future<Output = Result<(), TransportError>> + 
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use gossip_core::NodeId;
+/// use gossip_core::{Identity, NodeId};
 /// use gossip_middleware::SendService;
 /// use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 /// use tower::ServiceExt;
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-/// let sender = SendService::new(network.join(NodeId::new("a")?)?);
-/// let _b = network.join(NodeId::new("b")?)?;
-/// sender.oneshot((NodeId::new("b")?, "hi".into())).await?;
+/// let sender = SendService::new(network.join(&Identity::from_seed("a"))?);
+/// let _b = network.join(&Identity::from_seed("b"))?;
+/// sender.oneshot((NodeId::from_seed("b"), "hi".into())).await?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```

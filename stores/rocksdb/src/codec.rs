@@ -154,7 +154,7 @@ mod tests {
 
     fn entry(sig: Option<&'static [u8]>, payload: &'static [u8]) -> LogEntry {
         let mut e = LogEntry::new(
-            NodeId::new("a").unwrap(),
+            NodeId::from_seed("a"),
             7,
             Hlc::new(123, 4).unwrap(),
             payload,
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn damaged_entries_are_corrupt() {
         let value = encode_entry(&entry(Some(b"signature"), b"payload")).unwrap();
-        let a = NodeId::new("a").unwrap();
+        let a = NodeId::from_seed("a");
         for bad in [
             &value[..5],
             &value[..8],

@@ -432,7 +432,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = RocksDbStore::open(&dir).await.unwrap();
         let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
-        let authors = [NodeId::new("a").unwrap(), NodeId::new("b").unwrap()];
+        let authors = [NodeId::from_seed("a"), NodeId::from_seed("b")];
         let mut next = [1u64, 1];
         for (round, size) in [1usize, 2, 3, 127, 300, 7].into_iter().enumerate() {
             let i = round % 2;

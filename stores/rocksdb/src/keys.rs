@@ -202,7 +202,7 @@ mod tests {
         StreamId::new(s).unwrap()
     }
     fn node(s: &str) -> NodeId {
-        NodeId::new(s).unwrap()
+        NodeId::from_seed(s)
     }
 
     #[test]
@@ -242,7 +242,7 @@ mod tests {
         assert!(!entry_key(&a, 1).starts_with(&ab));
         assert_eq!(sequence_of(&a, &entry_key(&a, 42)), Some(42));
         assert_eq!(sequence_of(&a, &entry_key(&ab, 42)), None);
-        assert_eq!(author_of(&p, &ab).as_deref(), Some("ab"));
+        assert_eq!(author_of(&p, &ab).as_deref(), Some(node("ab").as_str()));
         assert_eq!(
             stream_of(&channel_prefix(&ch("c")), &ab).as_deref(),
             Some("s")
@@ -259,7 +259,7 @@ mod tests {
     }
 
     /// Byte order of `read_order` keys is `(timestamp, author, sequence)`
-    /// order, with authors compared as strings (shorter prefix first).
+    /// order: an author's text form sorts as its key bytes.
     #[test]
     fn read_order_keys_sort_in_read_order() {
         let p = stream_prefix(&ch("c"), &st("s"));

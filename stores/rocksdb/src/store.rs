@@ -45,7 +45,7 @@ use crate::{
 /// let dir = std::env::temp_dir().join(format!("gossip-rocksdb-doc-{}", std::process::id()));
 /// let store = RocksDbStore::open(&dir).await?;
 /// let (channel, stream) = (ChannelId::new("c")?, StreamId::new("s")?);
-/// let entry = LogEntry::new(NodeId::new("a")?, 1, Hlc::new(1, 0)?, b"hi".to_vec());
+/// let entry = LogEntry::new(NodeId::from_seed("a"), 1, Hlc::new(1, 0)?, b"hi".to_vec());
 /// store.append(&channel, &stream, &[entry.clone()]).await?;
 /// assert_eq!(store.read(&channel, &stream, None, 10).await?, vec![entry]);
 /// store.close().await?;

@@ -452,7 +452,7 @@ mod tests {
     async fn counters_agree_with_entries() {
         let store = SqliteStore::in_memory().await.unwrap();
         let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
-        let authors = [NodeId::new("a").unwrap(), NodeId::new("b").unwrap()];
+        let authors = [NodeId::from_seed("a"), NodeId::from_seed("b")];
         let mut next = [1u64, 1];
         for (round, size) in [1usize, 2, 3, 127, 128, 129, 255, 300, 7]
             .into_iter()

@@ -39,7 +39,7 @@ use crate::{
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 /// let store = SqliteStore::in_memory().await?;
 /// let (channel, stream) = (ChannelId::new("c")?, StreamId::new("s")?);
-/// let entry = LogEntry::new(NodeId::new("a")?, 1, Hlc::new(1, 0)?, b"hi".to_vec());
+/// let entry = LogEntry::new(NodeId::from_seed("a"), 1, Hlc::new(1, 0)?, b"hi".to_vec());
 /// store.append(&channel, &stream, &[entry.clone()]).await?;
 /// assert_eq!(store.read(&channel, &stream, None, 10).await?, vec![entry]);
 /// store.close().await?;

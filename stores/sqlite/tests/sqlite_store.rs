@@ -10,7 +10,7 @@ fn ids() -> (ChannelId, StreamId, NodeId) {
     (
         ChannelId::new("c").unwrap(),
         StreamId::new("s").unwrap(),
-        NodeId::new("a").unwrap(),
+        NodeId::from_seed("a"),
     )
 }
 

@@ -1,63 +1,61 @@
-//! `NodeId` ↔ `PeerId`: a node's libp2p identity names it.
+//! `NodeId` ↔ `PeerId`: one Ed25519 key names a node in both worlds.
 //!
-//! The [`NodeId`] of a libp2p node is its [`PeerId`] in base58 (the form
-//! libp2p prints, `12D3KooW…` for Ed25519 keys, 52 bytes), so the id a peer
-//! proves in the Noise handshake *is* its node id: nobody can send frames
-//! under another node's id without its private key.
+//! A node's libp2p keypair is its [`Identity`]'s key, so its [`PeerId`] (the
+//! key, as libp2p encodes it) and its [`NodeId`] are the same key: the id a
+//! peer proves in libp2p's Noise handshake *is* its node id, and nobody can
+//! send frames under another node's id without its secret key. No name book
+//! is needed.
 //!
 //! ```
-//! use gossip_transport_libp2p::{node_id_from_keypair, peer_id_from_node_id};
-//! use libp2p::identity::Keypair;
+//! use gossip_core::Identity;
+//! use gossip_transport_libp2p::{keypair_from_identity, node_id_from_peer_id, peer_id_from_node_id};
 //!
-//! let keypair = Keypair::generate_ed25519();
-//! let node = node_id_from_keypair(&keypair)?;
-//! assert_eq!(peer_id_from_node_id(&node), Some(keypair.public().to_peer_id()));
-//! # Ok::<(), gossip_core::Error>(())
+//! let identity = Identity::generate();
+//! let peer = keypair_from_identity(&identity).public().to_peer_id();
+//! assert_eq!(peer_id_from_node_id(identity.node_id()), peer);
+//! assert_eq!(node_id_from_peer_id(&peer).as_ref(), Some(identity.node_id()));
 //! ```
 
-use gossip_core::NodeId;
+use gossip_core::{Identity, NodeId};
 use libp2p::{
-    identity::{Keypair, PublicKey},
+    identity::{ed25519, Keypair, PublicKey},
     PeerId,
 };
 
-/// The [`NodeId`] of the node whose libp2p identity is `peer`: its base58 form.
-///
-/// # Errors
-///
-/// Never in practice: a `PeerId` in base58 is at most 60 ASCII characters,
-/// well within [`NodeId`]'s limits. The `Result` is the one of
-/// [`NodeId::new`].
-pub fn node_id_from_peer_id(peer: &PeerId) -> Result<NodeId, gossip_core::Error> {
-    NodeId::new(peer.to_base58())
-}
-
-/// The [`NodeId`] of the node whose identity key is `key`.
-///
-/// # Errors
-///
-/// As [`node_id_from_peer_id`] (never in practice).
-pub fn node_id_from_public_key(key: &PublicKey) -> Result<NodeId, gossip_core::Error> {
-    node_id_from_peer_id(&key.to_peer_id())
-}
-
-/// The [`NodeId`] of the node whose identity is `keypair`: what
-/// [`Libp2pTransport::new`](crate::Libp2pTransport::new) uses as its
-/// [`local_id`](gossip_core::Transport::local_id).
-///
-/// # Errors
-///
-/// As [`node_id_from_peer_id`] (never in practice).
-pub fn node_id_from_keypair(keypair: &Keypair) -> Result<NodeId, gossip_core::Error> {
-    node_id_from_public_key(&keypair.public())
-}
-
-/// The [`PeerId`] a derived [`NodeId`] names, or `None` when `node` is not a
-/// `PeerId` in base58 (a name chosen by the application, see
-/// [`Libp2pTransport::with_node_id`](crate::Libp2pTransport::with_node_id)).
+/// The libp2p keypair of the node whose identity is `identity`: the same
+/// Ed25519 key.
 #[must_use]
-pub fn peer_id_from_node_id(node: &NodeId) -> Option<PeerId> {
-    node.as_str().parse().ok()
+pub fn keypair_from_identity(identity: &Identity) -> Keypair {
+    match ed25519::SecretKey::try_from_bytes(identity.secret_bytes()) {
+        Ok(secret) => Keypair::from(ed25519::Keypair::from(secret)),
+        // Any 32 bytes are an Ed25519 secret key: only the length is checked.
+        Err(error) => unreachable!("32 bytes refused as an Ed25519 secret key: {error}"),
+    }
+}
+
+/// The [`NodeId`] of the node whose libp2p identity is `peer`, or `None`
+/// when `peer` is not an Ed25519 key (a libp2p node of another kind, never
+/// a gossip node).
+#[must_use]
+pub fn node_id_from_peer_id(peer: &PeerId) -> Option<NodeId> {
+    let multihash = peer.as_ref();
+    // Ed25519 peer ids inline the key (the identity multihash, code 0).
+    if multihash.code() != 0 {
+        return None;
+    }
+    let key = PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let key = key.try_into_ed25519().ok()?;
+    NodeId::from_bytes(&key.to_bytes()).ok()
+}
+
+/// The [`PeerId`] of the node `node`.
+#[must_use]
+pub fn peer_id_from_node_id(node: &NodeId) -> PeerId {
+    match ed25519::PublicKey::try_from_bytes(node.as_bytes()) {
+        Ok(key) => PublicKey::from(key).to_peer_id(),
+        // A `NodeId` is checked to be a valid Ed25519 point when made.
+        Err(error) => unreachable!("{node} refused as an Ed25519 public key: {error}"),
+    }
 }
 
 #[cfg(test)]
@@ -67,22 +65,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derivation_is_stable_and_reversible() {
-        let keypair = Keypair::ed25519_from_bytes([7u8; 32]).unwrap();
-        let node = node_id_from_keypair(&keypair).unwrap();
-        assert_eq!(node, node_id_from_keypair(&keypair).unwrap());
-        assert_eq!(node, node_id_from_public_key(&keypair.public()).unwrap());
-        assert_eq!(node.as_str().len(), 52);
-        assert!(node.as_str().starts_with("12D3KooW"));
-        assert_eq!(
-            peer_id_from_node_id(&node),
-            Some(keypair.public().to_peer_id())
-        );
+    fn the_same_key_names_the_node_and_the_peer() {
+        for seed in ["a", "b", "c"] {
+            let identity = Identity::from_seed(seed);
+            let keypair = keypair_from_identity(&identity);
+            let peer = keypair.public().to_peer_id();
+            assert_eq!(peer_id_from_node_id(identity.node_id()), peer);
+            assert_eq!(node_id_from_peer_id(&peer).unwrap(), *identity.node_id());
+            assert!(peer.to_base58().starts_with("12D3KooW"));
+        }
     }
 
     #[test]
-    fn chosen_names_are_not_peer_ids() {
-        let node = NodeId::new("device-1").unwrap();
-        assert_eq!(peer_id_from_node_id(&node), None);
+    fn peers_of_other_key_types_are_not_nodes() {
+        // A peer id hashed with SHA-256 (keys of other types).
+        let peer = PeerId::random();
+        assert_eq!(node_id_from_peer_id(&peer), None);
     }
 }

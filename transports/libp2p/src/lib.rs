@@ -15,9 +15,7 @@ pub use config::{
     Libp2pConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_CONCURRENT_STREAMS,
     DEFAULT_MAX_FRAME_LEN, DEFAULT_SEND_QUEUE_CAPACITY, MAX_FRAME_LEN_LIMIT,
 };
-pub use identity::{
-    node_id_from_keypair, node_id_from_peer_id, node_id_from_public_key, peer_id_from_node_id,
-};
+pub use identity::{keypair_from_identity, node_id_from_peer_id, peer_id_from_node_id};
 pub use transport::{Libp2pStats, Libp2pTransport};
 
 /// Re-exported so that applications name the same libp2p types

@@ -17,7 +17,10 @@ use gossip_core::{raw::SeededRng, NodeId, TransportError, TransportErrorKind};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use tokio::{sync::watch, time::Instant};
 
-use crate::{identity::peer_id_from_node_id, Libp2pConfig, Libp2pStats, BACKEND};
+use crate::{
+    identity::{node_id_from_peer_id, peer_id_from_node_id},
+    Libp2pConfig, Libp2pStats, BACKEND,
+};
 
 /// Addresses kept per peer, in each of the two lists (given, learnt).
 const MAX_ADDRESSES: usize = 16;
@@ -67,8 +70,6 @@ impl PeerState {
 /// The peer table.
 pub(crate) struct Table {
     /// Bindings of application-chosen node ids, both ways.
-    by_node: HashMap<NodeId, PeerId>,
-    by_peer: HashMap<PeerId, NodeId>,
     peers: HashMap<PeerId, PeerState>,
     listen_addrs: Vec<Multiaddr>,
     rng: SeededRng,
@@ -134,8 +135,6 @@ impl Shared {
             local_peer,
             config,
             table: Mutex::new(Table {
-                by_node: HashMap::new(),
-                by_peer: HashMap::new(),
                 peers: HashMap::new(),
                 listen_addrs: Vec::new(),
                 rng,
@@ -157,32 +156,6 @@ impl Shared {
 
     // ------------------------------------------------------------- ids --
 
-    /// The node id frames from `peer` carry: its bound id, else the derived one.
-    pub(crate) fn node_of(&self, peer: &PeerId) -> Option<NodeId> {
-        let table = self.lock();
-        Self::node_of_locked(&table, peer)
-    }
-
-    fn node_of_locked(table: &Table, peer: &PeerId) -> Option<NodeId> {
-        match table.by_peer.get(peer) {
-            Some(node) => Some(node.clone()),
-            None => crate::identity::node_id_from_peer_id(peer).ok(),
-        }
-    }
-
-    fn peer_of_locked(table: &Table, node: &NodeId) -> Option<PeerId> {
-        table
-            .by_node
-            .get(node)
-            .copied()
-            .or_else(|| peer_id_from_node_id(node))
-    }
-
-    /// The peer `node` names, if any.
-    pub(crate) fn peer_of(&self, node: &NodeId) -> Option<PeerId> {
-        Self::peer_of_locked(&self.lock(), node)
-    }
-
     // ---------------------------------------------------- address book --
 
     /// Records that `node` listens on `address` (see
@@ -193,45 +166,20 @@ impl Shared {
         address: &Multiaddr,
     ) -> Result<PeerId, TransportError> {
         let (bare, named) = split_p2p(address);
-        let derived = peer_id_from_node_id(&node);
-        let mut table = self.lock();
-        let bound = table.by_node.get(&node).copied();
-        let peer = match (named, derived.or(bound)) {
-            (Some(named), Some(known)) if named != known => {
-                return Err(error(
-                    TransportErrorKind::Other,
-                    format!("{address} names peer {named}, but {node} is peer {known}"),
-                ))
-            }
-            (Some(peer), _) | (None, Some(peer)) => peer,
-            (None, None) => {
-                return Err(error(
-                    TransportErrorKind::Other,
-                    format!(
-                        "{node} is not a peer id: its address must end with /p2p/<peer id> \
-                         (got {address})"
-                    ),
-                ))
-            }
-        };
+        let peer = peer_id_from_node_id(&node);
+        if let Some(named) = named.filter(|named| *named != peer) {
+            return Err(error(
+                TransportErrorKind::Other,
+                format!("{address} names peer {named}, but {node} is peer {peer}"),
+            ));
+        }
         if peer == self.local_peer {
             return Err(error(
                 TransportErrorKind::Other,
                 format!("{address} is this node's own peer id"),
             ));
         }
-        if derived.is_none() {
-            if let Some(other) = table.by_peer.get(&peer) {
-                if *other != node {
-                    return Err(error(
-                        TransportErrorKind::Other,
-                        format!("peer {peer} is already bound to node {other}"),
-                    ));
-                }
-            }
-            table.by_node.insert(node.clone(), peer);
-            table.by_peer.insert(peer, node);
-        }
+        let mut table = self.lock();
         let state = table.peers.entry(peer).or_default();
         if !bare.is_empty() {
             push_bounded(&mut state.addresses, bare);
@@ -248,8 +196,7 @@ impl Shared {
             .iter()
             .filter(|(_, state)| !state.addresses.is_empty())
             .filter_map(|(peer, state)| {
-                Self::node_of_locked(&table, peer)
-                    .map(|node| (node, *peer, state.addresses.clone()))
+                node_id_from_peer_id(peer).map(|node| (node, *peer, state.addresses.clone()))
             })
             .collect();
         list.sort_by(|a, b| a.0.cmp(&b.0));
@@ -279,7 +226,7 @@ impl Shared {
                 push_bounded(&mut state.learnt, bare);
             }
         }
-        let known = !state.addresses.is_empty() || table.by_peer.contains_key(&peer);
+        let known = !state.addresses.is_empty();
         let first = state.learnt.first().cloned();
         if known || table.reported.contains(&peer) {
             return None;
@@ -288,7 +235,7 @@ impl Shared {
             table.reported.clear();
         }
         table.reported.insert(peer);
-        let node = Self::node_of_locked(table, &peer)?;
+        let node = node_id_from_peer_id(&peer)?;
         Some((node, first.map(|address| address.with(Protocol::P2p(peer)))))
     }
 
@@ -315,7 +262,7 @@ impl Shared {
     pub(crate) fn admit(&self, to: &NodeId) -> Result<(PeerId, Vec<Multiaddr>), TransportError> {
         let mut table = self.lock();
         let unknown = || TransportError::unknown_peer(BACKEND, to);
-        let peer = Self::peer_of_locked(&table, to).ok_or_else(unknown)?;
+        let peer = peer_id_from_node_id(to);
         if peer == self.local_peer {
             return Err(TransportError::send_to_self(BACKEND));
         }

@@ -8,10 +8,10 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    InboundQueue, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
-    TransportEvent, TransportResult,
+    Identity, InboundQueue, NodeId, Transport, TransportCapabilities, TransportError,
+    TransportErrorKind, TransportEvent, TransportResult,
 };
-use libp2p::{identity::Keypair, Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId};
 use tokio::{
     sync::{mpsc, oneshot},
     task::JoinHandle,
@@ -20,7 +20,6 @@ use tokio::{
 use crate::{
     behaviour::build_swarm,
     driver::{Command, Driver},
-    identity::node_id_from_keypair,
     state::{error, Shared},
     Libp2pConfig, BACKEND,
 };
@@ -61,9 +60,8 @@ pub struct Libp2pStats {
 /// A node's libp2p endpoint: a swarm over TCP with Noise and Yamux, carrying
 /// gossip frames on the `/gossip/frames/1` request-response protocol.
 ///
-/// Created by [`new`](Self::new) (the node id is derived from the key) or
-/// [`with_node_id`](Self::with_node_id) (a chosen node id); then
-/// [`listen_on`](Self::listen_on) and fill the address book
+/// Created by [`new`](Self::new) from the node's identity (its peer id is
+/// its node id's key); then [`listen_on`](Self::listen_on) and fill the address book
 /// ([`add_peer_address`](Self::add_peer_address)). The swarm runs in its
 /// own task; dropping the transport closes it, like
 /// [`close`](Transport::close). See the crate docs for the protocol,
@@ -94,40 +92,20 @@ impl fmt::Debug for Libp2pTransport {
 }
 
 impl Libp2pTransport {
-    /// A transport speaking for the node whose identity is `keypair`; its
-    /// [`local_id`](Transport::local_id) is the derived
-    /// [`node_id_from_keypair`](crate::node_id_from_keypair). Starts the
-    /// swarm task; listens nowhere until [`listen_on`](Self::listen_on).
+    /// A transport speaking for the node whose identity is `identity`: its
+    /// libp2p keypair is the identity's key
+    /// ([`keypair_from_identity`](crate::keypair_from_identity)), so its
+    /// [`PeerId`] and its [`local_id`](Transport::local_id) are the same key.
+    /// Starts the swarm task; listens nowhere until
+    /// [`listen_on`](Self::listen_on).
     ///
     /// # Errors
     ///
     /// [`TransportErrorKind::Other`] when `config` is out of range, the
     /// swarm cannot be built, or no tokio runtime is running.
-    pub fn new(keypair: Keypair, config: Libp2pConfig) -> Result<Self, TransportError> {
-        let node = node_id_from_keypair(&keypair).map_err(|e| {
-            error(TransportErrorKind::Other, "cannot derive the node id").with_source(e)
-        })?;
-        Self::with_node_id(keypair, node, config)
-    }
-
-    /// A transport speaking for `node`, a name chosen by the application,
-    /// with the libp2p identity `keypair`.
-    ///
-    /// Peers know this node by `node` only if their application binds the
-    /// name to this node's peer id, with an address ending in
-    /// `/p2p/<peer id>` given to
-    /// [`add_peer_address`](Self::add_peer_address); to the others its
-    /// frames come from its derived id. Prefer [`new`](Self::new): a
-    /// derived id needs no such binding and cannot be claimed by anyone else.
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new).
-    pub fn with_node_id(
-        keypair: Keypair,
-        node: NodeId,
-        config: Libp2pConfig,
-    ) -> Result<Self, TransportError> {
+    pub fn new(identity: &Identity, config: Libp2pConfig) -> Result<Self, TransportError> {
+        let keypair = crate::keypair_from_identity(identity);
+        let node = identity.node_id().clone();
         config
             .validate()
             .map_err(|reason| TransportError::invalid_config(BACKEND, reason))?;
@@ -201,18 +179,16 @@ impl Libp2pTransport {
 
     /// Tells the transport that `peer` listens on `address`.
     ///
-    /// For a derived node id (see [`node_id_from_keypair`](crate::node_id_from_keypair))
-    /// the address may be bare (`/ip4/192.168.1.20/tcp/7000`) or end in the
-    /// same `/p2p/<peer id>`. For a chosen node id it must end in
-    /// `/p2p/<peer id>`: that binds the name to the peer id, and frames from
-    /// that peer then carry the name. A changed address clears the peer's
-    /// backoff. Up to 16 addresses are kept per peer (the oldest goes).
+    /// The address may be bare (`/ip4/192.168.1.20/tcp/7000`) or end in
+    /// `/p2p/<peer id>`, which must then be `peer`'s own (the same key, see
+    /// [`peer_id_from_node_id`](crate::peer_id_from_node_id)). A changed
+    /// address clears the peer's backoff. Up to 16 addresses are kept per
+    /// peer (the oldest goes).
     ///
     /// # Errors
     ///
     /// [`TransportErrorKind::Other`] when the address names another peer
-    /// than `peer`, a chosen id comes without `/p2p/`, the peer id is
-    /// already bound to another name, or it is this node's own.
+    /// than `peer`, or `peer` is this node.
     pub fn add_peer_address(&self, peer: NodeId, address: Multiaddr) -> Result<(), TransportError> {
         self.shared.add_peer_address(peer, &address).map(|_| ())
     }
@@ -223,11 +199,11 @@ impl Libp2pTransport {
         self.shared.peer_addresses()
     }
 
-    /// The peer id a node id stands for here: its binding, or the peer id
-    /// it is the base58 form of.
+    /// The peer id of a node: the same key
+    /// ([`peer_id_from_node_id`](crate::peer_id_from_node_id)).
     #[must_use]
-    pub fn peer_id_of(&self, node: &NodeId) -> Option<PeerId> {
-        self.shared.peer_of(node)
+    pub fn peer_id_of(&self, node: &NodeId) -> PeerId {
+        crate::peer_id_from_node_id(node)
     }
 
     /// The addresses the swarm listens on now, as it reported them (with the

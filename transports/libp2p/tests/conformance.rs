@@ -1,23 +1,16 @@
 //! The transport conformance suite from `gossip-core`'s testkit, run on the
 //! libp2p transport over loopback, directly and erased to `Arc<dyn Transport>`.
-//!
-//! The suite names the nodes itself (`conformance-node-0`, …), so the factory
-//! gives each a fresh Ed25519 identity under that chosen name
-//! ([`Libp2pTransport::with_node_id`]) and binds the names to peer ids in
-//! every address book with `/p2p/<peer id>` addresses; the derived-id path is
-//! covered by `libp2p_identity.rs` and the integration tests.
+//! Each node's libp2p key is its identity's key, so its peer id and its
+//! node id are the same key.
 
 use std::time::Duration;
 
-use gossip_core::{NodeId, Transport};
-use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
-    Libp2pConfig, Libp2pTransport,
-};
+use gossip_core::{Identity, Transport};
+use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
 
 /// Listens on 127.0.0.1 (port 0) for each id and gives every transport the
 /// addresses of all the others.
-async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport> {
+async fn network(ids: Vec<Identity>, config: Libp2pConfig) -> Vec<Libp2pTransport> {
     let loopback: Multiaddr = match "/ip4/127.0.0.1/tcp/0".parse() {
         Ok(address) => address,
         Err(error) => panic!("loopback multiaddr: {error}"),
@@ -30,17 +23,16 @@ async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport>
             .seed(i as u64)
             .mdns(false)
             .backoff(Duration::from_millis(50), Duration::from_secs(1));
-        let transport =
-            match Libp2pTransport::with_node_id(Keypair::generate_ed25519(), id.clone(), config) {
-                Ok(transport) => transport,
-                Err(error) => panic!("create {id}: {error}"),
-            };
+        let transport = match Libp2pTransport::new(&id, config) {
+            Ok(transport) => transport,
+            Err(error) => panic!("create {}: {error}", id.node_id()),
+        };
         let address = match transport.listen_on(loopback.clone()).await {
             Ok(address) => address,
             Err(error) => panic!("listen on loopback: {error}"),
         };
         match address.with_p2p(transport.peer_id()) {
-            Ok(address) => book.push((id, address)),
+            Ok(address) => book.push((id.node_id().clone(), address)),
             Err(address) => panic!("{address} names another peer"),
         }
         transports.push(transport);
@@ -57,7 +49,7 @@ async fn network(ids: Vec<NodeId>, config: Libp2pConfig) -> Vec<Libp2pTransport>
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<gossip_core::Identity>| async move {
     network(ids, Libp2pConfig::default()).await
 });
 
@@ -71,7 +63,7 @@ mod small_limits {
     use super::*;
     use gossip_core::testkit::{fixtures::run, transport};
 
-    async fn small(ids: Vec<NodeId>) -> Vec<Libp2pTransport> {
+    async fn small(ids: Vec<Identity>) -> Vec<Libp2pTransport> {
         let config = Libp2pConfig::default()
             .max_frame_len(100)
             .send_queue_capacity(8)

@@ -1,6 +1,5 @@
-//! Node ids and peer ids: derivation is stable, the address book checks
-//! what it is given, chosen names are bound to peer ids, and unknown
-//! inbound peers are reported as discovered.
+//! Node ids and peer ids: one key names both, the address book checks
+//! what it is given, and unknown inbound peers are reported as discovered.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -8,38 +7,43 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_libp2p::{
+    keypair_from_identity,
     libp2p::{identity::Keypair, Multiaddr, PeerId},
-    node_id_from_keypair, node_id_from_peer_id, node_id_from_public_key, peer_id_from_node_id,
-    Libp2pTransport,
+    node_id_from_peer_id, peer_id_from_node_id, Libp2pTransport,
 };
 
 #[test]
-fn node_id_derivation_is_stable() {
-    let keypair = Keypair::ed25519_from_bytes([42u8; 32]).unwrap();
-    let node = node_id_from_keypair(&keypair).unwrap();
-    // Fixed: the same key always names the same node, across versions.
-    assert_eq!(
-        node.as_str(),
-        "12D3KooWBXu3uGPMkjjxViK6autSnFH5QaKJgTwW8CaSxYSD6yYL",
-        "the derived node id changed"
-    );
-    assert!(node.as_str().len() <= gossip_core::domain::MAX_ID_LEN);
-    assert_eq!(node_id_from_public_key(&keypair.public()).unwrap(), node);
+fn the_identity_key_is_the_libp2p_key() {
+    let identity = Identity::from_secret_bytes([42u8; 32]);
+    let keypair = keypair_from_identity(&identity);
     let peer = keypair.public().to_peer_id();
-    assert_eq!(node_id_from_peer_id(&peer).unwrap(), node);
-    assert_eq!(peer_id_from_node_id(&node), Some(peer));
+    // Fixed: the same key always names the same peer, across versions.
+    assert_eq!(
+        peer.to_base58(),
+        Keypair::ed25519_from_bytes([42u8; 32])
+            .unwrap()
+            .public()
+            .to_peer_id()
+            .to_base58(),
+    );
+    assert_eq!(
+        node_id_from_peer_id(&peer).as_ref(),
+        Some(identity.node_id())
+    );
+    assert_eq!(peer_id_from_node_id(identity.node_id()), peer);
 }
 
 #[tokio::test]
-async fn the_transport_speaks_for_the_derived_id() {
-    let keypair = Keypair::generate_ed25519();
-    let expected = node_id_from_keypair(&keypair).unwrap();
-    let peer = keypair.public().to_peer_id();
-    let transport = Libp2pTransport::new(keypair, config()).unwrap();
-    assert_eq!(transport.local_id(), &expected);
-    assert_eq!(transport.peer_id(), peer);
+async fn the_transport_speaks_for_its_identity() {
+    let identity = Identity::generate();
+    let transport = Libp2pTransport::new(&identity, config()).unwrap();
+    assert_eq!(transport.local_id(), identity.node_id());
+    assert_eq!(
+        transport.peer_id(),
+        peer_id_from_node_id(identity.node_id())
+    );
     assert_eq!(transport.backend(), "libp2p");
     transport.close().await.unwrap();
 }
@@ -47,28 +51,22 @@ async fn the_transport_speaks_for_the_derived_id() {
 #[tokio::test]
 async fn the_address_book_refuses_what_it_cannot_use() {
     let a = node(config()).await;
-    let other: PeerId = Keypair::generate_ed25519().public().to_peer_id();
-    let derived = node_id_from_peer_id(&other).unwrap();
+    let other = Identity::generate();
+    let other_peer: PeerId = peer_id_from_node_id(other.node_id());
     let bare: Multiaddr = "/ip4/127.0.0.1/tcp/9".parse().unwrap();
-    // A derived id: a bare address, or one naming the same peer.
-    a.add_peer_address(derived.clone(), bare.clone()).unwrap();
-    a.add_peer_address(derived.clone(), bare.clone().with_p2p(other).unwrap())
+    // A bare address, or one naming the same peer.
+    a.add_peer_address(other.node_id().clone(), bare.clone())
         .unwrap();
+    a.add_peer_address(
+        other.node_id().clone(),
+        bare.clone().with_p2p(other_peer).unwrap(),
+    )
+    .unwrap();
     // ... but not one naming another peer.
     let third = Keypair::generate_ed25519().public().to_peer_id();
     let error = a
-        .add_peer_address(derived.clone(), bare.clone().with_p2p(third).unwrap())
-        .unwrap_err();
-    assert_eq!(error.kind(), TransportErrorKind::Other);
-    // A chosen name needs /p2p/, and one name per peer id.
-    let name = NodeId::new("device-7").unwrap();
-    assert!(a.add_peer_address(name.clone(), bare.clone()).is_err());
-    a.add_peer_address(name.clone(), bare.clone().with_p2p(third).unwrap())
-        .unwrap();
-    assert_eq!(a.peer_id_of(&name), Some(third));
-    let error = a
         .add_peer_address(
-            NodeId::new("device-8").unwrap(),
+            other.node_id().clone(),
             bare.clone().with_p2p(third).unwrap(),
         )
         .unwrap_err();
@@ -78,42 +76,9 @@ async fn the_address_book_refuses_what_it_cannot_use() {
         .add_peer_address(a.local_id().clone(), bare.clone())
         .is_err());
     let book = a.peer_addresses();
-    assert_eq!(book.len(), 2, "{book:?}");
+    assert_eq!(book.len(), 1, "{book:?}");
+    assert_eq!(a.peer_id_of(other.node_id()), other_peer);
     a.close().await.unwrap();
-}
-
-#[tokio::test]
-async fn chosen_names_are_bound_only_where_the_book_says_so() {
-    bounded(async {
-        let named = Libp2pTransport::with_node_id(
-            Keypair::generate_ed25519(),
-            NodeId::new("alice").unwrap(),
-            config(),
-        )
-        .unwrap();
-        named.listen_on(loopback()).await.unwrap();
-        let knows = node(config()).await;
-        let stranger = node(config()).await;
-        knows
-            .add_peer_address(NodeId::new("alice").unwrap(), dial_addr(&named))
-            .unwrap();
-        introduce(&named, &knows);
-        introduce(&named, &stranger);
-        named
-            .send(knows.local_id(), Bytes::from_static(b"1"))
-            .await
-            .unwrap();
-        named
-            .send(stranger.local_id(), Bytes::from_static(b"2"))
-            .await
-            .unwrap();
-        // Bound: the name. Not bound: the proven, derived id.
-        assert_eq!(next_frame(&knows).await.0.as_str(), "alice");
-        let (from, _) = next_frame(&stranger).await;
-        assert_eq!(from, node_id_from_peer_id(&named.peer_id()).unwrap());
-        close_all(&[named, knows, stranger]).await;
-    })
-    .await;
 }
 
 #[tokio::test]

@@ -10,19 +10,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{NodeId, Transport, TransportErrorKind, TransportEvent};
-use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
-    node_id_from_keypair, Libp2pTransport,
-};
+use gossip_core::{Identity, NodeId, Transport, TransportErrorKind, TransportEvent};
+use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pTransport};
 use tokio::time::Instant;
 
 #[tokio::test]
 async fn unknown_peers_fail_at_once() {
     bounded(async {
         let a = node(config()).await;
-        let stranger = node_id_from_keypair(&Keypair::generate_ed25519()).unwrap();
-        for to in [stranger, NodeId::new("not-a-peer-id").unwrap()] {
+        let stranger = Identity::generate().node_id().clone();
+        for to in [stranger, NodeId::from_seed("not-a-peer")] {
             // Fails without waiting for the network (bounded by `bounded`, not timed).
             let error = a.send(&to, Bytes::from_static(b"hi")).await.unwrap_err();
             assert_eq!(error.kind(), TransportErrorKind::UnknownPeer, "{error}");
@@ -217,7 +214,7 @@ async fn connection_events_and_close() {
 #[tokio::test]
 async fn listen_errors_and_dial() {
     bounded(async {
-        let a = Libp2pTransport::new(Keypair::generate_ed25519(), config()).unwrap();
+        let a = Libp2pTransport::new(&Identity::generate(), config()).unwrap();
         assert!(a.listen_addrs().is_empty());
         let unsupported: Multiaddr = "/ip4/127.0.0.1/udp/0/quic-v1".parse().unwrap();
         assert_eq!(

@@ -12,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use gossip_core::{
-    raw::SeededRng, NodeId, TransportCapabilities, TransportError, TransportErrorKind,
+    raw::SeededRng, Identity, NodeId, TransportCapabilities, TransportError, TransportErrorKind,
     TransportResult,
 };
 use tokio::time::Instant;
@@ -31,13 +31,14 @@ use crate::{
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-/// use gossip_core::{NodeId, Transport};
+/// use gossip_core::{Identity, Transport};
 /// use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig};
 ///
 /// let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(1));
-/// let (a, b) = (NodeId::new("a")?, NodeId::new("b")?);
-/// let node_a = network.join(a.clone())?;
-/// let _node_b = network.join(b.clone())?;
+/// let (alice, bob) = (Identity::from_seed("a"), Identity::from_seed("b"));
+/// let node_a = network.join(&alice)?;
+/// let _node_b = network.join(&bob)?;
+/// let (a, b) = (alice.node_id().clone(), bob.node_id().clone());
 ///
 /// network.partition(&[a.clone()], &[b.clone()]);
 /// node_a.send(&b, "lost".into()).await?; // silently lost, like a real network
@@ -188,14 +189,18 @@ impl MemoryNetwork {
         }
     }
 
-    /// Attaches node `id` and returns its transport.
+    /// Attaches the node whose identity is `identity` and returns its
+    /// transport. Joining takes the identity, not just its id: a transport
+    /// speaks only for a node whose secret key its caller holds, and frames
+    /// it sends carry that id as `from`.
     ///
     /// # Errors
     ///
-    /// [`TransportErrorKind::Other`] when a transport for `id` is attached
-    /// already. Once it has closed, left or been dropped, `id` may join again
-    /// (a node restart): it starts with an empty inbox.
-    pub fn join(&self, id: NodeId) -> Result<MemoryTransport, TransportError> {
+    /// [`TransportErrorKind::Other`] when a transport for the node is
+    /// attached already. Once it has closed, left or been dropped, the node
+    /// may join again (a node restart): it starts with an empty inbox.
+    pub fn join(&self, identity: &Identity) -> Result<MemoryTransport, TransportError> {
+        let id = identity.node_id().clone();
         let mut state = lock(&self.shared.state);
         if state.nodes.contains_key(&id) {
             return Err(error(

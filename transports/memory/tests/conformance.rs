@@ -1,13 +1,13 @@
 //! The transport conformance suite from `gossip-core`'s testkit, run on the
 //! memory transport, directly and erased to `Arc<dyn Transport>`.
 
-use gossip_core::NodeId;
+use gossip_core::Identity;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 
-gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<Identity>| async move {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     ids.into_iter()
-        .map(|id| network.join(id).expect("join a fresh id"))
+        .map(|id| network.join(&id).expect("join a fresh id"))
         .collect::<Vec<_>>()
 });
 
@@ -18,14 +18,14 @@ mod small_limits {
     use gossip_core::testkit::{fixtures::run, transport};
     use gossip_transport_memory::MemoryTransport;
 
-    async fn network(ids: Vec<NodeId>) -> Vec<MemoryTransport> {
+    async fn network(ids: Vec<Identity>) -> Vec<MemoryTransport> {
         let network = MemoryNetwork::new(
             MemoryNetworkConfig::default()
                 .max_frame_len(100)
                 .inbound_queue_capacity(8),
         );
         ids.into_iter()
-            .map(|id| match network.join(id) {
+            .map(|id| match network.join(&id) {
                 Ok(transport) => transport,
                 Err(error) => panic!("join a fresh id: {error}"),
             })

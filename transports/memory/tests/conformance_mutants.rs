@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
     testkit::{fixtures::run, transport},
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    Identity, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
+    TransportEvent, TransportResult,
 };
 use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 
@@ -82,7 +82,8 @@ impl Transport for Mutant {
                 "closed",
             ));
         }
-        if self.bug == Bug::UnknownPeerHangs && to.as_str().contains("stranger") {
+        let stranger = NodeId::from_seed("conformance-stranger-not-in-the-network");
+        if self.bug == Bug::UnknownPeerHangs && *to == stranger {
             std::future::pending::<()>().await;
         }
         self.inner.send(to, frame).await
@@ -123,14 +124,14 @@ impl Transport for Mutant {
     }
 }
 
-fn join(network: &MemoryNetwork, id: NodeId) -> MemoryTransport {
+fn join(network: &MemoryNetwork, id: &Identity) -> MemoryTransport {
     match network.join(id) {
         Ok(transport) => transport,
         Err(error) => panic!("join: {error}"),
     }
 }
 
-fn mutants(bug: Bug) -> impl Fn(Vec<NodeId>) -> std::future::Ready<Vec<Mutant>> {
+fn mutants(bug: Bug) -> impl Fn(Vec<Identity>) -> std::future::Ready<Vec<Mutant>> {
     move |ids| {
         let faults = match bug {
             Bug::ClaimsOrder => LinkFaults::none().reorder(0.5),
@@ -141,7 +142,7 @@ fn mutants(bug: Bug) -> impl Fn(Vec<NodeId>) -> std::future::Ready<Vec<Mutant>> 
         std::future::ready(
             ids.into_iter()
                 .map(|id| Mutant {
-                    inner: join(&network, id),
+                    inner: join(&network, &id),
                     bug,
                     closed: AtomicBool::new(false),
                     calls: AtomicUsize::new(0),
@@ -235,11 +236,11 @@ fn catches_unstable_max_frame_len() {
 fn an_honest_wrapper_passes() {
     // The same wrapper with a harmless "bug" passes, so the failures above
     // come from the bugs, not from the wrapper.
-    let honest = |ids: Vec<NodeId>| {
+    let honest = |ids: Vec<Identity>| {
         let network = MemoryNetwork::new(MemoryNetworkConfig::default());
         let transports: Vec<Arc<dyn Transport>> = ids
             .into_iter()
-            .map(|id| Arc::new(join(&network, id)) as Arc<dyn Transport>)
+            .map(|id| Arc::new(join(&network, &id)) as Arc<dyn Transport>)
             .collect();
         std::future::ready(transports)
     };

@@ -7,7 +7,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportEvent};
+use gossip_core::{Identity, NodeId, Transport, TransportEvent};
 use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig, MemoryNetworkStats};
 use tokio::time::Instant;
 
@@ -31,7 +31,7 @@ fn run_schedule(seed: u64) -> (Trace, MemoryNetworkStats) {
             ),
         );
         let nodes: Vec<_> = (0..5)
-            .map(|i| Arc::new(network.join(NodeId::new(format!("n{i}")).unwrap()).unwrap()))
+            .map(|i| Arc::new(network.join(&Identity::from_seed(format!("n{i}"))).unwrap()))
             .collect();
         let start = Instant::now();
         let receivers: Vec<_> = nodes

@@ -4,15 +4,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use gossip_core::{NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent};
+use gossip_core::{
+    Identity, NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent,
+};
 use gossip_transport_memory::{LinkFaults, MemoryNetwork, MemoryNetworkConfig, MemoryTransport};
 use tokio::time::{timeout, Instant};
 
 fn id(name: &str) -> NodeId {
-    match NodeId::new(name) {
-        Ok(id) => id,
-        Err(error) => panic!("{error}"),
-    }
+    NodeId::from_seed(name)
 }
 
 fn network(
@@ -24,7 +23,7 @@ fn network(
     MemoryTransport,
 ) {
     let network = MemoryNetwork::new(config);
-    let join = |name: &str| match network.join(id(name)) {
+    let join = |name: &str| match network.join(&Identity::from_seed(name)) {
         Ok(transport) => transport,
         Err(error) => panic!("join {name}: {error}"),
     };
@@ -272,9 +271,9 @@ async fn leave_is_a_crash_and_join_again_is_a_restart() {
     let err = a.send(&id("never-joined"), frame(4)).await.unwrap_err();
     assert_eq!(err.kind(), TransportErrorKind::UnknownPeer);
 
-    let b2 = network.join(b.local_id().clone()).unwrap();
+    let b2 = network.join(&Identity::from_seed("b")).unwrap();
     assert!(
-        network.join(b.local_id().clone()).is_err(),
+        network.join(&Identity::from_seed("b")).is_err(),
         "b is attached again"
     );
     a.send(b2.local_id(), frame(5)).await.unwrap();
@@ -291,12 +290,12 @@ async fn leave_is_a_crash_and_join_again_is_a_restart() {
 #[tokio::test(start_paused = true)]
 async fn close_and_drop_free_the_id() {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-    let a = network.join(id("a")).unwrap();
-    assert!(network.join(id("a")).is_err());
+    let a = network.join(&Identity::from_seed("a")).unwrap();
+    assert!(network.join(&Identity::from_seed("a")).is_err());
     a.close().await.unwrap();
-    let a = network.join(id("a")).unwrap();
+    let a = network.join(&Identity::from_seed("a")).unwrap();
     drop(a);
-    assert!(network.join(id("a")).is_ok());
+    assert!(network.join(&Identity::from_seed("a")).is_ok());
 }
 
 #[tokio::test(start_paused = true)]

@@ -63,6 +63,36 @@ pub struct TcpConfig {
     /// Incoming connections that may be in their handshake at once (at
     /// least 1); further ones are closed at once. Default 64.
     pub max_pending_handshakes: usize,
+    /// A network pre-shared key: with one, the handshake mixes it in from
+    /// its first message (Noise `psk0`), so a node without it learns
+    /// nothing, not even who answers. Every node of a network must use the
+    /// same (or none). Default none: any node may complete a handshake, and
+    /// proves its id in it.
+    pub network_key: Option<NetworkPsk>,
+}
+
+/// A 32-byte network pre-shared key ([`TcpConfig::network_key`]); `Debug`
+/// never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NetworkPsk([u8; 32]);
+
+impl NetworkPsk {
+    /// The key whose bytes are `bytes` (e.g. from `openssl rand -hex 32`,
+    /// decoded).
+    #[must_use]
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for NetworkPsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NetworkPsk(..)")
+    }
 }
 
 impl Default for TcpConfig {
@@ -76,6 +106,7 @@ impl Default for TcpConfig {
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Some(Duration::from_secs(120)),
             max_pending_handshakes: 64,
+            network_key: None,
         }
     }
 }
@@ -113,6 +144,13 @@ impl TcpConfig {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`network_key`](Self::network_key).
+    #[must_use]
+    pub fn network_key(mut self, key: NetworkPsk) -> Self {
+        self.network_key = Some(key);
         self
     }
 

@@ -5,16 +5,23 @@
 mod config;
 mod connection;
 mod frame;
-mod handshake;
 mod peer_table;
+mod secure;
 mod state;
 mod transport;
 
 pub use config::{
-    TcpConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN, DEFAULT_SEND_QUEUE_CAPACITY,
-    MAX_FRAME_LEN_LIMIT,
+    NetworkPsk, TcpConfig, DEFAULT_INBOUND_QUEUE_CAPACITY, DEFAULT_MAX_FRAME_LEN,
+    DEFAULT_SEND_QUEUE_CAPACITY, MAX_FRAME_LEN_LIMIT,
 };
 pub use transport::{TcpConnectionInfo, TcpStats, TcpTransport};
+
+/// Test support: a peer built by hand from the wire protocol, to attack a
+/// transport with. Not part of the stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::secure::raw_peer::RawPeer;
+}
 
 /// The [`backend`](gossip_core::Transport::backend) name of this transport.
 pub const BACKEND: &str = "tcp";

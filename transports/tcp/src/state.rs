@@ -15,14 +15,15 @@ use std::{
 };
 
 use gossip_core::{
-    InboundQueue, InboundSender, NodeId, TransportError, TransportErrorKind, TransportEvent,
+    Identity, InboundQueue, InboundSender, NodeId, TransportError, TransportErrorKind,
+    TransportEvent,
 };
 use tokio::sync::watch;
 
 use crate::{
-    handshake::Hello,
     peer_table::{Effects, PeerTable},
-    TcpConfig, TcpStats, BACKEND,
+    secure::handshake::{Hello, LocalKeys},
+    NetworkPsk, TcpConfig, TcpStats, BACKEND,
 };
 
 /// Counters behind [`TcpStats`].
@@ -46,6 +47,8 @@ pub(crate) struct Shared {
     pub(crate) config: TcpConfig,
     pub(crate) local_addr: SocketAddr,
     pub(crate) hello: Hello,
+    /// The handshake keys: the Noise static key vouched for by the identity.
+    pub(crate) keys: LocalKeys,
     table: Mutex<PeerTable>,
     /// What `recv` returns, closed with the transport.
     pub(crate) inbound: InboundQueue,
@@ -57,7 +60,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(local: NodeId, config: TcpConfig, local_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        identity: &Identity,
+        config: TcpConfig,
+        local_addr: SocketAddr,
+    ) -> Result<Self, TransportError> {
+        let psk = config.network_key.as_ref().map(NetworkPsk::bytes);
+        let keys = LocalKeys::new(identity, psk).map_err(|failure| {
+            error(TransportErrorKind::Other, "cannot make the handshake keys").with_source(failure)
+        })?;
+        let local = identity.node_id().clone();
         let inbound = InboundQueue::new(BACKEND, config.limits.inbound_queue_capacity);
         let events = inbound.sender();
         let hello = Hello::ours(
@@ -65,7 +77,8 @@ impl Shared {
             config.limits.max_frame_len,
             local_addr.port(),
         );
-        Self {
+        Ok(Self {
+            keys,
             table: Mutex::new(PeerTable::new(local.clone(), &config)),
             local,
             local_addr,
@@ -76,7 +89,7 @@ impl Shared {
             closed: AtomicBool::new(false),
             counters: Counters::default(),
             config,
-        }
+        })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, PeerTable> {

@@ -9,8 +9,8 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind, TransportEvent,
-    TransportResult,
+    Identity, NodeId, Transport, TransportCapabilities, TransportError, TransportErrorKind,
+    TransportEvent, TransportResult,
 };
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
 
@@ -89,7 +89,8 @@ impl fmt::Debug for TcpTransport {
 
 impl TcpTransport {
     /// Listens on `addr` (port 0 picks a free port, see
-    /// [`local_addr`](Self::local_addr)) as node `local`.
+    /// [`local_addr`](Self::local_addr)) as the node whose identity is
+    /// `identity`.
     ///
     /// Must be called inside a tokio runtime (with I/O and time enabled): the
     /// transport's tasks run on it.
@@ -99,7 +100,7 @@ impl TcpTransport {
     /// [`TransportErrorKind::Other`] when `config` is out of range,
     /// [`TransportErrorKind::Io`] when the address cannot be bound.
     pub async fn bind(
-        local: NodeId,
+        identity: &Identity,
         addr: SocketAddr,
         config: TcpConfig,
     ) -> Result<Self, TransportError> {
@@ -112,7 +113,7 @@ impl TcpTransport {
         let local_addr = listener.local_addr().map_err(|io| {
             error(TransportErrorKind::Io, "cannot read the bound address").with_source(io)
         })?;
-        let shared = Arc::new(Shared::new(local, config, local_addr));
+        let shared = Arc::new(Shared::new(identity, config, local_addr)?);
         let accept_task = tokio::spawn(accept_loop(shared.clone(), listener));
         tracing::debug!(local = %shared.local, %local_addr, "listening");
         Ok(Self {

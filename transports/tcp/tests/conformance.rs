@@ -3,17 +3,17 @@
 
 use std::net::SocketAddr;
 
-use gossip_core::NodeId;
+use gossip_core::{Identity, NodeId};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 
 /// Binds each id on 127.0.0.1 (port 0) and gives every transport the
 /// addresses of all the others.
-async fn network(ids: Vec<NodeId>, config: TcpConfig) -> Vec<TcpTransport> {
+async fn network(ids: Vec<Identity>, config: TcpConfig) -> Vec<TcpTransport> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut transports = Vec::with_capacity(ids.len());
     for (i, id) in ids.into_iter().enumerate() {
         let config = config.clone().seed(i as u64);
-        match TcpTransport::bind(id, loopback, config).await {
+        match TcpTransport::bind(&id, loopback, config).await {
             Ok(transport) => transports.push(transport),
             Err(error) => panic!("bind on loopback: {error}"),
         }
@@ -32,7 +32,7 @@ async fn network(ids: Vec<NodeId>, config: TcpConfig) -> Vec<TcpTransport> {
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+gossip_core::transport_conformance!(|ids: Vec<gossip_core::Identity>| async move {
     network(ids, TcpConfig::default()).await
 });
 
@@ -42,7 +42,7 @@ mod small_limits {
     use super::*;
     use gossip_core::testkit::{fixtures::run, transport};
 
-    async fn small(ids: Vec<NodeId>) -> Vec<TcpTransport> {
+    async fn small(ids: Vec<Identity>) -> Vec<TcpTransport> {
         let config = TcpConfig::default()
             .max_frame_len(100)
             .send_queue_capacity(8)

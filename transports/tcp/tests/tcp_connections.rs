@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{Transport, TransportErrorKind, TransportEvent};
+use gossip_core::{Identity, Transport, TransportErrorKind, TransportEvent};
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
 use tokio::time::{sleep, timeout, Instant};
 
@@ -23,7 +23,7 @@ fn labelled(seq: u32) -> Bytes {
 async fn expect_in_order(at: &TcpTransport, from: &str, frames: u32) {
     for seq in 0..frames {
         let (sender, frame) = next_frame(at).await;
-        assert_eq!(sender.as_str(), from);
+        assert_eq!(sender, id(from));
         assert_eq!(frame, labelled(seq), "frame {seq} out of order or lost");
     }
 }
@@ -120,7 +120,7 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
         drop(b);
         next_event(
             &a,
-            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == "b"),
+            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == gossip_core::NodeId::from_seed("b").as_str()),
         )
         .await;
         let deadline = Instant::now() + WAIT;
@@ -143,7 +143,9 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
         assert!(a.stats().connect_failures >= 1);
 
         // `b` restarts on the same port; `a` gets through after its backoff.
-        let b = TcpTransport::bind(id("b"), b_addr, config).await.unwrap();
+        let b = TcpTransport::bind(&Identity::from_seed("b"), b_addr, config)
+            .await
+            .unwrap();
         let deadline = Instant::now() + WAIT;
         let mut seen = Vec::new();
         'reconnect: loop {
@@ -157,7 +159,7 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
             }
             while let Ok(Ok(event)) = timeout(Duration::from_millis(100), b.recv()).await {
                 if let TransportEvent::Frame { from, frame } = &event {
-                    assert_eq!((from.as_str(), &frame[..]), ("a", &b"again"[..]));
+                    assert_eq!((from.as_str(), &frame[..]), (gossip_core::NodeId::from_seed("a").as_str(), &b"again"[..]));
                     break 'reconnect;
                 }
                 seen.push(event);
@@ -180,7 +182,7 @@ async fn reconnects_with_backoff_after_the_peer_restarts_on_the_same_port() {
             .await
             .unwrap();
         let (from, frame) = next_frame(&a).await;
-        assert_eq!((from.as_str(), &frame[..]), ("b", &b"welcome back"[..]));
+        assert_eq!((from.as_str(), &frame[..]), (gossip_core::NodeId::from_seed("b").as_str(), &b"welcome back"[..]));
         a.close().await.unwrap();
         b.close().await.unwrap();
     })

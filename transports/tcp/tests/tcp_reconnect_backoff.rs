@@ -167,7 +167,7 @@ async fn a_network_outage_is_bridged_with_backoff_not_a_dial_storm() {
         proxy.set_up(false);
         next_event(
             &a,
-            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == "b"),
+            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == gossip_core::NodeId::from_seed("b").as_str()),
         )
         .await;
         let before = proxy.dials();
@@ -222,7 +222,7 @@ async fn a_peer_that_restarts_is_redialed_with_backoff_until_it_is_back() {
         drop(b);
         next_event(
             &a,
-            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == "b"),
+            |e| matches!(e, TransportEvent::Disconnected { peer } if peer.as_str() == gossip_core::NodeId::from_seed("b").as_str()),
         )
         .await;
         let before = proxy.dials();

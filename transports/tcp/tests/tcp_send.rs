@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
-use gossip_core::{Transport, TransportErrorKind};
+use gossip_core::{Identity, Transport, TransportErrorKind};
 use gossip_transport_tcp::TcpConfig;
 use tokio::{net::TcpListener, time::Instant};
 
@@ -109,9 +109,13 @@ async fn close_releases_the_port_and_closes_connections() {
         })
         .await;
         // The port is free again at once.
-        let again = gossip_transport_tcp::TcpTransport::bind(id("b"), addr, TcpConfig::default())
-            .await
-            .unwrap();
+        let again = gossip_transport_tcp::TcpTransport::bind(
+            &Identity::from_seed("b"),
+            addr,
+            TcpConfig::default(),
+        )
+        .await
+        .unwrap();
         again.close().await.unwrap();
         a.close().await.unwrap();
     })
@@ -121,7 +125,7 @@ async fn close_releases_the_port_and_closes_connections() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configuration_is_refused_at_bind() {
     let error = gossip_transport_tcp::TcpTransport::bind(
-        id("a"),
+        &Identity::from_seed("a"),
         loopback(),
         TcpConfig::default().send_queue_capacity(0),
     )

@@ -56,7 +56,7 @@ mod tests {
     use super::*;
 
     fn node(name: &str) -> NodeId {
-        NodeId::new(name).unwrap()
+        NodeId::from_seed(name)
     }
 
     #[test]

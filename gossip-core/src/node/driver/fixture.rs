@@ -228,7 +228,7 @@ pub(crate) struct Fixture {
 
 /// A node id from a valid literal.
 pub(crate) fn node(name: &str) -> NodeId {
-    NodeId::new(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+    NodeId::from_seed(name)
 }
 
 impl Fixture {

@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn offline_any_payload_fits() {
-        let link = Link::new(None, &NodeId::new("a").unwrap(), usize::MAX).unwrap();
+        let link = Link::new(None, &NodeId::from_seed("a"), usize::MAX).unwrap();
         assert!(!link.is_up());
         assert_eq!(link.max_frame_len(), usize::MAX);
         assert!(link.check_payload_fits(usize::MAX).is_ok());

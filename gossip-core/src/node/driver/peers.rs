@@ -112,7 +112,7 @@ mod tests {
     use super::*;
 
     fn node(name: &str) -> NodeId {
-        NodeId::new(name).unwrap()
+        NodeId::from_seed(name)
     }
 
     fn book() -> PeerBook {

@@ -86,7 +86,7 @@ mod tests {
     };
 
     fn node(name: &str) -> NodeId {
-        NodeId::new(name).unwrap()
+        NodeId::from_seed(name)
     }
 
     #[tokio::test]

@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn id(s: &str) -> NodeId {
-        NodeId::new(s).unwrap()
+        NodeId::from_seed(s)
     }
 
     fn update(node: &str, incarnation: u64, state: MemberState) -> MemberUpdate {

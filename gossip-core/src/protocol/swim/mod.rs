@@ -5,7 +5,7 @@
 //! use gossip_core::protocol::swim::{FailureDetector, SwimConfig, SwimOutput};
 //! use gossip_core::{raw::SeededRng, NodeId, PeerStatus};
 //!
-//! let (a, b) = (NodeId::new("alice")?, NodeId::new("bob")?);
+//! let (a, b) = (NodeId::from_seed("alice"), NodeId::from_seed("bob"));
 //! let config = SwimConfig::default();
 //! let mut alice = FailureDetector::new(a.clone(), config.clone(), SeededRng::new(1));
 //! let mut bob = FailureDetector::new(b.clone(), config.clone(), SeededRng::new(2));

@@ -9,13 +9,13 @@ use super::{
     support::{assert_kind, bounded, close_all, expect_no_frame, network},
     RECV_TIMEOUT,
 };
-use crate::{NodeId, Transport, TransportErrorKind, TransportEvent};
+use crate::{Identity, Transport, TransportErrorKind, TransportEvent};
 
 /// `close` wakes a pending `recv` with `Closed`; afterwards `send` and `recv`
 /// fail with `Closed`.
 pub async fn close_fails_send_and_wakes_recv<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -84,7 +84,7 @@ where
 /// `close` may be called twice, and concurrently: each call returns `Ok`.
 pub async fn close_is_idempotent<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {

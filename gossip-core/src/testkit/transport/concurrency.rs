@@ -9,13 +9,13 @@ use super::{
     support::{bounded, close_all, expect_no_frame, labelled, network, send, Arrivals},
     RECV_TIMEOUT,
 };
-use crate::{NodeId, Transport, TransportEvent};
+use crate::{Identity, NodeId, Transport, TransportEvent};
 
 /// Dropping pending `recv` futures (under `select!` with a short timer, and
 /// after a single poll) never loses a frame: the next call returns it.
 pub async fn recv_is_cancel_safe<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -82,7 +82,7 @@ where
 /// unless `may_duplicate`) with the right sender id.
 pub async fn many_peers_at_once<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -99,7 +99,7 @@ where
                         send(
                             &*sender,
                             peer,
-                            labelled(sender.local_id(), peer.as_str(), seq),
+                            labelled(sender.local_id(), peer.short(), seq),
                         )
                         .await;
                     }
@@ -113,7 +113,7 @@ where
                 for (from, stream) in arrivals.streams.keys() {
                     assert_eq!(
                         stream,
-                        receiver.local_id().as_str(),
+                        receiver.local_id().short(),
                         "{}: received a frame {from} addressed to {stream}",
                         receiver.local_id()
                     );
@@ -137,7 +137,7 @@ where
 /// four tasks per node send while the node receives.
 pub async fn concurrent_send_and_recv<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {

@@ -12,13 +12,13 @@ use super::{
     },
     MAX_TESTED_FRAME_LEN, QUIET_PERIOD,
 };
-use crate::{NodeId, Transport, TransportEvent};
+use crate::{Identity, Transport, TransportEvent};
 
 /// Frames arrive with the sender's id, byte for byte as sent, from several
 /// senders, in both directions.
 pub async fn delivers_frames_with_sender_id<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -40,7 +40,7 @@ where
 /// A frame of exactly `max_frame_len` bytes is accepted and arrives intact.
 pub async fn frame_of_exactly_max_len_arrives<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -65,7 +65,7 @@ where
 /// [`declared_capabilities`] covers the declaration).
 pub async fn per_link_order_when_ordered<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -106,7 +106,7 @@ where
 /// framing of the next one.
 pub async fn empty_frame_roundtrips<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -138,7 +138,7 @@ where
 /// repeats unless `may_duplicate`.
 pub async fn declared_capabilities<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {

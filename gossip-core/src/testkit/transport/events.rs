@@ -116,7 +116,7 @@ mod tests {
         fn new() -> (Self, InboundSender) {
             let queue = InboundQueue::new("scripted", 16);
             let sender = queue.sender();
-            let id = NodeId::new("me").unwrap_or_else(|e| panic!("{e}"));
+            let id = NodeId::from_seed("me");
             (Self { id, queue }, sender)
         }
     }
@@ -148,7 +148,7 @@ mod tests {
     }
 
     fn peer() -> NodeId {
-        NodeId::new("peer").unwrap_or_else(|e| panic!("{e}"))
+        NodeId::from_seed("peer")
     }
 
     fn push(sender: &InboundSender, item: TransportResult<TransportEvent>) {

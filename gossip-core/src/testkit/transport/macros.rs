@@ -2,17 +2,18 @@
 
 /// Generates the transport conformance tests for a plug-in.
 ///
-/// Takes a factory expression (`Fn(Vec<NodeId>) -> impl Future<Output =
-/// Vec<T>>`, `T: Transport`; its future must be `'static`) and expands to a
+/// Takes a factory expression (`Fn(Vec<Identity>) -> impl Future<Output =
+/// Vec<T>>`, `T: Transport`, one transport per identity, in order, each
+/// speaking for its identity; its future must be `'static`) and expands to a
 /// module `transport_conformance` with submodules `direct` and `boxed` (each
 /// transport erased to `Arc<dyn Transport>`), one `#[test]` per behaviour in
 /// [`testkit::transport`](crate::testkit::transport). The factory is written
 /// as in the caller's module: the generated modules import its names.
 ///
 /// ```ignore
-/// gossip_core::transport_conformance!(|ids: Vec<gossip_core::NodeId>| async move {
+/// gossip_core::transport_conformance!(|identities: Vec<gossip_core::Identity>| async move {
 ///     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-///     ids.into_iter().map(|id| network.join(id).expect("join")).collect::<Vec<_>>()
+///     identities.iter().map(|i| network.join(i).expect("join")).collect::<Vec<_>>()
 /// });
 /// ```
 #[macro_export]

@@ -18,13 +18,14 @@
 //! the plug-in needs no tokio `macros` feature):
 //!
 //! ```ignore
-//! use gossip_core::NodeId;
+//! use gossip_core::Identity;
 //! use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 //!
-//! gossip_core::transport_conformance!(|ids: Vec<NodeId>| async move {
+//! gossip_core::transport_conformance!(|identities: Vec<Identity>| async move {
 //!     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
-//!     ids.into_iter()
-//!         .map(|id| network.join(id).expect("join"))
+//!     identities
+//!         .iter()
+//!         .map(|identity| network.join(identity).expect("join"))
 //!         .collect::<Vec<_>>()
 //! });
 //! ```
@@ -39,7 +40,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use crate::{DynTransport, NodeId, Transport};
+use crate::{DynTransport, Identity, Transport};
 
 mod close;
 mod concurrency;
@@ -80,14 +81,14 @@ pub type BoxedNetworkFuture = Pin<Box<dyn Future<Output = Vec<DynTransport>>>>;
 /// Wraps a factory so that each transport it creates is erased to
 /// [`DynTransport`] (`Arc<dyn Transport>`): running the suite through it
 /// proves that erasure loses nothing.
-pub fn boxed<F, Fut, T>(factory: F) -> impl Fn(Vec<NodeId>) -> BoxedNetworkFuture
+pub fn boxed<F, Fut, T>(factory: F) -> impl Fn(Vec<Identity>) -> BoxedNetworkFuture
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>> + 'static,
     T: Transport,
 {
-    move |ids| {
-        let transports = factory(ids);
+    move |identities| {
+        let transports = factory(identities);
         Box::pin(async move {
             transports
                 .await

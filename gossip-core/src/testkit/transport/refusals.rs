@@ -11,13 +11,13 @@ use super::{
     },
     MAX_TESTED_FRAME_LEN, RECV_TIMEOUT,
 };
-use crate::{NodeId, Transport, TransportErrorKind};
+use crate::{Identity, Transport, TransportErrorKind};
 
 /// A frame one byte over `max_frame_len` fails with `FrameTooLarge` and
 /// nothing reaches the peer.
 pub async fn larger_frame_is_frame_too_large_and_nothing_sent<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -51,7 +51,7 @@ where
 /// `Unreachable`, promptly.
 pub async fn unknown_peer_is_error_not_hang<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
@@ -83,7 +83,7 @@ where
 /// not change with traffic; `local_id` and `backend` are stable too.
 pub async fn max_frame_len_is_positive_and_stable<F, Fut, T>(factory: F)
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use tokio::time::{sleep, timeout, timeout_at, Instant};
 
 use super::{QUIET_PERIOD, RECV_TIMEOUT, TEST_TIMEOUT};
-use crate::{NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent};
+use crate::{
+    Identity, NodeId, Transport, TransportCapabilities, TransportErrorKind, TransportEvent,
+};
 
 pub(super) async fn bounded(name: &str, body: impl Future<Output = ()>) {
     if timeout(TEST_TIMEOUT, body).await.is_err() {
@@ -21,34 +23,32 @@ pub(super) async fn bounded(name: &str, body: impl Future<Output = ()>) {
 }
 
 pub(super) fn node_id(name: String) -> NodeId {
-    match NodeId::new(&name) {
-        Ok(id) => id,
-        Err(error) => panic!("invalid test node id {name:?}: {error}"),
-    }
+    NodeId::from_seed(name)
 }
 
 /// Builds a network of `N` nodes through the factory and checks what it returned.
 pub(super) async fn network<const N: usize, F, Fut, T>(factory: &F) -> [Arc<T>; N]
 where
-    F: Fn(Vec<NodeId>) -> Fut,
+    F: Fn(Vec<Identity>) -> Fut,
     Fut: Future<Output = Vec<T>>,
     T: Transport,
 {
-    let ids: Vec<NodeId> = (0..N)
-        .map(|i| node_id(format!("conformance-node-{i}")))
+    let identities: Vec<Identity> = (0..N)
+        .map(|i| Identity::from_seed(format!("conformance-node-{i}")))
         .collect();
-    let transports = factory(ids.clone()).await;
+    let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
+    let transports = factory(identities).await;
     assert_eq!(
         transports.len(),
         N,
-        "the factory must return one transport per requested id"
+        "the factory must return one transport per identity"
     );
     for (transport, id) in transports.iter().zip(&ids) {
         assert_eq!(
             transport.local_id(),
             id,
-            "the factory must return the transports in the order of the ids, \
-             each speaking for its id"
+            "the factory must return the transports in the order of the identities, \
+             each speaking for its identity's id"
         );
     }
     let transports: Vec<Arc<T>> = transports.into_iter().map(Arc::new).collect();
@@ -155,8 +155,11 @@ pub(super) async fn expect_frames<T: Transport + ?Sized>(
 }
 
 /// A frame labelled with its sender, a stream name and a sequence number.
+/// A frame labelled with its sender (the short form of its id, so that
+/// labelled frames fit transports with small frame limits), a stream name
+/// and a sequence.
 pub(super) fn labelled(from: &NodeId, stream: &str, seq: u32) -> Bytes {
-    Bytes::from(format!("{from}|{stream}|{seq}"))
+    Bytes::from(format!("{}|{stream}|{seq}", from.short()))
 }
 
 /// Checks labelled frames as they arrive against the declared capabilities.
@@ -192,8 +195,8 @@ impl Arrivals {
             .unwrap_or_else(|_| panic!("{owner}: a frame from {from} arrived altered: {text:?}"));
         assert_eq!(
             label,
-            from.as_str(),
-            "{owner}: a frame sent by {label} arrived with sender id {from}"
+            from.short(),
+            "{owner}: a frame sent by {label}… arrived with sender id {from}"
         );
         let (seen, highest) = self
             .streams

@@ -13,8 +13,8 @@
 use std::{fmt, path::Path, sync::Arc};
 
 use gossip_core::{
-    raw::SeededRng, Channel, ChannelId, DynStore, Hlc, LogEntry, NodeId, Store, StoreResult,
-    StreamId,
+    raw::SeededRng, Channel, ChannelId, DynStore, Hlc, Identity, LogEntry, NodeId, Store,
+    StoreResult, StreamId,
 };
 use integration_tests::EPOCH_MS;
 
@@ -80,8 +80,12 @@ pub(crate) fn stream() -> StreamId {
 
 /// The writer's node id: the author of every entry it writes.
 #[allow(clippy::expect_used, reason = "cannot fail: checked by inspection")]
+pub(crate) fn author_identity() -> Identity {
+    Identity::from_seed("writer")
+}
+
 pub(crate) fn author() -> NodeId {
-    NodeId::new("writer").expect("a valid literal id")
+    author_identity().node_id().clone()
 }
 
 /// The channel record the writer saves before its first append, as a node

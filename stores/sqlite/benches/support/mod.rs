@@ -104,7 +104,7 @@ impl Workload {
         Self {
             channel: ChannelId::new("bench").unwrap(),
             stream: StreamId::new("stream").unwrap(),
-            author: NodeId::new("author").unwrap(),
+            author: NodeId::from_seed("author"),
             payload: Bytes::from((0..payload).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
             last: 0,
         }
@@ -158,7 +158,7 @@ pub(crate) async fn load(store: &dyn Store, label: &str) -> Loaded {
         channel: ChannelId::new("loaded").unwrap(),
         stream: StreamId::new("stream").unwrap(),
         authors: (0..AUTHORS)
-            .map(|i| NodeId::new(format!("author-{i}")).unwrap())
+            .map(|i| NodeId::from_seed(format!("author-{i}")))
             .collect(),
         per_author: total / AUTHORS as u64 / LOAD_BATCH * LOAD_BATCH,
     };

@@ -13,6 +13,7 @@ use libp2p::{
 use crate::{
     behaviour::{BehaviourEvent, IDENTIFY_PROTOCOL},
     codec::{BadFrame, Request},
+    identity::node_id_from_peer_id,
     state::{bump, error},
 };
 
@@ -60,7 +61,7 @@ impl Driver {
                     "connected"
                 );
                 if first {
-                    if let Some(peer) = self.shared.node_of(&peer_id) {
+                    if let Some(peer) = node_id_from_peer_id(&peer_id) {
                         self.notify(TransportEvent::Connected { peer });
                     }
                 }
@@ -76,7 +77,7 @@ impl Driver {
                     local = %self.shared.local, peer = %peer_id, ?cause, "connection closed"
                 );
                 if num_established == 0 {
-                    if let Some(peer) = self.shared.node_of(&peer_id) {
+                    if let Some(peer) = node_id_from_peer_id(&peer_id) {
                         self.notify(TransportEvent::Disconnected { peer });
                     }
                 }
@@ -152,10 +153,8 @@ impl Driver {
             }
             BadFrame::Truncated { .. } => TransportErrorKind::Rejected,
         };
-        let from = self
-            .shared
-            .node_of(&peer)
-            .map_or_else(|| peer.to_string(), |node| node.to_string());
+        let from =
+            node_id_from_peer_id(&peer).map_or_else(|| peer.to_string(), |node| node.to_string());
         self.report(error(kind, format!("frame from {from} refused: {bad}")));
     }
 
@@ -227,7 +226,7 @@ impl Driver {
                     // Dropping the channel fails the sender's request.
                     Request::Refused(bad) => return self.refused(peer, &bad),
                 };
-                let Some(from) = self.shared.node_of(&peer) else {
+                let Some(from) = node_id_from_peer_id(&peer) else {
                     return;
                 };
                 if self.pending.is_empty() {

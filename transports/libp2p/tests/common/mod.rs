@@ -13,11 +13,8 @@
 
 use std::time::Duration;
 
-use gossip_core::Transport;
-use gossip_transport_libp2p::{
-    libp2p::{identity::Keypair, Multiaddr},
-    Libp2pConfig, Libp2pTransport,
-};
+use gossip_core::{Identity, Transport};
+use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
 use tokio::time::timeout;
 
 /// The `recv` helpers with deadlines come from gossip-core's testkit, shared
@@ -39,9 +36,9 @@ pub fn config() -> Libp2pConfig {
         .backoff(Duration::from_millis(200), Duration::from_secs(2))
 }
 
-/// A transport with a derived node id, listening on loopback.
+/// A transport with a new identity, listening on loopback.
 pub async fn node(config: Libp2pConfig) -> Libp2pTransport {
-    let transport = Libp2pTransport::new(Keypair::generate_ed25519(), config).unwrap();
+    let transport = Libp2pTransport::new(&Identity::generate(), config).unwrap();
     transport.listen_on(loopback()).await.unwrap();
     transport
 }

@@ -12,8 +12,8 @@ use tokio::{
 
 use super::{ended, run_connection};
 use crate::{
-    handshake::{self, HandshakeError, Hello, Verdict},
     peer_table::{InboundDecision, Installed},
+    secure::handshake::{self, HandshakeError, Verdict},
     state::Shared,
 };
 
@@ -51,34 +51,6 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     tracing::debug!(local = %shared.local, "listener closed");
 }
 
-/// Reads the dialer's hello and target; answers `incompatible` or `refused`
-/// (best effort) when the dialer speaks another version, claims our id or
-/// means to reach another node.
-async fn read_hello_or_refuse(
-    shared: &Shared,
-    stream: &mut TcpStream,
-) -> Result<Hello, HandshakeError> {
-    match Hello::read(stream).await {
-        Ok(hello) if hello.node == shared.local => {
-            let _ = handshake::reply(stream, &shared.hello, Verdict::Refused).await;
-            Err(HandshakeError::SelfConnection)
-        }
-        Ok(hello) => match handshake::read_target(stream, &shared.local).await {
-            Ok(()) => Ok(hello),
-            Err(failure @ HandshakeError::WrongPeer { .. }) => {
-                let _ = handshake::reply(stream, &shared.hello, Verdict::Refused).await;
-                Err(failure)
-            }
-            Err(failure) => Err(failure),
-        },
-        Err(HandshakeError::Version { found }) => {
-            let _ = handshake::reply(stream, &shared.hello, Verdict::Incompatible).await;
-            Err(HandshakeError::Version { found })
-        }
-        Err(error) => Err(error),
-    }
-}
-
 /// One inbound connection: handshake, tie-break, then the connection's life.
 async fn inbound(
     shared: Arc<Shared>,
@@ -89,13 +61,13 @@ async fn inbound(
     let _ = stream.set_nodelay(true);
     let deadline = Instant::now() + shared.config.handshake_timeout;
     let mut shutdown = shared.shutdown_signal();
-    let read = tokio::select! {
+    let accepted = tokio::select! {
         biased;
         _ = shutdown.wait_for(|closed| *closed) => return,
-        read = timeout_at(deadline, read_hello_or_refuse(&shared, &mut stream)) => read,
+        accepted = timeout_at(deadline, handshake::accept(&mut stream, &shared.keys, &shared.hello)) => accepted,
     };
-    let hello = match read {
-        Ok(Ok(hello)) => hello,
+    let (hello, mut session) = match accepted {
+        Ok(Ok(accepted)) => accepted,
         Ok(Err(failure)) => {
             shared.count_connect_failure(true);
             tracing::debug!(local = %shared.local, %remote, %failure, "inbound handshake failed");
@@ -130,7 +102,7 @@ async fn inbound(
     };
     let replied = timeout_at(
         deadline,
-        handshake::reply(&mut stream, &shared.hello, verdict),
+        handshake::reply(&mut stream, &mut session.sealer, verdict),
     )
     .await;
     drop(permit);
@@ -147,6 +119,7 @@ async fn inbound(
             run_connection(
                 shared,
                 stream,
+                session,
                 peer,
                 conn_id,
                 stop,

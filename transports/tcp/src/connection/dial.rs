@@ -11,8 +11,8 @@ use tokio::{
 
 use super::run_connection;
 use crate::{
-    handshake::{self, HandshakeError, Hello, Verdict},
     peer_table::Installed,
+    secure::handshake::{self, HandshakeError, Hello, Session, Verdict},
     state::{error, Shared},
 };
 
@@ -43,7 +43,7 @@ async fn connector(shared: Arc<Shared>, peer: NodeId, mut attempt: u64) {
             outcome = dial(&shared, &peer, address) => outcome,
         };
         match outcome {
-            Ok((stream, hello, Verdict::Accepted)) => {
+            Ok((stream, hello, Verdict::Accepted, session)) => {
                 let addrs = (
                     stream.local_addr().unwrap_or(shared.local_addr),
                     stream.peer_addr().unwrap_or(address),
@@ -60,6 +60,7 @@ async fn connector(shared: Arc<Shared>, peer: NodeId, mut attempt: u64) {
                     run_connection(
                         shared,
                         stream,
+                        session,
                         peer,
                         conn_id,
                         stop,
@@ -70,7 +71,7 @@ async fn connector(shared: Arc<Shared>, peer: NodeId, mut attempt: u64) {
                 }
                 return;
             }
-            Ok((stream, _, _yield)) => {
+            Ok((stream, _, Verdict::Yield, _)) => {
                 drop(stream);
                 tracing::debug!(local = %shared.local, %peer, "peer keeps another connection; waiting for it");
                 if !shared.lock().dial_yielded(&peer, attempt) {
@@ -99,7 +100,7 @@ async fn dial(
     shared: &Shared,
     peer: &NodeId,
     address: SocketAddr,
-) -> Result<(TcpStream, Hello, Verdict), TransportError> {
+) -> Result<(TcpStream, Hello, Verdict, Session), TransportError> {
     let config = &shared.config;
     let mut stream = match timeout(config.connect_timeout, TcpStream::connect(address)).await {
         Ok(Ok(stream)) => stream,
@@ -125,12 +126,12 @@ async fn dial(
     let _ = stream.set_nodelay(true);
     let result = timeout(
         config.handshake_timeout,
-        handshake::dial(&mut stream, &shared.hello, peer),
+        handshake::dial(&mut stream, &shared.keys, &shared.hello, peer),
     )
     .await
     .unwrap_or(Err(HandshakeError::Timeout));
     match result {
-        Ok((hello, verdict)) => Ok((stream, hello, verdict)),
+        Ok((hello, verdict, session)) => Ok((stream, hello, verdict, session)),
         Err(failure) => {
             shared.count_connect_failure(true);
             Err(error(

@@ -18,7 +18,7 @@ use std::{
 
 use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
 use tokio::{
-    io::{BufReader, BufWriter},
+    io::{AsyncWriteExt, BufReader, BufWriter},
     net::{
         tcp::{OwnedReadHalf, OwnedWriteHalf},
         TcpStream,
@@ -28,8 +28,12 @@ use tokio::{
 };
 
 use crate::{
-    frame::{read_frame, write_frame, ReadError, LEN_PREFIX},
+    frame::{ReadError, LEN_PREFIX},
     peer_table::QueueRx,
+    secure::{
+        handshake::Session,
+        session::{Opener, Sealer},
+    },
     state::Shared,
 };
 
@@ -77,9 +81,11 @@ impl Activity {
 
 /// Runs a handshaken, installed connection until it ends: a spawned writer
 /// drains the peer's send queue, this task reads.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn run_connection(
     shared: Arc<Shared>,
     stream: TcpStream,
+    session: Session,
     peer: NodeId,
     conn_id: u64,
     stop: watch::Receiver<bool>,
@@ -87,10 +93,12 @@ pub(super) async fn run_connection(
     peer_max_frame_len: u32,
 ) {
     let (read_half, write_half) = stream.into_split();
+    let Session { sealer, opener } = session;
     let activity = Arc::new(Activity::new());
     tokio::spawn(writer(
         shared.clone(),
         write_half,
+        sealer,
         peer.clone(),
         conn_id,
         stop.clone(),
@@ -98,7 +106,7 @@ pub(super) async fn run_connection(
         usize::try_from(peer_max_frame_len).unwrap_or(usize::MAX),
         activity.clone(),
     ));
-    reader(shared, read_half, peer, conn_id, stop, activity).await;
+    reader(shared, read_half, opener, peer, conn_id, stop, activity).await;
 }
 
 /// The connection `conn_id` to `peer` ended: redials if the table says so.
@@ -113,6 +121,7 @@ pub(super) fn ended(shared: Arc<Shared>, peer: NodeId, conn_id: u64, why: &str) 
 async fn reader(
     shared: Arc<Shared>,
     read_half: OwnedReadHalf,
+    opener: Opener,
     peer: NodeId,
     conn_id: u64,
     mut stop: watch::Receiver<bool>,
@@ -124,7 +133,7 @@ async fn reader(
         _ = shutdown.wait_for(|closed| *closed) => "transport closed".to_owned(),
         _ = stop.wait_for(|stopped| *stopped) => "connection replaced or removed".to_owned(),
         () = activity.idle_for(shared.config.idle_timeout) => "idle".to_owned(),
-        why = read_loop(&shared, read_half, &peer, &activity) => why,
+        why = read_loop(&shared, read_half, opener, &peer, &activity) => why,
     };
     ended(shared, peer, conn_id, &why);
 }
@@ -134,12 +143,16 @@ async fn reader(
 async fn read_loop(
     shared: &Shared,
     read_half: OwnedReadHalf,
+    mut opener: Opener,
     peer: &NodeId,
     activity: &Activity,
 ) -> String {
     let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
     loop {
-        match read_frame(&mut reader, shared.config.limits.max_frame_len).await {
+        match opener
+            .read_frame(&mut reader, shared.config.limits.max_frame_len)
+            .await
+        {
             Ok(frame) => {
                 activity.touch();
                 let event = TransportEvent::Frame {
@@ -159,7 +172,7 @@ async fn read_loop(
                 );
                 return failure.to_string();
             }
-            Err(failure @ ReadError::Truncated) => {
+            Err(failure @ (ReadError::Truncated | ReadError::Forged)) => {
                 shared.report(
                     TransportErrorKind::Rejected,
                     format!("{peer} disconnected: {failure}"),
@@ -175,6 +188,7 @@ async fn read_loop(
 async fn writer(
     shared: Arc<Shared>,
     write_half: OwnedWriteHalf,
+    sealer: Sealer,
     peer: NodeId,
     conn_id: u64,
     mut stop: watch::Receiver<bool>,
@@ -187,7 +201,7 @@ async fn writer(
         biased;
         _ = shutdown.wait_for(|closed| *closed) => "transport closed".to_owned(),
         _ = stop.wait_for(|stopped| *stopped) => "connection replaced or removed".to_owned(),
-        why = write_loop(&shared, write_half, &peer, &queue, peer_max_frame_len, &activity) => why,
+        why = write_loop(&shared, write_half, sealer, &peer, &queue, peer_max_frame_len, &activity) => why,
     };
     ended(shared, peer, conn_id, &why);
 }
@@ -197,6 +211,7 @@ async fn writer(
 async fn write_loop(
     shared: &Shared,
     write_half: OwnedWriteHalf,
+    mut sealer: Sealer,
     peer: &NodeId,
     queue: &QueueRx,
     peer_max_frame_len: usize,
@@ -204,6 +219,7 @@ async fn write_loop(
 ) -> String {
     let mut rx = queue.lock().await;
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER + LEN_PREFIX, write_half);
+    let mut sealed = Vec::with_capacity(WRITE_BUFFER);
     loop {
         let Some(first) = rx.recv().await else {
             return "send queue closed".to_owned();
@@ -217,15 +233,21 @@ async fn write_loop(
                     local = %shared.local, %peer, len = frame.len(), max = peer_max_frame_len,
                     "frame over the peer's maximum discarded"
                 );
-            } else if let Err(failure) = write_frame(&mut writer, &frame).await {
-                return format!("write failed: {failure}");
+            } else {
+                sealed.clear();
+                if let Err(failure) = sealer.seal(&frame, &mut sealed) {
+                    return format!("sealing failed: {failure}");
+                }
+                if let Err(failure) = writer.write_all(&sealed).await {
+                    return format!("write failed: {failure}");
+                }
             }
             batch += 1;
             if batch < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        if let Err(failure) = tokio::io::AsyncWriteExt::flush(&mut writer).await {
+        if let Err(failure) = writer.flush().await {
             return format!("write failed: {failure}");
         }
         activity.touch();

@@ -20,7 +20,7 @@ use tokio::{
     time::Instant,
 };
 
-use crate::{handshake::Hello, TcpConfig, TcpConnectionInfo, BACKEND};
+use crate::{secure::handshake::Hello, TcpConfig, TcpConnectionInfo, BACKEND};
 
 #[cfg(test)]
 mod tests;

@@ -7,7 +7,7 @@ use gossip_core::{ReconnectPolicy, TransportErrorKind};
 use super::*;
 
 fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -148,43 +148,38 @@ fn an_accepted_dial_connects_once_and_learns_the_frame_limit() {
 
 #[test]
 fn simultaneous_dials_keep_the_connection_dialed_by_the_smaller_id() {
-    // alice < bravo: at alice, bravo's inbound connection yields to ours.
-    let mut at_alice = table("alice");
-    dialing(&mut at_alice, Instant::now());
+    let (low, high) = if id("alice") < id("bravo") {
+        ("alice", "bravo")
+    } else {
+        ("bravo", "alice")
+    };
+    let now = Instant::now();
     let mut fx = Effects::default();
+    // At the smaller id, the larger one's inbound connection yields to ours.
+    let mut at_low = table(low);
+    at_low.add_address(id(high), addr(9000));
+    at_low.enqueue(&id(high), frame(8), now).unwrap().unwrap();
     assert!(matches!(
-        at_alice.decide_inbound(&hello("bravo", 0), addrs(), &mut fx),
+        at_low.decide_inbound(&hello(high, 0), addrs(), &mut fx),
         InboundDecision::Yield
     ));
     assert!(fx.events.is_empty());
 
-    // At bravo (dialing alice), alice's inbound connection wins.
-    let mut at_bravo = table("bravo");
-    at_bravo.add_address(id("alice"), addr(9001));
-    let attempt = at_bravo
-        .enqueue(&id("alice"), frame(8), Instant::now())
-        .unwrap()
-        .unwrap();
+    // At the larger id (dialing the smaller), the smaller one's wins.
+    let mut at_high = table(high);
+    at_high.add_address(id(low), addr(9001));
+    let attempt = at_high.enqueue(&id(low), frame(8), now).unwrap().unwrap();
     assert!(matches!(
-        at_bravo.decide_inbound(&hello("alice", 9001), addrs(), &mut fx),
+        at_high.decide_inbound(&hello(low, 9001), addrs(), &mut fx),
         InboundDecision::Accept(_)
     ));
-    assert_eq!(
-        fx.events,
-        vec![TransportEvent::Connected { peer: id("alice") }]
-    );
-    // bravo's own attempt, answered later, is no longer current.
-    assert!(at_bravo
-        .dial_accepted(
-            &id("alice"),
-            attempt,
-            &hello("alice", 9001),
-            addrs(),
-            &mut fx
-        )
+    assert_eq!(fx.events, vec![TransportEvent::Connected { peer: id(low) }]);
+    // Our own attempt, answered later, is no longer current.
+    assert!(at_high
+        .dial_accepted(&id(low), attempt, &hello(low, 9001), addrs(), &mut fx)
         .is_none());
-    assert!(!at_bravo.dial_yielded(&id("alice"), attempt));
-    assert!(!at_bravo.connections()[0].dialed_by_us);
+    assert!(!at_high.dial_yielded(&id(low), attempt));
+    assert!(!at_high.connections()[0].dialed_by_us);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Helpers shared by the TCP transport's tests: loopback binding, event
-//! waiting with deadlines, and a raw client speaking the wire format by hand.
+//! waiting with deadlines, and a raw peer speaking the wire protocol by hand.
 
 // Test support: a failed expectation here is a failed test.
 #![allow(
@@ -13,8 +13,8 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use gossip_core::{protocol::PROTOCOL_VERSION, NodeId, Transport};
-use gossip_transport_tcp::{TcpConfig, TcpTransport};
+use gossip_core::{protocol::PROTOCOL_VERSION, Identity, NodeId, Transport};
+use gossip_transport_tcp::{testing::RawPeer, TcpConfig, TcpTransport};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -34,11 +34,11 @@ pub fn loopback() -> SocketAddr {
 }
 
 pub fn id(name: &str) -> NodeId {
-    NodeId::new(name).unwrap()
+    NodeId::from_seed(name)
 }
 
 pub async fn bind(name: &str, config: TcpConfig) -> TcpTransport {
-    TcpTransport::bind(id(name), loopback(), config)
+    TcpTransport::bind(&Identity::from_seed(name), loopback(), config)
         .await
         .unwrap()
 }
@@ -59,55 +59,27 @@ pub async fn mesh(names: &[&str], config: TcpConfig) -> Vec<TcpTransport> {
     nodes
 }
 
-/// A hello as the wire format spells it.
-pub fn hello(version: u8, node: &str, max_frame_len: u32, listen_port: u16) -> Vec<u8> {
-    let mut out = b"GOSSIP/T".to_vec();
-    out.push(version);
-    out.extend_from_slice(&max_frame_len.to_be_bytes());
-    out.extend_from_slice(&listen_port.to_be_bytes());
-    out.push(u8::try_from(node.len()).unwrap());
-    out.extend_from_slice(node.as_bytes());
-    out
+/// A hand-built peer that completed the real handshake as `node` with
+/// `server`, the node `target`: it sends whatever a test makes it send.
+pub async fn raw_client(server: SocketAddr, node: &str, target: &str) -> RawPeer {
+    timeout(
+        WAIT,
+        RawPeer::connect(&Identity::from_seed(node), server, &id(target), None),
+    )
+    .await
+    .expect("handshake timed out")
+    .expect("handshake accepted")
 }
 
-/// A dialer's hello in this node's protocol version, followed by the node
-/// it means to reach.
-pub fn good_hello(node: &str, target: &str) -> Vec<u8> {
-    let mut out = hello(PROTOCOL_VERSION, node, 1 << 20, 0);
-    out.push(u8::try_from(target.len()).unwrap());
-    out.extend_from_slice(target.as_bytes());
-    out
-}
-
-/// What an acceptor answered: its version, its id and the verdict.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Reply {
-    pub version: u8,
-    pub node: String,
-    pub verdict: u8,
-}
-
-pub async fn read_reply(stream: &mut TcpStream) -> Reply {
-    let mut head = [0u8; 16];
-    stream.read_exact(&mut head).await.unwrap();
-    assert_eq!(&head[..8], b"GOSSIP/T");
-    let mut node = vec![0u8; usize::from(head[15])];
-    stream.read_exact(&mut node).await.unwrap();
-    Reply {
-        version: head[8],
-        node: String::from_utf8(node).unwrap(),
-        verdict: stream.read_u8().await.unwrap(),
-    }
-}
-
-/// A raw client that completed the handshake as `node` with `server`, a
-/// node named `target`.
-pub async fn raw_client(server: SocketAddr, node: &str, target: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(server).await.unwrap();
-    stream.write_all(&good_hello(node, target)).await.unwrap();
-    let reply = timeout(WAIT, read_reply(&mut stream)).await.unwrap();
-    assert_eq!(reply.verdict, 0, "handshake not accepted: {reply:?}");
-    stream
+/// Waits until the server closes the raw peer's connection; panics after
+/// [`WAIT`].
+pub async fn expect_peer_closed(peer: &mut RawPeer) {
+    let closed = timeout(WAIT, peer.closed_by_server(usize::MAX)).await;
+    assert_eq!(
+        closed,
+        Ok(true),
+        "the transport did not close the connection"
+    );
 }
 
 /// Waits until the peer closes `stream` (EOF or reset); panics after [`WAIT`].

@@ -30,7 +30,7 @@ fn id_str() -> impl Strategy<Value = String> {
 }
 
 fn node() -> impl Strategy<Value = NodeId> {
-    id_str().prop_map(|s| NodeId::new(s).unwrap())
+    id_str().prop_map(NodeId::from_seed)
 }
 
 fn channel() -> impl Strategy<Value = ChannelId> {

@@ -79,7 +79,7 @@ fn distinct_deltas(entries: impl Strategy<Value = LogEntry>) -> impl Strategy<Va
 
 fn test_entry(sequence: u64, payload_len: usize) -> LogEntry {
     LogEntry::new(
-        NodeId::new("author").unwrap(),
+        NodeId::from_seed("author"),
         sequence,
         Hlc::from_u64(sequence),
         vec![7u8; payload_len],
@@ -292,7 +292,7 @@ fn entry_too_large_for_any_frame_is_an_error() {
     ));
     // A delta whose header alone is too large.
     let base: VersionVector = (0..100)
-        .map(|i| (NodeId::new(format!("author-{i}")).unwrap(), 1))
+        .map(|i| (NodeId::from_seed(format!("author-{i}")), 1))
         .collect();
     let empty = Delta::new(c, s, base, vec![]);
     assert!(matches!(

@@ -8,7 +8,7 @@ use crate::protocol::messages::PingReq;
 mod sim;
 
 fn id(s: &str) -> NodeId {
-    NodeId::new(s).unwrap()
+    NodeId::from_seed(s)
 }
 
 fn update(node: &str, incarnation: u64, state: MemberState) -> MemberUpdate {
