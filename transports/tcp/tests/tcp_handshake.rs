@@ -50,21 +50,6 @@ async fn until_unreachable(t: &gossip_transport_tcp::TcpTransport, to: &str) -> 
     }
 }
 
-/// Waits until the server closes `stream` (EOF or reset).
-async fn expect_closed(stream: &mut TcpStream) {
-    let mut sink = [0u8; 1024];
-    let closed = tokio::time::timeout(WAIT, async {
-        loop {
-            match stream.read(&mut sink).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(closed.is_ok(), "the transport did not close the connection");
-}
-
 /// No frame event among what `server` delivers in the next moments.
 async fn no_frame_delivered(server: &gossip_transport_tcp::TcpTransport) {
     let events = drain(server, Duration::from_millis(200)).await;
