@@ -141,6 +141,12 @@ pub struct ChannelTransport {
 }
 
 impl ChannelTransport {
+    /// The hub this transport is attached to.
+    #[must_use]
+    pub fn hub(&self) -> &ChannelHub {
+        &self.hub
+    }
+
     /// Whether [`close`](Transport::close) was called.
     #[must_use]
     pub fn is_closed(&self) -> bool {

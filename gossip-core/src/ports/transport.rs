@@ -61,7 +61,13 @@ impl TransportCapabilities {
 pub enum TransportEvent {
     /// A frame from a peer.
     Frame {
-        /// The sending node, as authenticated by the transport.
+        /// The sending node, **authenticated** by the transport: only the
+        /// holder of this node's secret key can get a frame delivered under
+        /// its id (the TCP and libp2p transports prove the key in their
+        /// handshake; in-process transports are joined with the
+        /// [`Identity`](crate::Identity)). A transport that cannot promise
+        /// this must not be used with untrusted peers; the conformance
+        /// suite's `impostor = …` check holds every transport to it.
         from: NodeId,
         /// The frame.
         frame: Bytes,

@@ -5,7 +5,11 @@
 
 use std::time::Duration;
 
-use gossip_core::{Identity, Transport};
+use bytes::Bytes;
+use gossip_core::{
+    testkit::transport::{Impostor, ImpostorAttempt},
+    Identity, NodeId, Transport,
+};
 use gossip_transport_libp2p::{libp2p::Multiaddr, Libp2pConfig, Libp2pTransport};
 
 /// Listens on 127.0.0.1 (port 0) for each id and gives every transport the
@@ -49,9 +53,46 @@ async fn network(ids: Vec<Identity>, config: Libp2pConfig) -> Vec<Libp2pTranspor
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<gossip_core::Identity>| async move {
-    network(ids, Libp2pConfig::default()).await
-});
+/// A libp2p node of its own that dials the target. Noise proves the key
+/// behind the peer id, so there is no claim to make: the attacker can only
+/// speak as itself. It is kept alive until the test ends.
+#[derive(Default)]
+struct StrangerWithItsOwnKey {
+    alive: std::sync::Mutex<Vec<Libp2pTransport>>,
+}
+
+#[async_trait::async_trait]
+impl Impostor<Libp2pTransport> for StrangerWithItsOwnKey {
+    async fn impersonate(
+        &self,
+        target: &Libp2pTransport,
+        _victim: &NodeId,
+        attacker: &Identity,
+        frame: Bytes,
+    ) -> ImpostorAttempt {
+        let stranger = match Libp2pTransport::new(attacker, Libp2pConfig::default().mdns(false)) {
+            Ok(stranger) => stranger,
+            Err(error) => panic!("create the attacker: {error}"),
+        };
+        for address in target.listen_addrs() {
+            if let Err(error) = stranger.add_peer_address(target.local_id().clone(), address) {
+                panic!("address of the target: {error}");
+            }
+        }
+        // Delivery to a node that does not know us is not promised; the
+        // suite only checks under which id it arrives, if it does.
+        let _ = stranger.send(target.local_id(), frame).await;
+        if let Ok(mut alive) = self.alive.lock() {
+            alive.push(stranger);
+        }
+        ImpostorAttempt::SpokeAsItself
+    }
+}
+
+gossip_core::transport_conformance!(
+    |ids: Vec<gossip_core::Identity>| async move { network(ids, Libp2pConfig::default()).await },
+    impostor = StrangerWithItsOwnKey::default(),
+);
 
 /// The suite with small frames and queues, where `QueueFull` back-pressure
 /// and the unacknowledged inbound backlog really happen. (Not

@@ -3,8 +3,12 @@
 
 use std::net::SocketAddr;
 
-use gossip_core::{Identity, NodeId};
-use gossip_transport_tcp::{TcpConfig, TcpTransport};
+use bytes::Bytes;
+use gossip_core::{
+    testkit::transport::{Impostor, ImpostorAttempt},
+    Identity, NodeId,
+};
+use gossip_transport_tcp::{testing::RawPeer, TcpConfig, TcpTransport};
 
 /// Binds each id on 127.0.0.1 (port 0) and gives every transport the
 /// addresses of all the others.
@@ -32,9 +36,37 @@ async fn network(ids: Vec<Identity>, config: TcpConfig) -> Vec<TcpTransport> {
     transports
 }
 
-gossip_core::transport_conformance!(|ids: Vec<gossip_core::Identity>| async move {
-    network(ids, TcpConfig::default()).await
-});
+/// The impostor dials with a real Noise handshake whose hello names the
+/// victim but is signed with the attacker's own key.
+struct HelloNamingTheVictim;
+
+#[async_trait::async_trait]
+impl Impostor<TcpTransport> for HelloNamingTheVictim {
+    async fn impersonate(
+        &self,
+        target: &TcpTransport,
+        victim: &NodeId,
+        attacker: &Identity,
+        frame: Bytes,
+    ) -> ImpostorAttempt {
+        let server = target.local_addr();
+        let to = gossip_core::Transport::local_id(target);
+        match RawPeer::connect_claiming(attacker, victim, server, to, None).await {
+            Err(_refused) => ImpostorAttempt::ClaimedOnTheWire,
+            Ok(mut peer) => {
+                // Accepted under a claimed id: send anyway, so that the
+                // suite sees what the transport does with it.
+                let _ = peer.send_frame(&frame).await;
+                ImpostorAttempt::ClaimedOnTheWire
+            }
+        }
+    }
+}
+
+gossip_core::transport_conformance!(
+    |ids: Vec<gossip_core::Identity>| async move { network(ids, TcpConfig::default()).await },
+    impostor = HelloNamingTheVictim,
+);
 
 /// The suite with small frames and queues, where `QueueFull` back-pressure
 /// and the blocking inbound queue really happen.

@@ -16,9 +16,19 @@
 ///     identities.iter().map(|i| network.join(i).expect("join")).collect::<Vec<_>>()
 /// });
 /// ```
+///
+/// With `impostor = …` (an expression of a type implementing
+/// [`Impostor`](crate::testkit::transport::Impostor) for the transport), the
+/// `direct` module also runs
+/// [`an_impostor_is_refused_and_never_heard_as_its_victim`](crate::testkit::transport::an_impostor_is_refused_and_never_heard_as_its_victim):
+/// every transport that carries frames between processes should supply one.
+///
+/// ```ignore
+/// gossip_core::transport_conformance!(factory, impostor = HelloNamingTheVictim);
+/// ```
 #[macro_export]
 macro_rules! transport_conformance {
-    ($factory:expr $(,)?) => {
+    ($factory:expr $(, impostor = $impostor:expr)? $(,)?) => {
         mod transport_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -27,6 +37,16 @@ macro_rules! transport_conformance {
                 #[allow(unused_imports)]
                 use super::*;
                 $crate::__transport_conformance_tests!($factory);
+                $(
+                    #[::core::prelude::v1::test]
+                    fn an_impostor_is_refused_and_never_heard_as_its_victim() {
+                        $crate::testkit::fixtures::run(
+                            $crate::testkit::transport::an_impostor_is_refused_and_never_heard_as_its_victim(
+                                $factory, $impostor,
+                            ),
+                        );
+                    }
+                )?
             }
 
             mod boxed {

@@ -33,8 +33,13 @@
 //! A single behaviour can also be called directly from any async test:
 //! `gossip_core::testkit::transport::empty_frame_roundtrips(factory).await`.
 //!
+//! `from` in a delivered frame is an id the remote *proved*: the
+//! transport's test supplies an [`Impostor`] (its own attack, since only it
+//! knows its wire) and [`an_impostor_is_refused_and_never_heard_as_its_victim`]
+//! checks the guarantee; the macro runs it with `impostor = …`.
+//!
 //! The behaviours live in files by topic (delivery and
-//! capabilities, refusals, concurrency, close); [`events`] holds the
+//! capabilities, refusals, concurrency, close, authentication); [`events`] holds the
 //! deadline-bounded `recv` helpers (`next_event`, `next_frame`, `drain`, …)
 //! that transport crates use in their own tests.
 
@@ -42,6 +47,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use crate::{DynTransport, Identity, Transport};
 
+mod authentication;
 mod close;
 mod concurrency;
 mod delivery;
@@ -50,6 +56,9 @@ mod macros;
 mod refusals;
 mod support;
 
+pub use authentication::{
+    an_impostor_is_refused_and_never_heard_as_its_victim, Impostor, ImpostorAttempt,
+};
 pub use close::{close_fails_send_and_wakes_recv, close_is_idempotent};
 pub use concurrency::{concurrent_send_and_recv, many_peers_at_once, recv_is_cancel_safe};
 pub use delivery::{

@@ -1,8 +1,6 @@
 //! The swarm task's reactions to swarm events: connections, identify,
 //! inbound and outbound frames, and the bad input among them.
 
-use std::collections::HashMap;
-
 use gossip_core::{PushError, TransportErrorKind, TransportEvent};
 use libp2p::{
     identify, request_response,
@@ -38,7 +36,8 @@ impl Driver {
             SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
             #[cfg(feature = "mdns")]
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(libp2p::mdns::Event::Discovered(found))) => {
-                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
+                let mut by_peer: std::collections::HashMap<PeerId, Vec<Multiaddr>> =
+                    std::collections::HashMap::new();
                 for (peer, address) in found {
                     by_peer.entry(peer).or_default().push(address);
                 }

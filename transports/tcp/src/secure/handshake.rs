@@ -126,6 +126,25 @@ impl LocalKeys {
         })
     }
 
+    /// Keys of an impostor: the hello names `claimed`, but only `identity`
+    /// (another key) can sign. For the attack harness.
+    pub(crate) fn claiming(
+        identity: &Identity,
+        claimed: NodeId,
+        psk: Option<[u8; 32]>,
+    ) -> Result<Self, HandshakeError> {
+        let keys = Self::new(identity, psk)?;
+        Ok(Self {
+            node: claimed,
+            ..keys
+        })
+    }
+
+    /// The node this side's hello names.
+    pub(crate) fn node(&self) -> &NodeId {
+        &self.node
+    }
+
     fn state(&self, initiator: bool) -> Result<HandshakeState, HandshakeError> {
         let prologue = prologue();
         let mut builder = Builder::new(params(self.psk.is_some()))

@@ -46,7 +46,38 @@ impl RawPeer {
     ) -> Result<Self, String> {
         let keys = LocalKeys::new(identity, psk.as_ref().map(NetworkPsk::bytes))
             .map_err(|e| e.to_string())?;
-        let hello = Hello::ours(identity.node_id().clone(), 1 << 20, 0);
+        Self::handshake(keys, server, target).await
+    }
+
+    /// Like [`connect`](Self::connect), but the hello names `claimed` while
+    /// only `identity`'s key signs it: the impostor's attempt. A correct
+    /// server refuses it.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect); an impostor expects one.
+    pub async fn connect_claiming(
+        identity: &Identity,
+        claimed: &NodeId,
+        server: SocketAddr,
+        target: &NodeId,
+        psk: Option<NetworkPsk>,
+    ) -> Result<Self, String> {
+        let keys = LocalKeys::claiming(
+            identity,
+            claimed.clone(),
+            psk.as_ref().map(NetworkPsk::bytes),
+        )
+        .map_err(|e| e.to_string())?;
+        Self::handshake(keys, server, target).await
+    }
+
+    async fn handshake(
+        keys: LocalKeys,
+        server: SocketAddr,
+        target: &NodeId,
+    ) -> Result<Self, String> {
+        let hello = Hello::ours(keys.node().clone(), 1 << 20, 0);
         let mut stream = TcpStream::connect(server)
             .await
             .map_err(|e| e.to_string())?;
