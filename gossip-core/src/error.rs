@@ -90,6 +90,26 @@ pub enum Error {
         /// The sequence written twice.
         sequence: u64,
     },
+    /// Entries claiming `author` that it did not sign were rejected: a bad
+    /// signature or a broken link (`forged`), or no signed entry of the
+    /// author to vouch for them (`unproven`). Nothing of them was kept or
+    /// passed on; the peer that sent them is named beside the error.
+    #[error(
+        "rejected entries claiming {author} in {channel}/{stream}: {forged} forged, \
+         {unproven} without proof"
+    )]
+    ForgedEntries {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The author the entries claim.
+        author: NodeId,
+        /// Entries with a bad signature or a broken link.
+        forged: usize,
+        /// Unsigned entries nothing vouched for.
+        unproven: usize,
+    },
     /// The out-of-order buffer was full, or an entry was too far ahead to
     /// fit: entries were dropped (anti-entropy fetches them again later).
     #[error(

@@ -12,7 +12,11 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{hlc::Hlc, node_id::NodeId};
+use super::{
+    entry_proof::EntryHash,
+    hlc::Hlc,
+    node_id::{NodeId, Signature},
+};
 
 /// One entry of an append-only stream, written by `author`.
 ///
@@ -30,18 +34,27 @@ pub struct LogEntry {
     pub timestamp: Hlc,
     /// Opaque application bytes.
     pub payload: Bytes,
-    /// Reserved for the author's signature over the entry (not yet verified).
-    pub signature: Option<Bytes>,
+    /// The hash of the author's previous entry in the stream
+    /// ([`EntryHash::GENESIS`] for sequence 1): an author's log is a hash
+    /// chain (see [`LogEntry::hash`]).
+    pub previous: EntryHash,
+    /// The author's signature over the entry's hash. A node signs every
+    /// entry it appends; an entry without one is proven by a signed later
+    /// entry of its author that links to it.
+    pub signature: Option<Signature>,
 }
 
 impl LogEntry {
-    /// Builds an unsigned entry.
+    /// Builds an unsigned entry linked to [`EntryHash::GENESIS`]: link it
+    /// with [`linked_to`](Self::linked_to) and sign it with
+    /// [`sign`](Self::sign) before it can be merged anywhere.
     pub fn new(author: NodeId, sequence: u64, timestamp: Hlc, payload: impl Into<Bytes>) -> Self {
         Self {
             author,
             sequence,
             timestamp,
             payload: payload.into(),
+            previous: EntryHash::GENESIS,
             signature: None,
         }
     }
@@ -56,19 +69,22 @@ impl LogEntry {
         }
     }
 
-    /// Whether `other` has the same identity and the same content.
+    /// Whether `other` has the same identity and the same header content
+    /// (timestamp, link and payload; signatures may differ, as a later
+    /// entry can vouch for an unsigned one).
     #[must_use]
     pub fn same_content(&self, other: &LogEntry) -> bool {
         self.timestamp == other.timestamp
+            && self.previous == other.previous
             && self.payload == other.payload
-            && self.signature == other.signature
     }
 
-    /// Bytes the entry occupies in accounting (payload plus signature).
+    /// Bytes the entry occupies in accounting: payload plus signature (the
+    /// fixed-size link is not counted).
     #[must_use]
     pub fn size_bytes(&self) -> u64 {
-        let sig = self.signature.as_ref().map_or(0, Bytes::len);
-        (self.payload.len() + sig) as u64
+        let signature = if self.signature.is_some() { 64 } else { 0 };
+        (self.payload.len() + signature) as u64
     }
 }
 

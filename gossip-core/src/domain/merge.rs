@@ -1,11 +1,15 @@
 //! The merge rules: how incoming entries of one stream become stored entries.
 //!
-//! For each incoming entry: sequence 0 → rejected; payload over the stream's
+//! First the entries are proven to be their authors' ([`verify_entries`]):
+//! forged and unproven ones are rejected before anything else looks at them.
+//! Then, for each proven entry: sequence 0 → rejected; payload over the stream's
 //! limit → rejected; author not a member → rejected; `seq <= held` →
 //! duplicate (or an *equivocation* when the content differs: kept out and
-//! reported); `seq == held + 1` → accepted, then the author's buffered
-//! successors are drained; `seq > held + 1` → buffered (bounded; overflow is
-//! dropped and reported). The accepted entries are meant to be written in one
+//! reported with both entries as proof); `seq == held + 1` → accepted if it
+//! links to the author's entry before it (an equivocation otherwise), then the
+//! author's buffered successors are drained, each checked against the link
+//! in turn; `seq > held + 1` → buffered (bounded; overflow is dropped and
+//! reported). The accepted entries are meant to be written in one
 //! atomic batch. What the caller should report comes back as typed
 //! [`MergeOutput`]s (events and rejections), as the SWIM engine's outputs do:
 //! the caller forwards them, it does not interpret errors. Any permutation, duplication or split of the same deliveries
@@ -17,16 +21,21 @@
 //!     BufferLimits, Channel, ChannelId, Hlc, LogEntry, NodeId, StreamId, VersionVector,
 //! };
 //!
-//! let a = NodeId::from_seed("a");
+//! let alice = gossip_core::Identity::from_seed("a");
+//! let a = alice.node_id().clone();
 //! let channel = Channel::new(ChannelId::new("c")?, a.clone());
 //! let stream = StreamId::new("s")?;
 //! let mut buffer = OutOfOrderBuffer::new(BufferLimits::default());
-//! let entry = |seq| LogEntry::new(a.clone(), seq, Hlc::new(seq, 0).unwrap(), vec![]);
+//! let first = LogEntry::new(a.clone(), 1, Hlc::new(1, 0)?, vec![])
+//!     .sign(&alice, channel.id(), &stream);
+//! let second = LogEntry::new(a.clone(), 2, Hlc::new(2, 0)?, vec![])
+//!     .linked_to(first.hash(channel.id(), &stream))
+//!     .sign(&alice, channel.id(), &stream);
 //!
 //! let held = VersionVector::new();
 //! let input = MergeInput::new(&channel, &stream, &held);
 //! // 2 arrives before 1: it is buffered, then released when 1 arrives.
-//! let outcome = merge_entries(&mut buffer, &input, &HeldEntries::none(), vec![entry(2), entry(1)]);
+//! let outcome = merge_entries(&mut buffer, &input, &HeldEntries::none(), vec![second, first]);
 //! assert_eq!(outcome.accepted.len(), 2);
 //! assert_eq!(outcome.version.get(&a), 2);
 //! # Ok::<(), gossip_core::Error>(())
@@ -41,6 +50,8 @@ use super::{
     events::DomainEvent,
     ids::StreamId,
     node_id::NodeId,
+    entry_proof::EntryHash,
+    verify::{verify_entries, ProvenEntry},
     version_vector::{SeqRange, VersionVector},
 };
 use crate::error::Error;
@@ -109,18 +120,23 @@ impl FromIterator<LogEntry> for HeldEntries {
     }
 }
 
-/// The stored ranges that incoming `entries` would duplicate: load them and
-/// pass them as [`HeldEntries`] so the merge can detect equivocation.
+/// The stored entries the merge must compare incoming `entries` with: those
+/// they would duplicate (to detect equivocation) and, for each author whose
+/// log they continue, the last one held (to check the link). Load them and
+/// pass them as [`HeldEntries`].
 #[must_use]
 pub fn duplicate_ranges(version: &VersionVector, entries: &[LogEntry]) -> Vec<SeqRange> {
     let mut ranges: BTreeMap<&NodeId, (u64, u64)> = BTreeMap::new();
     for e in entries {
-        if e.sequence == 0 || e.sequence > version.get(&e.author) {
+        let held = version.get(&e.author);
+        if e.sequence == 0 || held == 0 {
             continue;
         }
-        let r = ranges.entry(&e.author).or_insert((e.sequence, e.sequence));
-        r.0 = r.0.min(e.sequence);
-        r.1 = r.1.max(e.sequence);
+        // An entry beyond what we hold needs the head to check its link.
+        let wanted = e.sequence.min(held);
+        let r = ranges.entry(&e.author).or_insert((wanted, wanted));
+        r.0 = r.0.min(wanted);
+        r.1 = r.1.max(wanted);
     }
     ranges
         .into_iter()
@@ -143,9 +159,31 @@ pub fn duplicate_ranges(version: &VersionVector, entries: &[LogEntry]) -> Vec<Se
 pub enum MergeOutput {
     /// Something that happened, for the event stream.
     Event(DomainEvent),
-    /// Entries kept out (bad sequence, oversized payload, non-member
-    /// author, equivocation, buffer overflow), for the error stream.
+    /// Entries kept out (forged or unproven, bad sequence, oversized
+    /// payload, non-member author, equivocation, buffer overflow), for the
+    /// error stream.
     Rejected(Error),
+    /// Two entries its author signed for one place in its log (with the
+    /// [`Error::Equivocation`] rejection reported beside it): keep it, and
+    /// flag the author.
+    Equivocation(Box<EquivocationProof>),
+}
+
+/// Proof that an author signed two different entries for one place in its
+/// log: two entries with the same sequence, or an entry whose link names
+/// another predecessor than the one held. Both are proven the author's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EquivocationProof {
+    /// The channel.
+    pub channel: super::ids::ChannelId,
+    /// The stream.
+    pub stream: StreamId,
+    /// The entry held (or accepted first).
+    pub held: LogEntry,
+    /// The entry that contradicts it: same sequence with other content, or
+    /// the next sequence linking to something else.
+    pub conflicting: LogEntry,
 }
 
 /// The result of [`merge_entries`].
@@ -179,7 +217,7 @@ impl MergeOutcome {
     pub fn rejections(&self) -> impl Iterator<Item = &Error> {
         self.outputs.iter().filter_map(|output| match output {
             MergeOutput::Rejected(error) => Some(error),
-            MergeOutput::Event(_) => None,
+            _ => None,
         })
     }
 
@@ -187,7 +225,15 @@ impl MergeOutcome {
     pub fn events(&self) -> impl Iterator<Item = &DomainEvent> {
         self.outputs.iter().filter_map(|output| match output {
             MergeOutput::Event(event) => Some(event),
-            MergeOutput::Rejected(_) => None,
+            _ => None,
+        })
+    }
+
+    /// The equivocation proofs among [`outputs`](Self::outputs).
+    pub fn equivocations(&self) -> impl Iterator<Item = &EquivocationProof> {
+        self.outputs.iter().filter_map(|output| match output {
+            MergeOutput::Equivocation(proof) => Some(&**proof),
+            _ => None,
         })
     }
 
@@ -207,115 +253,233 @@ pub fn merge_entries(
     held: &HeldEntries,
     incoming: impl IntoIterator<Item = LogEntry>,
 ) -> MergeOutcome {
-    let channel_id = input.channel.id();
-    let key = (channel_id.clone(), input.stream.clone());
-    let limit = input.channel.stream_config(input.stream).max_payload_bytes;
-    let mut out = MergeOutcome {
-        version: input.version.clone(),
-        ..MergeOutcome::default()
-    };
+    let mut merge = Merge::new(input, held);
     if let Some(base) = input.sender_base {
         for (author, seq) in base.iter() {
-            if seq > out.version.get(author) {
-                out.raised_base.raise(author, seq);
-                out.version.raise(author, seq);
-                buffer.discard_through(&key, author, seq);
+            if seq > merge.out.version.get(author) {
+                merge.out.raised_base.raise(author, seq);
+                merge.out.version.raise(author, seq);
+                buffer.discard_through(&merge.key, author, seq);
             }
         }
     }
-    let mut accepted_at: HashMap<(NodeId, u64), usize> = HashMap::new();
-    let mut non_members: BTreeMap<NodeId, usize> = BTreeMap::new();
-    let mut dropped: BTreeMap<NodeId, usize> = BTreeMap::new();
-    let equivocation = |author: &NodeId, sequence| Error::Equivocation {
-        channel: channel_id.clone(),
-        stream: input.stream.clone(),
-        author: author.clone(),
-        sequence,
-    };
+    let verification = verify_entries(
+        input.channel.id(),
+        input.stream,
+        incoming.into_iter().collect(),
+    );
+    merge.report_forgeries(&verification.forged, &verification.unproven);
+    for proven in verification.proven {
+        merge.offer(buffer, proven);
+    }
+    merge.finish()
+}
 
-    for entry in incoming {
+/// One call of [`merge_entries`] in progress.
+struct Merge<'a> {
+    input: &'a MergeInput<'a>,
+    held: &'a HeldEntries,
+    key: (super::ids::ChannelId, StreamId),
+    limit: usize,
+    out: MergeOutcome,
+    accepted_at: HashMap<(NodeId, u64), usize>,
+    /// Per author, the sequence and hash of the last entry accepted here.
+    heads: HashMap<NodeId, (u64, EntryHash)>,
+    non_members: BTreeMap<NodeId, usize>,
+    dropped: BTreeMap<NodeId, usize>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(input: &'a MergeInput<'a>, held: &'a HeldEntries) -> Self {
+        Self {
+            input,
+            held,
+            key: (input.channel.id().clone(), input.stream.clone()),
+            limit: input.channel.stream_config(input.stream).max_payload_bytes,
+            out: MergeOutcome {
+                version: input.version.clone(),
+                ..MergeOutcome::default()
+            },
+            accepted_at: HashMap::new(),
+            heads: HashMap::new(),
+            non_members: BTreeMap::new(),
+            dropped: BTreeMap::new(),
+        }
+    }
+
+    fn report_forgeries(
+        &mut self,
+        forged: &BTreeMap<NodeId, usize>,
+        unproven: &BTreeMap<NodeId, usize>,
+    ) {
+        let authors: std::collections::BTreeSet<&NodeId> =
+            forged.keys().chain(unproven.keys()).collect();
+        for author in authors {
+            self.out.reject(Error::ForgedEntries {
+                channel: self.key.0.clone(),
+                stream: self.key.1.clone(),
+                author: author.clone(),
+                forged: forged.get(author).copied().unwrap_or(0),
+                unproven: unproven.get(author).copied().unwrap_or(0),
+            });
+        }
+    }
+
+    /// The entry of `author` at `sequence`, accepted in this merge or held.
+    fn entry_at(&self, author: &NodeId, sequence: u64) -> Option<&LogEntry> {
+        self.accepted_at
+            .get(&(author.clone(), sequence))
+            .and_then(|&i| self.out.accepted.get(i))
+            .or_else(|| self.held.get(author, sequence))
+    }
+
+    /// The hash the author's entry at `sequence + 1` must link to, when known:
+    /// genesis before the first entry, else the hash of the entry held or
+    /// accepted at `sequence` (unknown when compaction removed it).
+    fn link_before(&self, author: &NodeId, sequence: u64) -> Option<EntryHash> {
+        if sequence == 0 {
+            return Some(EntryHash::GENESIS);
+        }
+        match self.heads.get(author) {
+            Some(&(seq, hash)) if seq == sequence => Some(hash),
+            _ => self
+                .held
+                .get(author, sequence)
+                .map(|e| e.hash(&self.key.0, &self.key.1)),
+        }
+    }
+
+    fn equivocation(&mut self, held: LogEntry, conflicting: LogEntry) {
+        self.out.reject(Error::Equivocation {
+            channel: self.key.0.clone(),
+            stream: self.key.1.clone(),
+            author: conflicting.author.clone(),
+            sequence: conflicting.sequence,
+        });
+        self.out
+            .outputs
+            .push(MergeOutput::Equivocation(Box::new(EquivocationProof {
+                channel: self.key.0.clone(),
+                stream: self.key.1.clone(),
+                held,
+                conflicting,
+            })));
+    }
+
+    fn offer(&mut self, buffer: &mut OutOfOrderBuffer, proven: ProvenEntry) {
+        let ProvenEntry { entry, hash } = proven;
         if entry.sequence == 0 {
-            out.reject(Error::InvalidSequence {
+            self.out.reject(Error::InvalidSequence {
                 author: entry.author,
                 sequence: 0,
             });
-            continue;
+            return;
         }
-        if entry.payload.len() > limit {
-            out.reject(Error::PayloadTooLarge {
+        if entry.payload.len() > self.limit {
+            self.out.reject(Error::PayloadTooLarge {
                 size: entry.payload.len(),
-                limit,
+                limit: self.limit,
             });
-            continue;
+            return;
         }
-        if !input.channel.is_member(&entry.author) {
-            *non_members.entry(entry.author).or_default() += 1;
-            continue;
+        if !self.input.channel.is_member(&entry.author) {
+            *self.non_members.entry(entry.author).or_default() += 1;
+            return;
         }
-        let held_seq = out.version.get(&entry.author);
+        let held_seq = self.out.version.get(&entry.author);
         if entry.sequence <= held_seq {
-            let id = (entry.author.clone(), entry.sequence);
-            let previous = accepted_at
-                .get(&id)
-                .and_then(|&i| out.accepted.get(i))
-                .or_else(|| held.get(&entry.author, entry.sequence));
-            match previous {
-                Some(prev) if !prev.same_content(&entry) => {
-                    out.reject(equivocation(&entry.author, entry.sequence));
+            match self.entry_at(&entry.author, entry.sequence) {
+                Some(previous) if !previous.same_content(&entry) => {
+                    let previous = previous.clone();
+                    self.equivocation(previous, entry);
                 }
-                _ => out.duplicates += 1,
+                _ => self.out.duplicates += 1,
             }
-            continue;
+            return;
         }
-        if entry.sequence > held_seq + 1 {
-            match buffer.offer(&key, entry.clone(), held_seq) {
-                Buffered::Inserted => out.buffered += 1,
-                Buffered::Duplicate => out.duplicates += 1,
-                Buffered::Conflict => out.reject(equivocation(&entry.author, entry.sequence)),
-                Buffered::Overflow => *dropped.entry(entry.author).or_default() += 1,
+        if entry.sequence - 1 > held_seq {
+            match buffer.offer(&self.key, entry.clone(), held_seq) {
+                Buffered::Inserted => self.out.buffered += 1,
+                Buffered::Duplicate => self.out.duplicates += 1,
+                Buffered::Conflict => self.out.reject(Error::Equivocation {
+                    channel: self.key.0.clone(),
+                    stream: self.key.1.clone(),
+                    author: entry.author.clone(),
+                    sequence: entry.sequence,
+                }),
+                Buffered::Overflow => *self.dropped.entry(entry.author).or_default() += 1,
             }
-            continue;
+            return;
         }
-        // The next expected entry: accept it and release its buffered successors.
+        self.accept_run(buffer, entry, hash);
+    }
+
+    /// Accepts the next expected entry if it links to its predecessor, then
+    /// the buffered successors that link on.
+    fn accept_run(&mut self, buffer: &mut OutOfOrderBuffer, entry: LogEntry, hash: EntryHash) {
         let author = entry.author.clone();
-        let mut next = Some(entry);
-        while let Some(e) = next {
+        let mut next = Some((entry, hash));
+        while let Some((e, h)) = next.take() {
             let seq = e.sequence;
-            if let Some(waiting) = buffer.take(&key, &author, seq) {
+            let expected = self.link_before(&author, seq - 1);
+            if expected.is_some_and(|expected| expected != e.previous) {
+                match self.entry_at(&author, seq - 1).cloned() {
+                    Some(before) => self.equivocation(before, e),
+                    None => self.out.reject(Error::Equivocation {
+                        channel: self.key.0.clone(),
+                        stream: self.key.1.clone(),
+                        author: author.clone(),
+                        sequence: seq,
+                    }),
+                }
+                return;
+            }
+            if let Some(waiting) = buffer.take(&self.key, &author, seq) {
                 if !waiting.same_content(&e) {
-                    out.reject(equivocation(&author, seq));
+                    self.equivocation(e.clone(), waiting);
                 }
             }
-            out.version.raise(&author, seq);
-            accepted_at.insert((author.clone(), seq), out.accepted.len());
-            out.accepted.push(e);
-            next = buffer.take(&key, &author, seq + 1);
+            self.out.version.raise(&author, seq);
+            self.heads.insert(author.clone(), (seq, h));
+            self.accepted_at
+                .insert((author.clone(), seq), self.out.accepted.len());
+            self.out.accepted.push(e);
+            next = seq.checked_add(1).and_then(|after| {
+                buffer.take(&self.key, &author, after).map(|waiting| {
+                    let hash = waiting.hash(&self.key.0, &self.key.1);
+                    (waiting, hash)
+                })
+            });
         }
     }
 
-    for (author, count) in non_members {
-        out.outputs
-            .push(MergeOutput::Event(DomainEvent::NonMemberEntriesRejected {
-                channel: channel_id.clone(),
-                stream: input.stream.clone(),
-                author: author.clone(),
+    fn finish(mut self) -> MergeOutcome {
+        let (channel, stream) = self.key;
+        for (author, count) in self.non_members {
+            self.out
+                .outputs
+                .push(MergeOutput::Event(DomainEvent::NonMemberEntriesRejected {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    author: author.clone(),
+                    count,
+                }));
+            self.out.reject(Error::NonMember {
+                channel: channel.clone(),
+                author,
                 count,
-            }));
-        out.reject(Error::NonMember {
-            channel: channel_id.clone(),
-            author,
-            count,
-        });
+            });
+        }
+        for (author, dropped) in self.dropped {
+            self.out.reject(Error::BufferOverflow {
+                channel: channel.clone(),
+                stream: stream.clone(),
+                author,
+                dropped,
+            });
+        }
+        self.out
     }
-    for (author, dropped) in dropped {
-        out.reject(Error::BufferOverflow {
-            channel: channel_id.clone(),
-            stream: input.stream.clone(),
-            author,
-            dropped,
-        });
-    }
-    out
 }
 
 #[cfg(test)]

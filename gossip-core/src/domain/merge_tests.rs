@@ -5,20 +5,59 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 
 use super::*;
-use crate::domain::{
-    BufferLimits, ChannelId, DomainEvent, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
+use crate::{
+    domain::{
+        BufferLimits, ChannelId, DomainEvent, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
+    },
+    Identity,
 };
 
 fn node(name: &str) -> NodeId {
     NodeId::from_seed(name)
 }
 
-fn entry(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {
-    LogEntry::new(
-        node(author),
-        seq,
-        Hlc::new(ts, 0).unwrap(),
-        payload.to_vec(),
+fn ids() -> (ChannelId, StreamId) {
+    (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap())
+}
+
+/// `name`'s log of `n` entries, linked and each signed: timestamps
+/// `seq * 10 + skew`, payloads `"{name}{seq}{variant}"` (another variant
+/// is another history the author signed: an equivocation).
+fn log_with(name: &str, n: u64, skew: u64, variant: &str) -> Vec<LogEntry> {
+    let (c, s) = ids();
+    let author = Identity::from_seed(name);
+    let mut previous = EntryHash::GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let e = LogEntry::new(
+                node(name),
+                seq,
+                Hlc::new(seq * 10 + skew, 0).unwrap(),
+                format!("{name}{seq}{variant}").into_bytes(),
+            )
+            .linked_to(previous);
+            previous = e.hash(&c, &s);
+            e.sign_hashed(&author, &previous)
+        })
+        .collect()
+}
+
+fn log(name: &str, n: u64) -> Vec<LogEntry> {
+    log_with(name, n, 0, "")
+}
+
+/// One entry of `name`'s log of `n`.
+fn at(name: &str, seq: u64) -> LogEntry {
+    log(name, seq).pop().unwrap()
+}
+
+/// A lone entry signed by `author`, linked to nothing before it.
+fn signed(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {
+    let (c, s) = ids();
+    LogEntry::new(node(author), seq, Hlc::new(ts, 0).unwrap(), payload.to_vec()).sign(
+        &Identity::from_seed(author),
+        &c,
+        &s,
     )
 }
 
@@ -39,6 +78,7 @@ struct Replica {
     version: VersionVector,
     view: Materialized<Vec<Vec<u8>>, Payloads>,
     errors: Vec<Error>,
+    proofs: Vec<EquivocationProof>,
 }
 
 /// Folds payloads in read order.
@@ -64,6 +104,7 @@ impl Replica {
             version: VersionVector::new(),
             view: Materialized::new(Payloads),
             errors: Vec::new(),
+            proofs: Vec::new(),
         }
     }
 
@@ -91,6 +132,7 @@ impl Replica {
             let _ = self.view.apply(&self.listing());
         }
         self.errors.extend(outcome.rejections().cloned());
+        self.proofs.extend(outcome.equivocations().cloned());
         outcome
     }
 
@@ -107,10 +149,10 @@ fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
     c.set_default_stream_config(crate::domain::StreamConfig::default().max_payload_bytes(4));
     let mut r = Replica::new(c, BufferLimits::default());
     let outcome = r.deliver(vec![
-        entry("a", 0, 1, b"x"),
-        entry("a", 1, 1, b"too long"),
-        entry("z", 1, 1, b"x"),
-        entry("z", 2, 2, b"x"),
+        signed("a", 0, 1, b"x"),
+        signed("a", 1, 1, b"too long"),
+        signed("z", 1, 1, b"x"),
+        signed("z", 2, 2, b"x"),
     ]);
     assert!(outcome.accepted.is_empty() && r.stored.is_empty());
     let rejected: Vec<&Error> = outcome.rejections().collect();
@@ -135,27 +177,83 @@ fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
 }
 
 #[test]
-fn duplicates_are_ignored_and_equivocation_is_reported_not_stored() {
+fn duplicates_are_ignored_and_equivocation_is_reported_with_proof_not_stored() {
     let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
-    r.deliver(vec![entry("a", 1, 1, b"one")]);
-    let outcome = r.deliver(vec![entry("a", 1, 1, b"one"), entry("a", 1, 1, b"ONE")]);
+    let (genuine, fork) = (log("a", 3), log_with("a", 3, 0, "'"));
+    r.deliver(vec![genuine[0].clone()]);
+    let outcome = r.deliver(vec![genuine[0].clone(), fork[0].clone()]);
     assert_eq!(outcome.duplicates, 1);
     assert!(matches!(
         &outcome.rejections().collect::<Vec<_>>()[..],
         [Error::Equivocation { author, sequence: 1, .. }] if author == &node("a")
     ));
-    assert_eq!(r.stored[&(node("a"), 1)].payload.as_ref(), b"one");
-    // Within one batch too, and in the buffer.
+    let proof = outcome.equivocations().next().unwrap();
+    assert_eq!((&proof.held, &proof.conflicting), (&genuine[0], &fork[0]));
+    assert_eq!(r.stored[&(node("a"), 1)].payload.as_ref(), b"a1");
+    // Within one batch too, and in the buffer; the fork's entries link to
+    // the fork's first entry, not to the one held: each is an equivocation.
     let outcome = r.deliver(vec![
-        entry("a", 3, 3, b"three"),
-        entry("a", 3, 3, b"THREE"),
-        entry("a", 2, 2, b"two"),
-        entry("a", 2, 2, b"TWO"),
+        genuine[2].clone(),
+        fork[2].clone(),
+        genuine[1].clone(),
+        fork[1].clone(),
     ]);
     assert_eq!(outcome.accepted.len(), 2);
     assert_eq!(outcome.rejections().count(), 2);
+    assert_eq!(outcome.equivocations().count(), 2);
     assert_eq!(outcome.events().count(), 0);
-    assert_eq!(r.stored[&(node("a"), 3)].payload.as_ref(), b"three");
+    assert_eq!(r.stored[&(node("a"), 3)].payload.as_ref(), b"a3");
+}
+
+#[test]
+fn an_entry_linking_to_another_predecessor_is_an_equivocation() {
+    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+    let (genuine, fork) = (log("a", 2), log_with("a", 2, 0, "'"));
+    r.deliver(vec![genuine[0].clone()]);
+    // The fork's second entry is validly signed, but links to the fork's
+    // first: applying it would splice two histories.
+    let outcome = r.deliver(vec![fork[1].clone()]);
+    assert!(outcome.accepted.is_empty());
+    let proof = outcome.equivocations().next().unwrap();
+    assert_eq!((&proof.held, &proof.conflicting), (&genuine[0], &fork[1]));
+    // The genuine successor is still accepted.
+    let outcome = r.deliver(vec![genuine[1].clone()]);
+    assert_eq!(outcome.accepted, vec![genuine[1].clone()]);
+}
+
+#[test]
+fn forged_and_unproven_entries_are_rejected_before_anything_else() {
+    let (c, s) = ids();
+    let mut r = Replica::new(channel(&["a", "m"]), BufferLimits::default());
+    let mallory = Identity::from_seed("m");
+    // A member signs an entry in a's name, and sends an unsigned one too.
+    let forged = LogEntry::new(node("a"), 1, Hlc::new(1, 0).unwrap(), b"evil".to_vec())
+        .sign(&mallory, &c, &s);
+    let mut unsigned = at("a", 2);
+    unsigned.signature = None;
+    let outcome = r.deliver(vec![forged, unsigned]);
+    assert!(outcome.accepted.is_empty() && outcome.buffered == 0);
+    assert!(r.buffer.is_empty(), "nothing unproven is buffered");
+    assert!(matches!(
+        &outcome.rejections().collect::<Vec<_>>()[..],
+        [Error::ForgedEntries { author, forged: 1, unproven: 1, .. }] if author == &node("a")
+    ));
+    // The real entries are accepted afterwards: the forgery took no place.
+    let outcome = r.deliver(log("a", 2));
+    assert_eq!(outcome.accepted.len(), 2);
+    assert!(outcome.rejections().next().is_none());
+}
+
+#[test]
+fn a_run_needs_only_its_last_signature() {
+    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+    let mut run = log("a", 4);
+    for e in &mut run[..3] {
+        e.signature = None;
+    }
+    let outcome = r.deliver(run);
+    assert_eq!(outcome.accepted.len(), 4);
+    assert!(outcome.rejections().next().is_none());
 }
 
 #[test]
@@ -163,12 +261,9 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
     let limits = BufferLimits::default().per_author(3).total(3);
     let mut r = Replica::new(channel(&["a", "b"]), limits);
     // 4 and 50 are too far past the held sequence (0) to ever fit.
-    let outcome = r.deliver(vec![
-        entry("a", 2, 2, b""),
-        entry("a", 3, 3, b""),
-        entry("a", 4, 4, b""),
-        entry("a", 50, 50, b""),
-    ]);
+    let a = log("a", 50);
+    let b = log("b", 3);
+    let outcome = r.deliver(vec![a[1].clone(), a[2].clone(), a[3].clone(), a[49].clone()]);
     assert!(r.stored.is_empty());
     assert_eq!(outcome.buffered, 2);
     assert!(matches!(
@@ -176,7 +271,7 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
         [Error::BufferOverflow { author, dropped: 2, .. }] if author == &node("a")
     ));
     // The total bound: one more fits, the next is dropped.
-    let outcome = r.deliver(vec![entry("b", 2, 2, b""), entry("b", 3, 3, b"")]);
+    let outcome = r.deliver(vec![b[1].clone(), b[2].clone()]);
     assert_eq!(outcome.buffered, 1);
     assert!(matches!(
         &outcome.rejections().collect::<Vec<_>>()[..],
@@ -184,7 +279,7 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
     ));
     assert_eq!(r.buffer.len(), 3);
     // Once the gap fills, the buffered run is released in one go.
-    let outcome = r.deliver(vec![entry("a", 1, 1, b"")]);
+    let outcome = r.deliver(vec![a[0].clone()]);
     assert_eq!(outcome.accepted.len(), 3);
     assert_eq!(r.version.get(&node("a")), 3);
     assert_eq!(r.buffer.len(), 1);
@@ -193,14 +288,15 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
 #[test]
 fn sender_base_skips_the_compacted_gap() {
     let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
-    r.deliver(vec![entry("a", 1, 1, b""), entry("a", 3, 3, b"")]);
+    let a = log("a", 7);
+    r.deliver(vec![a[0].clone(), a[2].clone()]);
     let base: VersionVector = [(node("a"), 5)].into_iter().collect();
     let input = MergeInput::new(&r.channel, &r.stream, &r.version).sender_base(&base);
     let outcome = merge_entries(
         &mut r.buffer,
         &input,
         &HeldEntries::none(),
-        vec![entry("a", 6, 6, b""), entry("a", 7, 7, b"")],
+        vec![a[5].clone(), a[6].clone()],
     );
     assert_eq!(outcome.raised_base.get(&node("a")), 5);
     assert_eq!(outcome.version.get(&node("a")), 7);
@@ -216,11 +312,7 @@ fn entry_set() -> impl Strategy<Value = Vec<LogEntry>> {
     proptest::collection::vec((1u64..12, 0u64..5), 3).prop_map(|specs| {
         let mut all = Vec::new();
         for (i, (count, skew)) in specs.into_iter().enumerate() {
-            let author = ["a", "b", "c"][i];
-            for seq in 1..=count {
-                let ts = seq * 10 + skew;
-                all.push(entry(author, seq, ts, format!("{author}{seq}").as_bytes()));
-            }
+            all.extend(log_with(["a", "b", "c"][i], count, skew, ""));
         }
         all
     })

@@ -6,6 +6,7 @@ mod buffer;
 mod channel;
 mod digest;
 mod entry;
+mod entry_proof;
 mod events;
 mod hlc;
 mod ids;
@@ -14,20 +15,24 @@ mod merge;
 mod node_id;
 mod retention;
 mod rng;
+mod verify;
 mod version_vector;
 
 pub use buffer::{BufferLimits, OutOfOrderBuffer};
 pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
 pub use entry::{EntryKey, LogEntry};
+pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
 pub use ids::{ChannelId, StreamId, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
 pub use merge::{
-    duplicate_ranges, merge_entries, HeldEntries, MergeInput, MergeOutcome, MergeOutput,
+    duplicate_ranges, merge_entries, EquivocationProof, HeldEntries, MergeInput, MergeOutcome,
+    MergeOutput,
 };
 pub use node_id::{NodeId, Signature, NODE_ID_PREFIX, NODE_ID_TEXT_LEN};
 pub use retention::RetentionPolicy;
 pub use rng::SeededRng;
+pub use verify::{verify_entries, ProvenEntry, Verification};
 pub use version_vector::{SeqRange, VersionVector};

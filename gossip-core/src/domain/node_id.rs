@@ -258,6 +258,38 @@ impl Signature {
     }
 }
 
+/// 64 raw bytes in binary formats (no length prefix), base32hex text in
+/// human-readable ones.
+impl Serialize for Signature {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            serializer.serialize_str(&base32::encode(&self.0))
+        } else {
+            let (low, high) = self.0.split_at(32);
+            let low: [u8; 32] = low.try_into().unwrap_or_default();
+            let high: [u8; 32] = high.try_into().unwrap_or_default();
+            (low, high).serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut bytes = [0u8; 64];
+        if deserializer.is_human_readable() {
+            let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+            bytes = base32::decode::<64>(&text)
+                .ok_or_else(|| serde::de::Error::custom("a signature is 64 base32hex bytes"))?;
+        } else {
+            let (low, high) = <([u8; 32], [u8; 32])>::deserialize(deserializer)?;
+            let (a, b) = bytes.split_at_mut(32);
+            a.copy_from_slice(&low);
+            b.copy_from_slice(&high);
+        }
+        Ok(Self(bytes))
+    }
+}
+
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Signature({}…)", base32::encode(&self.0[..8]))

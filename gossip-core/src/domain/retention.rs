@@ -55,9 +55,13 @@ impl RetentionPolicy {
     }
 
     /// Whether `entry`, in an author log whose highest sequence is `high`, may
-    /// be removed at physical time `now_ms`.
+    /// be removed at physical time `now_ms`. An author's last entry is never
+    /// removed: its next entry links to it (see [`LogEntry::previous`]).
     #[must_use]
     pub fn removes(&self, entry: &LogEntry, high: u64, now_ms: u64) -> bool {
+        if entry.sequence >= high {
+            return false;
+        }
         match self {
             RetentionPolicy::KeepAll => false,
             RetentionPolicy::TimeBased { max_age } => {

@@ -111,7 +111,7 @@ impl CoordinatorBuilder<DynStore> {
         let feeds = Arc::new(Feeds::new(config.stream_capacity));
         let (commands, receiver) = mpsc::channel(config.command_capacity);
         let driver = Driver::load(
-            local.clone(),
+            identity,
             config,
             store.clone(),
             transport,

@@ -1,6 +1,6 @@
 //! What a node reports about itself: [`NodeState`], [`Health`], [`ResourceUsage`], [`NodeStats`].
 
-use crate::domain::{NodeId, PeerStatus};
+use crate::domain::{EquivocationProof, NodeId, PeerStatus};
 
 /// The lifecycle state of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,11 +40,24 @@ pub struct Health {
     pub peers: Vec<PeerHealth>,
     /// Entries waiting in the out-of-order buffer (a sign of lag or loss).
     pub buffered_entries: usize,
+    /// Proofs that authors signed two histories, the first per channel,
+    /// stream and author (bounded): those authors are faulty or their key
+    /// is compromised. Nothing of a fork is applied.
+    pub equivocations: Vec<EquivocationProof>,
     /// Traffic and error counters.
     pub stats: NodeStats,
 }
 
 impl Health {
+    /// The authors flagged for equivocation, each once.
+    pub fn equivocating_authors(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        let mut seen = std::collections::BTreeSet::new();
+        self.equivocations
+            .iter()
+            .map(|proof| &proof.conflicting.author)
+            .filter(move |author| seen.insert(*author))
+    }
+
     /// Peers currently reachable.
     pub fn reachable_peers(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.peers
@@ -100,4 +113,10 @@ pub struct NodeStats {
     pub entries_merged: u64,
     /// Anti-entropy rounds started.
     pub gossip_rounds: u64,
+    /// Entries rejected because their author did not sign them (forged,
+    /// or sent without the signed entry that vouches for them).
+    pub entries_rejected: u64,
+    /// Equivocations seen: an author signed two different entries for one
+    /// place in its log.
+    pub equivocations: u64,
 }

@@ -254,7 +254,7 @@ impl Fixture {
         let feeds = Arc::new(crate::node::subscription::Feeds::new(64));
         let (events, errors) = (feeds.events(), feeds.errors());
         let driver = super::Driver::load(
-            node("a"),
+            crate::Identity::from_seed("a"),
             config,
             store.clone(),
             None,
@@ -274,18 +274,27 @@ impl Fixture {
         }
     }
 
-    /// Entries `first..=last` written by `author`, at `ts_ms`, `ts_ms + 1`, ...
+    /// Entries `first..=last` of `author`'s signed log in the fixture's
+    /// stream, entry `seq` at `ts_ms + seq`.
     pub(crate) fn entries(
         &self,
         author: &str,
         seqs: std::ops::RangeInclusive<u64>,
         ts_ms: u64,
     ) -> Vec<LogEntry> {
-        seqs.map(|seq| {
-            let ts = Hlc::new(ts_ms + seq, 0).unwrap_or_else(|e| panic!("{e}"));
-            LogEntry::new(node(author), seq, ts, format!("{author}{seq}").into_bytes())
-        })
-        .collect()
+        let identity = crate::Identity::from_seed(author);
+        let mut previous = crate::domain::EntryHash::GENESIS;
+        (1..=*seqs.end())
+            .map(|seq| {
+                let ts = Hlc::new(ts_ms + seq, 0).unwrap_or_else(|e| panic!("{e}"));
+                let entry =
+                    LogEntry::new(node(author), seq, ts, format!("{author}{seq}").into_bytes())
+                        .linked_to(previous);
+                previous = entry.hash(&self.channel, &self.stream);
+                entry.sign_hashed(&identity, &previous)
+            })
+            .filter(|entry| seqs.contains(&entry.sequence))
+            .collect()
     }
 
     /// The events reported since the last call.

@@ -7,8 +7,8 @@ use tracing::Instrument;
 use super::Driver;
 use crate::{
     domain::{
-        duplicate_ranges, merge_entries, ChannelId, DomainEvent, HeldEntries, LogEntry, MergeInput,
-        MergeOutput, NodeId, StreamId, VersionVector,
+        duplicate_ranges, merge_entries, ChannelId, DomainEvent, EntryHash, HeldEntries, LogEntry,
+        MergeInput, MergeOutput, NodeId, StreamId, VersionVector,
     },
     error::Error,
 };
@@ -78,17 +78,19 @@ impl Driver {
         }
         let mut version = self.replica.index.version(channel_id, stream);
         let mut sequence = version.get(&self.local);
+        let mut previous = self.own_head(channel_id, stream, sequence).await?;
         let physical = self.clock.now_ms();
         let mut entries = Vec::with_capacity(payloads.len());
         for payload in payloads {
-            sequence += 1;
+            sequence = sequence.checked_add(1).ok_or(Error::InvalidSequence {
+                author: self.local.clone(),
+                sequence: u64::MAX,
+            })?;
             let timestamp = self.replica.hlc.now(physical)?;
-            entries.push(LogEntry::new(
-                self.local.clone(),
-                sequence,
-                timestamp,
-                payload,
-            ));
+            let entry = LogEntry::new(self.local.clone(), sequence, timestamp, payload)
+                .linked_to(previous);
+            previous = entry.hash(channel_id, stream);
+            entries.push(entry.sign_hashed(&self.identity, &previous));
         }
         version.raise(&self.local, sequence);
         let base = self.replica.index.base(channel_id, stream);
@@ -98,6 +100,46 @@ impl Driver {
             base,
         };
         self.commit(channel_id, stream, commit, Origin::Local).await
+    }
+
+    /// The hash this node's entry after `sequence` in the stream links to.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the last own entry cannot be read;
+    /// [`Error::InvalidState`] when it is gone (compaction keeps every
+    /// author's last entry, so only a store changed behind the node's back
+    /// gets here).
+    async fn own_head(
+        &mut self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        sequence: u64,
+    ) -> Result<EntryHash, Error> {
+        if sequence == 0 {
+            return Ok(EntryHash::GENESIS);
+        }
+        let key = (channel.clone(), stream.clone());
+        if let Some(&(seq, hash)) = self.replica.own_heads.get(&key) {
+            if seq == sequence {
+                return Ok(hash);
+            }
+        }
+        let last = self
+            .store
+            .read_author(channel, stream, &self.local, sequence - 1, 1)
+            .await?;
+        match last.first() {
+            Some(entry) if entry.sequence == sequence => {
+                let hash = entry.hash(channel, stream);
+                self.replica.own_heads.insert(key, (sequence, hash));
+                Ok(hash)
+            }
+            _ => Err(Error::InvalidState(format!(
+                "the last entry this node wrote in {channel}/{stream} (sequence {sequence}) is \
+                 not in the store: the next one could not link to it"
+            ))),
+        }
     }
 
     /// Merges entries of one stream received from a peer (in a span naming
@@ -174,7 +216,25 @@ impl Driver {
         for output in outcome.outputs {
             match output {
                 MergeOutput::Event(event) => self.feeds.event(event),
-                MergeOutput::Rejected(error) => self.report(error, from),
+                MergeOutput::Rejected(error) => {
+                    if let Error::ForgedEntries {
+                        forged, unproven, ..
+                    } = &error
+                    {
+                        self.stats.entries_rejected += (forged + unproven) as u64;
+                    }
+                    self.report(error, from);
+                }
+                MergeOutput::Equivocation(proof) => {
+                    self.stats.equivocations += 1;
+                    if self.replica.note_equivocation(*proof) {
+                        tracing::warn!(
+                            channel = %channel_id,
+                            stream = %stream,
+                            "an author signed two histories; its proof is kept in health()"
+                        );
+                    }
+                }
             }
         }
         if !changes_store {
@@ -232,6 +292,8 @@ impl Driver {
         } = commit;
         self.store.append(channel, stream, &entries).await?;
         self.replica.index.set(channel, stream, version, base);
+        self.replica
+            .note_own(&self.local, channel, stream, &entries);
         let count = entries.len();
         let event = match origin {
             Origin::Local => {

@@ -44,11 +44,14 @@ use super::{
 use crate::{
     domain::{NodeId, SyncError},
     error::{Error, TransportErrorKind},
+    identity::Identity,
     ports::{Clock, DynStore, DynTransport},
 };
 
 /// Everything the node task owns.
 pub(crate) struct Driver {
+    /// Signs what this node appends.
+    identity: Identity,
     local: NodeId,
     config: Config,
     store: DynStore,
@@ -64,7 +67,7 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// Loads node `local`'s state from `store` (entries are the truth:
+    /// Loads the state of the node whose identity is `identity` from `store` (entries are the truth:
     /// channels, versions, bases, peers and the clock are derived from it)
     /// into an [`Idle`](NodeState::Idle) driver that reports on `feeds`.
     ///
@@ -74,18 +77,20 @@ impl Driver {
     /// its frames cannot carry `config.max_payload_bytes`; [`Error::Store`]
     /// when the saved state cannot be read.
     pub(crate) async fn load(
-        local: NodeId,
+        identity: Identity,
         config: Config,
         store: DynStore,
         transport: Option<DynTransport>,
         clock: Arc<dyn Clock>,
         feeds: Arc<Feeds>,
     ) -> Result<Self, Error> {
+        let local = identity.node_id().clone();
         let link = Link::new(transport, &local, config.max_payload_bytes)?;
         let replica = Replica::load(store.as_ref(), &local, &config).await?;
         let peers = PeerBook::new(store.load_peers().await?, config.inbound_budget);
         Ok(Self {
             engines: Engines::new(local.clone(), &config),
+            identity,
             timers: Timers::new(config.retention_interval),
             local,
             store,

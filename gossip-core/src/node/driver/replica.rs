@@ -1,10 +1,13 @@
 //! [`Replica`]: what the node holds — channels, each stream's version and
 //! base, entries waiting for their predecessors, and the hybrid clock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::{
-    domain::{Channel, ChannelId, HlcClock, NodeId, OutOfOrderBuffer},
+    domain::{
+        Channel, ChannelId, EntryHash, EquivocationProof, HlcClock, LogEntry, NodeId,
+        OutOfOrderBuffer, StreamId,
+    },
     error::Error,
     node::config::Config,
     ports::Store,
@@ -19,7 +22,18 @@ pub(crate) struct Replica {
     pub(crate) index: ReplicaIndex,
     pub(crate) buffer: OutOfOrderBuffer,
     pub(crate) hlc: HlcClock,
+    /// Per stream, the sequence and hash of the last entry this node wrote
+    /// there: what its next entry links to.
+    pub(crate) own_heads: HashMap<(ChannelId, StreamId), (u64, EntryHash)>,
+    /// Proofs of equivocation seen, the first per (channel, stream, author),
+    /// at most [`MAX_EQUIVOCATION_PROOFS`].
+    pub(crate) equivocations: BTreeMap<(ChannelId, StreamId, NodeId), EquivocationProof>,
 }
+
+/// The most equivocation proofs a node keeps (one per channel, stream and
+/// author): enough to name every misbehaving author of any sane network,
+/// bounded against one that makes up authors.
+pub(crate) const MAX_EQUIVOCATION_PROOFS: usize = 256;
 
 impl Replica {
     /// An empty replica.
@@ -29,7 +43,53 @@ impl Replica {
             index: ReplicaIndex::default(),
             buffer: OutOfOrderBuffer::new(config.buffer),
             hlc: HlcClock::new(config.max_clock_drift),
+            own_heads: HashMap::new(),
+            equivocations: BTreeMap::new(),
         }
+    }
+
+    /// Remembers `entries` as the latest `local` wrote in the stream, if
+    /// they are (appended here, or merged back from a peer after a restore).
+    pub(crate) fn note_own(
+        &mut self,
+        local: &NodeId,
+        channel: &ChannelId,
+        stream: &StreamId,
+        entries: &[LogEntry],
+    ) {
+        let Some(last) = entries
+            .iter()
+            .filter(|e| e.author == *local)
+            .max_by_key(|e| e.sequence)
+        else {
+            return;
+        };
+        let key = (channel.clone(), stream.clone());
+        if self
+            .own_heads
+            .get(&key)
+            .is_none_or(|(seq, _)| *seq < last.sequence)
+        {
+            let hash = last.hash(channel, stream);
+            self.own_heads.insert(key, (last.sequence, hash));
+        }
+    }
+
+    /// Keeps `proof` if it is the first for its author in its stream and
+    /// there is room. Returns whether it was kept.
+    pub(crate) fn note_equivocation(&mut self, proof: EquivocationProof) -> bool {
+        let key = (
+            proof.channel.clone(),
+            proof.stream.clone(),
+            proof.conflicting.author.clone(),
+        );
+        if self.equivocations.len() >= MAX_EQUIVOCATION_PROOFS
+            || self.equivocations.contains_key(&key)
+        {
+            return false;
+        }
+        self.equivocations.insert(key, proof);
+        true
     }
 
     /// Loads node `local`'s replica from `store`: its channels, every
@@ -61,6 +121,7 @@ impl Replica {
                     if let Some(entry) = last.first() {
                         replica.hlc.observe(entry.timestamp);
                     }
+                    replica.note_own(local, &id, &stream, &last);
                 }
                 replica.index.set(&id, &stream, version, base);
             }

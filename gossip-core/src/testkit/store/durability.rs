@@ -46,7 +46,8 @@ where
     store.save_peer(&PeerRecord::new(node("z"))).await.unwrap();
     store.save_clock(hlc(123_456, 7)).await.unwrap();
     let mut a_log = entries(&a, 1..=50, |q| q * 2);
-    a_log[3].signature = Some(bytes::Bytes::from_static(b"sig"));
+    a_log[3].signature = Some(crate::Signature::from_bytes([5; 64]));
+    a_log[3].previous = crate::EntryHash::from_bytes([6; 32]);
     a_log[4].payload = bytes::Bytes::new();
     store.append(&c, &s, &a_log).await.unwrap();
     store

@@ -21,7 +21,7 @@ use crate::{
 /// read order `(timestamp, author, sequence)` (timestamp first, even
 /// against sequence order), and paging with the last key visits every entry
 /// exactly once, for any page size. Entries read back equal those written,
-/// signature included.
+/// link and signature included.
 pub async fn read_pages_in_read_order_exactly_once<F, Fut, S>(factory: F)
 where
     F: Fn(PathBuf) -> Fut,
@@ -36,7 +36,8 @@ where
         LogEntry::new(author.clone(), seq, hlc(ms, logical), payload(author, seq))
     };
     let mut signed = at(&b, 2, 15, 0);
-    signed.signature = Some(bytes::Bytes::from_static(b"signature"));
+    signed.signature = Some(crate::Signature::from_bytes([9; 64]));
+    signed.previous = crate::EntryHash::from_bytes([3; 32]);
     let batches = vec![
         vec![at(&x, 1, 5, 0), at(&x, 2, 20, 0), at(&x, 3, 20, 1)],
         vec![at(&a, 1, 10, 0), at(&a, 2, 20, 0), at(&a, 3, 20, 1)],
@@ -336,7 +337,7 @@ where
     assert_eq!(store.stats(&c, &s).await.unwrap(), StreamStats::new(0, 0));
 
     let mut a_log = entries(&a, 1..=4, |q| q);
-    a_log[1].signature = Some(bytes::Bytes::from(vec![7u8; 64]));
+    a_log[1].signature = Some(crate::Signature::from_bytes([7; 64]));
     a_log[2].payload = bytes::Bytes::new();
     let b_log: Vec<_> = (1..=3)
         .map(|q| LogEntry::new(b.clone(), q, hlc(q, 1), vec![q as u8; 100 * q as usize]))

@@ -1,13 +1,12 @@
 //! Codec tests: proptest strategies and shared helpers here; the envelope's
 //! tests in [`envelope`], frame splitting's in [`split`].
 
-use bytes::Bytes;
 use proptest::{collection::vec, option, prelude::*};
 
 use crate::{
     domain::{
-        ChannelDigest, ChannelId, Delta, DigestHash, Hlc, LogEntry, NodeId, StreamDigest, StreamId,
-        VersionVector,
+        ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId, Signature,
+        StreamDigest, StreamId, VersionVector,
     },
     protocol::messages::{
         Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
@@ -51,14 +50,19 @@ fn entry_with(payload: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = 
         any::<u64>(),
         any::<u64>(),
         payload,
-        option::of(vec(any::<u8>(), 0..16)),
+        any::<[u8; 32]>(),
+        option::of(any::<([u8; 32], [u8; 32])>()),
     )
-        .prop_map(|(author, sequence, ts, payload, signature)| LogEntry {
-            author,
-            sequence,
-            timestamp: Hlc::from_u64(ts),
-            payload: payload.into(),
-            signature: signature.map(Bytes::from),
+        .prop_map(|(author, sequence, ts, payload, previous, signature)| {
+            let mut entry = LogEntry::new(author, sequence, Hlc::from_u64(ts), payload);
+            entry.previous = EntryHash::from_bytes(previous);
+            entry.signature = signature.map(|(low, high)| {
+                let mut bytes = [0u8; 64];
+                bytes[..32].copy_from_slice(&low);
+                bytes[32..].copy_from_slice(&high);
+                Signature::from_bytes(bytes)
+            });
+            entry
         })
 }
 
