@@ -51,8 +51,10 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// An entry carried sequence 0 (sequences start at 1). The entry was rejected.
-    #[error("invalid sequence {sequence} from {author}: sequences start at 1")]
+    /// An entry carried sequence 0 (sequences start at 1), or an author's
+    /// log would pass [`MAX_SEQUENCE`](crate::MAX_SEQUENCE). The entry was
+    /// rejected.
+    #[error("invalid sequence {sequence} from {author}: sequences run from 1 to 2^63")]
     InvalidSequence {
         /// The entry's author.
         author: NodeId,

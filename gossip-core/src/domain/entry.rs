@@ -18,6 +18,24 @@ use super::{
     node_id::{NodeId, Signature},
 };
 
+/// The highest sequence an entry may carry: 2^63. Anything above is refused
+/// when decoded (from the wire or a store), so `sequence + 1` never
+/// overflows.
+pub const MAX_SEQUENCE: u64 = 1 << 63;
+
+/// Deserializes a sequence, refusing one above [`MAX_SEQUENCE`].
+pub(crate) fn deserialize_sequence<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u64, D::Error> {
+    let sequence = u64::deserialize(deserializer)?;
+    if sequence > MAX_SEQUENCE {
+        return Err(serde::de::Error::custom(format!(
+            "sequence {sequence} is above the maximum 2^63"
+        )));
+    }
+    Ok(sequence)
+}
+
 /// One entry of an append-only stream, written by `author`.
 ///
 /// Its identity is `(author, sequence)`; sequences start at 1 and are
@@ -28,7 +46,8 @@ use super::{
 pub struct LogEntry {
     /// The node that wrote the entry.
     pub author: NodeId,
-    /// Position in the author's log, starting at 1.
+    /// Position in the author's log, starting at 1, at most [`MAX_SEQUENCE`].
+    #[serde(deserialize_with = "deserialize_sequence")]
     pub sequence: u64,
     /// When the author wrote it.
     pub timestamp: Hlc,

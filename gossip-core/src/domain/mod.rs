@@ -21,7 +21,7 @@ mod version_vector;
 pub use buffer::{BufferLimits, OutOfOrderBuffer};
 pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
-pub use entry::{EntryKey, LogEntry};
+pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};
 pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};

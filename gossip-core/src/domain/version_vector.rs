@@ -21,13 +21,28 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::node_id::NodeId;
+use super::{entry::MAX_SEQUENCE, node_id::NodeId};
 
 /// Maps each author to the highest contiguous sequence held (0, the default,
 /// is not stored).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+///
+/// Deserializing refuses a sequence above
+/// [`MAX_SEQUENCE`](super::entry::MAX_SEQUENCE).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct VersionVector(BTreeMap<NodeId, u64>);
+
+impl<'de> Deserialize<'de> for VersionVector {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<NodeId, u64>::deserialize(deserializer)?;
+        if let Some((author, seq)) = map.iter().find(|(_, seq)| **seq > MAX_SEQUENCE) {
+            return Err(serde::de::Error::custom(format!(
+                "sequence {seq} of {author} is above the maximum 2^63"
+            )));
+        }
+        Ok(Self(map))
+    }
+}
 
 /// A range of one author's sequences: `after < sequence <= up_to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,8 +7,9 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+/// The protocol version this build speaks: 2 since entries are signed and
+/// hash-linked (version 1 carried unsigned entries and is refused).
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

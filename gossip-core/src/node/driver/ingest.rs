@@ -8,7 +8,7 @@ use super::Driver;
 use crate::{
     domain::{
         duplicate_ranges, merge_entries, ChannelId, DomainEvent, EntryHash, HeldEntries, LogEntry,
-        MergeInput, MergeOutput, NodeId, StreamId, VersionVector,
+        MergeInput, MergeOutput, NodeId, StreamId, VersionVector, MAX_SEQUENCE,
     },
     error::Error,
 };
@@ -82,10 +82,13 @@ impl Driver {
         let physical = self.clock.now_ms();
         let mut entries = Vec::with_capacity(payloads.len());
         for payload in payloads {
-            sequence = sequence.checked_add(1).ok_or(Error::InvalidSequence {
-                author: self.local.clone(),
-                sequence: u64::MAX,
-            })?;
+            sequence = sequence
+                .checked_add(1)
+                .filter(|next| *next <= MAX_SEQUENCE)
+                .ok_or_else(|| Error::InvalidSequence {
+                    author: self.local.clone(),
+                    sequence: sequence.saturating_add(1),
+                })?;
             let timestamp = self.replica.hlc.now(physical)?;
             let entry = LogEntry::new(self.local.clone(), sequence, timestamp, payload)
                 .linked_to(previous);

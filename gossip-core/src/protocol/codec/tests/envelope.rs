@@ -123,6 +123,42 @@ fn every_decode_error_has_a_frame() {
     ));
 }
 
+/// Sequences above 2^63 are refused when decoded, in entries and in version
+/// vectors, so that no `sequence + 1` downstream can overflow.
+#[test]
+fn sequences_above_two_to_the_63_are_refused_at_decode() {
+    use crate::{
+        domain::{ChannelId, Hlc, LogEntry, NodeId, StreamId, VersionVector, MAX_SEQUENCE},
+        protocol::messages::Push,
+    };
+    let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
+    let push = |sequence| {
+        encode(&Message::Push(Push {
+            channel: c.clone(),
+            stream: s.clone(),
+            entries: vec![LogEntry::new(
+                NodeId::from_seed("a"),
+                sequence,
+                Hlc::new(1, 0).unwrap(),
+                vec![],
+            )],
+        }))
+    };
+    assert!(decode(&push(MAX_SEQUENCE), MAX).is_ok());
+    for sequence in [MAX_SEQUENCE + 1, u64::MAX - 1, u64::MAX] {
+        assert!(
+            matches!(
+                decode(&push(sequence), MAX),
+                Err(DecodeError::Malformed { kind: "push", .. })
+            ),
+            "sequence {sequence}"
+        );
+        let vector: VersionVector = [(NodeId::from_seed("a"), sequence)].into_iter().collect();
+        let bytes = postcard::to_allocvec(&vector).unwrap();
+        assert!(postcard::from_bytes::<VersionVector>(&bytes).is_err());
+    }
+}
+
 #[test]
 fn huge_declared_counts_fail_fast() {
     let started = Instant::now();

@@ -6,7 +6,7 @@ use proptest::{collection::vec, option, prelude::*};
 use crate::{
     domain::{
         ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId, Signature,
-        StreamDigest, StreamId, VersionVector,
+        StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
     protocol::messages::{
         Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
@@ -41,13 +41,13 @@ fn stream() -> impl Strategy<Value = StreamId> {
 }
 
 fn vv() -> impl Strategy<Value = VersionVector> {
-    vec((node(), any::<u64>()), 0..4).prop_map(|pairs| pairs.into_iter().collect())
+    vec((node(), 0..=MAX_SEQUENCE), 0..4).prop_map(|pairs| pairs.into_iter().collect())
 }
 
 fn entry_with(payload: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = LogEntry> {
     (
         node(),
-        any::<u64>(),
+        0..=MAX_SEQUENCE,
         any::<u64>(),
         payload,
         any::<[u8; 32]>(),
