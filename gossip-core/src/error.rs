@@ -112,6 +112,22 @@ pub enum Error {
         /// Unsigned entries nothing vouched for.
         unproven: usize,
     },
+    /// A peer's proof of its compaction base was refused: the base was not
+    /// raised and nothing was removed. Forged proofs are attacks; a base the
+    /// stream's retention keeps is fetched from peers that still hold it.
+    #[error("compaction base {sequence} of {author} in {channel}/{stream} refused: {reason}")]
+    BaseRefused {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// The author whose base it claims.
+        author: NodeId,
+        /// The base it claims.
+        sequence: u64,
+        /// Why it was refused.
+        reason: crate::domain::BaseRefusal,
+    },
     /// The out-of-order buffer was full, or an entry was too far ahead to
     /// fit: entries were dropped (anti-entropy fetches them again later).
     #[error(

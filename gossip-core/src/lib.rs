@@ -20,8 +20,8 @@ pub mod testkit;
 
 // Identities, identifiers, entries, clocks and version vectors.
 pub use domain::{
-    ChannelId, EntryHash, EntryKey, Hlc, LogEntry, MAX_SEQUENCE, NodeId, SeqRange, Signature, StreamId, VersionVector,
-    MAX_ID_LEN, MAX_PHYSICAL_MS, NODE_ID_PREFIX, NODE_ID_TEXT_LEN,
+    ChannelId, EntryHash, EntryKey, Hlc, LogEntry, NodeId, SeqRange, Signature, StreamId,
+    VersionVector, MAX_ID_LEN, MAX_PHYSICAL_MS, MAX_SEQUENCE, NODE_ID_PREFIX, NODE_ID_TEXT_LEN,
 };
 pub use identity::{Identity, KeyFileErrorKind};
 // Channels, their streams' settings and retention.

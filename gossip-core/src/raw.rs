@@ -20,8 +20,8 @@
 //! ```
 
 pub use crate::domain::{
-    duplicate_ranges, merge_entries, verify_entries, ChannelDigest, Delta, DigestHash,
-    EquivocationProof, HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput,
-    OutOfOrderBuffer, ProvenEntry, SeededRng, StreamDigest, Verification,
+    duplicate_ranges, merge_entries, verify_entries, BaseProof, BaseRefusal, ChannelDigest, Delta,
+    DigestHash, EquivocationProof, HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput,
+    OutOfOrderBuffer, ProvenEntry, SeededRng, SignedHeader, StreamDigest, Verification,
 };
 pub use crate::ports::{jitter_seed, reconnect_delay};

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    checkpoint::SignedHeader,
     ids::{ChannelId, StreamId},
     node_id::NodeId,
     retention::RetentionPolicy,
@@ -67,13 +68,15 @@ impl StreamConfig {
 /// the channels it is a member of. Streams not configured explicitly use the
 /// channel's default [`StreamConfig`]. (What compaction removed, the per-author
 /// *base*, is kept by the store beside the entries, so that removing entries
-/// and raising the base are one atomic write.)
+/// and raising the base are one atomic write; the channel keeps the signed
+/// [`checkpoint`](Self::checkpoint) that proves each base to peers.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     id: ChannelId,
     members: BTreeSet<NodeId>,
     default_stream: StreamConfig,
     streams: BTreeMap<StreamId, StreamConfig>,
+    checkpoints: BTreeMap<StreamId, BTreeMap<NodeId, SignedHeader>>,
 }
 
 impl Channel {
@@ -85,6 +88,7 @@ impl Channel {
             members: BTreeSet::from([owner]),
             default_stream: StreamConfig::default(),
             streams: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
         }
     }
 
@@ -135,6 +139,27 @@ impl Channel {
     #[must_use]
     pub fn default_stream_config(&self) -> &StreamConfig {
         &self.default_stream
+    }
+
+    /// The signed header of `author`'s last entry compacted away in
+    /// `stream` (by this node, or proven by a peer): what proves this node's
+    /// base for that author to others.
+    #[must_use]
+    pub fn checkpoint(&self, stream: &StreamId, author: &NodeId) -> Option<&SignedHeader> {
+        self.checkpoints.get(stream)?.get(author)
+    }
+
+    /// Records `header` as the checkpoint of its author in `stream`, unless
+    /// a later one is held. Returns whether it was recorded.
+    pub(crate) fn set_checkpoint(&mut self, stream: &StreamId, header: SignedHeader) -> bool {
+        let authors = self.checkpoints.entry(stream.clone()).or_default();
+        match authors.get(&header.author) {
+            Some(held) if held.sequence >= header.sequence => false,
+            _ => {
+                authors.insert(header.author.clone(), header);
+                true
+            }
+        }
     }
 
     /// Streams configured explicitly, in order.

@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
+    checkpoint::BaseProof,
     entry::LogEntry,
     ids::{ChannelId, StreamId},
     version_vector::{SeqRange, VersionVector},
@@ -109,8 +110,9 @@ impl ChannelDigest {
     }
 }
 
-/// Entries of one stream sent to a peer that lacks them, with the sender's
-/// compaction base so that a receiver behind it can skip the removed gap.
+/// Entries of one stream sent to a peer that lacks them, with proofs of the
+/// sender's compaction base so that a receiver behind it can skip the
+/// removed gap where its own retention policy says it is gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Delta {
@@ -118,8 +120,10 @@ pub struct Delta {
     pub channel: ChannelId,
     /// The stream.
     pub stream: StreamId,
-    /// The sender's compaction base.
-    pub base: VersionVector,
+    /// Proofs of the sender's compaction base, for the authors the receiver
+    /// lacks removed entries of.
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    pub base: Vec<BaseProof>,
     /// The entries, ascending per author.
     #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub entries: Vec<LogEntry>,
@@ -131,7 +135,7 @@ impl Delta {
     pub fn new(
         channel: ChannelId,
         stream: StreamId,
-        base: VersionVector,
+        base: Vec<BaseProof>,
         entries: Vec<LogEntry>,
     ) -> Self {
         Self {

@@ -36,7 +36,13 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{base32, entry::LogEntry, ids::ChannelId, ids::StreamId};
+use super::{
+    base32,
+    entry::LogEntry,
+    hlc::Hlc,
+    ids::{ChannelId, StreamId},
+    node_id::NodeId,
+};
 use crate::{error::Error, identity::Identity};
 
 /// The BLAKE3 key-derivation context of entry hashes.
@@ -111,20 +117,62 @@ fn update_name(hasher: &mut blake3::Hasher, name: &str) {
     hasher.update(name.as_bytes());
 }
 
+/// The fields of an entry's header, borrowed: what [`header_hash`] hashes.
+pub(crate) struct HeaderFields<'a> {
+    pub(crate) author: &'a NodeId,
+    pub(crate) sequence: u64,
+    pub(crate) timestamp: Hlc,
+    pub(crate) previous: &'a EntryHash,
+    pub(crate) payload_hash: &'a EntryHash,
+}
+
+/// The hash of an entry whose header is `fields`, in `channel` and `stream`.
+pub(crate) fn header_hash(
+    channel: &ChannelId,
+    stream: &StreamId,
+    fields: &HeaderFields<'_>,
+) -> EntryHash {
+    let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
+    update_name(&mut hasher, channel.as_str());
+    update_name(&mut hasher, stream.as_str());
+    hasher.update(fields.author.as_bytes());
+    hasher.update(&fields.sequence.to_be_bytes());
+    hasher.update(&fields.timestamp.as_u64().to_be_bytes());
+    hasher.update(fields.previous.as_bytes());
+    hasher.update(fields.payload_hash.as_bytes());
+    EntryHash(*hasher.finalize().as_bytes())
+}
+
+/// The BLAKE3 hash of a payload, as an entry's header carries it.
+pub(crate) fn payload_hash(payload: &[u8]) -> EntryHash {
+    EntryHash(*blake3::hash(payload).as_bytes())
+}
+
+/// The message an author signs for the entry whose hash is `hash`.
+pub(crate) fn signed_message(hash: &EntryHash) -> [u8; SIGNATURE_CONTEXT.len() + 32] {
+    let mut message = [0u8; SIGNATURE_CONTEXT.len() + 32];
+    let (context, digest) = message.split_at_mut(SIGNATURE_CONTEXT.len());
+    context.copy_from_slice(SIGNATURE_CONTEXT);
+    digest.copy_from_slice(hash.as_bytes());
+    message
+}
+
 impl LogEntry {
     /// The entry's hash: BLAKE3 over its canonical header in `channel` and
     /// `stream` (see the [module docs](self)).
     #[must_use]
     pub fn hash(&self, channel: &ChannelId, stream: &StreamId) -> EntryHash {
-        let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
-        update_name(&mut hasher, channel.as_str());
-        update_name(&mut hasher, stream.as_str());
-        hasher.update(self.author.as_bytes());
-        hasher.update(&self.sequence.to_be_bytes());
-        hasher.update(&self.timestamp.as_u64().to_be_bytes());
-        hasher.update(self.previous.as_bytes());
-        hasher.update(blake3::hash(&self.payload).as_bytes());
-        EntryHash(*hasher.finalize().as_bytes())
+        header_hash(
+            channel,
+            stream,
+            &HeaderFields {
+                author: &self.author,
+                sequence: self.sequence,
+                timestamp: self.timestamp,
+                previous: &self.previous,
+                payload_hash: &payload_hash(&self.payload),
+            },
+        )
     }
 
     /// The entry with `previous` set to `previous` (the hash of the author's
@@ -176,25 +224,21 @@ impl LogEntry {
     }
 }
 
-fn signed_message(hash: &EntryHash) -> [u8; SIGNATURE_CONTEXT.len() + 32] {
-    let mut message = [0u8; SIGNATURE_CONTEXT.len() + 32];
-    let (context, digest) = message.split_at_mut(SIGNATURE_CONTEXT.len());
-    context.copy_from_slice(SIGNATURE_CONTEXT);
-    digest.copy_from_slice(hash.as_bytes());
-    message
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Hlc, NodeId};
 
     fn ids() -> (ChannelId, StreamId) {
         (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap())
     }
 
     fn entry(author: &NodeId, seq: u64, payload: &[u8]) -> LogEntry {
-        LogEntry::new(author.clone(), seq, Hlc::new(seq, 0).unwrap(), payload.to_vec())
+        LogEntry::new(
+            author.clone(),
+            seq,
+            Hlc::new(seq, 0).unwrap(),
+            payload.to_vec(),
+        )
     }
 
     #[test]
@@ -233,13 +277,17 @@ mod tests {
         let alice = Identity::from_seed("a");
         let e = entry(alice.node_id(), 1, b"x").sign(&alice, &c, &s);
         e.verify_signature(&c, &s).unwrap();
-        assert!(e.verify_signature(&c, &StreamId::new("t").unwrap()).is_err());
+        assert!(e
+            .verify_signature(&c, &StreamId::new("t").unwrap())
+            .is_err());
         let forged = entry(alice.node_id(), 1, b"x").sign(&Identity::from_seed("m"), &c, &s);
         assert!(matches!(
             forged.verify_signature(&c, &s),
             Err(Error::BadSignature { signer }) if signer == *alice.node_id()
         ));
-        assert!(entry(alice.node_id(), 1, b"x").verify_signature(&c, &s).is_err());
+        assert!(entry(alice.node_id(), 1, b"x")
+            .verify_signature(&c, &s)
+            .is_err());
     }
 
     #[test]

@@ -46,11 +46,12 @@ use std::collections::{BTreeMap, HashMap};
 use super::{
     buffer::{Buffered, OutOfOrderBuffer},
     channel::Channel,
+    checkpoint::{BaseProof, SignedHeader},
     entry::LogEntry,
+    entry_proof::EntryHash,
     events::DomainEvent,
     ids::StreamId,
     node_id::NodeId,
-    entry_proof::EntryHash,
     verify::{verify_entries, ProvenEntry},
     version_vector::{SeqRange, VersionVector},
 };
@@ -59,16 +60,20 @@ use crate::error::Error;
 /// What the merge needs to know about the stream it merges into.
 #[derive(Debug, Clone, Copy)]
 pub struct MergeInput<'a> {
-    /// The channel (members, stream limits).
+    /// The channel (members, stream limits and retention).
     pub channel: &'a Channel,
     /// The stream.
     pub stream: &'a StreamId,
     /// The stream's stored version vector.
     pub version: &'a VersionVector,
-    /// The sender's compaction base, when the entries come from a delta of a
-    /// compacted stream: an author whose base is beyond what we hold is
-    /// skipped forward to it (those entries no longer exist at the sender).
-    pub sender_base: Option<&'a VersionVector>,
+    /// Proofs of the sender's compaction base, when the entries come from a
+    /// delta of a compacted stream: an author whose proven base is beyond
+    /// what we hold is skipped forward to it.
+    pub sender_base: &'a [BaseProof],
+    /// The merging node: a base for its own log is never taken from a peer.
+    pub local: Option<&'a NodeId>,
+    /// The merging node's physical time, for time-based retention.
+    pub now_ms: u64,
 }
 
 impl<'a> MergeInput<'a> {
@@ -79,14 +84,25 @@ impl<'a> MergeInput<'a> {
             channel,
             stream,
             version,
-            sender_base: None,
+            sender_base: &[],
+            local: None,
+            now_ms: 0,
         }
     }
 
-    /// Sets the sender's compaction base.
+    /// Sets the proofs of the sender's compaction base.
     #[must_use]
-    pub fn sender_base(mut self, base: &'a VersionVector) -> Self {
-        self.sender_base = Some(base);
+    pub fn sender_base(mut self, base: &'a [BaseProof]) -> Self {
+        self.sender_base = base;
+        self
+    }
+
+    /// Sets the merging node and its physical time (see
+    /// [`BaseProof::check`]).
+    #[must_use]
+    pub fn at(mut self, local: &'a NodeId, now_ms: u64) -> Self {
+        self.local = Some(local);
+        self.now_ms = now_ms;
         self
     }
 }
@@ -196,6 +212,9 @@ pub struct MergeOutcome {
     /// Authors whose base must be raised (compacting what we held of them)
     /// before `accepted` is appended.
     pub raised_base: VersionVector,
+    /// The signed headers that prove `raised_base`: keep them (see
+    /// [`Channel::checkpoint`]) to prove the base to others in turn.
+    pub checkpoints: Vec<SignedHeader>,
     /// The stream's version vector once the outcome is applied.
     pub version: VersionVector,
     /// Entries already held (or already buffered).
@@ -254,15 +273,7 @@ pub fn merge_entries(
     incoming: impl IntoIterator<Item = LogEntry>,
 ) -> MergeOutcome {
     let mut merge = Merge::new(input, held);
-    if let Some(base) = input.sender_base {
-        for (author, seq) in base.iter() {
-            if seq > merge.out.version.get(author) {
-                merge.out.raised_base.raise(author, seq);
-                merge.out.version.raise(author, seq);
-                buffer.discard_through(&merge.key, author, seq);
-            }
-        }
-    }
+    merge.raise_bases(buffer);
     let verification = verify_entries(
         input.channel.id(),
         input.stream,
@@ -304,6 +315,36 @@ impl<'a> Merge<'a> {
             heads: HashMap::new(),
             non_members: BTreeMap::new(),
             dropped: BTreeMap::new(),
+        }
+    }
+
+    /// Raises the base of every author whose proof holds and goes beyond
+    /// what we hold; refusals are reported (a forged proof is an attack, a
+    /// policy that keeps the entries means the gap is fetched elsewhere).
+    fn raise_bases(&mut self, buffer: &mut OutOfOrderBuffer) {
+        let (channel, stream) = (&self.key.0, &self.key.1);
+        let policy = &self.input.channel.stream_config(stream).retention;
+        for proof in self.input.sender_base {
+            let author = proof.author();
+            let held = self.out.version.get(author);
+            if proof.base.sequence <= held {
+                continue;
+            }
+            match proof.check(channel, stream, policy, self.input.local, self.input.now_ms) {
+                Ok(seq) => {
+                    self.out.raised_base.raise(author, seq);
+                    self.out.version.raise(author, seq);
+                    self.out.checkpoints.push(proof.base.clone());
+                    buffer.discard_through(&self.key, author, seq);
+                }
+                Err(reason) => self.out.reject(Error::BaseRefused {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    author: author.clone(),
+                    sequence: proof.base.sequence,
+                    reason,
+                }),
+            }
         }
     }
 

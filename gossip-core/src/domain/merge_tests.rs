@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use super::*;
 use crate::{
     domain::{
-        BufferLimits, ChannelId, DomainEvent, EntryKey, Fold, Hlc, Materialized, StateMaterializer,
+        BaseRefusal, BufferLimits, ChannelId, DomainEvent, EntryKey, Fold, Hlc, Materialized,
+        StateMaterializer,
     },
     Identity,
 };
@@ -54,11 +55,13 @@ fn at(name: &str, seq: u64) -> LogEntry {
 /// A lone entry signed by `author`, linked to nothing before it.
 fn signed(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {
     let (c, s) = ids();
-    LogEntry::new(node(author), seq, Hlc::new(ts, 0).unwrap(), payload.to_vec()).sign(
-        &Identity::from_seed(author),
-        &c,
-        &s,
+    LogEntry::new(
+        node(author),
+        seq,
+        Hlc::new(ts, 0).unwrap(),
+        payload.to_vec(),
     )
+    .sign(&Identity::from_seed(author), &c, &s)
 }
 
 fn channel(members: &[&str]) -> Channel {
@@ -263,7 +266,12 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
     // 4 and 50 are too far past the held sequence (0) to ever fit.
     let a = log("a", 50);
     let b = log("b", 3);
-    let outcome = r.deliver(vec![a[1].clone(), a[2].clone(), a[3].clone(), a[49].clone()]);
+    let outcome = r.deliver(vec![
+        a[1].clone(),
+        a[2].clone(),
+        a[3].clone(),
+        a[49].clone(),
+    ]);
     assert!(r.stored.is_empty());
     assert_eq!(outcome.buffered, 2);
     assert!(matches!(
@@ -285,13 +293,31 @@ fn buffer_overflow_drops_reports_and_stores_nothing() {
     assert_eq!(r.buffer.len(), 1);
 }
 
+/// A proof that `a`'s log of 7 was compacted through `base`.
+fn proof(log: &[LogEntry], base: usize) -> BaseProof {
+    BaseProof::new(
+        log[base - 1].signed_header(),
+        log.last().unwrap().signed_header(),
+    )
+    .unwrap()
+}
+
+fn keeping(members: &[&str], policy: crate::domain::RetentionPolicy) -> Channel {
+    let mut c = channel(members);
+    c.set_default_stream_config(crate::domain::StreamConfig::default().retention(policy));
+    c
+}
+
 #[test]
-fn sender_base_skips_the_compacted_gap() {
-    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+fn a_proven_base_skips_the_compacted_gap() {
+    let policy = crate::domain::RetentionPolicy::CountBased { max_per_author: 2 };
+    let mut r = Replica::new(keeping(&["a", "b"], policy), BufferLimits::default());
     let a = log("a", 7);
     r.deliver(vec![a[0].clone(), a[2].clone()]);
-    let base: VersionVector = [(node("a"), 5)].into_iter().collect();
-    let input = MergeInput::new(&r.channel, &r.stream, &r.version).sender_base(&base);
+    let (proofs, b) = ([proof(&a, 5)], node("b"));
+    let input = MergeInput::new(&r.channel, &r.stream, &r.version)
+        .sender_base(&proofs)
+        .at(&b, 0);
     let outcome = merge_entries(
         &mut r.buffer,
         &input,
@@ -299,11 +325,54 @@ fn sender_base_skips_the_compacted_gap() {
         vec![a[5].clone(), a[6].clone()],
     );
     assert_eq!(outcome.raised_base.get(&node("a")), 5);
+    assert_eq!(outcome.checkpoints, vec![a[4].signed_header().unwrap()]);
     assert_eq!(outcome.version.get(&node("a")), 7);
     assert_eq!(outcome.accepted.len(), 2);
     assert!(
         r.buffer.is_empty(),
         "buffered entries under the base are dropped"
+    );
+}
+
+#[test]
+fn a_base_is_refused_when_forged_kept_by_policy_or_the_mergers_own() {
+    let (c, s) = ids();
+    let a = log("a", 7);
+    let count = crate::domain::RetentionPolicy::CountBased { max_per_author: 2 };
+    let refused = |channel: Channel, proofs: Vec<BaseProof>, local: &str| {
+        let version = VersionVector::new();
+        let stream = StreamId::new("s").unwrap();
+        let local = node(local);
+        let input = MergeInput::new(&channel, &stream, &version)
+            .sender_base(&proofs)
+            .at(&local, 0);
+        let mut buffer = OutOfOrderBuffer::new(BufferLimits::default());
+        let outcome = merge_entries(&mut buffer, &input, &HeldEntries::none(), Vec::new());
+        assert!(outcome.raised_base.is_empty() && outcome.checkpoints.is_empty());
+        match outcome.rejections().collect::<Vec<_>>()[..] {
+            [Error::BaseRefused { reason, .. }] => *reason,
+            ref other => panic!("{other:?}"),
+        }
+    };
+    // A member claims a's log was compacted through 2^62, signing it itself.
+    let mallory = Identity::from_seed("m");
+    let claim = |seq| {
+        LogEntry::new(node("a"), seq, Hlc::new(1, 0).unwrap(), vec![])
+            .sign(&mallory, &c, &s)
+            .signed_header()
+    };
+    let forged = BaseProof::new(claim(1 << 61), claim(1 << 62)).unwrap();
+    assert_eq!(
+        refused(keeping(&["a", "b", "m"], count.clone()), vec![forged], "b"),
+        BaseRefusal::BadSignature
+    );
+    assert_eq!(
+        refused(channel(&["a", "b"]), vec![proof(&a, 5)], "b"),
+        BaseRefusal::RetentionKeepsIt
+    );
+    assert_eq!(
+        refused(keeping(&["a", "b"], count), vec![proof(&a, 5)], "a"),
+        BaseRefusal::LocalAuthor
     );
 }
 

@@ -4,6 +4,7 @@
 pub(crate) mod base32;
 mod buffer;
 mod channel;
+mod checkpoint;
 mod digest;
 mod entry;
 mod entry_proof;
@@ -20,6 +21,7 @@ mod version_vector;
 
 pub use buffer::{BufferLimits, OutOfOrderBuffer};
 pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
+pub use checkpoint::{BaseProof, BaseRefusal, SignedHeader};
 pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
 pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};
 pub use entry_proof::EntryHash;

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::entry::LogEntry;
+use super::{entry::LogEntry, hlc::Hlc};
 
 /// How long a stream keeps its entries.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -59,21 +59,28 @@ impl RetentionPolicy {
     /// removed: its next entry links to it (see [`LogEntry::previous`]).
     #[must_use]
     pub fn removes(&self, entry: &LogEntry, high: u64, now_ms: u64) -> bool {
-        if entry.sequence >= high {
+        self.removes_at(entry.sequence, entry.timestamp, high, now_ms)
+    }
+
+    /// As [`removes`](Self::removes), for the entry at `sequence` written at
+    /// `timestamp` (all a policy looks at).
+    #[must_use]
+    pub fn removes_at(&self, sequence: u64, timestamp: Hlc, high: u64, now_ms: u64) -> bool {
+        if sequence >= high {
             return false;
         }
         match self {
             RetentionPolicy::KeepAll => false,
             RetentionPolicy::TimeBased { max_age } => {
                 let max_age_ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX);
-                entry.timestamp.physical_ms().saturating_add(max_age_ms) < now_ms
+                timestamp.physical_ms().saturating_add(max_age_ms) < now_ms
             }
             RetentionPolicy::CountBased { max_per_author } => {
-                entry.sequence <= high.saturating_sub(*max_per_author)
+                sequence <= high.saturating_sub(*max_per_author)
             }
-            RetentionPolicy::Composite(parts) => {
-                parts.iter().any(|p| p.removes(entry, high, now_ms))
-            }
+            RetentionPolicy::Composite(parts) => parts
+                .iter()
+                .any(|p| p.removes_at(sequence, timestamp, high, now_ms)),
         }
     }
 

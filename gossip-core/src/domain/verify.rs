@@ -71,7 +71,10 @@ pub fn verify_entries(
 ) -> Verification {
     let mut by_author: BTreeMap<NodeId, Vec<LogEntry>> = BTreeMap::new();
     for entry in entries {
-        by_author.entry(entry.author.clone()).or_default().push(entry);
+        by_author
+            .entry(entry.author.clone())
+            .or_default()
+            .push(entry);
     }
     let mut out = Verification::default();
     for (author, mut run) in by_author {

@@ -136,7 +136,8 @@ pub struct DeltaPlan {
     pub channel: ChannelId,
     /// The stream.
     pub stream: StreamId,
-    /// This node's compaction base of the stream (sent with the delta).
+    /// This node's compaction base of the stream, for the authors whose base
+    /// is beyond what the peer holds (sent with the delta, with proofs).
     pub base: VersionVector,
     /// The ranges to read and send, per author.
     pub ranges: Vec<SeqRange>,
@@ -304,17 +305,20 @@ fn plan_for(
             r
         })
         .collect();
-    let skips_gap = digest
+    // The base matters only where it is beyond what the peer holds.
+    let base: VersionVector = digest
         .base
         .iter()
-        .any(|(author, base)| base > theirs.get(author));
-    if ranges.iter().all(SeqRange::is_empty) && !skips_gap {
+        .filter(|(author, base)| *base > theirs.get(author))
+        .map(|(author, base)| (author.clone(), base))
+        .collect();
+    if ranges.iter().all(SeqRange::is_empty) && base.is_empty() {
         return None;
     }
     Some(DeltaPlan {
         channel: channel.clone(),
         stream: stream.clone(),
-        base: digest.base.clone(),
+        base,
         ranges: ranges.into_iter().filter(|r| !r.is_empty()).collect(),
     })
 }

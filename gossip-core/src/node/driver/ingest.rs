@@ -7,8 +7,9 @@ use tracing::Instrument;
 use super::Driver;
 use crate::{
     domain::{
-        duplicate_ranges, merge_entries, ChannelId, DomainEvent, EntryHash, HeldEntries, LogEntry,
-        MergeInput, MergeOutput, NodeId, StreamId, VersionVector, MAX_SEQUENCE,
+        duplicate_ranges, merge_entries, BaseProof, ChannelId, DomainEvent, EntryHash, HeldEntries,
+        LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId, VersionVector,
+        MAX_SEQUENCE,
     },
     error::Error,
 };
@@ -90,8 +91,8 @@ impl Driver {
                     sequence: sequence.saturating_add(1),
                 })?;
             let timestamp = self.replica.hlc.now(physical)?;
-            let entry = LogEntry::new(self.local.clone(), sequence, timestamp, payload)
-                .linked_to(previous);
+            let entry =
+                LogEntry::new(self.local.clone(), sequence, timestamp, payload).linked_to(previous);
             previous = entry.hash(channel_id, stream);
             entries.push(entry.sign_hashed(&self.identity, &previous));
         }
@@ -155,7 +156,7 @@ impl Driver {
         channel_id: &ChannelId,
         stream: &StreamId,
         entries: Vec<LogEntry>,
-        sender_base: Option<VersionVector>,
+        sender_base: Vec<BaseProof>,
     ) -> Vec<LogEntry> {
         let span = tracing::debug_span!(
             "merge",
@@ -176,7 +177,7 @@ impl Driver {
         channel_id: &ChannelId,
         stream: &StreamId,
         entries: Vec<LogEntry>,
-        sender_base: Option<VersionVector>,
+        sender_base: Vec<BaseProof>,
     ) -> Vec<LogEntry> {
         let from = origin.peer();
         let Some(channel) = self.replica.channels.get(channel_id) else {
@@ -210,10 +211,10 @@ impl Driver {
         let Some(channel) = self.replica.channels.get(channel_id) else {
             return Vec::new();
         };
-        let mut input = MergeInput::new(channel, stream, &version);
-        if let Some(base) = &sender_base {
-            input = input.sender_base(base);
-        }
+        let now = self.clock.now_ms();
+        let input = MergeInput::new(channel, stream, &version)
+            .sender_base(&sender_base)
+            .at(&self.local, now);
         let outcome = merge_entries(&mut self.replica.buffer, &input, &held, entries);
         let changes_store = outcome.changes_store();
         for output in outcome.outputs {
@@ -245,6 +246,15 @@ impl Driver {
         }
         let mut base = self.replica.index.base(channel_id, stream);
         if !outcome.raised_base.is_empty() {
+            // The proofs first: a base raised without them could not be
+            // proven to others (the reverse order only keeps a spare proof).
+            if let Err(error) = self
+                .keep_checkpoints(channel_id, stream, outcome.checkpoints)
+                .await
+            {
+                self.report(error, from);
+                return Vec::new();
+            }
             match self
                 .store
                 .compact(channel_id, stream, &outcome.raised_base)
@@ -272,6 +282,33 @@ impl Driver {
                 Vec::new()
             }
         }
+    }
+
+    /// Records `checkpoints` (signed headers proving compaction bases) in
+    /// the channel, saved before the compaction they prove.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Store`] when the channel cannot be saved.
+    pub(super) async fn keep_checkpoints(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        checkpoints: Vec<SignedHeader>,
+    ) -> Result<(), Error> {
+        let Some(held) = self.replica.channels.get(channel_id) else {
+            return Ok(());
+        };
+        let mut channel = held.clone();
+        let mut changed = false;
+        for header in checkpoints {
+            changed |= channel.set_checkpoint(stream, header);
+        }
+        if changed {
+            self.store.save_channel(&channel).await?;
+            self.replica.channels.insert(channel_id.clone(), channel);
+        }
+        Ok(())
     }
 
     /// The one commit path of local and remote entries: store append, then
@@ -411,7 +448,10 @@ mod tests {
             from: &from,
             forward: true,
         };
-        let accepted = f.driver.merge(origin, &c, &s, incoming.clone(), None).await;
+        let accepted = f
+            .driver
+            .merge(origin, &c, &s, incoming.clone(), Vec::new())
+            .await;
         assert_eq!(accepted, incoming);
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 2);
         assert_eq!(f.driver.replica.index.version(&c, &s).get(&from), 2);
@@ -433,7 +473,7 @@ mod tests {
         };
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, None)
+            .merge(origin, &c, &s, incoming, Vec::new())
             .await
             .is_empty());
         assert!(f.events().is_empty() && f.errors().is_empty());
@@ -452,7 +492,7 @@ mod tests {
         let relayed = f.entries("z", 1..=3, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, relayed, None)
+            .merge(origin, &c, &s, relayed, Vec::new())
             .await
             .is_empty());
         assert_eq!(
@@ -482,7 +522,7 @@ mod tests {
         let incoming = f.entries("b", 1..=2, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, None)
+            .merge(origin, &c, &s, incoming, Vec::new())
             .await
             .is_empty());
         assert!(matches!(
@@ -514,7 +554,7 @@ mod tests {
         let incoming = f.entries("b", 1..=1, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, None)
+            .merge(origin, &c, &s, incoming, Vec::new())
             .await
             .is_empty());
         assert!(matches!(&f.errors()[..], [Error::Store(_)]));

@@ -5,7 +5,7 @@ use tracing::Instrument;
 
 use super::{ingest::Origin, Driver};
 use crate::{
-    domain::{ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId},
+    domain::{BaseProof, ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId, VersionVector},
     error::Error,
     protocol::{
         anti_entropy::{AntiEntropy, DeltaPlan},
@@ -111,8 +111,7 @@ impl Driver {
                         from: &from,
                         forward: false,
                     };
-                    self.merge(origin, &channel, &stream, entries, Some(base))
-                        .await;
+                    self.merge(origin, &channel, &stream, entries, base).await;
                 }
                 if response.more {
                     // The sender had more than one answer carries: ask again at once.
@@ -124,11 +123,58 @@ impl Driver {
                     from: &from,
                     forward: true,
                 };
-                self.merge(origin, &push.channel, &push.stream, push.entries, None)
-                    .await;
+                self.merge(
+                    origin,
+                    &push.channel,
+                    &push.stream,
+                    push.entries,
+                    Vec::new(),
+                )
+                .await;
             }
             Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) => {}
         }
+    }
+
+    /// Proofs of this node's compaction base for the authors of `base`: the
+    /// checkpoint kept when the base was raised, and the author's latest
+    /// entry held. An author without both is left out (the receiver then
+    /// fetches the gap from peers that still hold it).
+    async fn base_proofs(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        base: &VersionVector,
+    ) -> Vec<BaseProof> {
+        let Some(held) = self.replica.channels.get(channel) else {
+            return Vec::new();
+        };
+        let version = self.replica.index.version(channel, stream);
+        let mut proofs = Vec::new();
+        for (author, seq) in base.iter() {
+            let Some(checkpoint) = held
+                .checkpoint(stream, author)
+                .filter(|c| c.sequence == seq)
+            else {
+                continue;
+            };
+            let high = version.get(author);
+            let head = match self
+                .store
+                .read_author(channel, stream, author, high.saturating_sub(1), 1)
+                .await
+            {
+                Ok(page) => page.first().and_then(LogEntry::signed_header),
+                Err(error) => {
+                    self.report(Error::Store(error), None);
+                    None
+                }
+            };
+            if let Some(proof) = BaseProof::new(Some(checkpoint.clone()), head) {
+                proofs.push(proof);
+            }
+        }
+        proofs
     }
 
     /// Reads the planned ranges (within the configured budget) and sends them.
@@ -173,7 +219,10 @@ impl Driver {
                     }
                 }
             }
-            deltas.push(Delta::new(plan.channel, plan.stream, plan.base, entries));
+            let base = self
+                .base_proofs(&plan.channel, &plan.stream, &plan.base)
+                .await;
+            deltas.push(Delta::new(plan.channel, plan.stream, base, entries));
             if more {
                 break;
             }

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use super::Driver;
 use crate::{
-    domain::{ChannelId, DomainEvent, RetentionPolicy, StreamId, VersionVector},
+    domain::{
+        ChannelId, DomainEvent, LogEntry, RetentionPolicy, SignedHeader, StreamId, VersionVector,
+    },
     error::Error,
 };
 
@@ -17,9 +19,15 @@ impl Driver {
         let now = self.clock.now_ms();
         let mut removed_total = 0;
         for (channel, stream, policy) in self.retention_work() {
-            let Some(bases) = self.compaction_bases(&channel, &stream, &policy, now).await else {
+            let Some((bases, checkpoints)) =
+                self.compaction_bases(&channel, &stream, &policy, now).await
+            else {
                 continue;
             };
+            if let Err(error) = self.keep_checkpoints(&channel, &stream, checkpoints).await {
+                self.report(error, None);
+                continue;
+            }
             match self.store.compact(&channel, &stream, &bases).await {
                 Ok(removed) => {
                     removed_total += removed;
@@ -54,17 +62,19 @@ impl Driver {
             .collect()
     }
 
-    /// The bases `policy` raises the stream to, if it raises any.
+    /// The bases `policy` raises the stream to, if it raises any, with the
+    /// signed headers at them (the checkpoints that prove them to peers).
     async fn compaction_bases(
         &self,
         channel: &ChannelId,
         stream: &StreamId,
         policy: &RetentionPolicy,
         now: u64,
-    ) -> Option<VersionVector> {
+    ) -> Option<(VersionVector, Vec<SignedHeader>)> {
         let version = self.replica.index.version(channel, stream);
         let base = self.replica.index.base(channel, stream);
         let mut new_base = BTreeMap::new();
+        let mut checkpoints = Vec::new();
         for (author, high) in version.iter() {
             let from = base.get(author);
             let log = match self
@@ -81,9 +91,14 @@ impl Driver {
             let point = policy.compaction_point(from, high, &log, now);
             if point > from {
                 new_base.insert(author.clone(), point);
+                checkpoints.extend(
+                    log.iter()
+                        .find(|e| e.sequence == point)
+                        .and_then(LogEntry::signed_header),
+                );
             }
         }
-        (!new_base.is_empty()).then(|| new_base.into_iter().collect())
+        (!new_base.is_empty()).then(|| (new_base.into_iter().collect(), checkpoints))
     }
 }
 

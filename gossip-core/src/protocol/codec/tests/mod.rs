@@ -5,8 +5,8 @@ use proptest::{collection::vec, option, prelude::*};
 
 use crate::{
     domain::{
-        ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId, Signature,
-        StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
+        BaseProof, ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId,
+        Signature, SignedHeader, StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
     protocol::messages::{
         Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
@@ -51,17 +51,12 @@ fn entry_with(payload: impl Strategy<Value = Vec<u8>>) -> impl Strategy<Value = 
         any::<u64>(),
         payload,
         any::<[u8; 32]>(),
-        option::of(any::<([u8; 32], [u8; 32])>()),
+        option::of(signature()),
     )
         .prop_map(|(author, sequence, ts, payload, previous, signature)| {
             let mut entry = LogEntry::new(author, sequence, Hlc::from_u64(ts), payload);
             entry.previous = EntryHash::from_bytes(previous);
-            entry.signature = signature.map(|(low, high)| {
-                let mut bytes = [0u8; 64];
-                bytes[..32].copy_from_slice(&low);
-                bytes[32..].copy_from_slice(&high);
-                Signature::from_bytes(bytes)
-            });
+            entry.signature = signature;
             entry
         })
 }
@@ -86,8 +81,48 @@ fn updates() -> impl Strategy<Value = Vec<MemberUpdate>> {
     )
 }
 
+fn signature() -> impl Strategy<Value = Signature> {
+    any::<([u8; 32], [u8; 32])>().prop_map(|(low, high)| {
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&low);
+        bytes[32..].copy_from_slice(&high);
+        Signature::from_bytes(bytes)
+    })
+}
+
+fn header() -> impl Strategy<Value = SignedHeader> {
+    (
+        node(),
+        0..=MAX_SEQUENCE,
+        any::<u64>(),
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        signature(),
+    )
+        .prop_map(
+            |(author, sequence, ts, previous, payload_hash, signature)| SignedHeader {
+                author,
+                sequence,
+                timestamp: Hlc::from_u64(ts),
+                previous: EntryHash::from_bytes(previous),
+                payload_hash: EntryHash::from_bytes(payload_hash),
+                signature,
+            },
+        )
+}
+
+/// Base proofs (random bytes: the codec does not verify them).
+pub(super) fn base_proofs() -> impl Strategy<Value = Vec<BaseProof>> {
+    vec((header(), header()), 0..3).prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(base, head)| BaseProof { base, head })
+            .collect()
+    })
+}
+
 fn delta() -> impl Strategy<Value = Delta> {
-    (channel(), stream(), vv(), vec(entry(), 0..4))
+    (channel(), stream(), base_proofs(), vec(entry(), 0..4))
         .prop_map(|(c, s, base, entries)| Delta::new(c, s, base, entries))
 }
 

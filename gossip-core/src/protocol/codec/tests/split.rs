@@ -4,9 +4,12 @@
 use bytes::Bytes;
 use proptest::{collection::vec, prelude::*};
 
-use super::{channel, entry_with, stream, vv, MAX};
+use super::{base_proofs, channel, entry_with, stream, MAX};
 use crate::{
-    domain::{ChannelId, Delta, Hlc, LogEntry, NodeId, StreamId, VersionVector},
+    domain::{
+        BaseProof, ChannelId, Delta, EntryHash, Hlc, LogEntry, NodeId, Signature, SignedHeader,
+        StreamId,
+    },
     error::Error,
     protocol::{
         codec::{decode, delta_response_frames, encoded_len, push_frames, size::body_len},
@@ -67,7 +70,7 @@ fn reassemble(responses: &[DeltaResponse]) -> Vec<Delta> {
 
 /// Distinct streams, so reassembly is unambiguous.
 fn distinct_deltas(entries: impl Strategy<Value = LogEntry>) -> impl Strategy<Value = Vec<Delta>> {
-    vec((channel(), vv(), vec(entries, 0..12)), 0..5).prop_map(|ds| {
+    vec((channel(), base_proofs(), vec(entries, 0..12)), 0..5).prop_map(|ds| {
         ds.into_iter()
             .enumerate()
             .map(|(i, (c, base, entries))| {
@@ -197,7 +200,7 @@ proptest! {
 fn small_responses_take_one_frame() {
     let (c, s) = ids();
     let entries: Vec<LogEntry> = (1..=10).map(|i| test_entry(i, 10)).collect();
-    let delta = Delta::new(c, s, VersionVector::new(), entries);
+    let delta = Delta::new(c, s, Vec::new(), entries);
     let frames = delta_response_frames(3, vec![delta.clone()], true, MAX).unwrap();
     assert_eq!(frames.len(), 1);
     let rs = responses(&frames, MAX);
@@ -212,7 +215,7 @@ fn more_is_carried_by_the_last_frame_only() {
     let one_entry = body_len(&entries[0]);
     // Room for about ten entries per frame.
     let max = 40 + 10 * one_entry;
-    let delta = Delta::new(c, s, VersionVector::new(), entries);
+    let delta = Delta::new(c, s, Vec::new(), entries);
     for more in [false, true] {
         let frames = delta_response_frames(9, vec![delta.clone()], more, max).unwrap();
         let rs = responses(&frames, max);
@@ -245,7 +248,7 @@ fn many_small_deltas_share_frames() {
             Delta::new(
                 ChannelId::new("c").unwrap(),
                 StreamId::new(format!("s{i}")).unwrap(),
-                VersionVector::new(),
+                Vec::new(),
                 vec![test_entry(1, 20)],
             )
         })
@@ -272,7 +275,7 @@ fn entry_too_large_for_any_frame_is_an_error() {
     let delta = Delta::new(
         c.clone(),
         s.clone(),
-        VersionVector::new(),
+        Vec::new(),
         vec![small.clone(), big.clone()],
     );
     match delta_response_frames(0, vec![delta], false, max) {
@@ -293,8 +296,19 @@ fn entry_too_large_for_any_frame_is_an_error() {
         })
     ));
     // A delta whose header alone is too large.
-    let base: VersionVector = (0..100)
-        .map(|i| (NodeId::from_seed(format!("author-{i}")), 1))
+    let header = |i: u64| SignedHeader {
+        author: NodeId::from_seed(format!("author-{i}")),
+        sequence: 1,
+        timestamp: Hlc::from_u64(1),
+        previous: EntryHash::GENESIS,
+        payload_hash: EntryHash::GENESIS,
+        signature: Signature::from_bytes([0; 64]),
+    };
+    let base: Vec<BaseProof> = (0..10)
+        .map(|i| BaseProof {
+            base: header(i),
+            head: header(i),
+        })
         .collect();
     let empty = Delta::new(c, s, base, vec![]);
     assert!(matches!(
