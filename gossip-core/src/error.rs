@@ -128,7 +128,27 @@ pub enum Error {
         /// Why it was refused.
         reason: crate::domain::BaseRefusal,
     },
-    /// The out-of-order buffer was full, or an entry was too far ahead to
+    /// Entries stamped further in the future than the allowed clock drift
+    /// were quarantined (not stored): they are merged once this node's clock
+    /// catches up, or dropped if the quarantine is full.
+    #[error(
+        "{count} entries of {author} in {channel}/{stream} are up to {ahead_ms} ms in the \
+         future: quarantined until the clock catches up"
+    )]
+    FutureEntries {
+        /// The channel.
+        channel: ChannelId,
+        /// The stream.
+        stream: StreamId,
+        /// Their author.
+        author: NodeId,
+        /// How many.
+        count: usize,
+        /// How far ahead of this node's clock the furthest is, in ms.
+        ahead_ms: u64,
+    },
+    /// The out-of-order buffer (or the quarantine of future entries) was
+    /// full, or an entry was too far ahead to
     /// fit: entries were dropped (anti-entropy fetches them again later).
     #[error(
         "out-of-order buffer full: dropped {dropped} entries from {author} in {channel}/{stream}"

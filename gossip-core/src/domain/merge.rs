@@ -2,18 +2,23 @@
 //!
 //! First the entries are proven to be their authors' ([`verify_entries`]):
 //! forged and unproven ones are rejected before anything else looks at them.
-//! Then, for each proven entry: sequence 0 → rejected; payload over the stream's
-//! limit → rejected; author not a member → rejected; `seq <= held` →
-//! duplicate (or an *equivocation* when the content differs: kept out and
-//! reported with both entries as proof); `seq == held + 1` → accepted if it
-//! links to the author's entry before it (an equivocation otherwise), then the
-//! author's buffered successors are drained, each checked against the link
-//! in turn; `seq > held + 1` → buffered (bounded; overflow is dropped and
-//! reported). The accepted entries are meant to be written in one
-//! atomic batch. What the caller should report comes back as typed
-//! [`MergeOutput`]s (events and rejections), as the SWIM engine's outputs do:
-//! the caller forwards them, it does not interpret errors. Any permutation, duplication or split of the same deliveries
-//! ends in the same state.
+//! A sender's compaction base is taken only with proof ([`BaseProof`]).
+//! Then, for each proven entry: sequence 0 → rejected; payload over the
+//! stream's limit → rejected; author not a member → rejected; stamped
+//! further ahead of the merging node's clock than the allowed drift →
+//! quarantined (neither stored nor buffered, reported; merged again when the
+//! clock catches up); `seq <= held` → duplicate (or an *equivocation* when
+//! the content differs: kept out and reported with both entries as proof);
+//! `seq == held + 1` → accepted if it links to the author's entry before it
+//! (an equivocation otherwise), then the author's buffered successors are
+//! drained, each checked against the link in turn; `seq > held + 1` →
+//! buffered (bounded; overflow is dropped and reported).
+//!
+//! The accepted entries are meant to be written in one atomic batch. What
+//! the caller should report comes back as typed [`MergeOutput`]s (events,
+//! rejections, equivocation proofs), as the SWIM engine's outputs do: the
+//! caller forwards them, it does not interpret errors. Any permutation,
+//! duplication or split of the same deliveries ends in the same state.
 //!
 //! ```
 //! use gossip_core::raw::{merge_entries, HeldEntries, MergeInput, OutOfOrderBuffer};
@@ -72,8 +77,13 @@ pub struct MergeInput<'a> {
     pub sender_base: &'a [BaseProof],
     /// The merging node: a base for its own log is never taken from a peer.
     pub local: Option<&'a NodeId>,
-    /// The merging node's physical time, for time-based retention.
+    /// The merging node's physical time, for time-based retention and the
+    /// quarantine.
     pub now_ms: u64,
+    /// How far ahead of `now_ms` an entry's timestamp may be; entries
+    /// further ahead are quarantined (see [`MergeOutcome::quarantined`]).
+    /// `None`: no bound.
+    pub max_drift_ms: Option<u64>,
 }
 
 impl<'a> MergeInput<'a> {
@@ -87,7 +97,15 @@ impl<'a> MergeInput<'a> {
             sender_base: &[],
             local: None,
             now_ms: 0,
+            max_drift_ms: None,
         }
+    }
+
+    /// Sets how far ahead of the merging node's time an entry may be.
+    #[must_use]
+    pub fn max_drift(mut self, drift: std::time::Duration) -> Self {
+        self.max_drift_ms = Some(u64::try_from(drift.as_millis()).unwrap_or(u64::MAX));
+        self
     }
 
     /// Sets the proofs of the sender's compaction base.
@@ -215,6 +233,10 @@ pub struct MergeOutcome {
     /// The signed headers that prove `raised_base`: keep them (see
     /// [`Channel::checkpoint`]) to prove the base to others in turn.
     pub checkpoints: Vec<SignedHeader>,
+    /// Proven entries whose timestamp is beyond the allowed drift: neither
+    /// stored nor buffered; hold them (bounded) and merge them again once
+    /// the clock has caught up.
+    pub quarantined: Vec<LogEntry>,
     /// The stream's version vector once the outcome is applied.
     pub version: VersionVector,
     /// Entries already held (or already buffered).
@@ -298,6 +320,8 @@ struct Merge<'a> {
     heads: HashMap<NodeId, (u64, EntryHash)>,
     non_members: BTreeMap<NodeId, usize>,
     dropped: BTreeMap<NodeId, usize>,
+    /// Per author: entries quarantined, and the furthest ahead (ms).
+    future: BTreeMap<NodeId, (usize, u64)>,
 }
 
 impl<'a> Merge<'a> {
@@ -315,6 +339,7 @@ impl<'a> Merge<'a> {
             heads: HashMap::new(),
             non_members: BTreeMap::new(),
             dropped: BTreeMap::new(),
+            future: BTreeMap::new(),
         }
     }
 
@@ -427,6 +452,19 @@ impl<'a> Merge<'a> {
             *self.non_members.entry(entry.author).or_default() += 1;
             return;
         }
+        if let Some(drift) = self.input.max_drift_ms {
+            let ahead = entry
+                .timestamp
+                .physical_ms()
+                .saturating_sub(self.input.now_ms);
+            if ahead > drift {
+                let (count, furthest) = self.future.entry(entry.author.clone()).or_default();
+                *count += 1;
+                *furthest = (*furthest).max(ahead);
+                self.out.quarantined.push(entry);
+                return;
+            }
+        }
         let held_seq = self.out.version.get(&entry.author);
         if entry.sequence <= held_seq {
             match self.entry_at(&entry.author, entry.sequence) {
@@ -509,6 +547,15 @@ impl<'a> Merge<'a> {
                 channel: channel.clone(),
                 author,
                 count,
+            });
+        }
+        for (author, (count, ahead_ms)) in self.future {
+            self.out.reject(Error::FutureEntries {
+                channel: channel.clone(),
+                stream: stream.clone(),
+                author,
+                count,
+                ahead_ms,
             });
         }
         for (author, dropped) in self.dropped {

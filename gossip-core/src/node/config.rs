@@ -46,8 +46,13 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Out-of-order buffer limits. Defaults: 100 per author, 10 000 in total, 16 MiB.
     pub buffer: BufferLimits,
-    /// How far ahead a remote timestamp may be before it is refused. Default 60 s.
+    /// How far ahead of this node's clock a remote timestamp may be. Entries
+    /// further ahead are held in quarantine, not stored, until the clock
+    /// catches up. Default 60 s.
     pub max_clock_drift: Duration,
+    /// Most entries held in quarantine (timestamps beyond
+    /// `max_clock_drift`); more are dropped and reported. Default 1 000.
+    pub quarantine_capacity: usize,
     /// Seed of every random choice the node makes. Default 0.
     pub seed: u64,
     /// Most entries sent in answer to one delta request (the rest follow on
@@ -77,6 +82,7 @@ impl Default for Config {
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             buffer: BufferLimits::default(),
             max_clock_drift: Duration::from_secs(60),
+            quarantine_capacity: 1_000,
             seed: 0,
             max_delta_entries: 4_096,
             max_delta_bytes: 4 * 1024 * 1024,
@@ -118,6 +124,8 @@ setters! {
     buffer: BufferLimits,
     /// Sets [`Config::max_clock_drift`].
     max_clock_drift: Duration,
+    /// Sets [`Config::quarantine_capacity`].
+    quarantine_capacity: usize,
     /// Sets [`Config::seed`].
     seed: u64,
     /// Sets [`Config::max_delta_entries`].
@@ -167,6 +175,7 @@ impl Config {
             ("command_capacity", self.command_capacity),
             ("buffer.per_author", self.buffer.per_author),
             ("buffer.total", self.buffer.total),
+            ("quarantine_capacity", self.quarantine_capacity),
             (
                 "inbound_budget.bytes_per_second",
                 usize::try_from(self.inbound_budget.bytes_per_second).unwrap_or(usize::MAX),

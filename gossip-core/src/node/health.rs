@@ -40,6 +40,9 @@ pub struct Health {
     pub peers: Vec<PeerHealth>,
     /// Entries waiting in the out-of-order buffer (a sign of lag or loss).
     pub buffered_entries: usize,
+    /// Entries held in quarantine: stamped further in the future than the
+    /// allowed clock drift (a peer's clock is wrong, or it lies).
+    pub quarantined_entries: usize,
     /// Proofs that authors signed two histories, the first per channel,
     /// stream and author (bounded): those authors are faulty or their key
     /// is compromised. Nothing of a fork is applied.

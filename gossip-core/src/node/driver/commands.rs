@@ -179,6 +179,7 @@ impl Driver {
             state: self.state,
             peers,
             buffered_entries: self.replica.buffer.len(),
+            quarantined_entries: self.replica.quarantine.len(),
             equivocations: self.replica.equivocations.values().cloned().collect(),
             stats: self.stats,
         }

@@ -65,6 +65,7 @@ impl Driver {
                     Flow::Continue
                 }
                 () = tokio::time::sleep_until(self.timers.next_gossip()), if running => {
+                    self.release_quarantine().await;
                     self.gossip_round(None).await;
                     Flow::Continue
                 }

@@ -1,10 +1,12 @@
 //! Ingest: local appends and remote merges, both ending in one commit path
 //! (store append → index → clock → stats → publish → event → push).
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
 use tracing::Instrument;
 
-use super::Driver;
+use super::{replica::Quarantined, Driver};
 use crate::{
     domain::{
         duplicate_ranges, merge_entries, BaseProof, ChannelId, DomainEvent, EntryHash, HeldEntries,
@@ -214,8 +216,13 @@ impl Driver {
         let now = self.clock.now_ms();
         let input = MergeInput::new(channel, stream, &version)
             .sender_base(&sender_base)
-            .at(&self.local, now);
-        let outcome = merge_entries(&mut self.replica.buffer, &input, &held, entries);
+            .at(&self.local, now)
+            .max_drift(self.config.max_clock_drift);
+        let mut outcome = merge_entries(&mut self.replica.buffer, &input, &held, entries);
+        if let Some(from) = from {
+            let quarantined = std::mem::take(&mut outcome.quarantined);
+            self.quarantine(channel_id, stream, from, quarantined);
+        }
         let changes_store = outcome.changes_store();
         for output in outcome.outputs {
             match output {
@@ -281,6 +288,72 @@ impl Driver {
                 self.reload_stream(channel_id, stream).await;
                 Vec::new()
             }
+        }
+    }
+
+    /// Holds `entries` from `from` in quarantine until the clock catches up
+    /// with them; what does not fit is dropped and reported.
+    fn quarantine(
+        &mut self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        from: &NodeId,
+        entries: Vec<LogEntry>,
+    ) {
+        let mut dropped: BTreeMap<NodeId, usize> = BTreeMap::new();
+        for entry in entries {
+            if self.replica.quarantine.len() < self.config.quarantine_capacity {
+                self.replica.quarantine.push(Quarantined {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    from: from.clone(),
+                    entry,
+                });
+            } else {
+                *dropped.entry(entry.author).or_default() += 1;
+            }
+        }
+        for (author, dropped) in dropped {
+            self.report(
+                Error::BufferOverflow {
+                    channel: channel.clone(),
+                    stream: stream.clone(),
+                    author,
+                    dropped,
+                },
+                Some(from),
+            );
+        }
+    }
+
+    /// Merges the quarantined entries whose time has come (their timestamp
+    /// is now within the allowed drift), as if their senders sent them now.
+    pub(super) async fn release_quarantine(&mut self) {
+        if self.replica.quarantine.is_empty() {
+            return;
+        }
+        let drift = u64::try_from(self.config.max_clock_drift.as_millis()).unwrap_or(u64::MAX);
+        let horizon = self.clock.now_ms().saturating_add(drift);
+        let (ready, waiting): (Vec<Quarantined>, Vec<Quarantined>) = self
+            .replica
+            .quarantine
+            .drain(..)
+            .partition(|q| q.entry.timestamp.physical_ms() <= horizon);
+        self.replica.quarantine = waiting;
+        let mut groups: BTreeMap<(ChannelId, StreamId, NodeId), Vec<LogEntry>> = BTreeMap::new();
+        for q in ready {
+            groups
+                .entry((q.channel, q.stream, q.from))
+                .or_default()
+                .push(q.entry);
+        }
+        for ((channel, stream, from), entries) in groups {
+            let origin = Origin::Peer {
+                from: &from,
+                forward: true,
+            };
+            self.merge(origin, &channel, &stream, entries, Vec::new())
+                .await;
         }
     }
 
@@ -435,6 +508,56 @@ mod tests {
             }]
         );
         assert!(f.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn future_entries_wait_in_quarantine_until_the_clock_catches_up() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        // Two minutes ahead; the allowed drift is one.
+        let ahead = f.clock.now_ms() + 120_000;
+        let incoming = f.entries("b", 1..=2, ahead);
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        let accepted = f.driver.merge(origin, &c, &s, incoming, Vec::new()).await;
+        assert!(accepted.is_empty());
+        assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 0);
+        assert_eq!(f.driver.health().quarantined_entries, 2);
+        assert!(matches!(
+            &f.errors()[..],
+            [Error::FutureEntries { count: 2, ahead_ms, .. }] if *ahead_ms > 60_000
+        ));
+        // Not yet: still beyond the drift.
+        f.driver.release_quarantine().await;
+        assert_eq!(f.driver.health().quarantined_entries, 2);
+        // A minute later the entries are within the drift, and merged.
+        f.clock.advance(61_000);
+        f.driver.release_quarantine().await;
+        assert_eq!(f.driver.health().quarantined_entries, 0);
+        assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 2);
+        assert!(f.errors().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_quarantine_drops_and_reports() {
+        let config = crate::node::config::Config::default().quarantine_capacity(1);
+        let mut f = Fixture::with_config(&["b"], config).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let incoming = f.entries("b", 1..=3, f.clock.now_ms() + 3_600_000);
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        f.driver.merge(origin, &c, &s, incoming, Vec::new()).await;
+        assert_eq!(f.driver.health().quarantined_entries, 1);
+        assert!(f
+            .errors()
+            .iter()
+            .any(|e| matches!(e, Error::BufferOverflow { dropped: 2, .. })));
     }
 
     #[tokio::test]

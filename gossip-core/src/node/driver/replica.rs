@@ -28,6 +28,19 @@ pub(crate) struct Replica {
     /// Proofs of equivocation seen, the first per (channel, stream, author),
     /// at most [`MAX_EQUIVOCATION_PROOFS`].
     pub(crate) equivocations: BTreeMap<(ChannelId, StreamId, NodeId), EquivocationProof>,
+    /// Proven entries stamped beyond the allowed clock drift, in arrival
+    /// order, waiting for the clock to catch up (bounded by
+    /// [`Config::quarantine_capacity`]).
+    pub(crate) quarantine: Vec<Quarantined>,
+}
+
+/// An entry held in quarantine, with where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Quarantined {
+    pub(crate) channel: ChannelId,
+    pub(crate) stream: StreamId,
+    pub(crate) from: NodeId,
+    pub(crate) entry: LogEntry,
 }
 
 /// The most equivocation proofs a node keeps (one per channel, stream and
@@ -45,6 +58,7 @@ impl Replica {
             hlc: HlcClock::new(config.max_clock_drift),
             own_heads: HashMap::new(),
             equivocations: BTreeMap::new(),
+            quarantine: Vec::new(),
         }
     }
 
@@ -133,6 +147,7 @@ impl Replica {
     /// Forgets a channel and everything held of it.
     pub(crate) fn remove_channel(&mut self, id: &ChannelId) {
         self.channels.remove(id);
+        self.quarantine.retain(|q| q.channel != *id);
         self.index.remove_channel(id);
         self.buffer.forget_channel(id);
     }
