@@ -42,6 +42,8 @@ mod at_rest {
     use super::*;
     use gossip_core::{ChannelId, Hlc, LogEntry, NodeId, Store, StoreErrorKind, StreamId};
 
+    /// An entry whose signature (if any) starts with `signature`, padded
+    /// to 64 bytes.
     fn entry(seq: u64, payload: &[u8], signature: Option<&[u8]>) -> LogEntry {
         let mut e = LogEntry::new(
             NodeId::from_seed("a"),
@@ -49,7 +51,12 @@ mod at_rest {
             Hlc::new(seq, 0).unwrap(),
             payload.to_vec(),
         );
-        e.signature = signature.map(bytes::Bytes::copy_from_slice);
+        e.previous = gossip_core::EntryHash::from_bytes([seq as u8; 32]);
+        e.signature = signature.map(|prefix| {
+            let mut bytes = [0u8; 64];
+            bytes[..prefix.len()].copy_from_slice(prefix);
+            gossip_core::Signature::from_bytes(bytes)
+        });
         e
     }
 
@@ -77,7 +84,7 @@ mod at_rest {
             assert_eq!(
                 raw.payload.len(),
                 plain.payload.len()
-                    + plain.signature.as_ref().map_or(0, |s| s.len())
+                    + plain.signature.map_or(0, |s| s.to_bytes().len())
                     + gossip_middleware::encryption::STORE_OVERHEAD
             );
         }

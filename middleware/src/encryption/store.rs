@@ -5,7 +5,8 @@ use std::{fmt, sync::Arc};
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
-    Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, PeerRecord, Store, StoreCapabilities,
+    Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, PeerRecord, Signature, Store,
+    StoreCapabilities,
     StoreError, StoreErrorKind, StoreResult, StreamId, StreamStats, VersionVector,
 };
 use ring::rand::{SecureRandom, SystemRandom};
@@ -26,6 +27,9 @@ pub const STORE_OVERHEAD: usize = OVERHEAD + 4;
 
 /// Signature length meaning "no signature".
 const NO_SIGNATURE: u32 = u32::MAX;
+
+/// The length of a signature.
+const SIGNATURE_LEN: u32 = 64;
 
 struct StoreKeys {
     current: ActiveKey,
@@ -191,6 +195,7 @@ fn aad(channel: &ChannelId, stream: &StreamId, entry: &LogEntry) -> Vec<u8> {
     }
     aad.extend_from_slice(&entry.sequence.to_be_bytes());
     aad.extend_from_slice(&Hlc::as_u64(entry.timestamp).to_be_bytes());
+    aad.extend_from_slice(entry.previous.as_bytes());
     aad
 }
 
@@ -213,16 +218,12 @@ impl<S: Store> StoreEncryption<S> {
         stream: &StreamId,
         entry: &LogEntry,
     ) -> StoreResult<LogEntry> {
-        let signature = entry.signature.as_deref().unwrap_or_default();
-        let signature_len = match &entry.signature {
+        let signature = entry.signature.map(|s| s.to_bytes());
+        let signature_len = match signature {
             None => NO_SIGNATURE,
-            Some(sig) => u32::try_from(sig.len())
-                .ok()
-                .filter(|len| *len != NO_SIGNATURE)
-                .ok_or_else(|| {
-                    StoreError::new(BACKEND, StoreErrorKind::Other, "signature too long")
-                })?,
+            Some(_) => SIGNATURE_LEN,
         };
+        let signature = signature.as_ref().map_or(&[][..], |s| &s[..]);
         let mut plaintext = Vec::with_capacity(4 + signature.len() + entry.payload.len());
         plaintext.extend_from_slice(&signature_len.to_be_bytes());
         plaintext.extend_from_slice(signature);
@@ -268,12 +269,22 @@ impl<S: Store> StoreEncryption<S> {
         };
         let (len, rest) = opened.split_at_checked(4).ok_or_else(short)?;
         let len = u32::from_be_bytes(len.try_into().map_err(|_| short())?);
-        let (signature, payload) = if len == NO_SIGNATURE {
-            (None, rest)
-        } else {
-            let len = usize::try_from(len).map_err(|_| short())?;
-            let (signature, payload) = rest.split_at_checked(len).ok_or_else(short)?;
-            (Some(Bytes::copy_from_slice(signature)), payload)
+        let (signature, payload) = match len {
+            NO_SIGNATURE => (None, rest),
+            SIGNATURE_LEN => {
+                let (signature, payload) = rest.split_first_chunk::<64>().ok_or_else(short)?;
+                (Some(Signature::from_bytes(*signature)), payload)
+            }
+            other => {
+                return Err(StoreError::new(
+                    BACKEND,
+                    StoreErrorKind::Corrupt,
+                    format!(
+                        "entry ({}, {}) holds a signature of {other} bytes (64 expected)",
+                        stored.author, stored.sequence
+                    ),
+                ))
+            }
         };
         let mut entry = stored.clone();
         entry.payload = Bytes::copy_from_slice(payload);
