@@ -447,3 +447,107 @@ proptest! {
         prop_assert!(x.buffer.is_empty() && y.buffer.is_empty());
     }
 }
+
+/// A byzantine mix: the honest logs of `a` and `b`, entries a member `m`
+/// forged in their names (signed with its own key, or unsigned), and both
+/// histories of an equivocating member `e`.
+fn byzantine_set() -> impl Strategy<Value = (Vec<LogEntry>, Vec<LogEntry>, u64, u64)> {
+    (
+        1u64..10,
+        1u64..10,
+        proptest::collection::vec((0usize..2, 1u64..12, any::<bool>(), any::<u8>()), 0..8),
+        1u64..6,
+        1u64..6,
+    )
+        .prop_map(|(na, nb, forgeries, ne1, ne2)| {
+            let (c, s) = ids();
+            let mut honest = log("a", na);
+            honest.extend(log("b", nb));
+            let mallory = Identity::from_seed("m");
+            let mut others: Vec<LogEntry> = forgeries
+                .into_iter()
+                .map(|(who, seq, signed, byte)| {
+                    let victim = ["a", "b"][who];
+                    let mut forged = LogEntry::new(
+                        node(victim),
+                        seq,
+                        Hlc::new(seq * 10, 0).unwrap(),
+                        vec![byte; 3],
+                    )
+                    .linked_to(EntryHash::from_bytes([byte; 32]));
+                    if signed {
+                        forged = forged.sign(&mallory, &c, &s);
+                    }
+                    forged
+                })
+                .collect();
+            others.extend(log_with("e", ne1, 1, ""));
+            others.extend(log_with("e", ne2, 2, "'"));
+            (honest, others, na, nb)
+        })
+}
+
+fn byzantine_deliveries(
+) -> impl Strategy<Value = (Vec<LogEntry>, u64, u64, Vec<Vec<LogEntry>>, Vec<Vec<LogEntry>>)> {
+    byzantine_set().prop_flat_map(|(honest, others, na, nb)| {
+        let mut all = honest.clone();
+        all.extend(others);
+        (
+            Just(honest),
+            Just(na),
+            Just(nb),
+            deliveries(all.clone()),
+            deliveries(all),
+        )
+    })
+}
+
+/// Each stored entry of `author` links to the one stored before it.
+fn is_one_chain(r: &Replica, author: &str) -> bool {
+    let (c, s) = ids();
+    let chain: Vec<&LogEntry> = r
+        .stored
+        .iter()
+        .filter(|((a, _), _)| *a == node(author))
+        .map(|(_, e)| e)
+        .collect();
+    chain.windows(2).all(|w| w[1].previous == w[0].hash(&c, &s))
+}
+
+proptest! {
+    /// With forgeries and an equivocating member mixed in, in any order:
+    /// every honest entry is stored, no forgery is, both replicas agree on
+    /// the honest history, and the equivocator's stored entries are one
+    /// consistent chain (never a splice of its two histories).
+    #[test]
+    fn forgeries_never_stored_honest_entries_always(
+        (honest, na, nb, first, second) in byzantine_deliveries()
+    ) {
+        let members = channel(&["a", "b", "m", "e"]);
+        let mut x = Replica::new(members.clone(), BufferLimits::default());
+        let mut y = Replica::new(members, BufferLimits::default());
+        for batch in first {
+            x.deliver(batch);
+        }
+        for batch in second {
+            y.deliver(batch);
+        }
+        for r in [&x, &y] {
+            prop_assert_eq!(r.version.get(&node("a")), na);
+            prop_assert_eq!(r.version.get(&node("b")), nb);
+            for e in &honest {
+                prop_assert_eq!(r.stored.get(&(e.author.clone(), e.sequence)), Some(e));
+            }
+            prop_assert!(r.stored.keys().all(|(author, _)| *author != node("m")));
+            prop_assert!(is_one_chain(r, "e"));
+        }
+        let honest_keys = |r: &Replica| {
+            r.listing()
+                .iter()
+                .filter(|e| e.author != node("e"))
+                .map(LogEntry::key)
+                .collect::<Vec<EntryKey>>()
+        };
+        prop_assert_eq!(honest_keys(&x), honest_keys(&y));
+    }
+}

@@ -1,0 +1,233 @@
+//! A member gone rogue: node 2 of the cluster is replaced by a raw memory
+//! transport holding node 2's real key (so it is a genuine member and peer),
+//! which speaks the wire protocol through public APIs only and sends the
+//! exact frames of each attack. The honest nodes (0, the author under
+//! attack, and 1) must be unharmed: nothing erased, nothing forged stored,
+//! no panic, every attack reported naming the rogue peer.
+
+// Test code: a failed unwrap or a bad index is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gossip_core::{
+    protocol::{codec, DeltaResponse, Message, Push},
+    raw::{BaseProof, BaseRefusal, Delta},
+    Config, Error, Hlc, LogEntry, SyncError, Transport,
+};
+use gossip_transport_memory::MemoryTransport;
+use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
+
+const TEN: usize = 10;
+
+/// A cluster of three where node 0 wrote ten entries that everyone holds,
+/// then node 2 was taken over: returns the cluster and the rogue's transport.
+async fn with_a_rogue_member(seed: u64) -> (Cluster, MemoryTransport) {
+    let mut cluster = Cluster::start(3, Config::default(), seed).await.unwrap();
+    for i in 0..TEN {
+        cluster.append(0, format!("a{i}").into_bytes()).await.unwrap();
+    }
+    cluster
+        .wait_converged(TEN, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the ten entries reach everyone");
+    cluster.crash(2).await.unwrap();
+    let rogue = cluster.network.join(&identity(2)).unwrap();
+    (cluster, rogue)
+}
+
+/// Sends `message` from the rogue to nodes 0 and 1.
+async fn send_to_both(rogue: &MemoryTransport, message: &Message) {
+    let frame = codec::encode(message);
+    for i in 0..2 {
+        rogue.send(&node_id(i), frame.clone()).await.unwrap();
+    }
+}
+
+/// The next reported error matching `want`, within a few simulated seconds.
+async fn reported(
+    errors: &mut (impl futures_util::Stream<Item = Result<SyncError, gossip_core::Error>> + Unpin),
+    want: impl Fn(&SyncError) -> bool,
+) -> SyncError {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let error = errors.next().await.unwrap().unwrap();
+            if want(&error) {
+                return error;
+            }
+        }
+    })
+    .await
+    .expect("the attack is reported")
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_forged_compaction_base_erases_nothing_anywhere() {
+    let (cluster, rogue) = with_a_rogue_member(21).await;
+    let mut errors = cluster.node(1).errors();
+    let author = cluster.entries(0).await.unwrap()[0].author.clone();
+    // "Node 0 compacted its log through 2^62": the rogue signs the headers
+    // itself, having no other key.
+    let rogue_key = identity(2);
+    let claim = |sequence| {
+        LogEntry::new(author.clone(), sequence, Hlc::new(EPOCH_MS, 0).unwrap(), vec![])
+            .sign(&rogue_key, &cluster.channel, &cluster.stream)
+            .signed_header()
+    };
+    let forged = BaseProof::new(claim(1 << 62), claim(1 << 62)).unwrap();
+    // And one made of node 0's genuine signed headers, replayed: node 0
+    // signed them, but the stream keeps everything, so nothing may go.
+    let held = cluster.entries(1).await.unwrap();
+    let replayed = BaseProof::new(held[8].signed_header(), held[9].signed_header()).unwrap();
+    for base in [vec![forged], vec![replayed]] {
+        let delta = Delta::new(cluster.channel.clone(), cluster.stream.clone(), base, vec![]);
+        let response = Message::DeltaResponse(DeltaResponse {
+            session: 1,
+            deltas: vec![delta],
+            more: false,
+        });
+        send_to_both(&rogue, &response).await;
+    }
+    let first = reported(&mut errors, |e| matches!(e.error, Error::BaseRefused { .. })).await;
+    assert!(
+        matches!(
+            first.error,
+            Error::BaseRefused {
+                reason: BaseRefusal::BadSignature,
+                sequence,
+                ..
+            } if sequence == 1 << 62
+        ),
+        "{first}"
+    );
+    assert_eq!(first.peer.as_ref(), Some(&node_id(2)), "the rogue is named");
+    let second = reported(&mut errors, |e| matches!(e.error, Error::BaseRefused { .. })).await;
+    assert!(
+        matches!(
+            second.error,
+            Error::BaseRefused {
+                reason: BaseRefusal::RetentionKeepsIt,
+                ..
+            }
+        ),
+        "{second}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for i in 0..2 {
+        assert_eq!(cluster.entries(i).await.unwrap().len(), TEN, "node {i}");
+    }
+    // The author still writes, and everyone still takes it.
+    cluster.append(0, b"after".to_vec()).await.unwrap();
+    cluster
+        .wait_converged(TEN + 1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the author's next entry reaches node 1");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_forged_entry_is_rejected_and_the_real_one_accepted() {
+    let (cluster, rogue) = with_a_rogue_member(22).await;
+    let mut errors = cluster.node(1).errors();
+    let held = cluster.entries(1).await.unwrap();
+    let last = held.last().unwrap();
+    // The next entry "of node 0", linked correctly, signed by the rogue.
+    let forged = LogEntry::new(
+        last.author.clone(),
+        last.sequence + 1,
+        Hlc::new(EPOCH_MS + 1, 0).unwrap(),
+        b"forged".to_vec(),
+    )
+    .linked_to(last.hash(&cluster.channel, &cluster.stream))
+    .sign(&identity(2), &cluster.channel, &cluster.stream);
+    let push = Message::Push(Push {
+        channel: cluster.channel.clone(),
+        stream: cluster.stream.clone(),
+        entries: vec![forged],
+    });
+    send_to_both(&rogue, &push).await;
+    let error = reported(&mut errors, |e| {
+        matches!(e.error, Error::ForgedEntries { .. })
+    })
+    .await;
+    assert!(
+        matches!(&error.error, Error::ForgedEntries { author, forged: 1, .. } if *author == node_id(0)),
+        "{error}"
+    );
+    assert_eq!(error.peer.as_ref(), Some(&node_id(2)));
+    assert_eq!(cluster.entries(1).await.unwrap().len(), TEN);
+    let health = cluster.node(1).health().await.unwrap();
+    assert_eq!(health.stats.entries_rejected, 1);
+    // The real entry with that sequence is accepted, everywhere.
+    let real = cluster.append(0, b"real".to_vec()).await.unwrap();
+    cluster
+        .wait_converged(TEN + 1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the real entry is accepted");
+    assert_eq!(cluster.entries(1).await.unwrap()[TEN], real);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn sequences_near_the_top_of_u64_are_refused_without_a_panic() {
+    let (cluster, rogue) = with_a_rogue_member(23).await;
+    let mut errors = cluster.node(1).errors();
+    // The rogue's own entry at u64::MAX (valid signature: it is its own log).
+    let own = LogEntry::new(node_id(2), u64::MAX, Hlc::new(EPOCH_MS, 0).unwrap(), vec![])
+        .sign(&identity(2), &cluster.channel, &cluster.stream);
+    let push = Message::Push(Push {
+        channel: cluster.channel.clone(),
+        stream: cluster.stream.clone(),
+        entries: vec![own],
+    });
+    send_to_both(&rogue, &push).await;
+    let error = reported(&mut errors, |e| matches!(e.error, Error::Decode(_))).await;
+    assert_eq!(error.peer.as_ref(), Some(&node_id(2)));
+    // Still serving, in debug builds too.
+    cluster.append(1, b"still here".to_vec()).await.unwrap();
+    cluster
+        .wait_converged(TEN + 1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the honest nodes still sync");
+    assert_eq!(cluster.node(1).health().await.unwrap().stats.malformed_frames, 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_far_future_entry_is_quarantined_not_stored() {
+    let (cluster, rogue) = with_a_rogue_member(24).await;
+    let mut errors = cluster.node(1).errors();
+    // The rogue's own first entry, stamped an hour ahead of everyone.
+    let hour_ahead = Hlc::new(EPOCH_MS + 3_600_000 + 60_000, 0).unwrap();
+    let own = LogEntry::new(node_id(2), 1, hour_ahead, b"from the future".to_vec())
+        .sign(&identity(2), &cluster.channel, &cluster.stream);
+    let push = Message::Push(Push {
+        channel: cluster.channel.clone(),
+        stream: cluster.stream.clone(),
+        entries: vec![own],
+    });
+    send_to_both(&rogue, &push).await;
+    let error = reported(&mut errors, |e| {
+        matches!(e.error, Error::FutureEntries { .. })
+    })
+    .await;
+    assert_eq!(error.peer.as_ref(), Some(&node_id(2)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 0..2 {
+        assert_eq!(cluster.entries(i).await.unwrap().len(), TEN, "node {i}");
+        let health = cluster.node(i).health().await.unwrap();
+        assert_eq!(health.quarantined_entries, 1, "node {i}");
+    }
+    // An hour passes on the honest nodes' clocks: the entry is now within
+    // the drift, and merged at the next gossip tick.
+    for m in &cluster.members[..2] {
+        m.clock.set_skew_ms(3_600_000);
+    }
+    cluster
+        .wait_converged(TEN + 1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("released from quarantine");
+}
