@@ -346,13 +346,18 @@ pub(crate) fn payload(size: usize, i: u64) -> Bytes {
     Bytes::from(bytes)
 }
 
-/// Ready-made entries by `author` for raw store inserts (sequences from `first`).
+/// Ready-made entries by `author` for raw store inserts (sequences from
+/// `first`), as large as the node's: a 32-byte link and a 64-byte
+/// signature each (the store does not check them, so they are filler).
 pub(crate) fn entries(author: &NodeId, first: u64, count: u64, size: usize) -> Res<Vec<LogEntry>> {
     let epoch = 1_704_067_200_000u64;
     (first..first + count)
         .map(|seq| {
             let ts = gossip_core::Hlc::new(epoch + seq, 0)?;
-            Ok(LogEntry::new(author.clone(), seq, ts, payload(size, seq)))
+            let mut entry = LogEntry::new(author.clone(), seq, ts, payload(size, seq));
+            entry.previous = gossip_core::EntryHash::from_bytes([7; 32]);
+            entry.signature = Some(gossip_core::Signature::from_bytes([9; 64]));
+            Ok(entry)
         })
         .collect()
 }

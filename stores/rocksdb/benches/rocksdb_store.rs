@@ -3,7 +3,9 @@
 //! inline on the bench thread: a plain `WriteBatch` of one put per entry
 //! (`writebatch_*`), and one that writes what the store's schema does, the
 //! entry and its read-order key in a second column family
-//! (`writebatch_indexed_batch`).
+//! (`writebatch_indexed_batch`). Both put the same value bytes as the store
+//! (timestamp, link, signature tag, signature, payload), so they write as
+//! much as it does.
 //!
 //! ```text
 //! cargo bench -p gossip-store-rocksdb --bench rocksdb_store
@@ -57,14 +59,31 @@ fn raw_db(path: &Path) -> (rocksdb::DB, rocksdb::WriteOptions) {
     (db, write)
 }
 
-/// One put per entry: the author and sequence as key, the payload as value.
+/// An entry's value laid out as the store lays it out: `hlc (u64 BE) ‖
+/// previous (32 bytes) ‖ tag (u8) ‖ [signature (64 bytes)] ‖ payload`.
+fn value(entry: &LogEntry) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + 32 + 1 + 64 + entry.payload.len());
+    value.extend_from_slice(&entry.timestamp.as_u64().to_be_bytes());
+    value.extend_from_slice(entry.previous.as_bytes());
+    match entry.signature {
+        None => value.push(0),
+        Some(signature) => {
+            value.push(1);
+            value.extend_from_slice(&signature.to_bytes());
+        }
+    }
+    value.extend_from_slice(&entry.payload);
+    value
+}
+
+/// One put per entry: the author and sequence as key, the entry's value.
 fn raw_write(db: &rocksdb::DB, write: &rocksdb::WriteOptions, entries: &[LogEntry]) {
     let mut batch = rocksdb::WriteBatch::default();
     for entry in entries {
         let mut key = Vec::with_capacity(entry.author.as_str().len() + 8);
         key.extend_from_slice(entry.author.as_str().as_bytes());
         key.extend_from_slice(&entry.sequence.to_be_bytes());
-        batch.put(key, &entry.payload);
+        batch.put(key, value(entry));
     }
     db.write_opt(batch, write).unwrap();
 }
@@ -80,7 +99,7 @@ fn raw_write_indexed(db: &rocksdb::DB, write: &rocksdb::WriteOptions, entries: &
         let mut key = Vec::with_capacity(author.len() + 8);
         key.extend_from_slice(author);
         key.extend_from_slice(&entry.sequence.to_be_bytes());
-        batch.put(&key, &entry.payload);
+        batch.put(&key, value(entry));
         let mut order_key = Vec::with_capacity(16 + key.len());
         order_key.extend_from_slice(&entry.timestamp.physical_ms().to_be_bytes());
         order_key.extend_from_slice(&entry.timestamp.logical().to_be_bytes());

@@ -2,58 +2,66 @@
 //! schema version. Everything read back is checked; anything that does not
 //! decode is [`Corrupt`](gossip_core::StoreErrorKind::Corrupt).
 //!
-//! An entry value is `hlc (u64 BE) ‖ tag (u8) ‖ [signature length (u32 BE)
-//! ‖ signature] ‖ payload`, tag 0 for no signature and 1 for one; the
-//! author and sequence are in the key.
+//! An entry value is
+//!
+//! ```text
+//! hlc (u64 BE) ‖ previous (32 bytes) ‖ tag (u8) ‖ [signature (64 bytes)] ‖ payload
+//! ```
+//!
+//! `previous` is the hash of the author's previous entry in the stream (zeros
+//! for sequence 1); the tag is 0 for no signature and 1 for a 64-byte Ed25519
+//! signature, which follows it. The author and sequence are in the key. A
+//! value too short for its tag, or with another tag, is corrupt.
 
 use bytes::Bytes;
-use gossip_core::{Hlc, LogEntry, NodeId, StoreErrorKind, StoreResult};
+use gossip_core::{EntryHash, Hlc, LogEntry, NodeId, Signature, StoreResult};
 
-use crate::error::{corrupt, store_error};
+use crate::error::corrupt;
 
 const NO_SIGNATURE: u8 = 0;
 const SIGNATURE: u8 = 1;
 
+/// Bytes of the timestamp.
+const HLC_LEN: usize = 8;
+/// Bytes of the link to the previous entry.
+const PREVIOUS_LEN: usize = 32;
+/// Bytes of a signature.
+const SIGNATURE_LEN: usize = 64;
+/// Where the tag is: after the timestamp and the link.
+const TAG_AT: usize = HLC_LEN + PREVIOUS_LEN;
+
 /// The value of an entry in the `entries` column family.
-pub(crate) fn encode_entry(entry: &LogEntry) -> StoreResult<Vec<u8>> {
-    let sig = entry.signature.as_deref();
-    let mut value =
-        Vec::with_capacity(8 + 1 + sig.map_or(0, |s| 4 + s.len()) + entry.payload.len());
+pub(crate) fn encode_entry(entry: &LogEntry) -> Vec<u8> {
+    let signature_len = entry.signature.map_or(0, |_| SIGNATURE_LEN);
+    let mut value = Vec::with_capacity(TAG_AT + 1 + signature_len + entry.payload.len());
     value.extend_from_slice(&entry.timestamp.as_u64().to_be_bytes());
-    match sig {
+    value.extend_from_slice(entry.previous.as_bytes());
+    match entry.signature {
         None => value.push(NO_SIGNATURE),
-        Some(sig) => {
-            let len = u32::try_from(sig.len()).map_err(|_| {
-                store_error(
-                    StoreErrorKind::Other,
-                    format!(
-                        "entry {}#{}: signature of {} bytes is too large",
-                        entry.author,
-                        entry.sequence,
-                        sig.len()
-                    ),
-                )
-            })?;
+        Some(signature) => {
             value.push(SIGNATURE);
-            value.extend_from_slice(&len.to_be_bytes());
-            value.extend_from_slice(sig);
+            value.extend_from_slice(&signature.to_bytes());
         }
     }
     value.extend_from_slice(&entry.payload);
-    Ok(value)
+    value
 }
 
-/// The timestamp and the accounted size (payload + signature) of a stored
-/// entry value, without copying it.
+/// The timestamp and the accounted size (payload + signature, as
+/// [`LogEntry::size_bytes`]) of a stored entry value, without copying it;
+/// `None` if the value does not decode.
 pub(crate) fn entry_summary(value: &[u8]) -> Option<(Hlc, u64)> {
-    let (hlc, rest) = value.split_first_chunk::<8>()?;
+    let (hlc, rest) = value.split_first_chunk::<HLC_LEN>()?;
+    let (_previous, rest) = rest.split_first_chunk::<PREVIOUS_LEN>()?;
+    // What follows the tag is the signature, if any, then the payload: all
+    // of it is accounted.
     let (&tag, rest) = rest.split_first()?;
-    let size = match tag {
-        NO_SIGNATURE => rest.len(),
-        SIGNATURE => rest.len().checked_sub(4)?,
+    match tag {
+        NO_SIGNATURE => {}
+        SIGNATURE if rest.len() >= SIGNATURE_LEN => {}
         _ => return None,
-    };
-    Some((Hlc::from_u64(u64::from_be_bytes(*hlc)), size as u64))
+    }
+    Some((Hlc::from_u64(u64::from_be_bytes(*hlc)), rest.len() as u64))
 }
 
 /// An entry back from its value; `what` names it in the error.
@@ -65,28 +73,30 @@ pub(crate) fn decode_entry(
 ) -> StoreResult<LogEntry> {
     let bad = |why: &str| corrupt(format!("{}: undecodable entry value ({why})", what()));
     let value = Bytes::from(value);
-    let Some((hlc, rest)) = value.split_first_chunk::<8>() else {
+    let Some((hlc, rest)) = value.split_first_chunk::<HLC_LEN>() else {
         return Err(bad("truncated timestamp"));
     };
     let timestamp = Hlc::from_u64(u64::from_be_bytes(*hlc));
-    let (signature, payload_at) = match rest.first() {
-        Some(&NO_SIGNATURE) => (None, 9),
-        Some(&SIGNATURE) => {
-            let len = rest
-                .get(1..5)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_be_bytes)
-                .ok_or_else(|| bad("truncated signature length"))?;
-            let end = 13usize
-                .checked_add(len as usize)
-                .filter(|&end| end <= value.len())
-                .ok_or_else(|| bad("truncated signature"))?;
-            (Some(value.slice(13..end)), end)
+    let Some((previous, rest)) = rest.split_first_chunk::<PREVIOUS_LEN>() else {
+        return Err(bad("truncated previous-entry hash"));
+    };
+    let previous = EntryHash::from_bytes(*previous);
+    let (signature, payload_at) = match rest.split_first() {
+        Some((&NO_SIGNATURE, _)) => (None, TAG_AT + 1),
+        Some((&SIGNATURE, rest)) => {
+            let Some((signature, _)) = rest.split_first_chunk::<SIGNATURE_LEN>() else {
+                return Err(bad("truncated signature"));
+            };
+            (
+                Some(Signature::from_bytes(*signature)),
+                TAG_AT + 1 + SIGNATURE_LEN,
+            )
         }
-        Some(_) => return Err(bad("unknown signature tag")),
-        None => return Err(bad("truncated")),
+        Some((tag, _)) => return Err(bad(&format!("unknown signature tag {tag}"))),
+        None => return Err(bad("truncated signature tag")),
     };
     let mut entry = LogEntry::new(author, sequence, timestamp, value.slice(payload_at..));
+    entry.previous = previous;
     entry.signature = signature;
     Ok(entry)
 }
@@ -148,31 +158,37 @@ pub(crate) fn decode_u32(value: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use gossip_core::StoreErrorKind;
 
     use super::*;
 
-    fn entry(sig: Option<&'static [u8]>, payload: &'static [u8]) -> LogEntry {
+    fn entry(signature: Option<[u8; 64]>, previous: [u8; 32], payload: &'static [u8]) -> LogEntry {
         let mut e = LogEntry::new(
             NodeId::from_seed("a"),
             7,
             Hlc::new(123, 4).unwrap(),
             payload,
         );
-        e.signature = sig.map(Bytes::from_static);
+        e.previous = EntryHash::from_bytes(previous);
+        e.signature = signature.map(Signature::from_bytes);
         e
     }
 
     #[test]
     fn entries_round_trip() {
+        let counting: [u8; 64] = std::array::from_fn(|i| i as u8);
         for e in [
-            entry(None, b"payload"),
-            entry(None, b""),
-            entry(Some(b""), b"x"),
-            entry(Some(b"sig"), b""),
-            entry(Some(b"signature"), b"payload"),
+            entry(None, [0; 32], b"payload"),
+            entry(None, [0xff; 32], b""),
+            entry(Some([0; 64]), [0; 32], b"x"),
+            entry(Some(counting), [7; 32], b""),
+            entry(Some([0xff; 64]), [1; 32], b"payload"),
         ] {
-            let value = encode_entry(&e).unwrap();
+            let value = encode_entry(&e);
+            let tag = usize::from(e.signature.is_some()) * 64;
+            assert_eq!(value.len(), 8 + 32 + 1 + tag + e.payload.len());
             assert_eq!(
                 entry_summary(&value),
                 Some((e.timestamp, e.size_bytes())),
@@ -183,22 +199,55 @@ mod tests {
         }
     }
 
+    /// The documented layout, byte for byte.
+    #[test]
+    fn entry_values_have_the_documented_layout() {
+        let e = entry(Some([0xcc; 64]), [0xbb; 32], b"pay");
+        let mut expected = Hlc::new(123, 4).unwrap().as_u64().to_be_bytes().to_vec();
+        expected.extend_from_slice(&[0xbb; 32]);
+        expected.push(1);
+        expected.extend_from_slice(&[0xcc; 64]);
+        expected.extend_from_slice(b"pay");
+        assert_eq!(encode_entry(&e), expected);
+        let unsigned = entry(None, [0xbb; 32], b"pay");
+        let mut expected = Hlc::new(123, 4).unwrap().as_u64().to_be_bytes().to_vec();
+        expected.extend_from_slice(&[0xbb; 32]);
+        expected.push(0);
+        expected.extend_from_slice(b"pay");
+        assert_eq!(encode_entry(&unsigned), expected);
+    }
+
     #[test]
     fn damaged_entries_are_corrupt() {
-        let value = encode_entry(&entry(Some(b"signature"), b"payload")).unwrap();
+        let signed = encode_entry(&entry(Some([9; 64]), [3; 32], b"payload"));
+        let unsigned = encode_entry(&entry(None, [3; 32], b""));
+        let mut unknown_tag = unsigned.clone();
+        unknown_tag[40] = 2;
+        // A version-1 value (`hlc ‖ tag ‖ payload`) does not decode either.
+        let mut version_1 = Hlc::new(123, 4).unwrap().as_u64().to_be_bytes().to_vec();
+        version_1.extend_from_slice(&[0, b'x']);
         let a = NodeId::from_seed("a");
         for bad in [
-            &value[..5],
-            &value[..8],
-            &value[..11],
-            &value[..15],
-            &[0, 0, 0, 0, 0, 0, 0, 0, 9][..],
+            &signed[..5],
+            &signed[..8],
+            &signed[..39],
+            &signed[..40],
+            &signed[..41],
+            &signed[..104],
+            &unknown_tag[..],
+            &version_1[..],
         ] {
             let err = decode_entry(a.clone(), 7, bad.to_vec(), || "c/s a#7".into()).unwrap_err();
             assert_eq!(err.kind(), StoreErrorKind::Corrupt);
             assert!(err.to_string().contains("c/s a#7"), "{err}");
+            assert_eq!(entry_summary(bad), None, "{}", bad.len());
         }
-        assert_eq!(entry_summary(&value[..8]), None);
+        // Exactly the signature and no payload is an entry with an empty payload.
+        assert_eq!(entry_summary(&signed[..105]).unwrap().1, 64);
+        assert!(decode_entry(a, 7, signed[..105].to_vec(), String::new)
+            .unwrap()
+            .payload
+            .is_empty());
     }
 
     #[test]

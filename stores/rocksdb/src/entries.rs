@@ -102,7 +102,7 @@ pub(crate) fn append(
         batch.put_cf(
             cf_entries,
             keys::entry_key(author_key, entry.sequence),
-            encode_entry(entry)?,
+            encode_entry(entry),
         );
         batch.put_cf(
             cf_order,
@@ -417,8 +417,9 @@ mod tests {
             Hlc::new(seq * 7 % 13, 0).unwrap(),
             vec![1u8; size],
         );
+        e.previous = gossip_core::EntryHash::from_bytes([seq as u8; 32]);
         if seq.is_multiple_of(3) {
-            e.signature = Some(vec![2u8; seq as usize % 5].into());
+            e.signature = Some(gossip_core::Signature::from_bytes([2u8; 64]));
         }
         e
     }

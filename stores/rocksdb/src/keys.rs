@@ -10,7 +10,7 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `entries` | stream prefix, `len(author) author`, `seq` (u64 BE) | [`codec::encode_entry`](crate::codec::encode_entry) |
+//! | `entries` | stream prefix, `len(author) author`, `seq` (u64 BE) | `hlc` (u64 BE), `previous` (32 bytes), tag (u8: 0 unsigned, 1 signed), [signature (64 bytes)], payload ([`codec::encode_entry`](crate::codec::encode_entry)) |
 //! | `read_order` | stream prefix, `hlc` (u64 BE), author (order-preserving), `seq` (u64 BE) | empty |
 //! | `authors` | stream prefix, `len(author) author` | head, base, entries, bytes (4 × u64 BE) |
 //! | `channels` | channel id | postcard `Channel` |

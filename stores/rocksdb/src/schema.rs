@@ -9,6 +9,17 @@
 //! one written by a newer schema version, with
 //! [`StoreErrorKind::IncompatibleSchema`]. Nothing is modified in either
 //! case, and every message names the directory.
+//!
+//! Version 2 stores signed, hash-linked entries (each value carries the hash
+//! of its author's previous entry; see [`codec`](crate::codec)). A version-1
+//! database holding any entry is refused with
+//! [`StoreErrorKind::IncompatibleSchema`], unmodified: its entries have no
+//! link nor a 64-byte signature and cannot be proven to peers, so the node
+//! must start from a new store and sync. A version-1 database without entries
+//! (none appended, or all compacted away) is upgraded: only the version
+//! changes. The check runs on the read-only open and again once the database
+//! is open for writing (under RocksDB's lock) before the new version is
+//! written, so an entry appended in between by another process is not missed.
 
 use std::path::Path;
 
@@ -24,7 +35,11 @@ use crate::{
 };
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The first version of signed, hash-linked entries: a database of an older
+/// version that holds entries cannot be brought to it.
+const SIGNED_ENTRIES: u32 = 2;
 
 /// Entries by `(stream, author, sequence)`.
 pub(crate) const CF_ENTRIES: &str = "entries";
@@ -61,6 +76,8 @@ enum Found {
     /// A database of this schema version (or an empty one whose creation was
     /// interrupted before the version was written).
     Ours { versioned: bool },
+    /// A database of an older schema version without entries: upgraded.
+    Older { version: u32 },
 }
 
 /// Opens (creating or checking) the database as `options` say. Blocking.
@@ -83,6 +100,10 @@ pub(crate) fn open(options: &RocksDbStoreOptions) -> StoreResult<DB> {
     let db = DB::open_cf_descriptors(&db_options, path, descriptors)
         .map_err(|e| from_rocksdb(&format!("{label}: opening"), e))?;
 
+    if let Found::Older { version } = found {
+        // Under RocksDB's lock now: no other process can append any more.
+        check_unlinked_entries(&db, &label, version)?;
+    }
     if !matches!(found, Found::Ours { versioned: true }) {
         let meta = db
             .cf_handle(CF_META)
@@ -96,7 +117,17 @@ pub(crate) fn open(options: &RocksDbStoreOptions) -> StoreResult<DB> {
             &sync,
         )
         .map_err(|e| from_rocksdb(&format!("{label}: recording the schema version"), e))?;
-        tracing::info!(directory = %label, version = SCHEMA_VERSION, "rocksdb store created");
+        match found {
+            Found::Older { version } => tracing::info!(
+                directory = %label,
+                from = version,
+                version = SCHEMA_VERSION,
+                "rocksdb store upgraded"
+            ),
+            _ => {
+                tracing::info!(directory = %label, version = SCHEMA_VERSION, "rocksdb store created")
+            }
+        }
     }
     Ok(db)
 }
@@ -211,7 +242,7 @@ fn check_existing(path: &Path, label: &str) -> StoreResult<Found> {
                  {SCHEMA_VERSION}); refusing to modify it"
             )));
         }
-        Some(Some(_)) => {
+        Some(Some(found)) => {
             let missing: Vec<&str> = COLUMN_FAMILIES
                 .iter()
                 .copied()
@@ -221,6 +252,10 @@ fn check_existing(path: &Path, label: &str) -> StoreResult<Found> {
                 return Err(corrupt(format!(
                     "{label}: column families {missing:?} are missing; refusing to modify it"
                 )));
+            }
+            if found < SIGNED_ENTRIES {
+                check_unlinked_entries(&db, label, found)?;
+                return Ok(Found::Older { version: found });
             }
             return Ok(Found::Ours { versioned: true });
         }
@@ -251,4 +286,31 @@ fn check_existing(path: &Path, label: &str) -> StoreResult<Found> {
          and no gossip schema version; this build supports version {SCHEMA_VERSION}); \
          refusing to modify it"
     )))
+}
+
+/// Refuses a database of a version before [`SIGNED_ENTRIES`] that holds
+/// entries: they cannot be upgraded (their values have no link to their
+/// author's previous entry, and the hash chain cannot be rebuilt without the
+/// authors' keys).
+fn check_unlinked_entries(db: &DB, label: &str, version: u32) -> StoreResult<()> {
+    let entries = db
+        .cf_handle(CF_ENTRIES)
+        .ok_or_else(|| corrupt(format!("{label}: column family {CF_ENTRIES} is missing")))?;
+    let first = db
+        .iterator_cf(entries, rocksdb::IteratorMode::Start)
+        .next()
+        .transpose()
+        .map_err(|e| unreadable(label, e))?;
+    if first.is_some() {
+        return Err(store_error(
+            StoreErrorKind::IncompatibleSchema,
+            format!(
+                "{label} has schema version {version}: its entries predate signed, \
+                 hash-linked entries (wire protocol 2) and cannot be proven to peers; open a new \
+                 store and let it sync from peers (this build of gossip-store-rocksdb \
+                 supports version {SCHEMA_VERSION}; the database was not modified)"
+            ),
+        ));
+    }
+    Ok(())
 }

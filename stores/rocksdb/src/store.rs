@@ -157,8 +157,9 @@ impl RocksDbStore {
     ///   file, or a directory that holds files but not a readable RocksDB
     ///   database. Nothing is modified.
     /// - [`IncompatibleSchema`](gossip_core::StoreErrorKind::IncompatibleSchema):
-    ///   the database was written by a newer schema version, or is a RocksDB
-    ///   database of another application. Nothing is modified.
+    ///   the database was written by a newer schema version, holds entries
+    ///   of schema version 1 (which predate signed, hash-linked entries), or
+    ///   is a RocksDB database of another application. Nothing is modified.
     /// - [`Unavailable`](gossip_core::StoreErrorKind::Unavailable): the
     ///   database is open in another store or process.
     /// - [`Other`](gossip_core::StoreErrorKind::Other): the directory is

@@ -1,6 +1,6 @@
 //! Opening directories that are not (or not yet) ours: garbage, a file,
-//! another application's RocksDB, a newer schema, missing. Never modified,
-//! always named.
+//! another application's RocksDB, a newer schema, an older schema holding
+//! entries, missing. Never modified, always named.
 
 // Test support: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -10,7 +10,10 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use gossip_core::{Hlc, Store, StoreErrorKind};
+use gossip_core::{
+    ChannelId, Hlc, Identity, LogEntry, NodeId, PeerRecord, Store, StoreErrorKind, StreamId,
+    VersionVector,
+};
 use gossip_store_rocksdb::{RocksDbStore, RocksDbStoreOptions, SCHEMA_VERSION};
 
 struct Dir(PathBuf);
@@ -145,6 +148,146 @@ fn set_schema_version(path: &Path, version: u32) {
         .unwrap();
     db.flush_wal(true).unwrap();
     db.flush_cf(meta).unwrap();
+}
+
+/// The schema version recorded in the database at `path`.
+fn schema_version(path: &Path) -> Option<Vec<u8>> {
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).unwrap();
+    let db = rocksdb::DB::open_cf_for_read_only(&rocksdb::Options::default(), path, &cfs, false)
+        .unwrap();
+    db.get_cf(db.cf_handle("meta").unwrap(), b"schema-version")
+        .unwrap()
+}
+
+/// Puts one entry as version 1 of the store wrote it, with raw RocksDB:
+/// column family `entries`, key `len channel · channel · len stream · stream
+/// · len author · author · seq (u64 BE)`, value `hlc (u64 BE) · tag 0 ·
+/// payload`.
+fn put_version_1_entry(path: &Path, author: &NodeId) {
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), path).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), path, &cfs).unwrap();
+    let entries = db.cf_handle("entries").unwrap();
+    let mut key = b"\x01c\x01s".to_vec();
+    key.push(u8::try_from(author.as_str().len()).unwrap());
+    key.extend_from_slice(author.as_str().as_bytes());
+    key.extend_from_slice(&1u64.to_be_bytes());
+    let mut value = Hlc::new(5, 0).unwrap().as_u64().to_be_bytes().to_vec();
+    value.push(0);
+    value.extend_from_slice(b"old");
+    db.put_cf(entries, key, value).unwrap();
+    db.flush_wal(true).unwrap();
+    db.flush_cf(entries).unwrap();
+}
+
+/// A version-1 database holding entries is refused with
+/// `IncompatibleSchema`, naming the directory and its version, and is left
+/// as it was: still version 1, with its entry.
+#[tokio::test]
+async fn a_version_1_database_with_entries_is_refused_and_untouched() {
+    let dir = Dir::new("v1-entries");
+    let path = dir.0.join("store.rocksdb");
+    let store = RocksDbStore::open(&path).await.unwrap();
+    store.save_clock(Hlc::new(5, 0).unwrap()).await.unwrap();
+    store.close().await.unwrap();
+    put_version_1_entry(&path, &NodeId::from_seed("a"));
+    set_schema_version(&path, 1);
+    let before = contents(&path);
+
+    for _ in 0..2 {
+        let err = RocksDbStore::open(&path).await.unwrap_err();
+        assert_eq!(err.kind(), StoreErrorKind::IncompatibleSchema, "{err}");
+        assert_names(&err, &path);
+        let message = err.to_string();
+        assert!(message.contains("schema version 1"), "{message}");
+        assert!(message.contains("signed, hash-linked"), "{message}");
+        assert!(message.contains("sync from peers"), "{message}");
+        assert!(contents(&path) == before, "the database was modified");
+    }
+    assert_eq!(schema_version(&path), Some(1u32.to_be_bytes().to_vec()));
+}
+
+/// A version-1 database without entries (none appended, or every one
+/// compacted away) is upgraded to the current version, keeps its records and
+/// compaction bases, and stores and returns signed, linked entries.
+#[tokio::test]
+async fn an_empty_version_1_database_is_upgraded_and_stores_signed_entries() {
+    let dir = Dir::new("v1-empty");
+    let path = dir.0.join("store.rocksdb");
+    let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
+    let old = StreamId::new("old").unwrap();
+    let bob = NodeId::from_seed("bob");
+    let store = RocksDbStore::open(&path).await.unwrap();
+    store.save_clock(Hlc::new(5, 0).unwrap()).await.unwrap();
+    store
+        .save_peer(&PeerRecord::new(bob.clone()))
+        .await
+        .unwrap();
+    // An entry appended then compacted away: only tombstones remain.
+    store
+        .append(
+            &c,
+            &old,
+            &[LogEntry::new(bob.clone(), 1, Hlc::ZERO, b"x".to_vec())],
+        )
+        .await
+        .unwrap();
+    let base: VersionVector = [(bob.clone(), 1)].into_iter().collect();
+    assert_eq!(store.compact(&c, &old, &base).await.unwrap(), 1);
+    store.close().await.unwrap();
+    set_schema_version(&path, 1);
+
+    let store = RocksDbStore::open(&path).await.unwrap();
+    assert_eq!(
+        schema_version(&path),
+        Some(SCHEMA_VERSION.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        store.load_clock().await.unwrap(),
+        Some(Hlc::new(5, 0).unwrap())
+    );
+    assert_eq!(
+        store.load_peers().await.unwrap(),
+        vec![PeerRecord::new(bob.clone())]
+    );
+    assert_eq!(store.base(&c, &old).await.unwrap(), base);
+    let alice = Identity::from_seed("alice");
+    let first = LogEntry::new(
+        alice.node_id().clone(),
+        1,
+        Hlc::new(10, 0).unwrap(),
+        b"one".to_vec(),
+    )
+    .sign(&alice, &c, &s);
+    let second = LogEntry::new(
+        alice.node_id().clone(),
+        2,
+        Hlc::new(11, 0).unwrap(),
+        b"two".to_vec(),
+    )
+    .linked_to(first.hash(&c, &s))
+    .sign(&alice, &c, &s);
+    store
+        .append(&c, &s, &[first.clone(), second.clone()])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+
+    let store = RocksDbStore::open(&path).await.unwrap();
+    let read = store.read(&c, &s, None, 10).await.unwrap();
+    assert_eq!(read, vec![first.clone(), second.clone()]);
+    assert_eq!(read[1].previous, first.hash(&c, &s));
+    for entry in &read {
+        entry.verify_signature(&c, &s).unwrap();
+    }
+    assert_eq!(
+        store
+            .read_author(&c, &s, alice.node_id(), 1, 10)
+            .await
+            .unwrap(),
+        vec![second]
+    );
+    assert_eq!(store.stats(&c, &s).await.unwrap().bytes, 3 + 3 + 2 * 64);
+    store.close().await.unwrap();
 }
 
 #[tokio::test]

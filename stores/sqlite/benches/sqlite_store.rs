@@ -37,11 +37,15 @@ use gossip_store_sqlite::{SqliteStore, SqliteStoreOptions, SqliteSynchronous};
 use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions, Connection, SqliteConnection};
 use support::{Workload, SIZES};
 
-/// The store's schema, for the baselines.
-const SCHEMA: &str = include_str!("../migrations/0001_initial.sql");
+/// The store's schema (every migration, in order), for the baselines.
+const SCHEMA: [&str; 2] = [
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_signed_entries.sql"),
+];
 
-const INSERT: &str = "INSERT INTO entries (channel, stream, author, seq, hlc, payload, signature) \
-                      VALUES (?, ?, ?, ?, ?, ?, ?)";
+const INSERT: &str = "INSERT INTO entries \
+                      (channel, stream, author, seq, hlc, payload, signature, previous) \
+                      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 /// Plain sqlx on one connection: WAL, `synchronous = FULL`, the store's schema.
 async fn sqlx_connection(path: &Path) -> SqliteConnection {
@@ -54,7 +58,9 @@ async fn sqlx_connection(path: &Path) -> SqliteConnection {
         .connect()
         .await
         .unwrap();
-    sqlx::raw_sql(SCHEMA).execute(&mut conn).await.unwrap();
+    for migration in SCHEMA {
+        sqlx::raw_sql(migration).execute(&mut conn).await.unwrap();
+    }
     conn
 }
 
@@ -64,7 +70,8 @@ fn hlc_i64(entry: &LogEntry) -> i64 {
     i64::from_be_bytes((entry.timestamp.as_u64() ^ (1 << 63)).to_be_bytes())
 }
 
-/// Binds one entry as the store would (timestamps as order-preserving i64).
+/// Binds one entry as the store would (timestamps as order-preserving i64,
+/// the 64-byte signature and the 32-byte link as blobs).
 async fn sqlx_insert(
     conn: &mut SqliteConnection,
     w: &Workload,
@@ -77,7 +84,8 @@ async fn sqlx_insert(
         .bind(entry.sequence as i64)
         .bind(hlc_i64(entry))
         .bind(entry.payload.as_ref())
-        .bind(entry.signature.as_deref())
+        .bind(entry.signature.map(|s| s.to_bytes().to_vec()))
+        .bind(entry.previous.as_bytes().as_slice())
         .execute(conn)
         .await
         .map(drop)
@@ -88,7 +96,9 @@ fn rusqlite_connection(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
-    conn.execute_batch(SCHEMA).unwrap();
+    for migration in SCHEMA {
+        conn.execute_batch(migration).unwrap();
+    }
     conn
 }
 
@@ -102,7 +112,8 @@ fn rusqlite_insert(conn: &rusqlite::Connection, w: &Workload, entry: &LogEntry) 
             entry.sequence as i64,
             hlc_i64(entry),
             entry.payload.as_ref(),
-            entry.signature.as_deref(),
+            entry.signature.map(|s| s.to_bytes()),
+            entry.previous.as_bytes(),
         ])
         .unwrap();
 }

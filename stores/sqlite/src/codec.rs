@@ -6,8 +6,13 @@
 //! row-value comparisons sort like [`Hlc`]. Sequences, counts and bytes are
 //! always below `2^63` (sequences are contiguous from 1); anything read back
 //! that is negative is reported as corruption.
+//!
+//! An entry's link (`previous`) is a 32-byte blob and its signature NULL or
+//! a 64-byte blob; any other length read back is corruption.
 
-use gossip_core::{ChannelId, Hlc, LogEntry, NodeId, StoreErrorKind, StoreResult, StreamId};
+use gossip_core::{
+    ChannelId, EntryHash, Hlc, LogEntry, NodeId, Signature, StoreErrorKind, StoreResult, StreamId,
+};
 use sqlx::{sqlite::SqliteRow, Row};
 
 use crate::error::{corrupt, store_error};
@@ -60,7 +65,7 @@ pub(crate) fn channel_id(value: &str) -> StoreResult<ChannelId> {
 }
 
 /// Column list matching [`entry_from_row`].
-pub(crate) const ENTRY_COLUMNS: &str = "author, seq, hlc, payload, signature";
+pub(crate) const ENTRY_COLUMNS: &str = "author, seq, hlc, payload, signature, previous";
 
 fn column<'r, T>(row: &'r SqliteRow, index: usize) -> StoreResult<T>
 where
@@ -76,14 +81,45 @@ pub(crate) fn entry_from_row(row: &SqliteRow) -> StoreResult<LogEntry> {
     let sequence = u64_from_sql(column(row, 1)?, "sequence")?;
     let timestamp = hlc_from_sql(column(row, 2)?);
     let payload = column::<Option<Vec<u8>>>(row, 3)?.unwrap_or_default();
-    let signature = column::<Option<Vec<u8>>>(row, 4)?;
+    let signature = column::<Option<&[u8]>>(row, 4)?
+        .map(|bytes| signature(bytes, &author, sequence))
+        .transpose()?;
+    let previous = previous(column::<&[u8]>(row, 5)?, &author, sequence)?;
     let mut entry = LogEntry::new(author, sequence, timestamp, payload);
-    entry.signature = signature.map(Into::into);
+    entry.signature = signature;
+    entry.previous = previous;
     Ok(entry)
 }
 
+/// A stored signature back: exactly 64 bytes.
+fn signature(bytes: &[u8], author: &NodeId, sequence: u64) -> StoreResult<Signature> {
+    <[u8; 64]>::try_from(bytes)
+        .map(Signature::from_bytes)
+        .map_err(|_| {
+            corrupt(format!(
+                "entry {author}#{sequence} has a signature of {} bytes in the database \
+                 (a signature is 64 bytes)",
+                bytes.len()
+            ))
+        })
+}
+
+/// A stored link back: exactly 32 bytes.
+fn previous(bytes: &[u8], author: &NodeId, sequence: u64) -> StoreResult<EntryHash> {
+    <[u8; 32]>::try_from(bytes)
+        .map(EntryHash::from_bytes)
+        .map_err(|_| {
+            corrupt(format!(
+                "entry {author}#{sequence} has a previous-entry hash of {} bytes in the \
+                 database (a hash is 32 bytes)",
+                bytes.len()
+            ))
+        })
+}
+
 /// `SUM` expression of the bytes an entry accounts for (payload + signature),
-/// matching [`LogEntry::size_bytes`].
+/// matching [`LogEntry::size_bytes`] as long as signatures are 64 bytes
+/// (which reading checks); the fixed-size link is not counted.
 pub(crate) const ENTRY_BYTES_SQL: &str =
     "COALESCE(length(payload), 0) + COALESCE(length(signature), 0)";
 

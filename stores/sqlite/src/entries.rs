@@ -27,7 +27,7 @@ use crate::{
 
 /// Rows per multi-row `INSERT`, largest first. A batch is split into these
 /// sizes (binary decomposition below the largest), so only eight statements
-/// are ever prepared and cached, and the largest binds 7 × 128 = 896
+/// are ever prepared and cached, and the largest binds 8 × 128 = 1 024
 /// parameters, far below SQLite's limit of 32 766.
 const INSERT_ROWS: [usize; 8] = [128, 64, 32, 16, 8, 4, 2, 1];
 
@@ -35,9 +35,10 @@ static INSERT_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
     INSERT_ROWS
         .iter()
         .map(|&rows| {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
             format!(
-                "INSERT INTO entries (channel, stream, author, seq, hlc, payload, signature) \
+                "INSERT INTO entries \
+                 (channel, stream, author, seq, hlc, payload, signature, previous) \
                  VALUES {values}"
             )
         })
@@ -129,7 +130,8 @@ impl SqliteStore {
                     .bind(u64_to_sql(entry.sequence, "sequence")?)
                     .bind(hlc_to_sql(entry.timestamp))
                     .bind(entry.payload.as_ref())
-                    .bind(entry.signature.as_deref());
+                    .bind(entry.signature.map(|s| s.to_bytes().to_vec()))
+                    .bind(entry.previous.as_bytes().as_slice());
             }
             query
                 .execute(&mut *tx)
@@ -440,8 +442,9 @@ mod tests {
             Hlc::new(seq * 7 % 13, 0).unwrap(),
             vec![1u8; size],
         );
+        e.previous = gossip_core::EntryHash::from_bytes([seq as u8; 32]);
         if seq % 3 == 0 {
-            e.signature = Some(vec![2u8; seq as usize % 5].into());
+            e.signature = Some(gossip_core::Signature::from_bytes([2u8; 64]));
         }
         e
     }

@@ -11,6 +11,15 @@
 //! (tables but no version) is refused with
 //! [`StoreErrorKind::IncompatibleSchema`]; a file SQLite cannot read is
 //! [`StoreErrorKind::Corrupt`]. Nothing is modified in either case.
+//!
+//! Version 2 stores signed, hash-linked entries (each entry carries the hash
+//! of its author's previous one). A version-1 file holding any entry is
+//! refused with [`StoreErrorKind::IncompatibleSchema`], unmodified: its
+//! entries have no link nor a 64-byte signature and cannot be proven to
+//! peers, so the node must start from a new store and sync. A version-1 file
+//! without entries is migrated. The check runs before anything is written and
+//! again inside the migration's transaction, so an entry appended in between
+//! by another process is not missed.
 
 use gossip_core::{StoreErrorKind, StoreResult};
 use sqlx::{sqlite::SqliteConnection, AssertSqlSafe, Connection};
@@ -18,13 +27,23 @@ use sqlx::{sqlite::SqliteConnection, AssertSqlSafe, Connection};
 use crate::error::{from_sqlx, store_error};
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The first version of signed, hash-linked entries: a file of an older
+/// version that holds entries cannot be brought to it.
+const SIGNED_ENTRIES: i64 = 2;
 
 /// `PRAGMA application_id` of gossip stores: ASCII "gssp".
 pub(crate) const APPLICATION_ID: i32 = 0x6773_7370;
 
 /// The migrations, in order: `(version, sql)`.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (
+        SIGNED_ENTRIES,
+        include_str!("../migrations/0002_signed_entries.sql"),
+    ),
+];
 
 /// Checks the database behind `conn` and brings it to [`SCHEMA_VERSION`].
 ///
@@ -34,6 +53,8 @@ pub(crate) async fn prepare(conn: &mut SqliteConnection, file: &str, wal: bool) 
     let ctx = |what: &str| format!("{file}: {what}");
     let found = header(conn, file).await?;
     check(found, file)?;
+    // Before WAL is switched on: a refused file is not modified at all.
+    check_unlinked_entries(conn, found, file).await?;
 
     if wal {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
@@ -63,6 +84,9 @@ pub(crate) async fn prepare(conn: &mut SqliteConnection, file: &str, wal: bool) 
         check(now, file)?;
         if now.version >= version {
             continue;
+        }
+        if version == SIGNED_ENTRIES {
+            check_unlinked_entries(&mut tx, now, file).await?;
         }
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
@@ -109,6 +133,44 @@ async fn header(conn: &mut SqliteConnection, file: &str) -> StoreResult<Header> 
         application_id,
         tables,
     })
+}
+
+/// Refuses a file of a version before [`SIGNED_ENTRIES`] that holds entries:
+/// they cannot be migrated (they have no link to their author's previous
+/// entry, and the hash chain cannot be rebuilt without the authors' keys).
+async fn check_unlinked_entries(
+    conn: &mut SqliteConnection,
+    found: Header,
+    file: &str,
+) -> StoreResult<()> {
+    if found.version < 1 || found.version >= SIGNED_ENTRIES {
+        return Ok(());
+    }
+    let held: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM entries)")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            from_sqlx(
+                &format!(
+                    "{file}: looking for entries of schema version {}",
+                    found.version
+                ),
+                e,
+            )
+        })?;
+    if held {
+        return Err(store_error(
+            StoreErrorKind::IncompatibleSchema,
+            format!(
+                "{file} has schema version {}: its entries predate signed, hash-linked \
+                 entries (wire protocol 2) and cannot be proven to peers; open a new store and \
+                 let it sync from peers (this build of gossip-store-sqlite supports version \
+                 {SCHEMA_VERSION}; the file was not modified)",
+                found.version
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn check(found: Header, file: &str) -> StoreResult<()> {

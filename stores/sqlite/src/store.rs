@@ -104,8 +104,9 @@ impl SqliteStore {
     /// # Errors
     ///
     /// - [`IncompatibleSchema`](gossip_core::StoreErrorKind::IncompatibleSchema):
-    ///   the file was written by a newer schema version, or is a SQLite
-    ///   database of another application. Nothing is modified.
+    ///   the file was written by a newer schema version, holds entries of
+    ///   schema version 1 (which predate signed, hash-linked entries), or is
+    ///   a SQLite database of another application. Nothing is modified.
     /// - [`Corrupt`](gossip_core::StoreErrorKind::Corrupt): the file is not a
     ///   SQLite database or is damaged. Nothing is modified.
     /// - [`Unavailable`](gossip_core::StoreErrorKind::Unavailable): another

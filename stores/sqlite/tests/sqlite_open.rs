@@ -1,13 +1,17 @@
 //! Opening files that are not (or not yet) ours: corrupt, newer schema,
-//! another application's database, missing, in a missing directory,
-//! read-only. Never modified, always named.
+//! an older schema holding entries, another application's database, missing,
+//! in a missing directory, read-only. Never modified, always named. And
+//! what the schema itself refuses or reports as corrupt.
 
 // Test support: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
 
-use gossip_core::{Store, StoreErrorKind};
+use gossip_core::{
+    ChannelId, EntryHash, Hlc, Identity, LogEntry, NodeId, PeerRecord, Store, StoreErrorKind,
+    StreamId,
+};
 use gossip_store_sqlite::{SqliteStore, SqliteStoreOptions, SCHEMA_VERSION};
 use sqlx::{sqlite::SqliteConnectOptions, AssertSqlSafe, ConnectOptions, Connection};
 
@@ -45,6 +49,199 @@ async fn raw_sql(path: &Path, sql: &str) {
         .await
         .unwrap();
     conn.close().await.unwrap();
+}
+
+async fn try_raw_sql(path: &Path, sql: &str) -> Result<(), sqlx::Error> {
+    let mut conn = SqliteConnectOptions::new().filename(path).connect().await?;
+    let result = sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .map(drop);
+    conn.close().await?;
+    result
+}
+
+async fn user_version(path: &Path) -> i64 {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .unwrap();
+    let version = sqlx::query_scalar("PRAGMA user_version")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    version
+}
+
+/// A database as version 1 of this crate left it: the version-1 schema, the
+/// gossip application id, `journal` mode, a peer, and with `entry` one entry
+/// of author `a` in `c/s` (with its counters).
+async fn version_1_file(path: &Path, journal: &str, entry: bool) {
+    let author = NodeId::from_seed("a");
+    let peer = NodeId::from_seed("p");
+    let mut sql = format!("PRAGMA journal_mode = {journal};\n");
+    sql.push_str(include_str!("../migrations/0001_initial.sql"));
+    sql.push_str(&format!(
+        "INSERT INTO peers (id, address) VALUES ('{peer}', 'tcp://p');\n"
+    ));
+    if entry {
+        sql.push_str(&format!(
+            "INSERT INTO entries (channel, stream, author, seq, hlc, payload, signature) \
+             VALUES ('c', 's', '{author}', 1, 0, x'01', x'0203');\n\
+             INSERT INTO authors (channel, stream, author, head, base, entries, bytes) \
+             VALUES ('c', 's', '{author}', 1, 0, 1, 3);\n"
+        ));
+    }
+    // 0x67737370: ASCII "gssp", the application id of gossip stores.
+    sql.push_str("PRAGMA application_id = 1735619440; PRAGMA user_version = 1;");
+    raw_sql(path, &sql).await;
+    assert_eq!(user_version(path).await, 1);
+}
+
+/// A version-1 file holding entries is refused with `IncompatibleSchema`,
+/// naming the file and its version, and is left exactly as it was (in
+/// rollback-journal mode, where switching to WAL would rewrite the header,
+/// and in WAL mode, as version 1 of the store left its files).
+#[tokio::test]
+async fn a_version_1_file_with_entries_is_refused_and_untouched() {
+    let dir = Dir::new("v1-entries");
+    for journal in ["DELETE", "WAL"] {
+        let path = dir.0.join(format!("v1-{journal}.db"));
+        version_1_file(&path, journal, true).await;
+        let before = std::fs::read(&path).unwrap();
+        for _ in 0..2 {
+            let err = SqliteStore::open(&path).await.unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::IncompatibleSchema, "{err}");
+            assert_eq!(err.backend(), "sqlite");
+            let message = err.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            assert!(message.contains("schema version 1"), "{message}");
+            assert!(message.contains("signed, hash-linked"), "{message}");
+            assert!(message.contains("sync from peers"), "{message}");
+            // Not assert_eq!: a failure would print the whole file.
+            assert!(
+                std::fs::read(&path).unwrap() == before,
+                "{journal}: the file was modified"
+            );
+        }
+        assert_eq!(user_version(&path).await, 1);
+    }
+}
+
+/// A version-1 file without entries is migrated to the current version,
+/// keeps its other records, and stores and returns signed, linked entries.
+#[tokio::test]
+async fn an_empty_version_1_file_is_migrated_and_stores_signed_entries() {
+    let dir = Dir::new("v1-empty");
+    let path = dir.0.join("v1.db");
+    version_1_file(&path, "WAL", false).await;
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut peer = PeerRecord::new(NodeId::from_seed("p"));
+    peer.address = Some("tcp://p".into());
+    assert_eq!(store.load_peers().await.unwrap(), vec![peer]);
+    let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
+    let alice = Identity::from_seed("alice");
+    let first = LogEntry::new(
+        alice.node_id().clone(),
+        1,
+        Hlc::new(10, 0).unwrap(),
+        b"one".to_vec(),
+    )
+    .sign(&alice, &c, &s);
+    let second = LogEntry::new(
+        alice.node_id().clone(),
+        2,
+        Hlc::new(11, 0).unwrap(),
+        b"two".to_vec(),
+    )
+    .linked_to(first.hash(&c, &s))
+    .sign(&alice, &c, &s);
+    store
+        .append(&c, &s, &[first.clone(), second.clone()])
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    assert_eq!(user_version(&path).await, SCHEMA_VERSION);
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let read = store.read(&c, &s, None, 10).await.unwrap();
+    assert_eq!(read, vec![first.clone(), second]);
+    assert_eq!(read[1].previous, first.hash(&c, &s));
+    for entry in &read {
+        entry.verify_signature(&c, &s).unwrap();
+    }
+    assert_eq!(store.stats(&c, &s).await.unwrap().bytes, 3 + 3 + 2 * 64);
+    store.close().await.unwrap();
+}
+
+/// A link of another length than 32 bytes cannot be stored; a signature of
+/// another length than 64 bytes read back is `Corrupt`, naming the entry.
+#[tokio::test]
+async fn links_and_signatures_of_the_wrong_length_are_refused_or_corrupt() {
+    let dir = Dir::new("lengths");
+    let path = dir.0.join("store.db");
+    SqliteStore::open(&path)
+        .await
+        .unwrap()
+        .close()
+        .await
+        .unwrap();
+    let author = NodeId::from_seed("a");
+    let insert = |seq: u64, signature: &str, previous: &str| {
+        format!(
+            "INSERT INTO entries (channel, stream, author, seq, hlc, payload, signature, previous) \
+             VALUES ('c', 's', '{author}', {seq}, 0, x'01', {signature}, {previous})"
+        )
+    };
+    let zeros = format!("x'{}'", "00".repeat(32));
+    // The schema refuses a link of 31 or 33 bytes, or one that is not a blob.
+    for previous in [
+        format!("x'{}'", "00".repeat(31)),
+        format!("x'{}'", "00".repeat(33)),
+        format!("'{}'", "a".repeat(32)),
+        "NULL".to_owned(),
+    ] {
+        assert!(
+            try_raw_sql(&path, &insert(1, "NULL", &previous))
+                .await
+                .is_err(),
+            "a link {previous} was stored"
+        );
+    }
+    // A 63-byte signature is stored by raw SQL but refused on read.
+    raw_sql(
+        &path,
+        &insert(1, &format!("x'{}'", "07".repeat(63)), &zeros),
+    )
+    .await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
+    let err = store.read(&c, &s, None, 10).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("63 bytes"), "{err}");
+    assert!(err.to_string().contains(&format!("{author}#1")), "{err}");
+    let err = store.read_author(&c, &s, &author, 0, 10).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+    store.close().await.unwrap();
+    // Exactly 64 bytes, and a 32-byte link, read back.
+    raw_sql(
+        &path,
+        &format!(
+            "UPDATE entries SET signature = x'{}', previous = x'{}'",
+            "07".repeat(64),
+            "09".repeat(32)
+        ),
+    )
+    .await;
+    let store = SqliteStore::open(&path).await.unwrap();
+    let read = store.read(&c, &s, None, 10).await.unwrap();
+    assert_eq!(read[0].previous, EntryHash::from_bytes([9; 32]));
+    assert_eq!(read[0].signature.unwrap().to_bytes(), [7; 64]);
+    store.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 // Test support: a panic is how a test reports a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use gossip_core::{ChannelId, Hlc, LogEntry, NodeId, Store, StoreErrorKind, StreamId, StreamStats};
+use gossip_core::{
+    ChannelId, EntryHash, Hlc, LogEntry, NodeId, Signature, Store, StoreErrorKind, StreamId,
+    StreamStats,
+};
 use gossip_store_sqlite::{SqliteStore, SqliteStoreOptions, SqliteSynchronous};
 
 fn ids() -> (ChannelId, StreamId, NodeId) {
@@ -48,28 +51,36 @@ async fn operations_after_close_fail_with_closed() {
     );
 }
 
-/// Empty payloads, empty and absent signatures, and timestamps at both ends
-/// of the `u64` range round-trip and sort right.
+/// Empty payloads, present and absent signatures, genesis and other links,
+/// and timestamps at both ends of the `u64` range round-trip and sort right.
 #[tokio::test]
 async fn values_round_trip_exactly() {
     let store = SqliteStore::in_memory().await.unwrap();
     let (c, s, a) = ids();
     let mut e1 = LogEntry::new(a.clone(), 1, Hlc::from_u64(u64::MAX), Vec::new());
-    e1.signature = Some(bytes::Bytes::new());
-    let e2 = LogEntry::new(a.clone(), 2, Hlc::from_u64(1 << 63), vec![0u8; 3]);
-    let e3 = LogEntry::new(a.clone(), 3, Hlc::ZERO, vec![0xff; 32 * 1024]);
+    e1.signature = Some(Signature::from_bytes([0; 64]));
+    let mut e2 = LogEntry::new(a.clone(), 2, Hlc::from_u64(1 << 63), vec![0u8; 3]);
+    e2.previous = EntryHash::from_bytes([0xff; 32]);
+    let mut e3 = LogEntry::new(a.clone(), 3, Hlc::ZERO, vec![0xff; 32 * 1024]);
+    e3.previous = EntryHash::from_bytes(std::array::from_fn(|i| i as u8));
+    e3.signature = Some(Signature::from_bytes(std::array::from_fn(|i| {
+        255 - i as u8
+    })));
     let batch = vec![e1.clone(), e2.clone(), e3.clone()];
     store.append(&c, &s, &batch).await.unwrap();
     let read = store.read(&c, &s, None, 10).await.unwrap();
     assert_eq!(read, vec![e3.clone(), e2.clone(), e1.clone()]);
-    assert_eq!(read[2].signature, Some(bytes::Bytes::new()));
+    assert_eq!(read[2].signature, Some(Signature::from_bytes([0; 64])));
+    assert_eq!(read[2].previous, EntryHash::GENESIS);
+    assert_eq!(read[1].signature, None);
+    assert_eq!(store.read_author(&c, &s, &a, 0, 10).await.unwrap(), batch);
     assert_eq!(
         store.read(&c, &s, Some(&e2.key()), 10).await.unwrap(),
         vec![e1]
     );
     assert_eq!(
         store.stats(&c, &s).await.unwrap(),
-        StreamStats::new(3, 3 + 32 * 1024)
+        StreamStats::new(3, 3 + 32 * 1024 + 2 * 64)
     );
     // Cursors and bounds beyond what SQLite integers hold are handled.
     assert!(store

@@ -10,7 +10,9 @@ use std::{
 
 use bytes::Bytes;
 use criterion::{measurement::WallTime, BenchmarkGroup, Throughput};
-use gossip_core::{ChannelId, EntryKey, Hlc, LogEntry, NodeId, Store, StreamId};
+use gossip_core::{
+    ChannelId, EntryHash, EntryKey, Hlc, LogEntry, NodeId, Signature, Store, StreamId,
+};
 
 /// `(payload bytes, entries per batch)` of the append benchmarks.
 pub(crate) const SIZES: [(usize, usize); 3] = [(256, 1000), (4096, 250), (32 * 1024, 32)];
@@ -89,6 +91,30 @@ impl Drop for ScratchDir {
     }
 }
 
+/// `N` bytes that look random (xorshift from `seed`): hashes and signatures
+/// do not compress, and the benchmarks should not pretend they do.
+fn noise<const N: usize>(seed: u64) -> [u8; N] {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    std::array::from_fn(|_| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state.to_be_bytes()[0]
+    })
+}
+
+/// An entry as nodes append them: linked to its author's previous entry and
+/// signed. The link and the signature are stand-ins of the right size (no
+/// store checks them): signing would measure Ed25519, not the store.
+pub(crate) fn entry(author: &NodeId, seq: u64, timestamp: Hlc, payload: Bytes) -> LogEntry {
+    let mut entry = LogEntry::new(author.clone(), seq, timestamp, payload);
+    if seq > 1 {
+        entry.previous = EntryHash::from_bytes(noise(seq - 1));
+    }
+    entry.signature = Some(Signature::from_bytes(noise(!seq)));
+    entry
+}
+
 /// One author appending to one stream: each call hands out the next batch.
 pub(crate) struct Workload {
     pub(crate) channel: ChannelId,
@@ -99,7 +125,7 @@ pub(crate) struct Workload {
 }
 
 impl Workload {
-    /// A workload of `payload`-byte entries, from sequence 1.
+    /// A workload of `payload`-byte entries (signed, linked), from sequence 1.
     pub(crate) fn new(payload: usize) -> Self {
         Self {
             channel: ChannelId::new("bench").unwrap(),
@@ -116,8 +142,8 @@ impl Workload {
         self.last += n as u64;
         (first..=self.last)
             .map(|seq| {
-                LogEntry::new(
-                    self.author.clone(),
+                entry(
+                    &self.author,
                     seq,
                     Hlc::new(EPOCH_MS + seq, 0).unwrap(),
                     self.payload.clone(),
@@ -149,8 +175,8 @@ pub(crate) struct Loaded {
     pub(crate) per_author: u64,
 }
 
-/// Appends [`loaded_entries`] entries of [`AUTHORS`] authors (interleaved
-/// batches, increasing timestamps) and prints `VmRSS` along the way and
+/// Appends [`loaded_entries`] signed, linked entries of [`AUTHORS`] authors
+/// (interleaved batches, increasing timestamps) and prints `VmRSS` along the way and
 /// after reading the whole stream back in pages.
 pub(crate) async fn load(store: &dyn Store, label: &str) -> Loaded {
     let total = loaded_entries();
@@ -175,12 +201,7 @@ pub(crate) async fn load(store: &dyn Store, label: &str) -> Loaded {
                 .map(|k| {
                     let seq = round * LOAD_BATCH + k;
                     let ms = EPOCH_MS + (seq - 1) * AUTHORS as u64 + i as u64;
-                    LogEntry::new(
-                        author.clone(),
-                        seq,
-                        Hlc::new(ms, 0).unwrap(),
-                        payload.clone(),
-                    )
+                    entry(author, seq, Hlc::new(ms, 0).unwrap(), payload.clone())
                 })
                 .collect();
             store
