@@ -2,7 +2,10 @@
 //! paused time, seeded faults (loss, duplication, reordering, delay,
 //! partitions, crash and restart, clock skew), concurrent writers. After the
 //! faults stop, every node must hold the same entries in the same order and
-//! the same materialized state, with nothing acknowledged lost.
+//! the same materialized state, with nothing acknowledged lost. On one seed
+//! in four, one more member is byzantine: from a raw transport holding a
+//! member's key, it injects entries forged in honest authors' names and
+//! forged compaction bases; nothing of them may be stored or erase anything.
 //!
 //! `GOSSIP_SIM_SEEDS=5000` runs more seeds; `GOSSIP_SIM_SEED=1234` replays one;
 //! `GOSSIP_SIM_NODES=32` changes the cluster size.
@@ -15,9 +18,13 @@ use std::{
     time::Duration,
 };
 
-use gossip_core::{raw::SeededRng, Config, LogEntry, NodeId, StateMaterializer};
-use gossip_transport_memory::LinkFaults;
-use integration_tests::Cluster;
+use gossip_core::{
+    protocol::{codec, DeltaResponse, Message, Push},
+    raw::{BaseProof, Delta, SeededRng},
+    Config, Hlc, LogEntry, NodeId, StateMaterializer, Transport,
+};
+use gossip_transport_memory::{LinkFaults, MemoryTransport};
+use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
 
 /// Folds a stream into a running hash of its entries (order-sensitive).
 struct Fingerprint;
@@ -50,9 +57,20 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
     let config = Config::default()
         .seed(seed)
         .max_clock_drift(Duration::from_secs(30));
-    let mut cluster = Cluster::start(n, config, seed)
+    let byzantine = seed % 4 == 1;
+    let mut cluster = Cluster::start(n + usize::from(byzantine), config, seed)
         .await
         .map_err(|e| format!("start: {e}"))?;
+    let rogue = if byzantine {
+        cluster.crash(n).await.map_err(|e| format!("crash: {e}"))?;
+        let rogue = cluster
+            .network
+            .join(&identity(n))
+            .map_err(|e| format!("join: {e}"))?;
+        Some(rogue)
+    } else {
+        None
+    };
     for m in &cluster.members {
         m.clock.set_skew_ms(rng.below(2_000) as i64 - 1_000);
     }
@@ -123,6 +141,9 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
                     entry.sequence, entry.author
                 ));
             }
+        }
+        if let Some(rogue) = &rogue {
+            attack(&cluster, rogue, &mut rng, n, &down).await;
         }
         tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
     }
@@ -222,6 +243,69 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
         cluster.crash(i).await.map_err(|e| e.to_string())?;
     }
     Ok(trace)
+}
+
+/// The byzantine member's move: an entry forged in a random honest
+/// author's name (signed with its own key, linked to the author's real last
+/// entry), and a forged compaction base for that author, sent to two random
+/// honest nodes.
+async fn attack(
+    cluster: &Cluster,
+    rogue: &MemoryTransport,
+    rng: &mut SeededRng,
+    n: usize,
+    down: &BTreeSet<usize>,
+) {
+    let Some(source) = (0..n).find(|i| !down.contains(i)) else {
+        return;
+    };
+    let Ok(held) = cluster.entries(source).await else {
+        return;
+    };
+    let victim = node_id(rng.below(n as u64) as usize);
+    let last = held
+        .iter()
+        .filter(|e| e.author == victim)
+        .max_by_key(|e| e.sequence);
+    let (c, s) = (&cluster.channel, &cluster.stream);
+    let key = identity(n);
+    let mut forged = LogEntry::new(
+        victim.clone(),
+        last.map_or(1, |e| e.sequence + 1),
+        Hlc::new(EPOCH_MS, rng.below(100) as u16).unwrap_or_default(),
+        b"forged".to_vec(),
+    );
+    if let Some(last) = last {
+        forged = forged.linked_to(last.hash(c, s));
+    }
+    let forged = forged.sign(&key, c, s);
+    let claim = |sequence| {
+        LogEntry::new(victim.clone(), sequence, Hlc::default(), vec![])
+            .sign(&key, c, s)
+            .signed_header()
+    };
+    let base = BaseProof::new(claim(1 << 40), claim(1 << 41))
+        .into_iter()
+        .collect();
+    let frames = [
+        codec::encode(&Message::Push(Push {
+            channel: c.clone(),
+            stream: s.clone(),
+            entries: vec![forged],
+        })),
+        codec::encode(&Message::DeltaResponse(DeltaResponse {
+            session: rng.below(1_000),
+            deltas: vec![Delta::new(c.clone(), s.clone(), base, Vec::new())],
+            more: false,
+        })),
+    ];
+    for _ in 0..2 {
+        let to = node_id(rng.below(n as u64) as usize);
+        for frame in &frames {
+            // Refusals (full queues, partitions) are part of the game.
+            let _ = rogue.send(&to, frame.clone()).await;
+        }
+    }
 }
 
 fn run_seed(seed: u64, n: usize) -> Result<String, String> {

@@ -487,8 +487,15 @@ fn byzantine_set() -> impl Strategy<Value = (Vec<LogEntry>, Vec<LogEntry>, u64, 
         })
 }
 
-fn byzantine_deliveries(
-) -> impl Strategy<Value = (Vec<LogEntry>, u64, u64, Vec<Vec<LogEntry>>, Vec<Vec<LogEntry>>)> {
+fn byzantine_deliveries() -> impl Strategy<
+    Value = (
+        Vec<LogEntry>,
+        u64,
+        u64,
+        Vec<Vec<LogEntry>>,
+        Vec<Vec<LogEntry>>,
+    ),
+> {
     byzantine_set().prop_flat_map(|(honest, others, na, nb)| {
         let mut all = honest.clone();
         all.extend(others);

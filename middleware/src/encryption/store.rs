@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
     Channel, ChannelId, EntryKey, Hlc, LogEntry, NodeId, PeerRecord, Signature, Store,
-    StoreCapabilities,
-    StoreError, StoreErrorKind, StoreResult, StreamId, StreamStats, VersionVector,
+    StoreCapabilities, StoreError, StoreErrorKind, StoreResult, StreamId, StreamStats,
+    VersionVector,
 };
 use ring::rand::{SecureRandom, SystemRandom};
 use tower::Layer;
