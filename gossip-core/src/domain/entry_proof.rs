@@ -48,6 +48,11 @@ use crate::{error::Error, identity::Identity};
 /// The BLAKE3 key-derivation context of entry hashes.
 const HASH_CONTEXT: &str = "gossip 2026-12 entry header v1";
 
+/// A hasher already keyed with [`HASH_CONTEXT`]: cloning it saves deriving
+/// the context key for every entry (one BLAKE3 compression each).
+static HEADER_HASHER: std::sync::LazyLock<blake3::Hasher> =
+    std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key(HASH_CONTEXT));
+
 /// What the author signs before an entry's hash.
 const SIGNATURE_CONTEXT: &[u8] = b"gossip entry signature v1:";
 
@@ -132,7 +137,7 @@ pub(crate) fn header_hash(
     stream: &StreamId,
     fields: &HeaderFields<'_>,
 ) -> EntryHash {
-    let mut hasher = blake3::Hasher::new_derive_key(HASH_CONTEXT);
+    let mut hasher = HEADER_HASHER.clone();
     update_name(&mut hasher, channel.as_str());
     update_name(&mut hasher, stream.as_str());
     hasher.update(fields.author.as_bytes());
