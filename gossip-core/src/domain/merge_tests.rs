@@ -487,15 +487,17 @@ fn byzantine_set() -> impl Strategy<Value = (Vec<LogEntry>, Vec<LogEntry>, u64, 
         })
 }
 
-fn byzantine_deliveries() -> impl Strategy<
-    Value = (
-        Vec<LogEntry>,
-        u64,
-        u64,
-        Vec<Vec<LogEntry>>,
-        Vec<Vec<LogEntry>>,
-    ),
-> {
+/// The honest entries, the honest authors' log lengths, and two delivery
+/// orders of everything (honest, forged and equivocating entries).
+type ByzantineCase = (
+    Vec<LogEntry>,
+    u64,
+    u64,
+    Vec<Vec<LogEntry>>,
+    Vec<Vec<LogEntry>>,
+);
+
+fn byzantine_deliveries() -> impl Strategy<Value = ByzantineCase> {
     byzantine_set().prop_flat_map(|(honest, others, na, nb)| {
         let mut all = honest.clone();
         all.extend(others);
