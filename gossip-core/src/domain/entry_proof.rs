@@ -164,7 +164,7 @@ pub(crate) fn signed_message(hash: &EntryHash) -> [u8; SIGNATURE_CONTEXT.len() +
 
 impl LogEntry {
     /// The entry's hash: BLAKE3 over its canonical header in `channel` and
-    /// `stream` (see the [module docs](self)).
+    /// `stream` (see [`EntryHash`]).
     #[must_use]
     pub fn hash(&self, channel: &ChannelId, stream: &StreamId) -> EntryHash {
         header_hash(

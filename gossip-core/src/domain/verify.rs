@@ -59,8 +59,10 @@ pub struct Verification {
     pub unproven: BTreeMap<NodeId, usize>,
 }
 
-/// Sorts `entries` into proven, forged and unproven ones (see the
-/// [module docs](self)). Pure, no I/O; costs one BLAKE3 hash per entry and
+/// Sorts `entries` into proven, forged and unproven ones: an entry is proven
+/// by its own signature or by the proven entry after it linking to its hash;
+/// forged when its signature fails or that link points elsewhere; unproven
+/// when nothing in `entries` vouches for it. Pure, no I/O; costs one BLAKE3 hash per entry and
 /// one signature check per run of an author (plus one per entry that no
 /// successor vouches for).
 #[must_use]
