@@ -20,8 +20,9 @@
 //! ```
 
 pub use crate::domain::{
-    duplicate_ranges, merge_entries, verify_entries, BaseProof, BaseRefusal, ChannelDigest, Delta,
-    DigestHash, EquivocationProof, HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput,
-    OutOfOrderBuffer, ProvenEntry, SeededRng, SignedHeader, StreamDigest, Verification,
+    drop_unprovable_tails, duplicate_ranges, merge_entries, provable_units, run_ends,
+    verify_entries, BaseProof, BaseRefusal, ChannelDigest, Delta, DigestHash, EquivocationProof,
+    HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput, OutOfOrderBuffer, ProvenEntry,
+    SeededRng, SignedHeader, StreamDigest, Verification, SIGNED_RUN_BYTES,
 };
 pub use crate::ports::{jitter_seed, reconnect_delay};

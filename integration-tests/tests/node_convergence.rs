@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use gossip_core::{
     protocol::{codec, Message, Ping},
     Config, Error, Identity, InboundBudget, Transport,
@@ -80,6 +80,49 @@ async fn offline_peer_catches_up_thousands_of_entries() {
         cluster.entries(0).await.unwrap(),
         cluster.entries(1).await.unwrap()
     );
+}
+
+/// A batch is one signed run (one signature, at its end): a delta budget
+/// that ends inside a run is stretched to the run's end, so every page
+/// proves itself and the receiver refuses nothing.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_delta_budget_never_cuts_a_signed_run() {
+    let config = Config::default().max_delta_entries(7).eager_push(false);
+    let mut cluster = Cluster::start(2, config, 5).await.unwrap();
+    cluster.crash(1).await.unwrap();
+    let stream = cluster
+        .node(0)
+        .channel(cluster.channel.clone())
+        .await
+        .unwrap()
+        .stream(cluster.stream.clone())
+        .await
+        .unwrap();
+    for batch in 0..3 {
+        let payloads = (0..50)
+            .map(|i| format!("{batch}-{i}").into_bytes().into())
+            .collect();
+        let written = stream.append_batch(payloads).await.unwrap();
+        let signed: Vec<bool> = written.iter().map(|e| e.signature.is_some()).collect();
+        assert_eq!(signed.iter().filter(|s| **s).count(), 1, "one signature");
+        assert_eq!(signed.last(), Some(&true), "on the last entry");
+    }
+    cluster.boot(1).await.unwrap();
+    let mut errors = cluster.node(1).errors();
+    cluster
+        .wait_converged(150, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the returning peer catches up");
+    assert_eq!(
+        cluster.entries(0).await.unwrap(),
+        cluster.entries(1).await.unwrap()
+    );
+    let refused: Vec<String> = std::iter::from_fn(|| errors.next().now_or_never().flatten())
+        .filter_map(Result::ok)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

@@ -57,9 +57,11 @@ pub struct LogEntry {
     /// ([`EntryHash::GENESIS`] for sequence 1): an author's log is a hash
     /// chain (see [`LogEntry::hash`]).
     pub previous: EntryHash,
-    /// The author's signature over the entry's hash. A node signs every
-    /// entry it appends; an entry without one is proven by a signed later
-    /// entry of its author that links to it.
+    /// The author's signature over the entry's hash. A node signs the last
+    /// entry of every append (and one entry per
+    /// [`SIGNED_RUN_BYTES`](super::SIGNED_RUN_BYTES) inside a large one); an
+    /// entry without a signature is proven by a signed later entry of its
+    /// author that links to it (see [`provable_units`](super::provable_units)).
     pub signature: Option<Signature>,
 }
 

@@ -16,6 +16,7 @@ mod merge;
 mod node_id;
 mod retention;
 mod rng;
+mod signed_run;
 mod verify;
 mod version_vector;
 
@@ -36,5 +37,6 @@ pub use merge::{
 pub use node_id::{NodeId, Signature, NODE_ID_PREFIX, NODE_ID_TEXT_LEN};
 pub use retention::RetentionPolicy;
 pub use rng::SeededRng;
+pub use signed_run::{drop_unprovable_tails, provable_units, run_ends, SIGNED_RUN_BYTES};
 pub use verify::{verify_entries, ProvenEntry, Verification};
 pub use version_vector::{SeqRange, VersionVector};

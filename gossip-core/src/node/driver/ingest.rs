@@ -9,9 +9,9 @@ use tracing::Instrument;
 use super::{replica::Quarantined, Driver};
 use crate::{
     domain::{
-        duplicate_ranges, merge_entries, BaseProof, ChannelId, DomainEvent, EntryHash, HeldEntries,
-        LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId, VersionVector,
-        MAX_SEQUENCE,
+        duplicate_ranges, merge_entries, run_ends, BaseProof, ChannelId, DomainEvent, EntryHash,
+        HeldEntries, LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId,
+        VersionVector, MAX_SEQUENCE,
     },
     error::Error,
 };
@@ -83,8 +83,10 @@ impl Driver {
         let mut sequence = version.get(&self.local);
         let mut previous = self.own_head(channel_id, stream, sequence).await?;
         let physical = self.clock.now_ms();
+        // One signature per run: the links prove the entries before it.
+        let run_ends = run_ends(&payloads.iter().map(Bytes::len).collect::<Vec<_>>());
         let mut entries = Vec::with_capacity(payloads.len());
-        for payload in payloads {
+        for (payload, run_end) in payloads.into_iter().zip(run_ends) {
             sequence = sequence
                 .checked_add(1)
                 .filter(|next| *next <= MAX_SEQUENCE)
@@ -96,7 +98,11 @@ impl Driver {
             let entry =
                 LogEntry::new(self.local.clone(), sequence, timestamp, payload).linked_to(previous);
             previous = entry.hash(channel_id, stream);
-            entries.push(entry.sign_hashed(&self.identity, &previous));
+            entries.push(if run_end {
+                entry.sign_hashed(&self.identity, &previous)
+            } else {
+                entry
+            });
         }
         version.raise(&self.local, sequence);
         let base = self.replica.index.base(channel_id, stream);

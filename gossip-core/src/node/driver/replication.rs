@@ -5,7 +5,10 @@ use tracing::Instrument;
 
 use super::{ingest::Origin, Driver};
 use crate::{
-    domain::{BaseProof, ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId, VersionVector},
+    domain::{
+        drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId,
+        VersionVector,
+    },
     error::Error,
     protocol::{
         anti_entropy::{AntiEntropy, DeltaPlan},
@@ -184,17 +187,25 @@ impl Driver {
         let mut deltas = Vec::new();
         let mut more = false;
         'plans: for plan in plans {
-            let mut entries = Vec::new();
+            let mut entries: Vec<LogEntry> = Vec::new();
             for range in &plan.ranges {
                 let mut after = range.after;
-                while after < range.up_to {
-                    if entries_left == 0 || bytes_left == 0 {
+                let first = entries.len();
+                // Past the budget, a run already begun is finished: only its
+                // signed end proves it (runs are short, see `run_ends`).
+                let stop = |entries: &Vec<LogEntry>, entries_left: usize, bytes_left: u64| {
+                    let open_run = entries.len() > first
+                        && entries.last().is_some_and(|e| e.signature.is_none());
+                    (entries_left == 0 || bytes_left == 0) && !open_run
+                };
+                'range: while after < range.up_to {
+                    if stop(&entries, entries_left, bytes_left) {
                         more = true;
                         break;
                     }
                     let want = usize::try_from(range.up_to - after)
                         .unwrap_or(usize::MAX)
-                        .min(entries_left)
+                        .min(entries_left.max(1))
                         .min(READ_PAGE);
                     let page = match self
                         .store
@@ -213,12 +224,19 @@ impl Driver {
                         if entry.sequence > range.up_to {
                             break;
                         }
+                        if stop(&entries, entries_left, bytes_left) {
+                            more = true;
+                            break 'range;
+                        }
                         entries_left = entries_left.saturating_sub(1);
                         bytes_left = bytes_left.saturating_sub(entry.size_bytes());
                         entries.push(entry);
                     }
                 }
             }
+            // A tail we hold without its signed end (still missing, or in
+            // quarantine) would be refused: peers that hold the end serve it.
+            drop_unprovable_tails(&mut entries);
             let base = self
                 .base_proofs(&plan.channel, &plan.stream, &plan.base)
                 .await;
@@ -261,10 +279,15 @@ impl Driver {
         if targets.is_empty() {
             return;
         }
+        let mut entries = entries.to_vec();
+        drop_unprovable_tails(&mut entries);
+        if entries.is_empty() {
+            return;
+        }
         let frames = match codec::push_frames(
             channel_id.clone(),
             stream.clone(),
-            entries.to_vec(),
+            entries,
             self.link.max_frame_len(),
         ) {
             Ok(frames) => frames,

@@ -88,7 +88,14 @@ impl Driver {
                     continue;
                 }
             };
-            let point = policy.compaction_point(from, high, &log, now);
+            // The base must be provable to peers: lower it to the last signed
+            // entry the policy lets go (at most one run more is kept).
+            let allowed = policy.compaction_point(from, high, &log, now);
+            let point = log
+                .iter()
+                .rev()
+                .find(|e| e.sequence <= allowed && e.signature.is_some())
+                .map_or(from, |e| e.sequence);
             if point > from {
                 new_base.insert(author.clone(), point);
                 checkpoints.extend(
@@ -126,8 +133,10 @@ mod tests {
             .update_channel(&c, ChannelChange::StreamConfig(s.clone(), config))
             .await
             .unwrap();
-        let payloads = vec![Bytes::from_static(b"1"); 3];
-        f.driver.append(&c, &s, payloads).await.unwrap();
+        for _ in 0..3 {
+            let payload = vec![Bytes::from_static(b"1")];
+            f.driver.append(&c, &s, payload).await.unwrap();
+        }
         let _ = f.events();
 
         assert_eq!(f.driver.apply_retention().await, 2);
@@ -144,6 +153,32 @@ mod tests {
         // Nothing more to do: no event, nothing removed.
         assert_eq!(f.driver.apply_retention().await, 0);
         assert!(f.events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn compaction_stops_at_a_signed_entry_so_peers_can_be_shown_the_base() {
+        let mut f = Fixture::new(&[]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let config =
+            StreamConfig::default().retention(RetentionPolicy::CountBased { max_per_author: 1 });
+        f.driver
+            .update_channel(&c, ChannelChange::StreamConfig(s.clone(), config))
+            .await
+            .unwrap();
+        // One append of three: one signed run, signed at 3. The policy would
+        // remove 1 and 2, but no signed header could prove that base.
+        let run = vec![Bytes::from_static(b"1"); 3];
+        f.driver.append(&c, &s, run).await.unwrap();
+        assert_eq!(f.driver.apply_retention().await, 0);
+        // The next append closes a run at 4: the run 1..=3 goes, base 3.
+        f.driver
+            .append(&c, &s, vec![Bytes::from_static(b"4")])
+            .await
+            .unwrap();
+        assert_eq!(f.driver.apply_retention().await, 3);
+        assert_eq!(f.store.base(&c, &s).await.unwrap().get(&node("a")), 3);
+        let checkpoint = f.driver.replica.channels[&c].checkpoint(&s, &node("a"));
+        assert_eq!(checkpoint.map(|h| h.sequence), Some(3));
     }
 
     #[tokio::test]

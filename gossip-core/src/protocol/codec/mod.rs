@@ -26,7 +26,9 @@
 //!
 //! [`delta_response_frames`] and [`push_frames`] pack entries greedily, in
 //! order, into as few frames as possible, each at most `max_frame_len` bytes
-//! (the size accounting is exact). A delta whose entries do not fit in one
+//! (the size accounting is exact), never cutting a signed run apart when it
+//! fits in one frame (a frame's unsigned entries are proven only by their
+//! run's signed end; see [`provable_units`](crate::domain::provable_units)). A delta whose entries do not fit in one
 //! frame is split; every piece keeps the delta's channel, stream and base.
 //!
 //! Every frame of a split delta response is a complete

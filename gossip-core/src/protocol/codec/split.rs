@@ -2,6 +2,8 @@
 //! each at most the transport's maximum (see the
 //! [module docs](crate::protocol::codec#splitting)).
 
+use std::ops::Range;
+
 use bytes::Bytes;
 
 use super::{
@@ -9,7 +11,7 @@ use super::{
     size::{body_len, len_prefix, varint_len},
 };
 use crate::{
-    domain::{ChannelId, Delta, LogEntry, StreamId},
+    domain::{provable_units, ChannelId, Delta, LogEntry, StreamId},
     error::Error,
     protocol::messages::{DeltaResponse, Message, Push},
 };
@@ -25,7 +27,9 @@ fn too_large(size: usize, max_frame_len: usize) -> Error {
 ///
 /// # Behavior
 ///
-/// Entries are packed greedily, in order, into as few frames as possible; a
+/// Entries are packed greedily, in order, into as few frames as possible,
+/// keeping each signed run whole (a frame boundary falls only between the
+/// [`provable_units`], unless one unit fits in no frame); a
 /// delta is split across frames when needed, each piece keeping its channel,
 /// stream and base. Concatenating the frames' deltas gives back `deltas`
 /// (split deltas appear as consecutive pieces). A delta without entries is
@@ -96,30 +100,50 @@ pub fn delta_response_frames(
         }
         // Whether the last piece of `pieces` belongs to this delta.
         let mut piece_open = false;
-        for entry in entries {
-            let size = body_len(&entry);
-            let cost = |pieces: &Vec<Delta>, piece_open: bool| match pieces.last() {
-                Some(piece) if piece_open => {
-                    let n = piece.entries.len();
-                    size + len_prefix(n + 1) - len_prefix(n)
-                }
-                _ => open_cost(pieces) + size + len_prefix(1) - len_prefix(0),
-            };
-            if frame_len + cost(&pieces, piece_open) > max_frame_len && !pieces.is_empty() {
+        // The cost of `size` bytes of `count` entries in the current frame.
+        let cost = |pieces: &Vec<Delta>, piece_open: bool, size: usize, count: usize| match pieces
+            .last()
+        {
+            Some(piece) if piece_open => {
+                let n = piece.entries.len();
+                size + len_prefix(n + count) - len_prefix(n)
+            }
+            _ => open_cost(pieces) + size + len_prefix(count) - len_prefix(0),
+        };
+        let sizes: Vec<usize> = entries.iter().map(body_len).collect();
+        let units: Vec<Range<usize>> = provable_units(&entries).collect();
+        let mut entries = entries.into_iter();
+        for unit in units {
+            let (count, size) = (unit.len(), sizes[unit.clone()].iter().sum::<usize>());
+            let fits_empty = empty_len + cost(&Vec::new(), false, size, count) <= max_frame_len;
+            let fits_here = frame_len + cost(&pieces, piece_open, size, count) <= max_frame_len;
+            if fits_empty && !fits_here && !pieces.is_empty() {
                 flush(&mut pieces, &mut frames, &mut frame_len, false);
                 piece_open = false;
             }
-            let needed = frame_len + cost(&pieces, piece_open);
-            if needed > max_frame_len {
-                return Err(too_large(needed, max_frame_len));
-            }
-            frame_len = needed;
-            if !piece_open {
-                pieces.push(new_piece());
-                piece_open = true;
-            }
-            if let Some(piece) = pieces.last_mut() {
-                piece.entries.push(entry);
+            // A unit that fits no frame is cut entry by entry (its first
+            // entries then reach the receiver unproven).
+            let step = if fits_empty { count } else { 1 };
+            for chunk in sizes[unit].chunks(step) {
+                let (n, size) = (chunk.len(), chunk.iter().sum::<usize>());
+                if frame_len + cost(&pieces, piece_open, size, n) > max_frame_len
+                    && !pieces.is_empty()
+                {
+                    flush(&mut pieces, &mut frames, &mut frame_len, false);
+                    piece_open = false;
+                }
+                let needed = frame_len + cost(&pieces, piece_open, size, n);
+                if needed > max_frame_len {
+                    return Err(too_large(needed, max_frame_len));
+                }
+                frame_len = needed;
+                if !piece_open {
+                    pieces.push(new_piece());
+                    piece_open = true;
+                }
+                if let Some(piece) = pieces.last_mut() {
+                    piece.entries.extend(entries.by_ref().take(n));
+                }
             }
         }
     }
@@ -132,8 +156,9 @@ pub fn delta_response_frames(
 ///
 /// # Behavior
 ///
-/// Entries are packed greedily, in order, into as few frames as possible;
-/// every frame is a [`Push`] of `channel` and `stream`, and concatenating
+/// Entries are packed greedily, in order, into as few frames as possible,
+/// keeping each signed run whole (as [`delta_response_frames`] does); every
+/// frame is a [`Push`] of `channel` and `stream`, and concatenating
 /// their entries gives back `entries`. No entries, no frames.
 ///
 /// # Errors
@@ -163,18 +188,33 @@ pub fn push_frames(
         frames.push(frame);
         *frame_len = fixed + len_prefix(0);
     };
-    for entry in entries {
-        let size = body_len(&entry);
-        let cost = |n: usize| size + len_prefix(n + 1) - len_prefix(n);
-        if frame_len + cost(batch.len()) > max_frame_len && !batch.is_empty() {
+    let sizes: Vec<usize> = entries.iter().map(body_len).collect();
+    let units: Vec<Range<usize>> = provable_units(&entries).collect();
+    let mut entries = entries.into_iter();
+    let cost = |size: usize, count: usize, n: usize| size + len_prefix(n + count) - len_prefix(n);
+    for unit in units {
+        let (count, size) = (unit.len(), sizes[unit.clone()].iter().sum::<usize>());
+        let fits_empty = fixed + len_prefix(0) + cost(size, count, 0) <= max_frame_len;
+        if fits_empty
+            && !batch.is_empty()
+            && frame_len + cost(size, count, batch.len()) > max_frame_len
+        {
             flush(&mut batch, &mut frames, &mut frame_len);
         }
-        let needed = frame_len + cost(batch.len());
-        if needed > max_frame_len {
-            return Err(too_large(needed, max_frame_len));
+        // A unit that fits no frame is cut entry by entry.
+        let step = if fits_empty { count } else { 1 };
+        for chunk in sizes[unit].chunks(step) {
+            let (n, size) = (chunk.len(), chunk.iter().sum::<usize>());
+            if frame_len + cost(size, n, batch.len()) > max_frame_len && !batch.is_empty() {
+                flush(&mut batch, &mut frames, &mut frame_len);
+            }
+            let needed = frame_len + cost(size, n, batch.len());
+            if needed > max_frame_len {
+                return Err(too_large(needed, max_frame_len));
+            }
+            frame_len = needed;
+            batch.extend(entries.by_ref().take(n));
         }
-        frame_len = needed;
-        batch.push(entry);
     }
     if !batch.is_empty() {
         flush(&mut batch, &mut frames, &mut frame_len);

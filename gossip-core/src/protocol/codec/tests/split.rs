@@ -7,8 +7,8 @@ use proptest::{collection::vec, prelude::*};
 use super::{base_proofs, channel, entry_with, stream, MAX};
 use crate::{
     domain::{
-        BaseProof, ChannelId, Delta, EntryHash, Hlc, LogEntry, NodeId, Signature, SignedHeader,
-        StreamId,
+        provable_units, BaseProof, ChannelId, Delta, EntryHash, Hlc, LogEntry, NodeId, Signature,
+        SignedHeader, StreamId,
     },
     error::Error,
     protocol::{
@@ -89,6 +89,13 @@ fn test_entry(sequence: u64, payload_len: usize) -> LogEntry {
     )
 }
 
+/// The entries of the first of `entries`' provable units.
+fn first_unit(entries: &[LogEntry]) -> Option<Vec<LogEntry>> {
+    provable_units(entries)
+        .next()
+        .map(|unit| entries[unit].to_vec())
+}
+
 fn ids() -> (ChannelId, StreamId) {
     (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap())
 }
@@ -110,20 +117,21 @@ proptest! {
                     prop_assert_eq!(r.more, more && i + 1 == rs.len());
                 }
                 prop_assert_eq!(reassemble(&rs), deltas);
-                // Greedy: the next frame's first entry (or empty piece)
-                // would not have fitted in the previous frame.
+                // Greedy: the next frame's first unit (a signed run, or an
+                // empty piece) would not have fitted in the previous frame.
                 for pair in rs.windows(2) {
                     let (mut grown, next) = (pair[0].clone(), &pair[1].deltas[0]);
                     let continues = grown.deltas.last().is_some_and(|d| d.stream == next.stream);
-                    match next.entries.first() {
-                        Some(e) if continues => {
-                            grown.deltas.last_mut().unwrap().entries.push(e.clone());
+                    let unit = first_unit(&next.entries);
+                    match unit {
+                        Some(unit) if continues => {
+                            grown.deltas.last_mut().unwrap().entries.extend(unit);
                         }
-                        Some(e) => grown.deltas.push(Delta::new(
+                        Some(unit) => grown.deltas.push(Delta::new(
                             next.channel.clone(),
                             next.stream.clone(),
                             next.base.clone(),
-                            vec![e.clone()],
+                            unit,
                         )),
                         None => grown.deltas.push(next.clone()),
                     }
@@ -174,7 +182,7 @@ proptest! {
                 prop_assert_eq!(&all, &entries);
                 for pair in ps.windows(2) {
                     let mut grown = pair[0].clone();
-                    grown.entries.push(pair[1].entries[0].clone());
+                    grown.entries.extend(first_unit(&pair[1].entries).unwrap());
                     prop_assert!(encoded_len(&Message::Push(grown)) > max);
                 }
             }
@@ -341,4 +349,52 @@ fn exact_fit_is_accepted() {
         1
     );
     assert_eq!(push_frames(c, s, entries, whole - 1).unwrap().len(), 2);
+}
+
+/// `n` entries of one author, linked and signed at every `every`-th entry
+/// and at the last.
+fn signed_runs(n: u64, every: u64, payload_len: usize) -> Vec<LogEntry> {
+    let (c, s) = ids();
+    let author = crate::Identity::from_seed("runs");
+    let mut previous = EntryHash::GENESIS;
+    (1..=n)
+        .map(|seq| {
+            let entry = LogEntry::new(
+                author.node_id().clone(),
+                seq,
+                Hlc::new(seq, 0).unwrap(),
+                vec![7; payload_len],
+            )
+            .linked_to(previous);
+            previous = entry.hash(&c, &s);
+            if seq % every == 0 || seq == n {
+                entry.sign_hashed(&author, &previous)
+            } else {
+                entry
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn signed_runs_are_never_cut_when_they_fit_in_a_frame() {
+    let (c, s) = ids();
+    // Runs of 4 entries; room for about 6 entries per frame: a frame holds
+    // one run, never one and a half.
+    let entries = signed_runs(20, 4, 100);
+    let max = 60 + 6 * body_len(&entries[0]);
+    let delta = Delta::new(c.clone(), s.clone(), Vec::new(), entries.clone());
+    let frames = delta_response_frames(1, vec![delta], false, max).unwrap();
+    let rs = responses(&frames, max);
+    assert_eq!(rs.len(), 5);
+    for r in &rs {
+        let piece = &r.deltas[0].entries;
+        assert_eq!(piece.len(), 4);
+        assert!(piece.last().unwrap().signature.is_some());
+        let checked = crate::domain::verify_entries(&c, &s, piece.clone());
+        assert_eq!(checked.proven.len(), 4, "each frame proves itself");
+    }
+    let ps = pushes(&push_frames(c, s, entries, max).unwrap(), max);
+    assert_eq!(ps.len(), 5);
+    assert!(ps.iter().all(|p| p.entries.len() == 4));
 }
