@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     checkpoint::BaseProof,
     entry::LogEntry,
+    entry_runs::{rebuild, WireRun},
     ids::{ChannelId, StreamId},
     version_vector::{SeqRange, VersionVector},
 };
@@ -113,7 +114,12 @@ impl ChannelDigest {
 /// Entries of one stream sent to a peer that lacks them, with proofs of the
 /// sender's compaction base so that a receiver behind it can skip the
 /// removed gap where its own retention policy says it is gone.
+///
+/// On the wire the entries travel as runs (see
+/// [`entry_runs`](super::entry_runs)): a decoded delta's links are rebuilt
+/// by hashing, in its channel and stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WireDelta")]
 #[non_exhaustive]
 pub struct Delta {
     /// The channel.
@@ -122,11 +128,30 @@ pub struct Delta {
     pub stream: StreamId,
     /// Proofs of the sender's compaction base, for the authors the receiver
     /// lacks removed entries of.
-    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub base: Vec<BaseProof>,
     /// The entries, ascending per author.
-    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    #[serde(serialize_with = "super::entry_runs::serialize")]
     pub entries: Vec<LogEntry>,
+}
+
+/// A [`Delta`] as decoded, before its runs are rebuilt into entries.
+#[derive(Deserialize)]
+struct WireDelta {
+    channel: ChannelId,
+    stream: StreamId,
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    base: Vec<BaseProof>,
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    entries: Vec<WireRun>,
+}
+
+impl TryFrom<WireDelta> for Delta {
+    type Error = String;
+
+    fn try_from(wire: WireDelta) -> Result<Self, String> {
+        let entries = rebuild(&wire.channel, &wire.stream, wire.entries)?;
+        Ok(Self::new(wire.channel, wire.stream, wire.base, entries))
+    }
 }
 
 impl Delta {

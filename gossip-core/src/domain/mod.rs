@@ -8,6 +8,7 @@ mod checkpoint;
 mod digest;
 mod entry;
 mod entry_proof;
+pub(crate) mod entry_runs;
 mod events;
 mod hlc;
 mod ids;

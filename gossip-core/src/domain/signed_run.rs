@@ -45,7 +45,7 @@
 
 use std::ops::Range;
 
-use super::entry::LogEntry;
+use super::{entry::LogEntry, entry_runs::continues};
 
 /// The most bytes (payloads plus a fixed per-entry allowance) between two
 /// signed entries of an author in one append: 16 KiB.
@@ -74,11 +74,6 @@ pub fn run_ends(payload_lens: &[usize]) -> Vec<bool> {
         ends.push(end);
     }
     ends
-}
-
-/// Whether `next` continues `entry`'s chain: same author, next sequence.
-fn continues(entry: &LogEntry, next: &LogEntry) -> bool {
-    next.author == entry.author && entry.sequence.checked_add(1) == Some(next.sequence)
 }
 
 /// Splits `entries` into the ranges a sender may put in different frames:

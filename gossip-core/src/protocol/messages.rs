@@ -4,11 +4,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
+    entry_runs::{rebuild, WireRun},
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 2 since entries are signed and
-/// hash-linked (version 1 carried unsigned entries and is refused).
+/// The protocol version this build speaks: 2 since entries are signed,
+/// hash-linked and sent as runs (version 1 carried unsigned, self-contained
+/// entries and is refused).
 pub const PROTOCOL_VERSION: u8 = 2;
 
 /// The kind byte of a frame.
@@ -196,16 +198,40 @@ pub struct DeltaResponse {
     pub more: bool,
 }
 
-/// Eager push of freshly appended entries.
+/// Eager push of freshly appended entries (on the wire as runs, like a
+/// [`Delta`]'s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "WirePush")]
 pub struct Push {
     /// The channel.
     pub channel: ChannelId,
     /// The stream.
     pub stream: StreamId,
     /// The new entries.
-    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    #[serde(serialize_with = "crate::domain::entry_runs::serialize")]
     pub entries: Vec<LogEntry>,
+}
+
+/// A [`Push`] as decoded, before its runs are rebuilt into entries.
+#[derive(Deserialize)]
+struct WirePush {
+    channel: ChannelId,
+    stream: StreamId,
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    entries: Vec<WireRun>,
+}
+
+impl TryFrom<WirePush> for Push {
+    type Error = String;
+
+    fn try_from(wire: WirePush) -> Result<Self, String> {
+        let entries = rebuild(&wire.channel, &wire.stream, wire.entries)?;
+        Ok(Self {
+            channel: wire.channel,
+            stream: wire.stream,
+            entries,
+        })
+    }
 }
 
 /// Every message of the protocol.

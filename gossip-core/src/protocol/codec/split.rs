@@ -2,13 +2,11 @@
 //! each at most the transport's maximum (see the
 //! [module docs](crate::protocol::codec#splitting)).
 
-use std::ops::Range;
-
 use bytes::Bytes;
 
 use super::{
     envelope::{encode, HEADER_LEN},
-    size::{body_len, len_prefix, varint_len},
+    size::{body_len, len_prefix, varint_len, RunsLen},
 };
 use crate::{
     domain::{provable_units, ChannelId, Delta, LogEntry, StreamId},
@@ -82,15 +80,16 @@ pub fn delta_response_frames(
             ..
         } = delta;
         let new_piece = || Delta::new(channel.clone(), stream.clone(), base.clone(), Vec::new());
-        // The cost of opening a piece in the current frame, with no entries yet.
-        let open_cost = |pieces: &Vec<Delta>| {
-            header + len_prefix(0) + len_prefix(pieces.len() + 1) - len_prefix(pieces.len())
+        // The cost of opening a piece holding `runs` in the current frame.
+        let open_cost = |pieces: &Vec<Delta>, runs: &RunsLen| {
+            header + runs.encoded_len() + len_prefix(pieces.len() + 1) - len_prefix(pieces.len())
         };
         if entries.is_empty() {
-            if frame_len + open_cost(&pieces) > max_frame_len && !pieces.is_empty() {
+            let empty = RunsLen::default();
+            if frame_len + open_cost(&pieces, &empty) > max_frame_len && !pieces.is_empty() {
                 flush(&mut pieces, &mut frames, &mut frame_len, false);
             }
-            let needed = frame_len + open_cost(&pieces);
+            let needed = frame_len + open_cost(&pieces, &empty);
             if needed > max_frame_len {
                 return Err(too_large(needed, max_frame_len));
             }
@@ -98,51 +97,43 @@ pub fn delta_response_frames(
             pieces.push(new_piece());
             continue;
         }
-        // Whether the last piece of `pieces` belongs to this delta.
-        let mut piece_open = false;
-        // The cost of `size` bytes of `count` entries in the current frame.
-        let cost = |pieces: &Vec<Delta>, piece_open: bool, size: usize, count: usize| match pieces
-            .last()
-        {
-            Some(piece) if piece_open => {
-                let n = piece.entries.len();
-                size + len_prefix(n + count) - len_prefix(n)
+        // The runs of this delta's open piece (the last of `pieces`), if any.
+        let mut piece: Option<RunsLen> = None;
+        // What adding `chunk` to the current frame costs, and the piece's runs after.
+        let cost = |pieces: &Vec<Delta>, piece: &Option<RunsLen>, chunk: &[LogEntry]| match piece {
+            Some(runs) => {
+                let grown = runs.with(chunk);
+                (grown.encoded_len() - runs.encoded_len(), grown)
             }
-            _ => open_cost(pieces) + size + len_prefix(count) - len_prefix(0),
+            None => {
+                let runs = RunsLen::default().with(chunk);
+                (open_cost(pieces, &runs), runs)
+            }
         };
-        let sizes: Vec<usize> = entries.iter().map(body_len).collect();
-        let units: Vec<Range<usize>> = provable_units(&entries).collect();
-        let mut entries = entries.into_iter();
-        for unit in units {
-            let (count, size) = (unit.len(), sizes[unit.clone()].iter().sum::<usize>());
-            let fits_empty = empty_len + cost(&Vec::new(), false, size, count) <= max_frame_len;
-            let fits_here = frame_len + cost(&pieces, piece_open, size, count) <= max_frame_len;
-            if fits_empty && !fits_here && !pieces.is_empty() {
-                flush(&mut pieces, &mut frames, &mut frame_len, false);
-                piece_open = false;
-            }
+        for unit in provable_units(&entries) {
+            let unit = &entries[unit];
+            let fits_empty = empty_len + cost(&Vec::new(), &None, unit).0 <= max_frame_len;
             // A unit that fits no frame is cut entry by entry (its first
             // entries then reach the receiver unproven).
-            let step = if fits_empty { count } else { 1 };
-            for chunk in sizes[unit].chunks(step) {
-                let (n, size) = (chunk.len(), chunk.iter().sum::<usize>());
-                if frame_len + cost(&pieces, piece_open, size, n) > max_frame_len
-                    && !pieces.is_empty()
+            let step = if fits_empty { unit.len() } else { 1 };
+            for chunk in unit.chunks(step) {
+                if frame_len + cost(&pieces, &piece, chunk).0 > max_frame_len && !pieces.is_empty()
                 {
                     flush(&mut pieces, &mut frames, &mut frame_len, false);
-                    piece_open = false;
+                    piece = None;
                 }
-                let needed = frame_len + cost(&pieces, piece_open, size, n);
+                let (added, grown) = cost(&pieces, &piece, chunk);
+                let needed = frame_len + added;
                 if needed > max_frame_len {
                     return Err(too_large(needed, max_frame_len));
                 }
                 frame_len = needed;
-                if !piece_open {
+                if piece.is_none() {
                     pieces.push(new_piece());
-                    piece_open = true;
                 }
-                if let Some(piece) = pieces.last_mut() {
-                    piece.entries.extend(entries.by_ref().take(n));
+                piece = Some(grown);
+                if let Some(open) = pieces.last_mut() {
+                    open.entries.extend_from_slice(chunk);
                 }
             }
         }
@@ -172,52 +163,46 @@ pub fn push_frames(
     entries: Vec<LogEntry>,
     max_frame_len: usize,
 ) -> Result<Vec<Bytes>, Error> {
-    // Frame length = fixed + prefix(entries in frame) + Σ entry lengths.
+    // Frame length = fixed + the runs' length.
     let fixed = HEADER_LEN + body_len(&(&channel, &stream));
     let mut frames = Vec::new();
     let mut batch: Vec<LogEntry> = Vec::new();
-    let mut frame_len = fixed + len_prefix(0);
-    let flush = |batch: &mut Vec<LogEntry>, frames: &mut Vec<Bytes>, frame_len: &mut usize| {
+    let mut runs = RunsLen::default();
+    let flush = |batch: &mut Vec<LogEntry>, frames: &mut Vec<Bytes>, runs: &mut RunsLen| {
         let push = Message::Push(Push {
             channel: channel.clone(),
             stream: stream.clone(),
             entries: std::mem::take(batch),
         });
         let frame = encode(&push);
-        debug_assert_eq!(frame.len(), *frame_len, "push size accounting");
+        debug_assert_eq!(
+            frame.len(),
+            fixed + runs.encoded_len(),
+            "push size accounting"
+        );
         frames.push(frame);
-        *frame_len = fixed + len_prefix(0);
+        *runs = RunsLen::default();
     };
-    let sizes: Vec<usize> = entries.iter().map(body_len).collect();
-    let units: Vec<Range<usize>> = provable_units(&entries).collect();
-    let mut entries = entries.into_iter();
-    let cost = |size: usize, count: usize, n: usize| size + len_prefix(n + count) - len_prefix(n);
-    for unit in units {
-        let (count, size) = (unit.len(), sizes[unit.clone()].iter().sum::<usize>());
-        let fits_empty = fixed + len_prefix(0) + cost(size, count, 0) <= max_frame_len;
-        if fits_empty
-            && !batch.is_empty()
-            && frame_len + cost(size, count, batch.len()) > max_frame_len
-        {
-            flush(&mut batch, &mut frames, &mut frame_len);
-        }
+    for unit in provable_units(&entries) {
+        let unit = &entries[unit];
+        let fits_empty = fixed + RunsLen::default().with(unit).encoded_len() <= max_frame_len;
         // A unit that fits no frame is cut entry by entry.
-        let step = if fits_empty { count } else { 1 };
-        for chunk in sizes[unit].chunks(step) {
-            let (n, size) = (chunk.len(), chunk.iter().sum::<usize>());
-            if frame_len + cost(size, n, batch.len()) > max_frame_len && !batch.is_empty() {
-                flush(&mut batch, &mut frames, &mut frame_len);
+        let step = if fits_empty { unit.len() } else { 1 };
+        for chunk in unit.chunks(step) {
+            if fixed + runs.with(chunk).encoded_len() > max_frame_len && !batch.is_empty() {
+                flush(&mut batch, &mut frames, &mut runs);
             }
-            let needed = frame_len + cost(size, n, batch.len());
+            let grown = runs.with(chunk);
+            let needed = fixed + grown.encoded_len();
             if needed > max_frame_len {
                 return Err(too_large(needed, max_frame_len));
             }
-            frame_len = needed;
-            batch.extend(entries.by_ref().take(n));
+            runs = grown;
+            batch.extend_from_slice(chunk);
         }
     }
     if !batch.is_empty() {
-        flush(&mut batch, &mut frames, &mut frame_len);
+        flush(&mut batch, &mut frames, &mut runs);
     }
     Ok(frames)
 }

@@ -65,6 +65,50 @@ fn entry() -> impl Strategy<Value = LogEntry> {
     entry_with(vec(any::<u8>(), 0..48))
 }
 
+/// Sets the link of every entry that continues the one before it (same
+/// author, next sequence) to that entry's hash in `channel` and `stream`:
+/// what the wire's runs carry (see `domain::entry_runs`).
+pub(super) fn link(channel: &ChannelId, stream: &StreamId, entries: &mut [LogEntry]) {
+    for i in 1..entries.len() {
+        let (before, after) = entries.split_at_mut(i);
+        let (last, next) = (&before[i - 1], &mut after[0]);
+        if next.author == last.author && last.sequence.checked_add(1) == Some(next.sequence) {
+            next.previous = last.hash(channel, stream);
+        }
+    }
+}
+
+/// Scattered entries, or runs of one author (linked by [`link`] where the
+/// entries are used).
+fn entries() -> impl Strategy<Value = Vec<LogEntry>> {
+    entries_of(16, 4)
+}
+
+/// Up to `n` scattered entries, or a few runs of one author each, signed at
+/// random places and at their end; payloads below `max_payload` bytes.
+pub(super) fn entries_of(max_payload: usize, n: usize) -> impl Strategy<Value = Vec<LogEntry>> {
+    let scattered = vec(entry_with(vec(any::<u8>(), 0..max_payload)), 0..n);
+    let run = (
+        entry(),
+        vec((vec(any::<u8>(), 0..max_payload), any::<bool>()), 1..12),
+    )
+        .prop_map(|(first, shape)| {
+            let n = shape.len();
+            shape
+                .into_iter()
+                .enumerate()
+                .map(|(i, (payload, signed))| {
+                    let mut e = first.clone();
+                    e.sequence = first.sequence.saturating_sub(16) + i as u64;
+                    e.payload = payload.into();
+                    e.signature = (signed || i + 1 == n).then(|| Signature::from_bytes([3; 64]));
+                    e
+                })
+                .collect::<Vec<_>>()
+        });
+    prop_oneof![scattered, vec(run, 1..4).prop_map(|runs| runs.concat())]
+}
+
 fn updates() -> impl Strategy<Value = Vec<MemberUpdate>> {
     let state = prop_oneof![
         Just(MemberState::Alive),
@@ -122,8 +166,10 @@ pub(super) fn base_proofs() -> impl Strategy<Value = Vec<BaseProof>> {
 }
 
 fn delta() -> impl Strategy<Value = Delta> {
-    (channel(), stream(), base_proofs(), vec(entry(), 0..4))
-        .prop_map(|(c, s, base, entries)| Delta::new(c, s, base, entries))
+    (channel(), stream(), base_proofs(), entries()).prop_map(|(c, s, base, mut entries)| {
+        link(&c, &s, &mut entries);
+        Delta::new(c, s, base, entries)
+    })
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -190,7 +236,8 @@ fn message() -> impl Strategy<Value = Message> {
                 more,
             })
         }),
-        (channel(), stream(), vec(entry(), 0..4)).prop_map(|(channel, stream, entries)| {
+        (channel(), stream(), entries()).prop_map(|(channel, stream, mut entries)| {
+            link(&channel, &stream, &mut entries);
             Message::Push(Push {
                 channel,
                 stream,

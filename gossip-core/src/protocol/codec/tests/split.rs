@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use proptest::{collection::vec, prelude::*};
 
-use super::{base_proofs, channel, entry_with, stream, MAX};
+use super::{base_proofs, channel, entries_of, stream, MAX};
 use crate::{
     domain::{
         provable_units, BaseProof, ChannelId, Delta, EntryHash, Hlc, LogEntry, NodeId, Signature,
@@ -69,12 +69,16 @@ fn reassemble(responses: &[DeltaResponse]) -> Vec<Delta> {
 }
 
 /// Distinct streams, so reassembly is unambiguous.
-fn distinct_deltas(entries: impl Strategy<Value = LogEntry>) -> impl Strategy<Value = Vec<Delta>> {
-    vec((channel(), base_proofs(), vec(entries, 0..12)), 0..5).prop_map(|ds| {
+fn distinct_deltas(
+    entries: impl Strategy<Value = Vec<LogEntry>>,
+) -> impl Strategy<Value = Vec<Delta>> {
+    vec((channel(), base_proofs(), entries), 0..5).prop_map(|ds| {
         ds.into_iter()
             .enumerate()
-            .map(|(i, (c, base, entries))| {
-                Delta::new(c, StreamId::new(format!("s{i}")).unwrap(), base, entries)
+            .map(|(i, (c, base, mut entries))| {
+                let s = StreamId::new(format!("s{i}")).unwrap();
+                super::link(&c, &s, &mut entries);
+                Delta::new(c, s, base, entries)
             })
             .collect()
     })
@@ -87,6 +91,14 @@ fn test_entry(sequence: u64, payload_len: usize) -> LogEntry {
         Hlc::from_u64(sequence),
         vec![7u8; payload_len],
     )
+}
+
+/// Entries 1..=n of one author, linked in [`ids`] (one run on the wire).
+fn test_log(n: u64, payload_len: usize) -> Vec<LogEntry> {
+    let (c, s) = ids();
+    let mut entries: Vec<LogEntry> = (1..=n).map(|i| test_entry(i, payload_len)).collect();
+    super::link(&c, &s, &mut entries);
+    entries
 }
 
 /// The entries of the first of `entries`' provable units.
@@ -104,7 +116,7 @@ proptest! {
     #[test]
     fn delta_frames_fit_and_preserve_content(
         session in any::<u64>(),
-        deltas in distinct_deltas(entry_with(vec(any::<u8>(), 0..200))),
+        deltas in distinct_deltas(entries_of(200, 12)),
         more in any::<bool>(),
         max in 60usize..1500,
     ) {
@@ -166,9 +178,11 @@ proptest! {
     fn push_frames_fit_and_preserve_content(
         channel in channel(),
         stream in stream(),
-        entries in vec(entry_with(vec(any::<u8>(), 0..300)), 0..40),
+        entries in entries_of(300, 40),
         max in 40usize..2000,
     ) {
+        let mut entries = entries;
+        super::link(&channel, &stream, &mut entries);
         match push_frames(channel.clone(), stream.clone(), entries.clone(), max) {
             Ok(frames) => {
                 let ps = pushes(&frames, max);
@@ -207,7 +221,7 @@ proptest! {
 #[test]
 fn small_responses_take_one_frame() {
     let (c, s) = ids();
-    let entries: Vec<LogEntry> = (1..=10).map(|i| test_entry(i, 10)).collect();
+    let entries = test_log(10, 10);
     let delta = Delta::new(c, s, Vec::new(), entries);
     let frames = delta_response_frames(3, vec![delta.clone()], true, MAX).unwrap();
     assert_eq!(frames.len(), 1);
@@ -219,7 +233,8 @@ fn small_responses_take_one_frame() {
 #[test]
 fn more_is_carried_by_the_last_frame_only() {
     let (c, s) = ids();
-    let entries: Vec<LogEntry> = (1..=30).map(|i| test_entry(i, 100)).collect();
+    // Sequences with gaps: each entry is a run (and a unit) of its own.
+    let entries: Vec<LogEntry> = (1..=30).map(|i| test_entry(2 * i, 100)).collect();
     let one_entry = body_len(&entries[0]);
     // Room for about ten entries per frame.
     let max = 40 + 10 * one_entry;
@@ -336,7 +351,7 @@ fn entry_too_large_for_any_frame_is_an_error() {
 #[test]
 fn exact_fit_is_accepted() {
     let (c, s) = ids();
-    let entries: Vec<LogEntry> = (1..=5).map(|i| test_entry(i, 50)).collect();
+    let entries = test_log(5, 50);
     let whole = encoded_len(&Message::Push(Push {
         channel: c.clone(),
         stream: s.clone(),
@@ -382,7 +397,16 @@ fn signed_runs_are_never_cut_when_they_fit_in_a_frame() {
     // Runs of 4 entries; room for about 6 entries per frame: a frame holds
     // one run, never one and a half.
     let entries = signed_runs(20, 4, 100);
-    let max = 60 + 6 * body_len(&entries[0]);
+    let max = encoded_len(&Message::DeltaResponse(DeltaResponse {
+        session: 1,
+        deltas: vec![Delta::new(
+            c.clone(),
+            s.clone(),
+            Vec::new(),
+            entries[..6].to_vec(),
+        )],
+        more: false,
+    }));
     let delta = Delta::new(c.clone(), s.clone(), Vec::new(), entries.clone());
     let frames = delta_response_frames(1, vec![delta], false, max).unwrap();
     let rs = responses(&frames, max);
