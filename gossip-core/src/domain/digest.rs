@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     checkpoint::BaseProof,
     entry::LogEntry,
-    entry_runs::{rebuild, WireRun},
+    entry_runs::{rebuild, DecodedHashes, WireRun},
     ids::{ChannelId, StreamId},
     version_vector::{SeqRange, VersionVector},
 };
@@ -132,6 +132,10 @@ pub struct Delta {
     /// The entries, ascending per author.
     #[serde(serialize_with = "super::entry_runs::serialize")]
     pub entries: Vec<LogEntry>,
+    /// The entries' hashes when the delta was decoded (see
+    /// [`DecodedHashes`]).
+    #[serde(skip)]
+    pub(crate) hashes: DecodedHashes,
 }
 
 /// A [`Delta`] as decoded, before its runs are rebuilt into entries.
@@ -149,8 +153,10 @@ impl TryFrom<WireDelta> for Delta {
     type Error = String;
 
     fn try_from(wire: WireDelta) -> Result<Self, String> {
-        let entries = rebuild(&wire.channel, &wire.stream, wire.entries)?;
-        Ok(Self::new(wire.channel, wire.stream, wire.base, entries))
+        let (entries, hashes) = rebuild(&wire.channel, &wire.stream, wire.entries)?;
+        let mut delta = Self::new(wire.channel, wire.stream, wire.base, entries);
+        delta.hashes = DecodedHashes(hashes);
+        Ok(delta)
     }
 }
 
@@ -168,6 +174,7 @@ impl Delta {
             stream,
             base,
             entries,
+            hashes: DecodedHashes::default(),
         }
     }
 }

@@ -104,9 +104,30 @@ pub(crate) struct WireRun {
     entries: Vec<(Hlc, Bytes, Option<Signature>)>,
 }
 
+/// The hashes of a decoded delta's entries (one per entry, in order),
+/// computed while its links were rebuilt, so that verifying the entries
+/// does not hash them again. Empty for a delta built locally. Not part of
+/// the delta's value: any two compare equal.
+#[derive(Clone, Default)]
+pub(crate) struct DecodedHashes(pub(crate) Vec<EntryHash>);
+
+impl PartialEq for DecodedHashes {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for DecodedHashes {}
+
+impl std::fmt::Debug for DecodedHashes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} decoded hashes", self.0.len())
+    }
+}
+
 /// Rebuilds the entries of decoded `runs` in `channel` and `stream`: their
 /// sequences, and every link after a run's first by hashing the entry
-/// before it.
+/// before it. Returns the entries and their hashes.
 ///
 /// # Errors
 ///
@@ -115,9 +136,10 @@ pub(crate) fn rebuild(
     channel: &ChannelId,
     stream: &StreamId,
     runs: Vec<WireRun>,
-) -> Result<Vec<LogEntry>, String> {
+) -> Result<(Vec<LogEntry>, Vec<EntryHash>), String> {
     let total = runs.iter().map(|r| r.entries.len()).sum();
     let mut entries = Vec::with_capacity(total);
+    let mut hashes = Vec::with_capacity(total);
     for run in runs {
         let count = run.entries.len() as u64;
         if count == 0 {
@@ -129,20 +151,18 @@ pub(crate) fn rebuild(
                 run.first
             ));
         }
-        let last = run.entries.len() - 1;
         let mut previous = run.previous;
         for (i, (timestamp, payload, signature)) in run.entries.into_iter().enumerate() {
             let mut entry =
                 LogEntry::new(run.author.clone(), run.first + i as u64, timestamp, payload)
                     .linked_to(previous);
             entry.signature = signature;
-            if i < last {
-                previous = entry.hash(channel, stream);
-            }
+            previous = entry.hash(channel, stream);
+            hashes.push(previous);
             entries.push(entry);
         }
     }
-    Ok(entries)
+    Ok((entries, hashes))
 }
 
 #[cfg(test)]
@@ -195,7 +215,11 @@ mod tests {
         };
         assert!(rebuild(&c, &s, vec![run(1, 0)]).is_err());
         assert!(rebuild(&c, &s, vec![run(MAX_SEQUENCE, 2)]).is_err());
-        let rebuilt = rebuild(&c, &s, vec![run(MAX_SEQUENCE - 1, 2)]).unwrap();
+        let (rebuilt, hashes) = rebuild(&c, &s, vec![run(MAX_SEQUENCE - 1, 2)]).unwrap();
         assert_eq!(rebuilt[1].previous, rebuilt[0].hash(&c, &s));
+        assert_eq!(
+            hashes,
+            vec![rebuilt[0].hash(&c, &s), rebuilt[1].hash(&c, &s)]
+        );
     }
 }

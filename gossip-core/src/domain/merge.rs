@@ -1,6 +1,6 @@
 //! The merge rules: how incoming entries of one stream become stored entries.
 //!
-//! First the entries are proven to be their authors' ([`verify_entries`]):
+//! First the entries are proven to be their authors' ([`verify_entries`](super::verify_entries)):
 //! forged and unproven ones are rejected before anything else looks at them.
 //! A sender's compaction base is taken only with proof ([`BaseProof`]).
 //! Then, for each proven entry: sequence 0 → rejected; payload over the
@@ -57,7 +57,7 @@ use super::{
     events::DomainEvent,
     ids::StreamId,
     node_id::NodeId,
-    verify::{verify_entries, ProvenEntry},
+    verify::{verify_hashed, ProvenEntry},
     version_vector::{SeqRange, VersionVector},
 };
 use crate::error::Error;
@@ -294,13 +294,27 @@ pub fn merge_entries(
     held: &HeldEntries,
     incoming: impl IntoIterator<Item = LogEntry>,
 ) -> MergeOutcome {
+    merge_hashed_entries(
+        buffer,
+        input,
+        held,
+        incoming.into_iter().collect(),
+        Vec::new(),
+    )
+}
+
+/// As [`merge_entries`], given the incoming entries' hashes when decoding
+/// computed them already (see [`verify_hashed`]).
+pub(crate) fn merge_hashed_entries(
+    buffer: &mut OutOfOrderBuffer,
+    input: &MergeInput<'_>,
+    held: &HeldEntries,
+    incoming: Vec<LogEntry>,
+    hashes: Vec<EntryHash>,
+) -> MergeOutcome {
     let mut merge = Merge::new(input, held);
     merge.raise_bases(buffer);
-    let verification = verify_entries(
-        input.channel.id(),
-        input.stream,
-        incoming.into_iter().collect(),
-    );
+    let verification = verify_hashed(input.channel.id(), input.stream, incoming, hashes);
     merge.report_forgeries(&verification.forged, &verification.unproven);
     for proven in verification.proven {
         merge.offer(buffer, proven);

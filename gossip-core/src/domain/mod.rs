@@ -31,6 +31,7 @@ pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
 pub use ids::{ChannelId, StreamId, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
+pub(crate) use merge::merge_hashed_entries;
 pub use merge::{
     duplicate_ranges, merge_entries, EquivocationProof, HeldEntries, MergeInput, MergeOutcome,
     MergeOutput,

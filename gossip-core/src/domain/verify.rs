@@ -71,26 +71,40 @@ pub fn verify_entries(
     stream: &StreamId,
     entries: Vec<LogEntry>,
 ) -> Verification {
-    let mut by_author: BTreeMap<NodeId, Vec<LogEntry>> = BTreeMap::new();
+    verify_hashed(channel, stream, entries, Vec::new())
+}
+
+/// As [`verify_entries`], given the entries' `hashes` when they are known
+/// already (one per entry, in order, computed by this node: a decoded
+/// delta's). Hashes are computed when `hashes` does not match `entries`.
+pub(crate) fn verify_hashed(
+    channel: &ChannelId,
+    stream: &StreamId,
+    entries: Vec<LogEntry>,
+    hashes: Vec<EntryHash>,
+) -> Verification {
+    let mut known = (hashes.len() == entries.len()).then(|| hashes.into_iter());
+    let mut by_author: BTreeMap<NodeId, Vec<(LogEntry, Option<EntryHash>)>> = BTreeMap::new();
     for entry in entries {
+        let hash = known.as_mut().and_then(Iterator::next);
         by_author
             .entry(entry.author.clone())
             .or_default()
-            .push(entry);
+            .push((entry, hash));
     }
     let mut out = Verification::default();
     for (author, mut run) in by_author {
         // Ascending (stable: among entries of one sequence, the first sent
         // stays first), walked from the highest sequence down, since a proven
         // entry vouches for the one before it.
-        run.sort_by_key(|e| e.sequence);
+        run.sort_by_key(|(e, _)| e.sequence);
         // sequence → hashes that proven entries one later link to.
         let mut vouched: HashMap<u64, Vec<EntryHash>> = HashMap::new();
         // sequence → hashes of entries already proven (exact repeats).
         let mut proven_at: HashMap<u64, Vec<EntryHash>> = HashMap::new();
         let mut hashes: Vec<Option<EntryHash>> = vec![None; run.len()];
-        for (entry, slot) in run.iter().zip(hashes.iter_mut()).rev() {
-            let hash = entry.hash(channel, stream);
+        for ((entry, known), slot) in run.iter().zip(hashes.iter_mut()).rev() {
+            let hash = known.unwrap_or_else(|| entry.hash(channel, stream));
             let seq = entry.sequence;
             let known = |map: &HashMap<u64, Vec<EntryHash>>| {
                 map.get(&seq).is_some_and(|hashes| hashes.contains(&hash))
@@ -123,7 +137,7 @@ pub fn verify_entries(
         out.proven.extend(
             run.into_iter()
                 .zip(hashes)
-                .filter_map(|(entry, hash)| hash.map(|hash| ProvenEntry { entry, hash })),
+                .filter_map(|((entry, _), hash)| hash.map(|hash| ProvenEntry { entry, hash })),
         );
     }
     out
@@ -220,6 +234,23 @@ mod tests {
         let v = check(all);
         assert_eq!(v.proven.len(), 8);
         assert!(v.forged.is_empty() && v.unproven.is_empty());
+    }
+
+    #[test]
+    fn hashes_known_from_decoding_give_the_same_verdict() {
+        let (c, s) = ids();
+        let alice = Identity::from_seed("a");
+        let mut run = chain(&alice, 6, |seq| seq == 6);
+        run[2].payload = b"altered".to_vec().into();
+        let hashes: Vec<EntryHash> = run.iter().map(|e| e.hash(&c, &s)).collect();
+        let computed = check(run.clone());
+        let given = verify_hashed(&c, &s, run.clone(), hashes);
+        assert_eq!(sequences(&given), sequences(&computed));
+        assert_eq!(given.forged, computed.forged);
+        assert_eq!(given.unproven, computed.unproven);
+        // Hashes that do not match the entries one for one are not used.
+        let short = verify_hashed(&c, &s, run, vec![EntryHash::GENESIS]);
+        assert_eq!(sequences(&short), sequences(&computed));
     }
 
     #[test]

@@ -225,7 +225,7 @@ impl TryFrom<WirePush> for Push {
     type Error = String;
 
     fn try_from(wire: WirePush) -> Result<Self, String> {
-        let entries = rebuild(&wire.channel, &wire.stream, wire.entries)?;
+        let (entries, _) = rebuild(&wire.channel, &wire.stream, wire.entries)?;
         Ok(Self {
             channel: wire.channel,
             stream: wire.stream,

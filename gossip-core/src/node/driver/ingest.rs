@@ -9,8 +9,8 @@ use tracing::Instrument;
 use super::{replica::Quarantined, Driver};
 use crate::{
     domain::{
-        duplicate_ranges, merge_entries, run_ends, BaseProof, ChannelId, DomainEvent, EntryHash,
-        HeldEntries, LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId,
+        duplicate_ranges, merge_hashed_entries, run_ends, BaseProof, ChannelId, DomainEvent,
+        EntryHash, HeldEntries, LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId,
         VersionVector, MAX_SEQUENCE,
     },
     error::Error,
@@ -164,6 +164,7 @@ impl Driver {
         channel_id: &ChannelId,
         stream: &StreamId,
         entries: Vec<LogEntry>,
+        hashes: Vec<EntryHash>,
         sender_base: Vec<BaseProof>,
     ) -> Vec<LogEntry> {
         let span = tracing::debug_span!(
@@ -174,7 +175,7 @@ impl Driver {
             stream = %stream,
             entries = entries.len(),
         );
-        self.merge_inner(origin, channel_id, stream, entries, sender_base)
+        self.merge_inner(origin, channel_id, stream, entries, hashes, sender_base)
             .instrument(span)
             .await
     }
@@ -185,6 +186,7 @@ impl Driver {
         channel_id: &ChannelId,
         stream: &StreamId,
         entries: Vec<LogEntry>,
+        hashes: Vec<EntryHash>,
         sender_base: Vec<BaseProof>,
     ) -> Vec<LogEntry> {
         let from = origin.peer();
@@ -224,7 +226,8 @@ impl Driver {
             .sender_base(&sender_base)
             .at(&self.local, now)
             .max_drift(self.config.max_clock_drift);
-        let mut outcome = merge_entries(&mut self.replica.buffer, &input, &held, entries);
+        let buffer = &mut self.replica.buffer;
+        let mut outcome = merge_hashed_entries(buffer, &input, &held, entries, hashes);
         if let Some(from) = from {
             let quarantined = std::mem::take(&mut outcome.quarantined);
             self.quarantine(channel_id, stream, from, quarantined);
@@ -358,7 +361,7 @@ impl Driver {
                 from: &from,
                 forward: true,
             };
-            self.merge(origin, &channel, &stream, entries, Vec::new())
+            self.merge(origin, &channel, &stream, entries, Vec::new(), Vec::new())
                 .await;
         }
     }
@@ -528,7 +531,10 @@ mod tests {
             from: &from,
             forward: false,
         };
-        let accepted = f.driver.merge(origin, &c, &s, incoming, Vec::new()).await;
+        let accepted = f
+            .driver
+            .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
+            .await;
         assert!(accepted.is_empty());
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 0);
         assert_eq!(f.driver.health().quarantined_entries, 2);
@@ -558,7 +564,9 @@ mod tests {
             from: &from,
             forward: false,
         };
-        f.driver.merge(origin, &c, &s, incoming, Vec::new()).await;
+        f.driver
+            .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
+            .await;
         assert_eq!(f.driver.health().quarantined_entries, 1);
         assert!(f
             .errors()
@@ -579,7 +587,7 @@ mod tests {
         };
         let accepted = f
             .driver
-            .merge(origin, &c, &s, incoming.clone(), Vec::new())
+            .merge(origin, &c, &s, incoming.clone(), Vec::new(), Vec::new())
             .await;
         assert_eq!(accepted, incoming);
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 2);
@@ -602,7 +610,7 @@ mod tests {
         };
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, Vec::new())
+            .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
             .await
             .is_empty());
         assert!(f.events().is_empty() && f.errors().is_empty());
@@ -621,7 +629,7 @@ mod tests {
         let relayed = f.entries("z", 1..=3, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, relayed, Vec::new())
+            .merge(origin, &c, &s, relayed, Vec::new(), Vec::new())
             .await
             .is_empty());
         assert_eq!(
@@ -651,7 +659,7 @@ mod tests {
         let incoming = f.entries("b", 1..=2, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, Vec::new())
+            .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
             .await
             .is_empty());
         assert!(matches!(
@@ -683,7 +691,7 @@ mod tests {
         let incoming = f.entries("b", 1..=1, 10);
         assert!(f
             .driver
-            .merge(origin, &c, &s, incoming, Vec::new())
+            .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
             .await
             .is_empty());
         assert!(matches!(&f.errors()[..], [Error::Store(_)]));

@@ -108,13 +108,14 @@ impl Driver {
                         stream,
                         base,
                         entries,
-                        ..
+                        hashes,
                     } = delta;
                     let origin = Origin::Peer {
                         from: &from,
                         forward: false,
                     };
-                    self.merge(origin, &channel, &stream, entries, base).await;
+                    self.merge(origin, &channel, &stream, entries, hashes.0, base)
+                        .await;
                 }
                 if response.more {
                     // The sender had more than one answer carries: ask again at once.
@@ -131,6 +132,7 @@ impl Driver {
                     &push.channel,
                     &push.stream,
                     push.entries,
+                    Vec::new(),
                     Vec::new(),
                 )
                 .await;
