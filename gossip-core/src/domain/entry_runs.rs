@@ -16,8 +16,6 @@
 //! link and the sequence: a batch of 100 entries costs its author and one
 //! link once.
 
-use std::ops::Range;
-
 use bytes::Bytes;
 use serde::{
     ser::{SerializeSeq, SerializeTuple},
@@ -37,46 +35,34 @@ pub(crate) fn continues(entry: &LogEntry, next: &LogEntry) -> bool {
     next.author == entry.author && entry.sequence.checked_add(1) == Some(next.sequence)
 }
 
-/// The runs of `entries`, as index ranges.
-fn runs(entries: &[LogEntry]) -> Vec<Range<usize>> {
-    let mut runs = Vec::new();
-    let mut start = 0;
-    for i in 0..entries.len() {
-        let ends = entries
-            .get(i + 1)
-            .is_none_or(|next| !continues(&entries[i], next));
-        if ends {
-            runs.push(start..i + 1);
-            start = i + 1;
-        }
-    }
-    runs
-}
-
 /// Serializes a list of entries as runs (`#[serde(serialize_with)]`).
 pub(crate) fn serialize<S: Serializer>(
     entries: &[LogEntry],
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    let runs = runs(entries);
-    let mut seq = serializer.serialize_seq(Some(runs.len()))?;
-    for run in runs {
-        seq.serialize_element(&RunRef(&entries[run]))?;
+    let runs = || entries.chunk_by(continues);
+    let mut seq = serializer.serialize_seq(Some(runs().count()))?;
+    for run in runs() {
+        if let Some(first) = run.first() {
+            seq.serialize_element(&RunRef { first, run })?;
+        }
     }
     seq.end()
 }
 
 /// One run, borrowed: `(author, first sequence, first link, [(timestamp, payload, signature)])`.
-struct RunRef<'a>(&'a [LogEntry]);
+struct RunRef<'a> {
+    first: &'a LogEntry,
+    run: &'a [LogEntry],
+}
 
 impl Serialize for RunRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let first = &self.0[0];
         let mut tuple = serializer.serialize_tuple(4)?;
-        tuple.serialize_element(&first.author)?;
-        tuple.serialize_element(&first.sequence)?;
-        tuple.serialize_element(&first.previous)?;
-        tuple.serialize_element(&RunEntries(self.0))?;
+        tuple.serialize_element(&self.first.author)?;
+        tuple.serialize_element(&self.first.sequence)?;
+        tuple.serialize_element(&self.first.previous)?;
+        tuple.serialize_element(&RunEntries(self.run))?;
         tuple.end()
     }
 }

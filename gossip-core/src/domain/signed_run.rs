@@ -37,13 +37,11 @@
 //!     entries.push(e);
 //! }
 //! // The run is one unit: a frame boundary may not fall inside it.
-//! assert_eq!(provable_units(&entries).collect::<Vec<_>>(), vec![0..3]);
+//! assert_eq!(provable_units(&entries).map(<[_]>::len).collect::<Vec<_>>(), vec![3]);
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
 //!
 //! [`verify_entries`]: super::verify_entries
-
-use std::ops::Range;
 
 use super::{entry::LogEntry, entry_runs::continues};
 
@@ -76,24 +74,12 @@ pub fn run_ends(payload_lens: &[usize]) -> Vec<bool> {
     ends
 }
 
-/// Splits `entries` into the ranges a sender may put in different frames:
+/// Splits `entries` into the pieces a sender may put in different frames:
 /// each ends at a signed entry, at the end of the list, or where the next
-/// entry does not continue the author's chain. Cutting inside a range would
+/// entry does not continue the author's chain. Cutting inside a piece would
 /// leave its first entries without the signature that proves them.
-pub fn provable_units(entries: &[LogEntry]) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut start = 0;
-    (0..entries.len()).filter_map(move |i| {
-        let entry = &entries[i];
-        let ends = entry.signature.is_some()
-            || entries
-                .get(i + 1)
-                .is_none_or(|next| !continues(entry, next));
-        ends.then(|| {
-            let unit = start..i + 1;
-            start = i + 1;
-            unit
-        })
-    })
+pub fn provable_units(entries: &[LogEntry]) -> impl Iterator<Item = &[LogEntry]> + '_ {
+    entries.chunk_by(|entry, next| entry.signature.is_none() && continues(entry, next))
 }
 
 /// Removes the entries of `entries` that nothing in the list proves: unsigned
@@ -101,23 +87,16 @@ pub fn provable_units(entries: &[LogEntry]) -> impl Iterator<Item = Range<usize>
 /// were removed. (An honest node holds such a tail only when the signed
 /// entry after it is still missing or in quarantine.)
 pub fn drop_unprovable_tails(entries: &mut Vec<LogEntry>) -> usize {
-    let keep: Vec<Range<usize>> = provable_units(entries)
-        .filter(|unit| entries[unit.end - 1].signature.is_some())
-        .collect();
-    let before = entries.len();
-    if keep.iter().map(ExactSizeIterator::len).sum::<usize>() == before {
+    let proven = |unit: &[LogEntry]| unit.last().is_some_and(|e| e.signature.is_some());
+    if provable_units(entries).all(proven) {
         return 0;
     }
-    let mut index = 0;
-    let mut units = keep.into_iter().peekable();
-    entries.retain(|_| {
-        while units.peek().is_some_and(|unit| unit.end <= index) {
-            units.next();
-        }
-        let kept = units.peek().is_some_and(|unit| unit.contains(&index));
-        index += 1;
-        kept
-    });
+    let before = entries.len();
+    *entries = provable_units(entries)
+        .filter(|unit| proven(unit))
+        .flatten()
+        .cloned()
+        .collect();
     before - entries.len()
 }
 
@@ -167,8 +146,8 @@ mod tests {
         let mut entries = chain(&a, 1, &[false, false, true, false, true]);
         entries.extend(chain(&b, 1, &[false, true]));
         entries.extend(chain(&a, 9, &[false])); // a gap: 6..=8 missing
-        let units: Vec<_> = provable_units(&entries).collect();
-        assert_eq!(units, vec![0..3, 3..5, 5..7, 7..8]);
+        let units: Vec<usize> = provable_units(&entries).map(<[_]>::len).collect();
+        assert_eq!(units, vec![3, 2, 2, 1]);
     }
 
     #[test]

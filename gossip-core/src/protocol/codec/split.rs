@@ -111,7 +111,6 @@ pub fn delta_response_frames(
             }
         };
         for unit in provable_units(&entries) {
-            let unit = &entries[unit];
             let fits_empty = empty_len + cost(&Vec::new(), &None, unit).0 <= max_frame_len;
             // A unit that fits no frame is cut entry by entry (its first
             // entries then reach the receiver unproven).
@@ -184,7 +183,6 @@ pub fn push_frames(
         *runs = RunsLen::default();
     };
     for unit in provable_units(&entries) {
-        let unit = &entries[unit];
         let fits_empty = fixed + RunsLen::default().with(unit).encoded_len() <= max_frame_len;
         // A unit that fits no frame is cut entry by entry.
         let step = if fits_empty { unit.len() } else { 1 };

@@ -103,9 +103,7 @@ fn test_log(n: u64, payload_len: usize) -> Vec<LogEntry> {
 
 /// The entries of the first of `entries`' provable units.
 fn first_unit(entries: &[LogEntry]) -> Option<Vec<LogEntry>> {
-    provable_units(entries)
-        .next()
-        .map(|unit| entries[unit].to_vec())
+    provable_units(entries).next().map(<[LogEntry]>::to_vec)
 }
 
 fn ids() -> (ChannelId, StreamId) {
