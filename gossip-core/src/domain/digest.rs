@@ -115,9 +115,10 @@ impl ChannelDigest {
 /// sender's compaction base so that a receiver behind it can skip the
 /// removed gap where its own retention policy says it is gone.
 ///
-/// On the wire the entries travel as runs (see
-/// [`entry_runs`](super::entry_runs)): a decoded delta's links are rebuilt
-/// by hashing, in its channel and stream.
+/// On the wire the entries travel as runs: consecutive entries of one
+/// author state the author, the first sequence and the first link once, and
+/// a decoded delta's other links are rebuilt by hashing, in its channel and
+/// stream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "WireDelta")]
 #[non_exhaustive]
