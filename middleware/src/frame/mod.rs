@@ -60,6 +60,7 @@ mod framed;
 mod layer;
 mod transform;
 
+#[cfg(any(feature = "faults", feature = "tower"))]
 pub(crate) use framed::check_frame_len;
 pub use framed::Framed;
 pub use layer::FramedLayer;
