@@ -27,7 +27,7 @@
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::{
     entry::LogEntry,
@@ -98,18 +98,32 @@ pub(crate) fn verify_hashed(
         // stays first), walked from the highest sequence down, since a proven
         // entry vouches for the one before it.
         run.sort_by_key(|(e, _)| e.sequence);
-        // sequence → hashes that proven entries one later link to.
-        let mut vouched: HashMap<u64, Vec<EntryHash>> = HashMap::new();
-        // sequence → hashes of entries already proven (exact repeats).
-        let mut proven_at: HashMap<u64, Vec<EntryHash>> = HashMap::new();
+        // Entries arrive grouped by sequence, highest first, so two small
+        // lists replace maps: the links of the proven entries of the group
+        // just above (they vouch for sequence `vouched_seq`), and the hashes
+        // proven in the current group (exact repeats cost nothing).
+        let mut vouched_seq: Option<u64> = None;
+        let mut vouched: Vec<EntryHash> = Vec::new();
+        let mut group_seq: Option<u64> = None;
+        let mut group_proven: Vec<EntryHash> = Vec::new();
+        let mut group_links: Vec<EntryHash> = Vec::new();
         let mut hashes: Vec<Option<EntryHash>> = vec![None; run.len()];
         for ((entry, known), slot) in run.iter().zip(hashes.iter_mut()).rev() {
             let hash = known.unwrap_or_else(|| entry.hash(channel, stream));
             let seq = entry.sequence;
-            let known = |map: &HashMap<u64, Vec<EntryHash>>| {
-                map.get(&seq).is_some_and(|hashes| hashes.contains(&hash))
+            if group_seq != Some(seq) {
+                vouched_seq = group_seq.and_then(|above| above.checked_sub(1));
+                std::mem::swap(&mut vouched, &mut group_links);
+                group_links.clear();
+                group_proven.clear();
+                group_seq = Some(seq);
+            }
+            let vouching = if vouched_seq == Some(seq) {
+                vouched.as_slice()
+            } else {
+                &[]
             };
-            let is_proven = if known(&vouched) || known(&proven_at) {
+            let is_proven = if vouching.contains(&hash) || group_proven.contains(&hash) {
                 true
             } else if entry.signature.is_some() {
                 let valid = entry.verify_signature_of(&hash).is_ok();
@@ -118,18 +132,18 @@ pub(crate) fn verify_hashed(
                 }
                 valid
             } else {
-                let counter = if vouched.contains_key(&seq) {
-                    &mut out.forged
-                } else {
+                let counter = if vouching.is_empty() {
                     &mut out.unproven
+                } else {
+                    &mut out.forged
                 };
                 *counter.entry(author.clone()).or_default() += 1;
                 false
             };
             if is_proven {
-                proven_at.entry(seq).or_default().push(hash);
-                if let Some(before) = seq.checked_sub(1) {
-                    vouched.entry(before).or_default().push(entry.previous);
+                group_proven.push(hash);
+                if seq > 0 {
+                    group_links.push(entry.previous);
                 }
                 *slot = Some(hash);
             }
