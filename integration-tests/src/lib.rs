@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use gossip_core::{
     testkit::sim::SimClock, ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId,
-    StreamId,
+    StreamHandle, StreamId,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
@@ -130,24 +130,24 @@ impl Cluster {
         self.members[i].node.as_ref().expect("node is up")
     }
 
+    /// Node `i`'s handle on the shared stream.
+    pub async fn stream(&self, i: usize) -> Result<StreamHandle, Error> {
+        let channel = self.node(i).channel(self.channel.clone()).await?;
+        channel.stream(self.stream.clone()).await
+    }
+
     /// Appends `payload` on node `i`.
     pub async fn append(
         &self,
         i: usize,
         payload: impl Into<bytes::Bytes>,
     ) -> Result<LogEntry, Error> {
-        let channel = self.node(i).channel(self.channel.clone()).await?;
-        channel
-            .stream(self.stream.clone())
-            .await?
-            .append(payload)
-            .await
+        self.stream(i).await?.append(payload).await
     }
 
     /// Node `i`'s entries of the shared stream, in read order.
     pub async fn entries(&self, i: usize) -> Result<Vec<LogEntry>, Error> {
-        let channel = self.node(i).channel(self.channel.clone()).await?;
-        channel.stream(self.stream.clone()).await?.entries().await
+        self.stream(i).await?.entries().await
     }
 
     /// Whether every running node holds exactly `expected` entries.

@@ -56,14 +56,7 @@ async fn offline_peer_catches_up_thousands_of_entries() {
     let config = Config::default().max_delta_entries(500);
     let mut cluster = Cluster::start(2, config, 3).await.unwrap();
     cluster.crash(1).await.unwrap();
-    let stream = cluster
-        .node(0)
-        .channel(cluster.channel.clone())
-        .await
-        .unwrap()
-        .stream(cluster.stream.clone())
-        .await
-        .unwrap();
+    let stream = cluster.stream(0).await.unwrap();
     for chunk in 0..30 {
         let batch = (0..100)
             .map(|i| format!("{chunk}-{i}").into_bytes().into())
@@ -90,14 +83,7 @@ async fn a_delta_budget_never_cuts_a_signed_run() {
     let config = Config::default().max_delta_entries(7).eager_push(false);
     let mut cluster = Cluster::start(2, config, 5).await.unwrap();
     cluster.crash(1).await.unwrap();
-    let stream = cluster
-        .node(0)
-        .channel(cluster.channel.clone())
-        .await
-        .unwrap()
-        .stream(cluster.stream.clone())
-        .await
-        .unwrap();
+    let stream = cluster.stream(0).await.unwrap();
     for batch in 0..3 {
         let payloads = (0..50)
             .map(|i| format!("{batch}-{i}").into_bytes().into())

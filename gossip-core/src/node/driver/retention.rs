@@ -123,16 +123,23 @@ mod tests {
         ports::Store,
     };
 
-    #[tokio::test]
-    async fn a_count_policy_compacts_and_reports_the_removal() {
+    /// A fixture whose stream keeps one entry per author.
+    async fn keeping_one() -> Fixture {
         let mut f = Fixture::new(&[]).await;
         let (c, s) = (f.channel.clone(), f.stream.clone());
         let config =
             StreamConfig::default().retention(RetentionPolicy::CountBased { max_per_author: 1 });
         f.driver
-            .update_channel(&c, ChannelChange::StreamConfig(s.clone(), config))
+            .update_channel(&c, ChannelChange::StreamConfig(s, config))
             .await
             .unwrap();
+        f
+    }
+
+    #[tokio::test]
+    async fn a_count_policy_compacts_and_reports_the_removal() {
+        let mut f = keeping_one().await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
         for _ in 0..3 {
             let payload = vec![Bytes::from_static(b"1")];
             f.driver.append(&c, &s, payload).await.unwrap();
@@ -157,14 +164,8 @@ mod tests {
 
     #[tokio::test]
     async fn compaction_stops_at_a_signed_entry_so_peers_can_be_shown_the_base() {
-        let mut f = Fixture::new(&[]).await;
+        let mut f = keeping_one().await;
         let (c, s) = (f.channel.clone(), f.stream.clone());
-        let config =
-            StreamConfig::default().retention(RetentionPolicy::CountBased { max_per_author: 1 });
-        f.driver
-            .update_channel(&c, ChannelChange::StreamConfig(s.clone(), config))
-            .await
-            .unwrap();
         // One append of three: one signed run, signed at 3. The policy would
         // remove 1 and 2, but no signed header could prove that base.
         let run = vec![Bytes::from_static(b"1"); 3];
