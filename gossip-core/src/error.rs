@@ -219,6 +219,28 @@ pub enum Error {
         /// The node.
         node: NodeId,
     },
+    /// The local node's role in the channel does not allow what it tried
+    /// (a reader appending, a writer changing membership). Nothing changed.
+    #[error("{node} is {role} in channel {channel} and may not {action} (needs {needed})")]
+    NotPermitted {
+        /// The channel.
+        channel: ChannelId,
+        /// The node.
+        node: NodeId,
+        /// Its role.
+        role: crate::domain::Role,
+        /// The least role that may.
+        needed: crate::domain::Role,
+        /// What it tried.
+        action: &'static str,
+    },
+    /// A control log entry's payload is not a valid
+    /// [`ControlOp`](crate::ControlOp); the fold skips it.
+    #[error("invalid control operation: {reason}")]
+    InvalidControlOp {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A peer sent more than its [`InboundBudget`](crate::InboundBudget)
     /// allows; its frames are dropped (and counted) until it slows down.
     /// Reported once per episode.

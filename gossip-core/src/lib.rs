@@ -26,6 +26,11 @@ pub use domain::{
 pub use identity::{Identity, KeyFileErrorKind};
 // Channels, their streams' settings and retention.
 pub use domain::{Channel, RetentionPolicy, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
+// Membership and settings: the control log and its fold.
+pub use domain::{
+    ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_CHANNEL_NAME_LEN,
+    MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN,
+};
 // Materializers and what nodes report.
 pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer, SyncError};
 // The node: builder, handles, configuration, health.

@@ -149,6 +149,113 @@ identifier!(
     "messages"
 );
 
+/// Key-derivation context of channel ids.
+const CHANNEL_ID_CONTEXT: &str = "gossip 2026-12 channel id v1";
+
+/// Separates a derived channel id's name from its owner digest.
+const DERIVED_SEPARATOR: char = '~';
+
+/// Digits of a derived channel id's owner digest (128 bits in base32).
+const OWNER_DIGEST_LEN: usize = super::base32::encoded_len(16);
+
+/// The longest name a derived channel id may have.
+pub const MAX_CHANNEL_NAME_LEN: usize = MAX_ID_LEN - 1 - OWNER_DIGEST_LEN;
+
+impl ChannelId {
+    /// The id of the channel `owner` creates under `name`: the name, `~`,
+    /// and a 128-bit digest of the owner's key and the name. Nobody without
+    /// the owner's key can own a channel with this id, since the owner is
+    /// checked against it ([`is_owned_by`](Self::is_owned_by)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidId`] when `name` is empty, longer than
+    /// [`MAX_CHANNEL_NAME_LEN`] bytes, or has a control character.
+    ///
+    /// ```
+    /// use gossip_core::{ChannelId, NodeId};
+    ///
+    /// let owner = NodeId::from_seed("laptop");
+    /// let id = ChannelId::derive(&owner, "groceries")?;
+    /// assert!(id.as_str().starts_with("groceries~"));
+    /// assert_eq!(id.name(), "groceries");
+    /// assert!(id.is_owned_by(&owner));
+    /// assert!(!id.is_owned_by(&NodeId::from_seed("impostor")));
+    /// # Ok::<(), gossip_core::Error>(())
+    /// ```
+    pub fn derive(owner: &super::NodeId, name: &str) -> Result<Self, Error> {
+        if name.len() > MAX_CHANNEL_NAME_LEN {
+            return Err(Error::InvalidId {
+                kind: IdKind::Channel,
+                value: name.chars().take(MAX_ID_LEN).collect(),
+                reason: "a channel name must be at most 101 bytes of UTF-8",
+            });
+        }
+        validate(IdKind::Channel, name)?;
+        Self::new(format!(
+            "{name}{DERIVED_SEPARATOR}{}",
+            owner_digest(owner, name)
+        ))
+    }
+
+    /// The name part of a derived id (the whole id for one that is not).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.0
+            .rsplit_once(DERIVED_SEPARATOR)
+            .filter(|(_, digest)| digest.len() == OWNER_DIGEST_LEN)
+            .map_or(&self.0, |(name, _)| name)
+    }
+
+    /// Whether this is the id [`derive`](Self::derive) gives for `owner`
+    /// and this id's name.
+    #[must_use]
+    pub fn is_owned_by(&self, owner: &super::NodeId) -> bool {
+        self.0
+            .rsplit_once(DERIVED_SEPARATOR)
+            .is_some_and(|(name, digest)| digest == owner_digest(owner, name))
+    }
+}
+
+fn owner_digest(owner: &super::NodeId, name: &str) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key(CHANNEL_ID_CONTEXT);
+    hasher.update(owner.as_bytes());
+    hasher.update(name.as_bytes());
+    let digest = hasher.finalize();
+    let (first, _) = digest.as_bytes().split_at(16);
+    super::base32::encode(first)
+}
+
+/// The name of every channel's control stream.
+const CONTROL_STREAM: &str = "$control";
+
+static CONTROL_STREAM_ID: std::sync::LazyLock<StreamId> =
+    std::sync::LazyLock::new(|| StreamId(Arc::from(CONTROL_STREAM)));
+
+impl StreamId {
+    /// The stream every channel keeps its control log in (`$control`):
+    /// membership and settings as signed [`ControlOp`](crate::ControlOp)s.
+    /// Applications read it but append to it only through the channel's
+    /// membership and settings methods.
+    ///
+    /// ```
+    /// use gossip_core::StreamId;
+    ///
+    /// assert_eq!(StreamId::control().as_str(), "$control");
+    /// assert!(StreamId::control().is_control());
+    /// ```
+    #[must_use]
+    pub fn control() -> Self {
+        CONTROL_STREAM_ID.clone()
+    }
+
+    /// Whether this is the [`control`](Self::control) stream.
+    #[must_use]
+    pub fn is_control(&self) -> bool {
+        &*self.0 == CONTROL_STREAM
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub(crate) mod base32;
 mod buffer;
 mod channel;
 mod checkpoint;
+mod control;
 mod digest;
 mod entry;
 mod entry_proof;
@@ -24,12 +25,15 @@ mod version_vector;
 pub use buffer::{BufferLimits, OutOfOrderBuffer};
 pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use checkpoint::{BaseProof, BaseRefusal, SignedHeader};
+pub use control::{
+    ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN,
+};
 pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
 pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};
 pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
-pub use ids::{ChannelId, StreamId, MAX_ID_LEN};
+pub use ids::{ChannelId, StreamId, MAX_CHANNEL_NAME_LEN, MAX_ID_LEN};
 pub use materializer::{Fold, Materialized, StateMaterializer};
 pub(crate) use merge::merge_hashed_entries;
 pub use merge::{
