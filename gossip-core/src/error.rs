@@ -234,6 +234,14 @@ pub enum Error {
         /// What it tried.
         action: &'static str,
     },
+    /// An invitation could not be read, or does not hold together (its
+    /// channel is not derived from its owner).
+    #[error("invalid invitation: {0}")]
+    InvalidInvitation(String),
+    /// The control stream is written only through a channel's membership
+    /// and settings methods.
+    #[error("the control stream {0} is written only through the channel's membership and settings methods")]
+    ReservedStream(StreamId),
     /// A control log entry's payload is not a valid
     /// [`ControlOp`](crate::ControlOp); the fold skips it.
     #[error("invalid control operation: {reason}")]

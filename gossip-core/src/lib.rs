@@ -28,8 +28,8 @@ pub use identity::{Identity, KeyFileErrorKind};
 pub use domain::{Channel, RetentionPolicy, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 // Membership and settings: the control log and its fold.
 pub use domain::{
-    ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_CHANNEL_NAME_LEN,
-    MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN,
+    ControlOp, ControlState, Cutoff, Invitation, Member, Permission, Role, INVITATION_PREFIX,
+    MAX_CHANNEL_NAME_LEN, MAX_CONTROL_OP_BYTES, MAX_INVITATION_ADDRESSES, MAX_LABEL_LEN,
 };
 // Materializers and what nodes report.
 pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer, SyncError};

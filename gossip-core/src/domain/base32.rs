@@ -45,6 +45,24 @@ pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
         return None;
     }
     let mut out = [0u8; N];
+    decode_into(text, &mut out)?;
+    Some(out)
+}
+
+/// Decodes a canonical encoding of any length (the byte count is the one
+/// whose encoding has this many digits).
+pub(crate) fn decode_vec(text: &str) -> Option<Vec<u8>> {
+    let len = text.len() * 5 / 8;
+    if encoded_len(len) != text.len() {
+        return None;
+    }
+    let mut out = vec![0u8; len];
+    decode_into(text, &mut out)?;
+    Some(out)
+}
+
+/// Decodes `text` into exactly `out.len()` bytes.
+fn decode_into(text: &str, out: &mut [u8]) -> Option<()> {
     let (mut buffer, mut bits, mut at) = (0u16, 0u32, 0usize);
     for digit in text.bytes() {
         let value = match digit {
@@ -61,7 +79,7 @@ pub(crate) fn decode<const N: usize>(text: &str) -> Option<[u8; N]> {
             buffer &= (1 << bits) - 1;
         }
     }
-    (at == N && buffer == 0).then_some(out)
+    (at == out.len() && buffer == 0).then_some(())
 }
 
 #[cfg(test)]
@@ -83,6 +101,10 @@ mod tests {
         }
         assert_eq!(decode::<3>("cpnmu"), Some(*b"foo"));
         assert_eq!(decode::<6>("cpnmuoj1e8"), Some(*b"foobar"));
+        assert_eq!(decode_vec("cpnmuoj1e8").as_deref(), Some(&b"foobar"[..]));
+        assert_eq!(decode_vec(""), Some(Vec::new()));
+        assert_eq!(decode_vec("cpnmuoj1e"), None, "no byte count has 9 digits");
+        assert_eq!(decode_vec("cpnmuoj1e9"), None, "trailing bits set");
     }
 
     #[test]

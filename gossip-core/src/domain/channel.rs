@@ -1,14 +1,16 @@
-//! [`Channel`]: a set of members sharing streams, each with its [`StreamConfig`].
+//! [`Channel`]: an owner and members with roles sharing streams, each with
+//! its [`StreamConfig`].
 //!
 //! ```
-//! use gossip_core::{Channel, ChannelId, NodeId, StreamConfig, StreamId};
+//! use gossip_core::{Channel, ChannelId, ControlOp, NodeId, Role, StreamConfig, StreamId};
 //!
 //! let me = NodeId::from_seed("device-1");
-//! let mut channel = Channel::new(ChannelId::new("project-1")?, me.clone());
-//! channel.add_member(NodeId::from_seed("device-2"));
-//! assert!(channel.is_member(&me));
+//! let mut channel = Channel::new(ChannelId::derive(&me, "project-1")?, me.clone());
+//! assert!(channel.add_member(NodeId::from_seed("device-2"), Role::Writer));
+//! assert_eq!(channel.role(&me), Some(Role::Owner));
 //! let messages = StreamId::new("messages")?;
-//! channel.set_stream_config(messages.clone(), StreamConfig::default().max_payload_bytes(1024));
+//! let config = StreamConfig::default().max_payload_bytes(1024);
+//! channel.apply(&me, &ControlOp::SetStreamConfig { stream: messages.clone(), config });
 //! assert_eq!(channel.stream_config(&messages).max_payload_bytes, 1024);
 //! # Ok::<(), gossip_core::Error>(())
 //! ```
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     checkpoint::SignedHeader,
+    control::{ControlOp, ControlState, Permission, Role},
     ids::{ChannelId, StreamId},
     node_id::NodeId,
     retention::RetentionPolicy,
@@ -62,21 +65,27 @@ impl StreamConfig {
     }
 }
 
-/// A channel: its members and the configuration of its streams.
+/// A channel: its owner, members and roles, the configuration of its
+/// streams (all the fold of its control log, a [`ControlState`]), and the
+/// checkpoints proving what compaction removed.
 ///
-/// Only entries written by members are accepted, and a peer only learns of
-/// the channels it is a member of. Streams not configured explicitly use the
-/// channel's default [`StreamConfig`]. (What compaction removed, the per-author
-/// *base*, is kept by the store beside the entries, so that removing entries
-/// and raising the base are one atomic write; the channel keeps the signed
-/// [`checkpoint`](Self::checkpoint) that proves each base to peers.)
+/// Only entries written by writers are accepted, and a peer only learns of
+/// the channels it is a member of. A node changes a channel only by
+/// appending [`ControlOp`]s to its control log (through
+/// [`ChannelHandle`](crate::ChannelHandle)); [`apply`](Self::apply) builds
+/// a channel by hand, for tests and tools. (What compaction removed, the
+/// per-author *base*, is kept by the store beside the entries, so that
+/// removing entries and raising the base are one atomic write; the channel
+/// keeps the signed [`checkpoint`](Self::checkpoint) that proves each base
+/// to peers.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Channel {
     id: ChannelId,
-    members: BTreeSet<NodeId>,
-    default_stream: StreamConfig,
-    streams: BTreeMap<StreamId, StreamConfig>,
+    control: ControlState,
     checkpoints: BTreeMap<StreamId, BTreeMap<NodeId, SignedHeader>>,
+    /// Members that introduced this node (by invitation), trusted to sync
+    /// with before the control log has arrived to say they are members.
+    introducers: BTreeSet<NodeId>,
 }
 
 impl Channel {
@@ -85,11 +94,25 @@ impl Channel {
     pub fn new(id: ChannelId, owner: NodeId) -> Self {
         Self {
             id,
-            members: BTreeSet::from([owner]),
-            default_stream: StreamConfig::default(),
-            streams: BTreeMap::new(),
+            control: ControlState::genesis(owner),
             checkpoints: BTreeMap::new(),
+            introducers: BTreeSet::new(),
         }
+    }
+
+    /// Remembers `member` as having introduced this node: it is synced
+    /// with until the control log says it is not a member.
+    pub(crate) fn add_introducer(&mut self, member: NodeId) {
+        self.introducers.insert(member);
+    }
+
+    /// Whether to sync with `peer`: a member, or an introducer the control
+    /// log has not removed. A removed member is neither served nor pushed
+    /// to, and nothing it sends is taken.
+    #[must_use]
+    pub fn syncs_with(&self, peer: &NodeId) -> bool {
+        self.is_member(peer)
+            || (self.introducers.contains(peer) && self.control.cutoff(peer).is_none())
     }
 
     /// The channel's id.
@@ -98,47 +121,77 @@ impl Channel {
         &self.id
     }
 
-    /// Adds a member; returns whether it was new.
-    pub fn add_member(&mut self, member: NodeId) -> bool {
-        self.members.insert(member)
+    /// The channel's owner.
+    #[must_use]
+    pub fn owner(&self) -> &NodeId {
+        self.control.owner()
     }
 
-    /// Removes a member; returns whether it was one. Entries it already wrote stay.
-    pub fn remove_member(&mut self, member: &NodeId) -> bool {
-        self.members.remove(member)
+    /// Membership and settings: the fold of the control log.
+    #[must_use]
+    pub fn control(&self) -> &ControlState {
+        &self.control
     }
 
-    /// Whether `node` is a member.
+    /// Replaces membership and settings with a new fold of the control log.
+    pub(crate) fn set_control(&mut self, control: ControlState) {
+        self.control = control;
+    }
+
+    /// Applies one control operation by `author`, as the fold would; returns
+    /// whether it counted. For channels built by hand: a node's channels
+    /// change only through their replicated control log.
+    pub fn apply(&mut self, author: &NodeId, op: &ControlOp) -> bool {
+        self.control.apply(author, op)
+    }
+
+    /// Adds `member` with `role` on the owner's authority (see
+    /// [`apply`](Self::apply)); returns whether it counted.
+    pub fn add_member(&mut self, member: NodeId, role: Role) -> bool {
+        let owner = self.owner().clone();
+        self.apply(
+            &owner,
+            &ControlOp::AddMember {
+                member,
+                role,
+                label: String::new(),
+            },
+        )
+    }
+
+    /// Whether `node` is a member (of any role).
     #[must_use]
     pub fn is_member(&self, node: &NodeId) -> bool {
-        self.members.contains(node)
+        self.control.role(node).is_some()
     }
 
-    /// The members, in order.
+    /// `node`'s role, if it is a member.
+    #[must_use]
+    pub fn role(&self, node: &NodeId) -> Option<Role> {
+        self.control.role(node)
+    }
+
+    /// The members' ids, in order.
     pub fn members(&self) -> impl ExactSizeIterator<Item = &NodeId> + '_ {
-        self.members.iter()
+        self.control.members().map(|(id, _)| id)
+    }
+
+    /// Whether `author`'s entry `sequence` of `stream` may be kept.
+    #[must_use]
+    pub fn permission(&self, stream: &StreamId, author: &NodeId, sequence: u64) -> Permission {
+        self.control.permission(stream, author, sequence)
     }
 
     /// The configuration of `stream` (the channel default if not set).
     #[must_use]
     pub fn stream_config(&self, stream: &StreamId) -> &StreamConfig {
-        self.streams.get(stream).unwrap_or(&self.default_stream)
-    }
-
-    /// Sets the configuration of one stream.
-    pub fn set_stream_config(&mut self, stream: StreamId, config: StreamConfig) {
-        self.streams.insert(stream, config);
-    }
-
-    /// Sets the configuration used by streams not configured explicitly.
-    pub fn set_default_stream_config(&mut self, config: StreamConfig) {
-        self.default_stream = config;
+        self.control.stream_config(stream)
     }
 
     /// The default stream configuration.
     #[must_use]
     pub fn default_stream_config(&self) -> &StreamConfig {
-        &self.default_stream
+        self.control.default_stream_config()
     }
 
     /// The signed header of `author`'s last entry compacted away in
@@ -164,6 +217,6 @@ impl Channel {
 
     /// Streams configured explicitly, in order.
     pub fn configured_streams(&self) -> impl Iterator<Item = (&StreamId, &StreamConfig)> + '_ {
-        self.streams.iter()
+        self.control.configured_streams()
     }
 }

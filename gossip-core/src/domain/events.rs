@@ -54,6 +54,12 @@ pub enum DomainEvent {
         /// How many were stored.
         count: usize,
     },
+    /// A channel's membership or settings changed: its control log grew
+    /// (locally or from a peer) and folds to something new.
+    ChannelChanged {
+        /// The channel.
+        channel: ChannelId,
+    },
     /// Entries written by a non-member were rejected.
     NonMemberEntriesRejected {
         /// The channel.

@@ -52,6 +52,7 @@ use super::{
     buffer::{Buffered, OutOfOrderBuffer},
     channel::Channel,
     checkpoint::{BaseProof, SignedHeader},
+    control::Permission,
     entry::LogEntry,
     entry_proof::EntryHash,
     events::DomainEvent,
@@ -237,6 +238,11 @@ pub struct MergeOutcome {
     /// stored nor buffered; hold them (bounded) and merge them again once
     /// the clock has caught up.
     pub quarantined: Vec<LogEntry>,
+    /// Proven entries by authors the channel's control log has not heard
+    /// of (yet): neither stored nor buffered; hold them (bounded) and merge
+    /// them again once the control log changes (see
+    /// [`Permission::Unknown`](super::Permission::Unknown)).
+    pub pending: Vec<LogEntry>,
     /// The stream's version vector once the outcome is applied.
     pub version: VersionVector,
     /// Entries already held (or already buffered).
@@ -462,9 +468,20 @@ impl<'a> Merge<'a> {
             });
             return;
         }
-        if !self.input.channel.is_member(&entry.author) {
-            *self.non_members.entry(entry.author).or_default() += 1;
-            return;
+        match self
+            .input
+            .channel
+            .permission(self.input.stream, &entry.author, entry.sequence)
+        {
+            Permission::Allowed => {}
+            Permission::Unknown => {
+                self.out.pending.push(entry);
+                return;
+            }
+            Permission::Denied => {
+                *self.non_members.entry(entry.author).or_default() += 1;
+                return;
+            }
         }
         if let Some(drift) = self.input.max_drift_ms {
             let ahead = entry

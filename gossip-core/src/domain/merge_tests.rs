@@ -67,7 +67,7 @@ fn signed(author: &str, seq: u64, ts: u64, payload: &[u8]) -> LogEntry {
 fn channel(members: &[&str]) -> Channel {
     let mut c = Channel::new(ChannelId::new("c").unwrap(), node(members[0]));
     for m in &members[1..] {
-        c.add_member(node(m));
+        c.add_member(node(m), crate::domain::Role::Writer);
     }
     c
 }
@@ -147,17 +147,34 @@ impl Replica {
 }
 
 #[test]
-fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
+fn sequence_zero_oversized_and_non_writers_are_rejected_with_typed_errors() {
     let mut c = channel(&["a", "b"]);
-    c.set_default_stream_config(crate::domain::StreamConfig::default().max_payload_bytes(4));
+    let config = crate::domain::StreamConfig::default().max_payload_bytes(4);
+    c.apply(
+        &node("a"),
+        &crate::domain::ControlOp::SetDefaultStreamConfig { config },
+    );
+    // "r" may read only; "z" was removed after writing one entry.
+    c.add_member(node("r"), crate::domain::Role::Reader);
+    c.add_member(node("z"), crate::domain::Role::Writer);
+    let cutoff = crate::domain::Cutoff::from([(StreamId::new("s").unwrap(), 1)]);
+    c.apply(
+        &node("a"),
+        &crate::domain::ControlOp::RemoveMember {
+            member: node("z"),
+            cutoff,
+        },
+    );
     let mut r = Replica::new(c, BufferLimits::default());
     let outcome = r.deliver(vec![
         signed("a", 0, 1, b"x"),
         signed("a", 1, 1, b"too long"),
+        signed("r", 1, 1, b"x"),
         signed("z", 1, 1, b"x"),
         signed("z", 2, 2, b"x"),
+        signed("z", 3, 3, b"x"),
     ]);
-    assert!(outcome.accepted.is_empty() && r.stored.is_empty());
+    assert_eq!(r.stored.len(), 1, "z's entry within its cut-off stays");
     let rejected: Vec<&Error> = outcome.rejections().collect();
     assert!(matches!(
         rejected[0],
@@ -169,14 +186,31 @@ fn sequence_zero_oversized_and_non_members_are_rejected_with_typed_errors() {
     ));
     assert!(matches!(
         rejected[2],
+        Error::NonMember { author, count: 1, .. } if author == &node("r")
+    ));
+    assert!(matches!(
+        rejected[3],
         Error::NonMember { author, count: 2, .. } if author == &node("z")
     ));
-    // The rejection of a non-member's entries is also an event, typed as one.
+    // The rejection of a non-writer's entries is also an event, typed as one.
     let events: Vec<&DomainEvent> = outcome.events().collect();
     assert!(matches!(
         &events[..],
-        [DomainEvent::NonMemberEntriesRejected { author, count: 2, .. }] if author == &node("z")
+        [DomainEvent::NonMemberEntriesRejected { author, count: 1, .. }, DomainEvent::NonMemberEntriesRejected { count: 2, .. }]
+            if author == &node("r")
     ));
+}
+
+#[test]
+fn entries_of_authors_the_control_log_has_not_named_wait_pending() {
+    let mut r = Replica::new(channel(&["a"]), BufferLimits::default());
+    let outcome = r.deliver(log("n", 2));
+    assert!(r.stored.is_empty() && outcome.rejections().next().is_none());
+    assert_eq!(outcome.pending.len(), 2);
+    // Once the log names it a writer, the same entries are accepted.
+    r.channel.add_member(node("n"), crate::domain::Role::Writer);
+    let outcome = r.deliver(outcome.pending);
+    assert_eq!(outcome.accepted.len(), 2);
 }
 
 #[test]
@@ -304,7 +338,11 @@ fn proof(log: &[LogEntry], base: usize) -> BaseProof {
 
 fn keeping(members: &[&str], policy: crate::domain::RetentionPolicy) -> Channel {
     let mut c = channel(members);
-    c.set_default_stream_config(crate::domain::StreamConfig::default().retention(policy));
+    let config = crate::domain::StreamConfig::default().retention(policy);
+    c.apply(
+        &node(members[0]),
+        &crate::domain::ControlOp::SetDefaultStreamConfig { config },
+    );
     c
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod entry_runs;
 mod events;
 mod hlc;
 mod ids;
+mod invitation;
 mod materializer;
 mod merge;
 mod node_id;
@@ -34,6 +35,7 @@ pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};
 pub use hlc::{Hlc, HlcClock, MAX_PHYSICAL_MS};
 pub use ids::{ChannelId, StreamId, MAX_CHANNEL_NAME_LEN, MAX_ID_LEN};
+pub use invitation::{Invitation, INVITATION_PREFIX, MAX_INVITATION_ADDRESSES};
 pub use materializer::{Fold, Materialized, StateMaterializer};
 pub(crate) use merge::merge_hashed_entries;
 pub use merge::{

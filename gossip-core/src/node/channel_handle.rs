@@ -1,4 +1,5 @@
-//! [`ChannelHandle`]: one channel of a node (members, stream settings, streams).
+//! [`ChannelHandle`]: one channel of a node (members and roles, invitations,
+//! stream settings, streams).
 
 use super::{
     command::{ChannelChange, Command},
@@ -6,7 +7,7 @@ use super::{
     stream_handle::StreamHandle,
 };
 use crate::{
-    domain::{Channel, ChannelId, NodeId, StreamConfig, StreamId},
+    domain::{Channel, ChannelId, Invitation, Member, NodeId, Role, StreamConfig, StreamId},
     error::Error,
 };
 
@@ -35,26 +36,125 @@ impl ChannelHandle {
             .await
     }
 
-    /// Adds a member: its entries are accepted, and it may learn of the channel.
+    /// Adds `member` with `role` (or changes its role if it is a member):
+    /// an operation signed by this node, appended to the channel's control
+    /// log and replicated to every member. Once it arrives, members accept
+    /// the new member's entries (if it may write) and sync with it.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChannel`], [`Error::Store`].
-    pub async fn add_member(&self, member: NodeId) -> Result<(), Error> {
-        self.change(ChannelChange::AddMember(member))
+    /// [`Error::NotMember`] / [`Error::NotPermitted`] unless this node is an
+    /// admin or the owner; [`Error::InvalidConfig`] for the owner's key or
+    /// [`Role::Owner`]; [`Error::UnknownChannel`]; [`Error::Store`].
+    pub async fn add_member(&self, member: NodeId, role: Role) -> Result<(), Error> {
+        self.change(ChannelChange::AddMember(member, role, String::new()))
             .await
             .map(drop)
     }
 
-    /// Removes a member: entries it already wrote stay; new ones are rejected.
+    /// As [`add_member`](Self::add_member), with a human label for the
+    /// member ("Anna's phone"), at most [`MAX_LABEL_LEN`](crate::MAX_LABEL_LEN)
+    /// bytes.
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownChannel`], [`Error::Store`].
+    /// As [`add_member`](Self::add_member); [`Error::InvalidConfig`] for a
+    /// label too long.
+    pub async fn add_labelled_member(
+        &self,
+        member: NodeId,
+        role: Role,
+        label: &str,
+    ) -> Result<(), Error> {
+        if label.len() > crate::MAX_LABEL_LEN {
+            return Err(Error::InvalidConfig(format!(
+                "a member label must be at most {} bytes",
+                crate::MAX_LABEL_LEN
+            )));
+        }
+        self.change(ChannelChange::AddMember(member, role, label.to_owned()))
+            .await
+            .map(drop)
+    }
+
+    /// Removes `member`, everywhere: what it wrote up to now (as this node
+    /// holds it) stays valid on every replica; what it writes after is
+    /// rejected everywhere, and it is no longer served or pushed to.
+    /// Removing a non-member does nothing. A member may remove itself
+    /// (leave).
+    ///
+    /// # Errors
+    ///
+    /// As [`add_member`](Self::add_member).
     pub async fn remove_member(&self, member: &NodeId) -> Result<(), Error> {
         self.change(ChannelChange::RemoveMember(member.clone()))
             .await
             .map(drop)
+    }
+
+    /// Changes a member's role; a member that stops writing keeps what it
+    /// wrote up to now, as [`remove_member`](Self::remove_member) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_member`](Self::add_member); [`Error::InvalidConfig`] for a
+    /// key that is not a member.
+    pub async fn set_role(&self, member: &NodeId, role: Role) -> Result<(), Error> {
+        self.change(ChannelChange::ChangeRole(member.clone(), role))
+            .await
+            .map(drop)
+    }
+
+    /// The members, their roles and labels, in key order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChannel`] when the channel was deleted.
+    pub async fn members(&self) -> Result<Vec<(NodeId, Member)>, Error> {
+        let channel = self.info().await?;
+        Ok(channel
+            .control()
+            .members()
+            .map(|(id, member)| (id.clone(), member.clone()))
+            .collect())
+    }
+
+    /// Adds `member` with `role` (see [`add_member`](Self::add_member)) and
+    /// returns the invitation to show it (as text or a QR code): on the
+    /// invited device, [`Coordinator::join`] with it is enough to sync.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_member`](Self::add_member).
+    pub async fn invite(&self, member: NodeId, role: Role) -> Result<Invitation, Error> {
+        self.invite_at(member, role, Vec::new()).await
+    }
+
+    /// As [`invite`](Self::invite), telling the invited device how to reach
+    /// this node: transport addresses (`host:port` for TCP, a multiaddr
+    /// for libp2p), at most
+    /// [`MAX_INVITATION_ADDRESSES`](crate::MAX_INVITATION_ADDRESSES).
+    ///
+    /// # Errors
+    ///
+    /// As [`invite`](Self::invite); [`Error::InvalidInvitation`] with too
+    /// many addresses.
+    pub async fn invite_at(
+        &self,
+        member: NodeId,
+        role: Role,
+        addresses: Vec<String>,
+    ) -> Result<Invitation, Error> {
+        let channel = self.id.clone();
+        self.node
+            .request(|reply| Command::Invite {
+                channel,
+                member,
+                role,
+                addresses,
+                reply,
+            })
+            .await
     }
 
     /// The channel as it is now (members, stream configuration).
@@ -67,12 +167,16 @@ impl ChannelHandle {
         self.node.request(|r| Command::GetChannel(id, r)).await
     }
 
-    /// Sets one stream's configuration (retention, payload limit).
+    /// Sets one stream's configuration (retention, payload limit) on every
+    /// replica: an operation of the control log, like membership.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] when the payload limit does not fit the
-    /// transport's frames; [`Error::UnknownChannel`]; [`Error::Store`].
+    /// transport's frames; [`Error::ReservedStream`] for the control
+    /// stream; [`Error::NotMember`] / [`Error::NotPermitted`] unless this
+    /// node is an admin or the owner; [`Error::UnknownChannel`];
+    /// [`Error::Store`].
     pub async fn set_stream_config(
         &self,
         stream: StreamId,

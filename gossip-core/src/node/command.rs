@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::health::{Health, ResourceUsage};
 use crate::{
-    domain::{Channel, ChannelId, LogEntry, NodeId, StreamConfig, StreamId},
+    domain::{Channel, ChannelId, Invitation, LogEntry, NodeId, Role, StreamConfig, StreamId},
     error::Error,
     ports::PeerRecord,
 };
@@ -21,10 +21,13 @@ pub(crate) enum Lifecycle {
     Dispose,
 }
 
+/// A change to a channel, appended to its control log as a
+/// [`ControlOp`](crate::ControlOp).
 #[derive(Debug)]
 pub(crate) enum ChannelChange {
-    AddMember(NodeId),
+    AddMember(NodeId, Role, String),
     RemoveMember(NodeId),
+    ChangeRole(NodeId, Role),
     StreamConfig(StreamId, StreamConfig),
     DefaultStreamConfig(StreamConfig),
 }
@@ -34,7 +37,15 @@ pub(crate) enum Command {
     Lifecycle(Lifecycle, Reply<()>),
     AddPeer(PeerRecord, Reply<()>),
     RemovePeer(NodeId, Reply<()>),
-    CreateChannel(ChannelId, Reply<Channel>),
+    CreateChannel(String, Reply<Channel>),
+    Join(Invitation, Reply<Channel>),
+    Invite {
+        channel: ChannelId,
+        member: NodeId,
+        role: Role,
+        addresses: Vec<String>,
+        reply: Reply<Invitation>,
+    },
     DeleteChannel(ChannelId, Reply<()>),
     GetChannel(ChannelId, Reply<Channel>),
     ListChannels(Reply<Vec<ChannelId>>),

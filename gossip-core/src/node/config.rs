@@ -53,6 +53,10 @@ pub struct Config {
     /// Most entries held in quarantine (timestamps beyond
     /// `max_clock_drift`); more are dropped and reported. Default 1 000.
     pub quarantine_capacity: usize,
+    /// Most entries held pending: by authors a channel's control log has
+    /// not explained yet (its operations still on their way); more are
+    /// dropped and reported, and fetched again later. Default 10 000.
+    pub pending_capacity: usize,
     /// Seed of every random choice the node makes. Default 0.
     pub seed: u64,
     /// Most entries sent in answer to one delta request (the rest follow on
@@ -83,6 +87,7 @@ impl Default for Config {
             buffer: BufferLimits::default(),
             max_clock_drift: Duration::from_secs(60),
             quarantine_capacity: 1_000,
+            pending_capacity: 10_000,
             seed: 0,
             max_delta_entries: 4_096,
             max_delta_bytes: 4 * 1024 * 1024,
@@ -126,6 +131,8 @@ setters! {
     max_clock_drift: Duration,
     /// Sets [`Config::quarantine_capacity`].
     quarantine_capacity: usize,
+    /// Sets [`Config::pending_capacity`].
+    pending_capacity: usize,
     /// Sets [`Config::seed`].
     seed: u64,
     /// Sets [`Config::max_delta_entries`].
@@ -176,6 +183,7 @@ impl Config {
             ("buffer.per_author", self.buffer.per_author),
             ("buffer.total", self.buffer.total),
             ("quarantine_capacity", self.quarantine_capacity),
+            ("pending_capacity", self.pending_capacity),
             (
                 "inbound_budget.bytes_per_second",
                 usize::try_from(self.inbound_budget.bytes_per_second).unwrap_or(usize::MAX),

@@ -14,7 +14,7 @@ use super::{
     subscription::{Feeds, Subscription},
 };
 use crate::{
-    domain::{ChannelId, DomainEvent, NodeId, SyncError},
+    domain::{ChannelId, DomainEvent, Invitation, NodeId, SyncError},
     error::Error,
     identity::Identity,
     ports::{DynStore, PeerRecord},
@@ -24,12 +24,12 @@ use crate::{
 ///
 /// ```
 /// # async fn demo(node: gossip_core::Coordinator) -> Result<(), gossip_core::Error> {
-/// use gossip_core::{ChannelId, NodeId, StreamId};
+/// use gossip_core::{NodeId, Role, StreamId};
 ///
 /// node.add_peer(NodeId::from_seed("device-2")).await?;
 /// node.start().await?;
-/// let channel = node.create_channel(ChannelId::new("project-1")?).await?;
-/// channel.add_member(NodeId::from_seed("device-2")).await?;
+/// let channel = node.create_channel("project-1").await?;
+/// channel.add_member(NodeId::from_seed("device-2"), Role::Writer).await?;
 /// let stream = channel.stream(StreamId::new("messages")?).await?;
 /// stream.append(b"hello".to_vec()).await?;
 /// # Ok(()) }
@@ -182,15 +182,46 @@ impl Coordinator {
         self.request(|r| Command::RemovePeer(peer, r)).await
     }
 
-    /// Creates a channel with this node as its only member, or opens it if it exists.
+    /// Creates the channel this node owns under `name`, or opens it if it
+    /// exists. Its id is derived from this node's key and the name
+    /// ([`ChannelId::derive`]), so no other node can own a channel with the
+    /// same id; this node is its only member until it adds others.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidId`] for a bad name; [`Error::Store`] when it cannot
+    /// be saved.
+    pub async fn create_channel(&self, name: &str) -> Result<ChannelHandle, Error> {
+        let name = name.to_owned();
+        let channel = self.request(|r| Command::CreateChannel(name, r)).await?;
+        Ok(ChannelHandle::new(self.clone(), channel.id().clone()))
+    }
+
+    /// Joins the channel of `invitation`: the inviter becomes a peer, and
+    /// the channel's control log, then its data, sync from it (once an
+    /// admin has added this node's key, which
+    /// [`ChannelHandle::invite`] does). Joining a channel held already
+    /// changes nothing but the peer.
+    ///
+    /// ```
+    /// # async fn demo(laptop: gossip_core::Coordinator, phone: gossip_core::Coordinator) -> Result<(), gossip_core::Error> {
+    /// use gossip_core::Role;
+    ///
+    /// let list = laptop.create_channel("groceries").await?;
+    /// let invitation = list.invite(phone.local_id().clone(), Role::Writer).await?;
+    /// // Shown as text or a QR code, typed or scanned on the phone:
+    /// let joined = phone.join(&invitation.to_string().parse()?).await?;
+    /// assert_eq!(joined.id(), list.id());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
     /// [`Error::Store`] when it cannot be saved.
-    pub async fn create_channel(&self, id: ChannelId) -> Result<ChannelHandle, Error> {
-        let id2 = id.clone();
-        self.request(|r| Command::CreateChannel(id2, r)).await?;
-        Ok(ChannelHandle::new(self.clone(), id))
+    pub async fn join(&self, invitation: &Invitation) -> Result<ChannelHandle, Error> {
+        let invitation = invitation.clone();
+        let channel = self.request(|r| Command::Join(invitation, r)).await?;
+        Ok(ChannelHandle::new(self.clone(), channel.id().clone()))
     }
 
     /// Opens an existing channel.

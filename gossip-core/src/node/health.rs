@@ -43,6 +43,9 @@ pub struct Health {
     /// Entries held in quarantine: stamped further in the future than the
     /// allowed clock drift (a peer's clock is wrong, or it lies).
     pub quarantined_entries: usize,
+    /// Entries held pending: by authors a channel's control log has not
+    /// explained yet (the operation adding them is still on its way).
+    pub pending_entries: usize,
     /// Proofs that authors signed two histories, the first per channel,
     /// stream and author (bounded): those authors are faulty or their key
     /// is compromised. Nothing of a fork is applied.

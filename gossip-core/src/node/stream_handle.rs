@@ -48,7 +48,8 @@ impl StreamHandle {
     /// # Errors
     ///
     /// [`Error::PayloadTooLarge`] (nothing written), [`Error::UnknownChannel`],
-    /// [`Error::NotMember`], [`Error::Store`].
+    /// [`Error::NotMember`], [`Error::NotPermitted`] for a reader,
+    /// [`Error::ReservedStream`] for the control stream, [`Error::Store`].
     pub async fn append(&self, payload: impl Into<Bytes>) -> Result<LogEntry, Error> {
         let mut entries = self.append_batch(vec![payload.into()]).await?;
         entries.pop().ok_or(Error::NodeStopped)
@@ -60,6 +61,9 @@ impl StreamHandle {
     ///
     /// As [`append`](Self::append); nothing is written on error.
     pub async fn append_batch(&self, payloads: Vec<Bytes>) -> Result<Vec<LogEntry>, Error> {
+        if self.stream.is_control() {
+            return Err(Error::ReservedStream(self.stream.clone()));
+        }
         let (channel, stream) = (self.channel.clone(), self.stream.clone());
         self.node
             .request(|reply| Command::Append {

@@ -19,9 +19,9 @@
 //! use std::collections::BTreeMap;
 //!
 //! let (a, b) = (NodeId::from_seed("a"), NodeId::from_seed("b"));
-//! let id = ChannelId::new("c")?;
+//! let id = ChannelId::derive(&a, "c")?;
 //! let mut channel = Channel::new(id.clone(), a.clone());
-//! channel.add_member(b.clone());
+//! channel.add_member(b.clone(), gossip_core::Role::Writer);
 //! let channels = BTreeMap::from([(id.clone(), channel)]);
 //!
 //! let mut held_by_a = ReplicaIndex::default();
@@ -186,7 +186,7 @@ impl AntiEntropy {
     ) -> Option<DigestRequest> {
         let summaries: Vec<ChannelSummary> = channels
             .values()
-            .filter(|c| c.is_member(peer))
+            .filter(|c| c.syncs_with(peer))
             .map(|c| ChannelSummary {
                 channel: c.id().clone(),
                 hash: index.digest(c.id()).hash(),
@@ -215,7 +215,7 @@ impl AntiEntropy {
         let digests: Vec<ChannelDigest> = request
             .channels
             .iter()
-            .filter(|s| channels.get(&s.channel).is_some_and(|c| c.is_member(from)))
+            .filter(|s| channels.get(&s.channel).is_some_and(|c| c.syncs_with(from)))
             .map(|s| (s, index.digest(&s.channel)))
             .filter(|(s, digest)| digest.hash() != s.hash)
             .map(|(_, digest)| digest)
@@ -240,7 +240,7 @@ impl AntiEntropy {
             let Some(channel) = channels.get(&remote.channel) else {
                 continue;
             };
-            if !channel.is_member(from) {
+            if !channel.syncs_with(from) {
                 continue;
             }
             for theirs in &remote.streams {
@@ -283,7 +283,7 @@ impl AntiEntropy {
     ) -> Vec<DeltaPlan> {
         wants
             .iter()
-            .filter(|w| channels.get(&w.channel).is_some_and(|c| c.is_member(from)))
+            .filter(|w| channels.get(&w.channel).is_some_and(|c| c.syncs_with(from)))
             .filter_map(|w| plan_for(index, &w.channel, &w.stream, &w.have))
             .collect()
     }
@@ -345,7 +345,7 @@ mod tests {
         let cid = ChannelId::new("c").unwrap();
         let mut channel = Channel::new(cid.clone(), id(members[0]));
         for m in &members[1..] {
-            channel.add_member(id(m));
+            channel.add_member(id(m), crate::domain::Role::Writer);
         }
         World {
             channels: BTreeMap::from([(cid.clone(), channel)]),

@@ -12,8 +12,8 @@
 //! use gossip_core::{raw::SeededRng, Channel, ChannelId, NodeId};
 //!
 //! let me = NodeId::from_seed("a");
-//! let mut channel = Channel::new(ChannelId::new("c")?, me.clone());
-//! channel.add_member(NodeId::from_seed("b"));
+//! let mut channel = Channel::new(ChannelId::derive(&me, "c")?, me.clone());
+//! channel.add_member(NodeId::from_seed("b"), gossip_core::Role::Writer);
 //! let mut push = EagerPush::new(4, SeededRng::new(7));
 //! let targets = push.targets(&channel, &me, None, |_| true);
 //! assert_eq!(targets, vec![NodeId::from_seed("b")]);
@@ -81,7 +81,7 @@ mod tests {
         let ids: Vec<NodeId> = (0..n).map(|i| NodeId::from_seed(format!("n{i}"))).collect();
         let mut c = Channel::new(ChannelId::new("c").unwrap(), ids[0].clone());
         for id in &ids[1..] {
-            c.add_member(id.clone());
+            c.add_member(id.clone(), crate::domain::Role::Writer);
         }
         (c, ids)
     }

@@ -4,10 +4,10 @@ use tracing::Instrument;
 
 use super::{event_loop::Flow, Driver};
 use crate::{
-    domain::{Channel, ChannelId, NodeId},
+    domain::{ChannelId, NodeId},
     error::Error,
     node::{
-        command::{ChannelChange, Command, Lifecycle},
+        command::{Command, Lifecycle},
         health::{Health, NodeState, PeerHealth, ResourceUsage},
     },
     ports::PeerRecord,
@@ -30,26 +30,32 @@ impl Driver {
             Command::RemovePeer(peer, reply) => {
                 let _ = reply.send(self.remove_peer(&peer).await);
             }
-            Command::CreateChannel(id, reply) => {
-                let _ = reply.send(self.create_channel(id).await);
+            Command::CreateChannel(name, reply) => {
+                let _ = reply.send(self.create_channel(&name).await);
+            }
+            Command::Join(invitation, reply) => {
+                let _ = reply.send(self.join(invitation).await);
+            }
+            Command::Invite {
+                channel,
+                member,
+                role,
+                addresses,
+                reply,
+            } => {
+                let _ = reply.send(self.invite(&channel, member, role, addresses).await);
             }
             Command::DeleteChannel(id, reply) => {
                 let _ = reply.send(self.delete_channel(&id).await);
             }
             Command::GetChannel(id, reply) => {
-                let result = self
-                    .replica
-                    .channels
-                    .get(&id)
-                    .cloned()
-                    .ok_or(Error::UnknownChannel(id));
-                let _ = reply.send(result);
+                let _ = reply.send(self.channel(&id));
             }
             Command::ListChannels(reply) => {
                 let _ = reply.send(Ok(self.replica.channels.keys().cloned().collect()));
             }
             Command::UpdateChannel(id, change, reply) => {
-                let _ = reply.send(self.update_channel(&id, change).await);
+                let _ = reply.send(self.change_channel(&id, change).await);
             }
             Command::Append {
                 channel,
@@ -91,7 +97,7 @@ impl Driver {
         Flow::Continue
     }
 
-    async fn add_peer(&mut self, record: PeerRecord) -> Result<(), Error> {
+    pub(super) async fn add_peer(&mut self, record: PeerRecord) -> Result<(), Error> {
         if record.id == self.local {
             return Err(Error::InvalidConfig("a node cannot be its own peer".into()));
         }
@@ -112,56 +118,10 @@ impl Driver {
         Ok(())
     }
 
-    async fn create_channel(&mut self, id: ChannelId) -> Result<Channel, Error> {
-        if let Some(existing) = self.replica.channels.get(&id) {
-            return Ok(existing.clone());
-        }
-        let mut channel = Channel::new(id.clone(), self.local.clone());
-        let mut defaults = channel.default_stream_config().clone();
-        defaults.max_payload_bytes = self.config.max_payload_bytes;
-        channel.set_default_stream_config(defaults);
-        self.store.save_channel(&channel).await?;
-        self.replica.index.add_channel(&id);
-        self.replica.channels.insert(id, channel.clone());
-        Ok(channel)
-    }
-
     async fn delete_channel(&mut self, id: &ChannelId) -> Result<(), Error> {
         self.store.delete_channel(id).await?;
         self.replica.remove_channel(id);
         Ok(())
-    }
-
-    pub(super) async fn update_channel(
-        &mut self,
-        id: &ChannelId,
-        change: ChannelChange,
-    ) -> Result<Channel, Error> {
-        let mut channel = self
-            .replica
-            .channels
-            .get(id)
-            .cloned()
-            .ok_or_else(|| Error::UnknownChannel(id.clone()))?;
-        match change {
-            ChannelChange::AddMember(node) => {
-                channel.add_member(node);
-            }
-            ChannelChange::RemoveMember(node) => {
-                channel.remove_member(&node);
-            }
-            ChannelChange::StreamConfig(stream, config) => {
-                self.link.check_payload_fits(config.max_payload_bytes)?;
-                channel.set_stream_config(stream, config);
-            }
-            ChannelChange::DefaultStreamConfig(config) => {
-                self.link.check_payload_fits(config.max_payload_bytes)?;
-                channel.set_default_stream_config(config);
-            }
-        }
-        self.store.save_channel(&channel).await?;
-        self.replica.channels.insert(id.clone(), channel.clone());
-        Ok(channel)
     }
 
     pub(super) fn health(&self) -> Health {
@@ -180,6 +140,7 @@ impl Driver {
             peers,
             buffered_entries: self.replica.buffer.len(),
             quarantined_entries: self.replica.quarantine.len(),
+            pending_entries: self.replica.pending.len(),
             equivocations: self.replica.equivocations.values().cloned().collect(),
             stats: self.stats,
         }
@@ -210,8 +171,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        domain::StreamConfig,
-        node::driver::fixture::{node, Fixture},
+        domain::{Role, StreamConfig, StreamId},
+        node::{
+            command::ChannelChange,
+            driver::fixture::{node, Fixture},
+        },
         ports::Store,
     };
 
@@ -237,30 +201,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn channels_are_created_once_updated_and_deleted() {
+    async fn channels_are_created_once_changed_through_the_control_log_and_deleted() {
         let mut f = Fixture::new(&[]).await;
-        let id = ChannelId::new("d").unwrap();
-        let created = f.driver.create_channel(id.clone()).await.unwrap();
-        assert_eq!(
-            created.default_stream_config().max_payload_bytes,
-            f.driver.config.max_payload_bytes
-        );
+        let created = f.driver.create_channel("d").await.unwrap();
+        let id = created.id().clone();
+        assert!(id.is_owned_by(&node("a")));
+        assert_eq!(created.role(&node("a")), Some(Role::Owner));
         // Creating it again opens it.
-        let mut changed = f.driver.create_channel(id.clone()).await.unwrap();
-        assert_eq!(changed, created);
+        assert_eq!(f.driver.create_channel("d").await.unwrap(), created);
         let updated = f
             .driver
-            .update_channel(&id, ChannelChange::AddMember(node("b")))
+            .change_channel(
+                &id,
+                ChannelChange::AddMember(node("b"), Role::Writer, "b".into()),
+            )
             .await
             .unwrap();
-        changed.add_member(node("b"));
-        assert_eq!(updated, changed);
+        assert_eq!(updated.role(&node("b")), Some(Role::Writer));
+        // The change is an entry of the control stream, and the saved
+        // channel its fold.
+        let control = f.store.version(&id, &StreamId::control()).await.unwrap();
+        assert_eq!(control.get(&node("a")), 1);
         assert!(f.store.load_channels().await.unwrap().contains(&updated));
+        // Adding it again changes nothing; with another role, the role.
+        f.driver
+            .change_channel(
+                &id,
+                ChannelChange::AddMember(node("b"), Role::Writer, String::new()),
+            )
+            .await
+            .unwrap();
+        let reader = f
+            .driver
+            .change_channel(
+                &id,
+                ChannelChange::AddMember(node("b"), Role::Reader, String::new()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reader.role(&node("b")), Some(Role::Reader));
+        let control = f.store.version(&id, &StreamId::control()).await.unwrap();
+        assert_eq!(control.get(&node("a")), 2);
 
         f.driver.delete_channel(&id).await.unwrap();
         let err = f
             .driver
-            .update_channel(
+            .change_channel(
                 &id,
                 ChannelChange::DefaultStreamConfig(StreamConfig::default()),
             )

@@ -79,6 +79,7 @@ impl Driver {
                     Flow::Continue
                 }
             };
+            self.release_pending().await;
             self.flush_swim().await;
             if flow == Flow::Exit {
                 break;

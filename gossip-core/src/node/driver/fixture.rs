@@ -215,7 +215,8 @@ impl Store for TestStore {
 }
 
 /// A driver over a [`TestStore`] and a manual clock, for the driver's unit
-/// tests: node `a`, offline, with channel `c` (stream `s`) already created.
+/// tests: node `a`, offline, with its channel `c` (stream `s`) already
+/// created and its other members added as writers.
 pub(crate) struct Fixture {
     pub(crate) driver: super::Driver,
     pub(crate) store: std::sync::Arc<TestStore>,
@@ -241,19 +242,10 @@ impl Fixture {
     pub(crate) async fn with_config(others: &[&str], config: crate::node::config::Config) -> Self {
         use std::sync::Arc;
         let store = Arc::new(TestStore::default());
-        let channel = ChannelId::new("c").unwrap_or_else(|e| panic!("{e}"));
-        let mut c = Channel::new(channel.clone(), node("a"));
-        for other in others {
-            c.add_member(node(other));
-        }
-        store
-            .save_channel(&c)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         let clock = crate::ports::ManualClock::new(1_000_000);
         let feeds = Arc::new(crate::node::subscription::Feeds::new(64));
         let (events, errors) = (feeds.events(), feeds.errors());
-        let driver = super::Driver::load(
+        let mut driver = super::Driver::load(
             crate::Identity::from_seed("a"),
             config,
             store.clone(),
@@ -263,7 +255,24 @@ impl Fixture {
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        Self {
+        let channel = driver
+            .create_channel("c")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id()
+            .clone();
+        for other in others {
+            let add = crate::node::command::ChannelChange::AddMember(
+                node(other),
+                crate::domain::Role::Writer,
+                String::new(),
+            );
+            driver
+                .change_channel(&channel, add)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut fixture = Self {
             driver,
             store,
             clock,
@@ -271,7 +280,12 @@ impl Fixture {
             stream: StreamId::new("s").unwrap_or_else(|e| panic!("{e}")),
             events,
             errors,
-        }
+        };
+        // What setting the channel up did is not the tests' business.
+        fixture.events();
+        fixture.errors();
+        fixture.driver.stats = crate::node::health::NodeStats::default();
+        fixture
     }
 
     /// Entries `first..=last` of `author`'s signed log in the fixture's

@@ -10,11 +10,20 @@ use super::{replica::Quarantined, Driver};
 use crate::{
     domain::{
         duplicate_ranges, merge_hashed_entries, run_ends, BaseProof, ChannelId, DomainEvent,
-        EntryHash, HeldEntries, LogEntry, MergeInput, MergeOutput, NodeId, SignedHeader, StreamId,
-        VersionVector, MAX_SEQUENCE,
+        EntryHash, HeldEntries, LogEntry, MergeInput, MergeOutput, NodeId, Role, SignedHeader,
+        StreamId, VersionVector, MAX_SEQUENCE,
     },
     error::Error,
 };
+
+/// Where received entries that cannot be merged yet wait.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    /// Stamped beyond the allowed clock drift.
+    Quarantine,
+    /// By authors the control log has not explained yet.
+    Pending,
+}
 
 /// Where entries being committed come from.
 #[derive(Debug, Clone, Copy)]
@@ -63,11 +72,23 @@ impl Driver {
             .channels
             .get(channel_id)
             .ok_or_else(|| Error::UnknownChannel(channel_id.clone()))?;
-        if !channel.is_member(&self.local) {
-            return Err(Error::NotMember {
-                channel: channel_id.clone(),
-                node: self.local.clone(),
-            });
+        match channel.role(&self.local) {
+            None => {
+                return Err(Error::NotMember {
+                    channel: channel_id.clone(),
+                    node: self.local.clone(),
+                })
+            }
+            Some(role) if !role.may_write() && !stream.is_control() => {
+                return Err(Error::NotPermitted {
+                    channel: channel_id.clone(),
+                    node: self.local.clone(),
+                    role,
+                    needed: Role::Writer,
+                    action: "append",
+                })
+            }
+            Some(_) => {}
         }
         let limit = channel.stream_config(stream).max_payload_bytes;
         if let Some(p) = payloads.iter().find(|p| p.len() > limit) {
@@ -193,7 +214,7 @@ impl Driver {
         let Some(channel) = self.replica.channels.get(channel_id) else {
             return Vec::new();
         };
-        if let Some(sender) = from.filter(|f| !channel.is_member(f)) {
+        if let Some(sender) = from.filter(|f| !channel.syncs_with(f)) {
             self.report(
                 Error::NonMember {
                     channel: channel_id.clone(),
@@ -230,7 +251,9 @@ impl Driver {
         let mut outcome = merge_hashed_entries(buffer, &input, &held, entries, hashes);
         if let Some(from) = from {
             let quarantined = std::mem::take(&mut outcome.quarantined);
-            self.quarantine(channel_id, stream, from, quarantined);
+            self.hold(Held::Quarantine, channel_id, stream, from, quarantined);
+            let pending = std::mem::take(&mut outcome.pending);
+            self.hold(Held::Pending, channel_id, stream, from, pending);
         }
         let changes_store = outcome.changes_store();
         for output in outcome.outputs {
@@ -300,19 +323,28 @@ impl Driver {
         }
     }
 
-    /// Holds `entries` from `from` in quarantine until the clock catches up
-    /// with them; what does not fit is dropped and reported.
-    fn quarantine(
+    /// Holds `entries` from `from` in quarantine (until the clock catches
+    /// up with them) or pending (until the control log explains their
+    /// authors); what does not fit is dropped and reported.
+    fn hold(
         &mut self,
+        area: Held,
         channel: &ChannelId,
         stream: &StreamId,
         from: &NodeId,
         entries: Vec<LogEntry>,
     ) {
+        let (held, capacity) = match area {
+            Held::Quarantine => (
+                &mut self.replica.quarantine,
+                self.config.quarantine_capacity,
+            ),
+            Held::Pending => (&mut self.replica.pending, self.config.pending_capacity),
+        };
         let mut dropped: BTreeMap<NodeId, usize> = BTreeMap::new();
         for entry in entries {
-            if self.replica.quarantine.len() < self.config.quarantine_capacity {
-                self.replica.quarantine.push(Quarantined {
+            if held.len() < capacity {
+                held.push(Quarantined {
                     channel: channel.clone(),
                     stream: stream.clone(),
                     from: from.clone(),
@@ -349,8 +381,14 @@ impl Driver {
             .drain(..)
             .partition(|q| q.entry.timestamp.physical_ms() <= horizon);
         self.replica.quarantine = waiting;
+        self.merge_again(ready).await;
+    }
+
+    /// Merges held entries again, grouped by channel, stream and sender, as
+    /// if their senders sent them now.
+    pub(super) async fn merge_again(&mut self, held: Vec<Quarantined>) {
         let mut groups: BTreeMap<(ChannelId, StreamId, NodeId), Vec<LogEntry>> = BTreeMap::new();
-        for q in ready {
+        for q in held {
             groups
                 .entry((q.channel, q.stream, q.from))
                 .or_default()
@@ -416,6 +454,10 @@ impl Driver {
         self.replica.index.set(channel, stream, version, base);
         self.replica
             .note_own(&self.local, channel, stream, &entries);
+        if stream.is_control() && !entries.is_empty() {
+            // Before the push: new members are pushed to at once.
+            self.refold_control(channel).await;
+        }
         let count = entries.len();
         let event = match origin {
             Origin::Local => {
@@ -618,15 +660,19 @@ mod tests {
 
     #[tokio::test]
     async fn the_merge_rules_outputs_are_forwarded_as_they_are() {
-        let mut f = Fixture::new(&["b"]).await;
+        let mut f = Fixture::new(&["b", "w"]).await;
         let (c, s) = (f.channel.clone(), f.stream.clone());
+        let remove = crate::node::command::ChannelChange::RemoveMember(node("w"));
+        f.driver.change_channel(&c, remove).await.unwrap();
+        f.events();
         let from = node("b");
         let origin = Origin::Peer {
             from: &from,
             forward: false,
         };
-        // Entries written by a non-member, relayed by a member.
-        let relayed = f.entries("z", 1..=3, 10);
+        // Entries written by a removed member after its cut-off (it had
+        // written nothing), relayed by a member.
+        let relayed = f.entries("w", 1..=3, 10);
         assert!(f
             .driver
             .merge(origin, &c, &s, relayed, Vec::new(), Vec::new())
@@ -637,14 +683,41 @@ mod tests {
             [DomainEvent::NonMemberEntriesRejected {
                 channel: c.clone(),
                 stream: s,
-                author: node("z"),
+                author: node("w"),
                 count: 3
             }]
         );
         assert!(matches!(
             &f.errors()[..],
-            [Error::NonMember { author, count: 3, .. }] if author == &node("z")
+            [Error::NonMember { author, count: 3, .. }] if author == &node("w")
         ));
+    }
+
+    #[tokio::test]
+    async fn entries_of_an_unnamed_author_wait_until_the_control_log_names_it() {
+        let mut f = Fixture::new(&["b"]).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let from = node("b");
+        let origin = Origin::Peer {
+            from: &from,
+            forward: false,
+        };
+        let early = f.entries("n", 1..=2, 10);
+        assert!(f
+            .driver
+            .merge(origin, &c, &s, early, Vec::new(), Vec::new())
+            .await
+            .is_empty());
+        assert_eq!(f.driver.health().pending_entries, 2);
+        assert!(f.errors().is_empty(), "waiting is not an error");
+        // The operation adding "n" arrives: the pending entries are merged.
+        let add =
+            crate::node::command::ChannelChange::AddMember(node("n"), Role::Writer, String::new());
+        f.driver.change_channel(&c, add).await.unwrap();
+        f.driver.release_pending().await;
+        assert_eq!(f.driver.health().pending_entries, 0);
+        assert_eq!(f.store.version(&c, &s).await.unwrap().get(&node("n")), 2);
+        assert!(f.errors().is_empty());
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ mod fixture;
 mod ingest;
 mod lifecycle;
 mod link;
+mod membership;
 mod peers;
 mod replica;
 mod replication;

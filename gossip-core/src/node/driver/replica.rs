@@ -1,11 +1,11 @@
 //! [`Replica`]: what the node holds — channels, each stream's version and
 //! base, entries waiting for their predecessors, and the hybrid clock.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::{
     domain::{
-        Channel, ChannelId, EntryHash, EquivocationProof, HlcClock, LogEntry, NodeId,
+        Channel, ChannelId, ControlState, EntryHash, EquivocationProof, HlcClock, LogEntry, NodeId,
         OutOfOrderBuffer, StreamId,
     },
     error::Error,
@@ -32,6 +32,36 @@ pub(crate) struct Replica {
     /// order, waiting for the clock to catch up (bounded by
     /// [`Config::quarantine_capacity`]).
     pub(crate) quarantine: Vec<Quarantined>,
+    /// Proven entries by authors the control log has not explained yet,
+    /// waiting for it to change (bounded by
+    /// [`Config::pending_capacity`]).
+    pub(crate) pending: Vec<Quarantined>,
+    /// Channels whose control log changed since their pending entries were
+    /// last merged again.
+    pub(crate) control_changed: BTreeSet<ChannelId>,
+}
+
+/// Every entry of one stream, in read order.
+///
+/// # Errors
+///
+/// [`Error::Store`] when a page cannot be read.
+pub(crate) async fn read_stream(
+    store: &dyn Store,
+    channel: &ChannelId,
+    stream: &StreamId,
+) -> Result<Vec<LogEntry>, Error> {
+    const PAGE: usize = 1_024;
+    let mut entries: Vec<LogEntry> = Vec::new();
+    loop {
+        let after = entries.last().map(LogEntry::key);
+        let page = store.read(channel, stream, after.as_ref(), PAGE).await?;
+        let full = page.len() == PAGE;
+        entries.extend(page);
+        if !full {
+            return Ok(entries);
+        }
+    }
 }
 
 /// An entry held in quarantine, with where it came from.
@@ -59,6 +89,8 @@ impl Replica {
             own_heads: HashMap::new(),
             equivocations: BTreeMap::new(),
             quarantine: Vec::new(),
+            pending: Vec::new(),
+            control_changed: BTreeSet::new(),
         }
     }
 
@@ -139,6 +171,11 @@ impl Replica {
                 }
                 replica.index.set(&id, &stream, version, base);
             }
+            // The saved channel is a cache of the control log's fold: a
+            // crash between the two writes leaves the log right.
+            let mut channel = channel;
+            let control = read_stream(store, &id, &StreamId::control()).await?;
+            channel.set_control(ControlState::fold(channel.owner().clone(), &control));
             replica.channels.insert(id, channel);
         }
         Ok(replica)
@@ -148,6 +185,8 @@ impl Replica {
     pub(crate) fn remove_channel(&mut self, id: &ChannelId) {
         self.channels.remove(id);
         self.quarantine.retain(|q| q.channel != *id);
+        self.pending.retain(|q| q.channel != *id);
+        self.control_changed.remove(id);
         self.index.remove_channel(id);
         self.buffer.forget_channel(id);
     }

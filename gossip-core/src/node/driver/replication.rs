@@ -49,7 +49,7 @@ impl Driver {
             .ids()
             .into_iter()
             .filter(|p| self.engines.reachable(p))
-            .filter(|p| self.replica.channels.values().any(|c| c.is_member(p)))
+            .filter(|p| self.replica.channels.values().any(|c| c.syncs_with(p)))
             .collect();
         self.engines.anti_entropy.choose_peer(&candidates).cloned()
     }

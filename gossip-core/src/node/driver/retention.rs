@@ -130,7 +130,7 @@ mod tests {
         let config =
             StreamConfig::default().retention(RetentionPolicy::CountBased { max_per_author: 1 });
         f.driver
-            .update_channel(&c, ChannelChange::StreamConfig(s, config))
+            .change_channel(&c, ChannelChange::StreamConfig(s, config))
             .await
             .unwrap();
         f
