@@ -1,13 +1,18 @@
 //! Building benchmark clusters: N nodes over a chosen transport, store and
 //! middleware stack, all peers of each other and members of one channel.
 
-use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use clap::ValueEnum;
 use gossip_core::{
-    ChannelId, Config, Coordinator, DynStore, Identity, LogEntry, NodeId, StreamHandle, StreamId,
-    Transport,
+    ChannelId, Config, Coordinator, DynStore, Identity, Invitation, LogEntry, NodeId, Role,
+    StreamHandle, StreamId, Transport,
 };
 use gossip_middleware::{Compression, Encryption, NetworkKey};
 use gossip_store_memory::MemoryStore;
@@ -78,9 +83,9 @@ pub(crate) fn node_id(i: usize) -> Res<NodeId> {
     Ok(identity(i).node_id().clone())
 }
 
-/// The benchmark's channel.
+/// The benchmark's channel, owned by node 0.
 pub(crate) fn channel_id() -> Res<ChannelId> {
-    Ok(ChannelId::new("bench")?)
+    Ok(ChannelId::derive(&node_id(0)?, "bench")?)
 }
 
 /// The benchmark's stream.
@@ -239,12 +244,33 @@ pub(crate) async fn node(
     for peer in all.iter().filter(|p| *p != id) {
         node.add_peer(peer.clone()).await?;
     }
-    let channel = node.create_channel(channel_id()?).await?;
-    for member in all {
-        channel.add_member(member.clone()).await?;
+    // Node 0 owns the channel and adds the others; they join it and learn
+    // their membership from its control log.
+    let owner = node_id(0)?;
+    if *id == owner {
+        let channel = node.create_channel(channel_id()?.name()).await?;
+        for member in all.iter().filter(|m| **m != owner) {
+            channel.add_member(member.clone(), Role::Writer).await?;
+        }
+    } else {
+        let invitation = Invitation::new(channel_id()?, owner.clone(), owner, Vec::new())?;
+        node.join(&invitation).await?;
     }
     node.start().await?;
     Ok(node)
+}
+
+/// Waits until `node` knows itself a member of the benchmark's channel.
+pub(crate) async fn await_membership(node: &Coordinator, limit: Duration) -> Res<()> {
+    let start = Instant::now();
+    let channel = node.channel(channel_id()?).await?;
+    while channel.info().await?.role(node.local_id()).is_none() {
+        if start.elapsed() > limit {
+            return Err(format!("{} never learned it is a member", node.local_id()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
 }
 
 /// What a cluster is made of.
@@ -290,6 +316,9 @@ impl Cluster {
             let store = store(spec.store, dir.path(), me.node_id()).await?;
             let t = wrap(spec.stack, t, &wire, &logical);
             nodes.push(node(me, &ids, store, t, &spec.config, 1 + i as u64).await?);
+        }
+        for node in &nodes {
+            await_membership(node, Duration::from_secs(60)).await?;
         }
         Ok(Self {
             nodes,

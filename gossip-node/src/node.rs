@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use gossip::{
     layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, Identity,
-    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, SqliteStore, TcpConfig,
+    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, Role, SqliteStore, TcpConfig,
     TcpTransport, Transport,
 };
 
@@ -117,9 +117,9 @@ pub(crate) async fn start_node(
         node.add_peer(peer.clone()).await?;
     }
     for channel in channels {
-        let handle = node.create_channel(channel.clone()).await?;
+        let handle = node.create_channel(channel.as_str()).await?;
         for peer in peers {
-            handle.add_member(peer.clone()).await?;
+            handle.add_member(peer.clone(), Role::Writer).await?;
         }
     }
     node.start().await?;

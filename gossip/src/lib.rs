@@ -112,7 +112,7 @@ mod tests {
             .build()
             .await?;
         let stream = node
-            .create_channel(ChannelId::new("c")?)
+            .create_channel("c")
             .await?
             .stream(StreamId::new("s")?)
             .await?;
@@ -142,8 +142,17 @@ mod tests {
                 .build()
                 .await?;
             node.add_peer(peer.clone()).await?;
-            let channel = node.create_channel(ChannelId::new("c")?).await?;
-            channel.add_member(peer.clone()).await?;
+            // a owns the channel and adds b, which joins it.
+            let channel = if me.node_id() == a.node_id() {
+                let channel = node.create_channel("c").await?;
+                channel.add_member(peer.clone(), Role::Writer).await?;
+                channel
+            } else {
+                let owner = a.node_id().clone();
+                let id = ChannelId::derive(&owner, "c")?;
+                node.join(&Invitation::new(id, owner.clone(), owner, Vec::new())?)
+                    .await?
+            };
             streams.push(channel.stream(StreamId::new("s")?).await?);
             node.start().await?;
             nodes.push(node);

@@ -12,11 +12,57 @@ pub mod matrix;
 use std::time::Duration;
 
 use gossip_core::{
-    testkit::sim::SimClock, ChannelId, Config, Coordinator, Error, Identity, LogEntry, NodeId,
-    StreamHandle, StreamId,
+    testkit::sim::SimClock, ChannelHandle, ChannelId, Config, Coordinator, Error, Identity,
+    Invitation, LogEntry, NodeId, Role, StreamHandle, StreamId,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
+
+/// Opens `channel`, owned by `members[0]`, on `node`: the owner creates it
+/// and adds the other members as writers; the others join it by an
+/// invitation from the owner (their membership arrives with its control
+/// log). Running it again on a node that holds the channel changes nothing.
+pub async fn open_shared_channel(
+    node: &Coordinator,
+    channel: &ChannelId,
+    members: &[NodeId],
+) -> Result<ChannelHandle, Error> {
+    let owner = members
+        .first()
+        .ok_or_else(|| Error::InvalidConfig("no owner".into()))?;
+    if node.local_id() == owner {
+        let handle = node.create_channel(channel.name()).await?;
+        for member in members.iter().filter(|m| *m != owner) {
+            handle.add_member(member.clone(), Role::Writer).await?;
+        }
+        return Ok(handle);
+    }
+    let invitation = Invitation::new(channel.clone(), owner.clone(), owner.clone(), Vec::new())?;
+    node.join(&invitation).await
+}
+
+/// Waits until `node` knows itself a member of `channel`, polling every
+/// 10 ms (in simulated or real time) for at most `limit`.
+pub async fn await_role(
+    node: &Coordinator,
+    channel: &ChannelId,
+    limit: Duration,
+) -> Result<Role, Error> {
+    let start = tokio::time::Instant::now();
+    loop {
+        let info = node.channel(channel.clone()).await?.info().await?;
+        if let Some(role) = info.role(node.local_id()) {
+            return Ok(role);
+        }
+        if start.elapsed() > limit {
+            return Err(Error::InvalidState(format!(
+                "{} did not learn it is a member of {channel} within {limit:?}",
+                node.local_id()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// The epoch of simulated clocks (2024-01-01).
 pub const EPOCH_MS: u64 = 1_704_067_200_000;
@@ -76,13 +122,14 @@ impl Cluster {
         let mut cluster = Self {
             network,
             members,
-            channel: ChannelId::new("channel")?,
+            channel: ChannelId::derive(&node_id(0), "channel")?,
             stream: StreamId::new("stream")?,
             config,
         };
         for i in 0..n {
             cluster.boot(i).await?;
         }
+        cluster.await_membership().await?;
         Ok(cluster)
     }
 
@@ -107,12 +154,21 @@ impl Cluster {
                 node.add_peer(node_id(j)).await?;
             }
         }
-        let channel = node.create_channel(self.channel.clone()).await?;
-        for j in 0..n {
-            channel.add_member(node_id(j)).await?;
-        }
+        let members: Vec<NodeId> = (0..n).map(node_id).collect();
+        open_shared_channel(&node, &self.channel, &members).await?;
         node.start().await?;
         member.node = Some(node);
+        Ok(())
+    }
+
+    /// Waits (in simulated time) until every running node knows it is a
+    /// member of the shared channel: the owner's control log reached it.
+    pub async fn await_membership(&self) -> Result<(), Error> {
+        for m in &self.members {
+            if let Some(node) = &m.node {
+                await_role(node, &self.channel, Duration::from_secs(60)).await?;
+            }
+        }
         Ok(())
     }
 

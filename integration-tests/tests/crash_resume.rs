@@ -19,7 +19,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gossip_core::{Config, Coordinator, Identity, Store, VersionVector};
+use gossip_core::{Config, Coordinator, Identity, Role, Store, StreamId, VersionVector};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 use harness::{check_log, seed_from_env, CrashSession, KillPlan};
@@ -65,33 +65,53 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
     check_log(&*store_a, BATCH, "before the restart").await;
     let held_bytes: u64 = (1..=held).map(|q| workload::payload(q).len() as u64).sum();
 
-    // 2. Peer B holds the same N entries (copied by appends) and M of its own.
+    // 2. Node A restarts on the crashed store, as the writer's node (the
+    //    channel's owner), and adds peer B to the channel.
     let (channel, stream, writer) = (workload::channel(), workload::stream(), workload::author());
     let peer_identity = Identity::from_seed("peer");
     let peer = peer_identity.node_id().clone();
-    let store_b = MemoryStore::new();
-    let mut record = workload::channel_record();
-    record.add_member(peer.clone());
-    store_b.save_channel(&record).await.unwrap();
-    let mut after = 0;
-    loop {
-        let page = store_a
-            .read_author(&channel, &stream, &writer, after, 100)
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.sequence;
-        store_b.append(&channel, &stream, &page).await.unwrap();
-    }
-
     let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(seed));
     let config = Config::default()
         .gossip_interval(Duration::from_millis(100))
         .seed(seed);
+    let node_a = Coordinator::builder(workload::author_identity())
+        .store(store_a.clone())
+        .transport(network.join(&workload::author_identity()).unwrap())
+        .config(config.clone())
+        .build()
+        .await
+        .unwrap();
+    let channel_a = node_a.channel(channel.clone()).await.unwrap();
+    channel_a
+        .add_member(peer.clone(), Role::Writer)
+        .await
+        .unwrap();
+    node_a.add_peer(peer.clone()).await.unwrap();
+    let stream_a = channel_a.stream(stream.clone()).await.unwrap();
+
+    // 3. Peer B holds the same N entries and the control log (copied by
+    //    appends) and M of its own.
+    let store_b = MemoryStore::new();
+    store_b
+        .save_channel(&workload::channel_record())
+        .await
+        .unwrap();
+    for copied in [&StreamId::control(), &stream] {
+        let mut after = 0;
+        loop {
+            let page = store_a
+                .read_author(&channel, copied, &writer, after, 100)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.sequence;
+            store_b.append(&channel, copied, &page).await.unwrap();
+        }
+    }
     let node_b = Coordinator::builder(peer_identity.clone())
         .store(store_b.clone())
         .transport(network.join(&peer_identity).unwrap())
-        .config(config.clone())
+        .config(config)
         .build()
         .await
         .unwrap();
@@ -108,18 +128,6 @@ async fn restarted_node_fetches_only_what_it_lacks(kind: StoreKind) {
         .collect();
     stream_b.append_batch(news).await.unwrap();
 
-    // 3. Node A restarts on the crashed store, as the writer's node.
-    let node_a = Coordinator::builder(workload::author_identity())
-        .store(store_a.clone())
-        .transport(network.join(&workload::author_identity()).unwrap())
-        .config(config)
-        .build()
-        .await
-        .unwrap();
-    let channel_a = node_a.channel(channel.clone()).await.unwrap();
-    channel_a.add_member(peer.clone()).await.unwrap();
-    node_a.add_peer(peer.clone()).await.unwrap();
-    let stream_a = channel_a.stream(stream.clone()).await.unwrap();
     let mut restored = VersionVector::new();
     restored.raise(&writer, held);
     assert_eq!(

@@ -26,7 +26,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(180);
 const CONVERGE_LIMIT: Duration = Duration::from_secs(60);
 
 fn channel_id() -> ChannelId {
-    ChannelId::new("libp2p-channel").expect("valid id")
+    ChannelId::derive(&identity(0).node_id().clone(), "libp2p-channel").expect("valid id")
 }
 
 fn stream_id() -> StreamId {
@@ -91,10 +91,7 @@ async fn start_node(
     for peer in ids.iter().filter(|peer| **peer != id) {
         node.add_peer(peer.clone()).await?;
     }
-    let channel = node.create_channel(channel_id()).await?;
-    for member in ids {
-        channel.add_member(member.clone()).await?;
-    }
+    integration_tests::open_shared_channel(&node, &channel_id(), ids).await?;
     node.start().await?;
     Ok(node)
 }
@@ -109,6 +106,8 @@ async fn entries(node: &Coordinator) -> Result<Vec<LogEntry>, Error> {
 }
 
 async fn append(node: &Coordinator, payload: String) -> Result<LogEntry, Error> {
+    // A node that joined may write once the owner's control log reached it.
+    integration_tests::await_role(node, &channel_id(), CONVERGE_LIMIT).await?;
     node.channel(channel_id())
         .await?
         .stream(stream_id())

@@ -26,7 +26,7 @@ fn node_id(i: usize) -> NodeId {
 }
 
 fn channel_id() -> ChannelId {
-    ChannelId::new("tcp-channel").expect("valid id")
+    ChannelId::derive(&identity(0).node_id().clone(), "tcp-channel").expect("valid id")
 }
 
 fn stream_id() -> StreamId {
@@ -64,10 +64,8 @@ async fn start_node(
     for j in (0..NODES).filter(|j| *j != i) {
         node.add_peer(node_id(j)).await?;
     }
-    let channel = node.create_channel(channel_id()).await?;
-    for j in 0..NODES {
-        channel.add_member(node_id(j)).await?;
-    }
+    let members: Vec<NodeId> = (0..NODES).map(node_id).collect();
+    integration_tests::open_shared_channel(&node, &channel_id(), &members).await?;
     node.start().await?;
     Ok(node)
 }
@@ -82,6 +80,8 @@ async fn entries(node: &Coordinator) -> Result<Vec<LogEntry>, Error> {
 }
 
 async fn append(node: &Coordinator, payload: String) -> Result<LogEntry, Error> {
+    // A node that joined may write once the owner's control log reached it.
+    integration_tests::await_role(node, &channel_id(), CONVERGE_LIMIT).await?;
     node.channel(channel_id())
         .await?
         .stream(stream_id())

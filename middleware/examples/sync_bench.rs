@@ -16,7 +16,9 @@ use std::{
 };
 
 use bytes::Bytes;
-use gossip_core::{ChannelId, Coordinator, Identity, NodeId, StreamId, Transport};
+use gossip_core::{
+    ChannelId, Coordinator, Identity, Invitation, NodeId, Role, StreamId, Transport,
+};
 use gossip_middleware::{EncryptionLayer, NetworkKey};
 use gossip_store_memory::MemoryStore;
 use gossip_transport_tcp::{TcpConfig, TcpTransport};
@@ -54,11 +56,22 @@ async fn node<T: Transport>(transport: T, peer: &NodeId) -> Result<Coordinator, 
         .build()
         .await?;
     node.add_peer(peer.clone()).await?;
-    let channel = node.create_channel(ChannelId::new("bench")?).await?;
-    channel.add_member(id).await?;
-    channel.add_member(peer.clone()).await?;
+    // The holder owns the channel and adds the fresh node, which joins it.
+    let owner = identity("holder").node_id().clone();
+    if id == owner {
+        let channel = node.create_channel("bench").await?;
+        channel.add_member(peer.clone(), Role::Writer).await?;
+    } else {
+        let invitation = Invitation::new(channel_id()?, owner.clone(), owner, Vec::new())?;
+        node.join(&invitation).await?;
+    }
     node.start().await?;
     Ok(node)
+}
+
+/// The benchmark's channel, owned by the holder.
+fn channel_id() -> Result<ChannelId, Error> {
+    Ok(ChannelId::derive(identity("holder").node_id(), "bench")?)
 }
 
 /// Seconds for the fresh node to hold `entries` entries of `size` bytes.
@@ -66,7 +79,7 @@ async fn run<T: Transport>(holder: T, fresh: T, entries: u64, size: usize) -> Re
     let (holder_id, fresh_id) = (holder.local_id().clone(), fresh.local_id().clone());
     let holder = node(holder, &fresh_id).await?;
     let stream = holder
-        .channel(ChannelId::new("bench")?)
+        .channel(channel_id()?)
         .await?
         .stream(StreamId::new("s")?)
         .await?;
@@ -86,7 +99,7 @@ async fn run<T: Transport>(holder: T, fresh: T, entries: u64, size: usize) -> Re
     let start = Instant::now();
     let fresh = node(fresh, &holder_id).await?;
     let handle = fresh
-        .channel(ChannelId::new("bench")?)
+        .channel(channel_id()?)
         .await?
         .stream(StreamId::new("s")?)
         .await?;

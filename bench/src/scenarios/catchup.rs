@@ -82,7 +82,9 @@ pub(crate) async fn catch_up(
     }
     let seed_rate = count as f64 / seed_start.elapsed().as_secs_f64().max(1e-9);
     holder.add_peer(id1.clone()).await?;
-    channel.add_member(id1.clone()).await?;
+    channel
+        .add_member(id1.clone(), gossip_core::Role::Writer)
+        .await?;
     let before = wire.snapshot();
 
     let start = Instant::now();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use custom_transport::ChannelHub;
-use gossip_core::{ChannelId, Coordinator, Identity, NodeId, StreamId};
+use gossip_core::{ChannelId, Coordinator, Identity, Invitation, NodeId, Role, StreamId};
 use gossip_store_memory::MemoryStore;
 
 #[tokio::main(flavor = "current_thread")]
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hub = ChannelHub::new();
     let identities = [Identity::generate(), Identity::generate()]; // desk, pocket
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::new("notes")?;
+    let channel = ChannelId::derive(&ids[0], "notes")?;
     let stream = StreamId::new("today")?;
 
     let mut nodes = Vec::new();
@@ -27,13 +27,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for peer in ids.iter().filter(|p| *p != id) {
             node.add_peer(peer.clone()).await?;
         }
-        let handle = node.create_channel(channel.clone()).await?;
-        for member in &ids {
-            handle.add_member(member.clone()).await?;
-        }
+        // The first node owns the channel and adds the other, which joins.
+        let owner = &ids[0];
+        let handle = if id == owner {
+            let handle = node.create_channel(channel.name()).await?;
+            for member in &ids[1..] {
+                handle.add_member(member.clone(), Role::Writer).await?;
+            }
+            handle
+        } else {
+            let invitation =
+                Invitation::new(channel.clone(), owner.clone(), owner.clone(), vec![])?;
+            node.join(&invitation).await?
+        };
         node.start().await?;
-        nodes.push(node);
+        nodes.push((node, handle));
     }
+    // A joined node may write once the owner's control log reached it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for (node, handle) in &nodes {
+        while handle.role().await?.is_none() {
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("{} never learned it is a member", node.local_id()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let nodes: Vec<Coordinator> = nodes.into_iter().map(|(node, _)| node).collect();
 
     for (node, note) in nodes.iter().zip(["buy stamps", "call the plumber"]) {
         let handle = node

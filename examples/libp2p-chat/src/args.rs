@@ -1,5 +1,5 @@
 //! The command line: `libp2p-chat [--name N] [--listen MULTIADDR] [--peer MULTIADDR]…
-//! [--seed N | --key FILE] [--channel NAME] [--self-test]`.
+//! [--seed N | --key FILE] [--channel NAME | --join INVITATION] [--self-test]`.
 
 use std::path::PathBuf;
 
@@ -15,7 +15,9 @@ usage: libp2p-chat [options]
   --seed N             demo identity: the Ed25519 key made of 32 bytes N (0-255);
                        everyone can compute it, never use it for real
   --key FILE           the identity key file, created on first use (default: a fresh key)
-  --channel NAME       the chat room (default: chat)
+  --channel NAME       the chat room this node owns (default: chat); it prints an
+                       invitation for the others and lets in whoever connects
+  --join INVITATION    join the room of an invitation another node printed
   --self-test          two nodes in this process exchange a line over loopback, then exit
   --help               this text";
 
@@ -38,6 +40,7 @@ pub(crate) struct Options {
     pub(crate) peers: Vec<(PeerId, Multiaddr)>,
     pub(crate) identity: KeySource,
     pub(crate) channel: String,
+    pub(crate) join: Option<gossip::Invitation>,
     pub(crate) self_test: bool,
 }
 
@@ -51,6 +54,7 @@ impl Default for Options {
             peers: Vec::new(),
             identity: KeySource::Fresh,
             channel: "chat".to_owned(),
+            join: None,
             self_test: false,
         }
     }
@@ -76,6 +80,11 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, St
             "--self-test" => options.self_test = true,
             "--name" => options.name = value("--name")?,
             "--channel" => options.channel = value("--channel")?,
+            "--join" => {
+                let text = value("--join")?;
+                let invitation = text.parse().map_err(|e| format!("--join: {e}"))?;
+                options.join = Some(invitation);
+            }
             "--listen" => {
                 let text = value("--listen")?;
                 options.listen = text

@@ -7,8 +7,8 @@ use gossip::transports::libp2p::{
     node_id_from_peer_id,
 };
 use gossip::{
-    ChannelHandle, ChannelId, Config, Coordinator, Identity, Libp2pConfig, Libp2pTransport,
-    MemoryStore, NodeId, StreamHandle, StreamId,
+    ChannelHandle, Config, Coordinator, Identity, Invitation, Libp2pConfig, Libp2pTransport,
+    MemoryStore, NodeId, Role, StreamHandle, StreamId,
 };
 
 use crate::args::{KeySource, Options};
@@ -67,9 +67,18 @@ impl Chat {
             .config(Config::default().gossip_interval(Duration::from_millis(500)))
             .build()
             .await?;
-        let channel = node
-            .create_channel(ChannelId::new(options.channel.clone())?)
-            .await?;
+        let channel = match &options.join {
+            Some(invitation) => {
+                // The invitation says where the inviter listens.
+                for address in invitation.addresses() {
+                    if let Ok(address) = address.parse::<Multiaddr>() {
+                        transport.add_peer_address(invitation.inviter().clone(), address)?;
+                    }
+                }
+                node.join(invitation).await?
+            }
+            None => node.create_channel(&options.channel).await?,
+        };
         let stream = channel.stream(StreamId::new("messages")?).await?;
         let chat = Self {
             node,
@@ -100,8 +109,21 @@ impl Chat {
             .collect()
     }
 
-    /// Chats with `peer` from now on (at `address` if given): a node peer and
-    /// a channel member.
+    /// The invitation others pass to `--join`: the room, and where this
+    /// node listens.
+    pub(crate) async fn invitation(&self) -> Result<Invitation> {
+        let addresses = self.addresses().iter().map(ToString::to_string).collect();
+        Ok(self.channel.invitation_at(addresses).await?)
+    }
+
+    /// This node's role in the room (`None` until the room's control log
+    /// says it is a member).
+    pub(crate) async fn role(&self) -> Result<Option<Role>> {
+        Ok(self.channel.role().await?)
+    }
+
+    /// Chats with `peer` from now on (at `address` if given): a node peer,
+    /// and a writer of the room if this node may let people in.
     pub(crate) async fn add_peer(&self, peer: &PeerId, address: Option<Multiaddr>) -> Result<()> {
         let id =
             node_id_from_peer_id(peer).ok_or_else(|| format!("{peer} is not an Ed25519 peer"))?;
@@ -109,7 +131,9 @@ impl Chat {
             self.transport.add_peer_address(id.clone(), address)?;
         }
         self.node.add_peer(id.clone()).await?;
-        self.channel.add_member(id).await?;
+        if self.role().await?.is_some_and(Role::may_manage) {
+            self.channel.add_member(id, Role::Writer).await?;
+        }
         Ok(())
     }
 

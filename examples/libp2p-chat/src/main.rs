@@ -39,8 +39,8 @@ async fn main() -> std::result::Result<(), Box<dyn std::error::Error + Send + Sy
 async fn run(options: Options) -> Result<()> {
     let chat = Chat::start(&options).await?;
     println!("node id {}", chat.id());
-    for address in chat.addresses() {
-        println!("others join with: --peer {address}");
+    if options.join.is_none() {
+        println!("others join with: --join {}", chat.invitation().await?);
     }
     println!("type a line and press enter; Ctrl-D quits");
 
@@ -73,6 +73,11 @@ async fn run(options: Options) -> Result<()> {
                 Some(Ok(DomainEvent::PeerStatusChanged { peer, status, .. })) => {
                     println!("* {peer} is {status:?}");
                 }
+                Some(Ok(DomainEvent::ChannelChanged { .. })) => {
+                    if let Some(role) = chat.role().await? {
+                        println!("* you are a {role} of the room");
+                    }
+                }
                 Some(_) => {}
                 None => break,
             },
@@ -82,24 +87,20 @@ async fn run(options: Options) -> Result<()> {
 }
 
 /// Two participants in this process on loopback: each one's line reaches the
-/// other, the second one knowing the first only by `--peer` and the first
-/// learning of the second when it dials in.
+/// other, the second one knowing the first only by its invitation and the
+/// first letting the second in when it dials in.
 async fn self_test() -> Result<()> {
     let alice = Chat::start(&Options {
         name: "alice".to_owned(),
         ..Options::default()
     })
     .await?;
-    let address = alice
-        .addresses()
-        .into_iter()
-        .next()
-        .ok_or("alice listens nowhere")?;
+    let invitation = alice.invitation().await?;
     // Subscribed before bob exists, so that his discovery cannot be missed.
     let alice_events = alice.node.events();
     let bob = Chat::start(&Options {
         name: "bob".to_owned(),
-        peers: vec![(alice.transport.peer_id(), address)],
+        join: Some(invitation.to_string().parse()?),
         ..Options::default()
     })
     .await?;
@@ -113,14 +114,14 @@ async fn self_test() -> Result<()> {
     outcome.map_err(|_| "self-test timed out")?
 }
 
-/// Bob says hello; alice admits bob when he is discovered and answers.
+/// Alice admits bob when he is discovered; once he knows it, bob says hello
+/// and alice answers.
 async fn exchange(
     alice: &Chat,
     mut alice_events: Subscription<DomainEvent>,
     bob: &Chat,
 ) -> Result<()> {
     let mut bob_live = bob.stream.subscribe();
-    bob.say("hello alice").await?;
     while let Some(event) = alice_events.next().await {
         if let Ok(DomainEvent::PeerDiscovered { peer }) = event {
             if &peer == bob.id() {
@@ -129,6 +130,11 @@ async fn exchange(
             }
         }
     }
+    // Alice's control log tells bob he may write.
+    while bob.role().await?.is_none() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bob.say("hello alice").await?;
     alice.say("hi bob").await?;
     while let Some(entry) = bob_live.next().await {
         if let Ok(entry) = entry {

@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use gossip::{
-    ChannelId, Coordinator, Identity, MaterializedView, MemoryNetwork, MemoryNetworkConfig,
-    MemoryStore, NodeId, StreamHandle, StreamId,
+    ChannelId, Coordinator, Identity, Invitation, MaterializedView, MemoryNetwork,
+    MemoryNetworkConfig, MemoryStore, NodeId, Role, StreamHandle, StreamId,
 };
 use materializer::{Command, TodoList};
 
@@ -27,11 +27,27 @@ async fn start(
     for peer in ids.iter().filter(|p| *p != id) {
         node.add_peer(peer.clone()).await?;
     }
-    let handle = node.create_channel(channel.clone()).await?;
-    for member in ids {
-        handle.add_member(member.clone()).await?;
-    }
+    // The first device owns the list and adds the others; they join it and
+    // may write once its control log reaches them.
+    let owner = &ids[0];
+    let handle = if id == owner {
+        let handle = node.create_channel(channel.name()).await?;
+        for member in &ids[1..] {
+            handle.add_member(member.clone(), Role::Writer).await?;
+        }
+        handle
+    } else {
+        let invitation = Invitation::new(channel.clone(), owner.clone(), owner.clone(), vec![])?;
+        node.join(&invitation).await?
+    };
     node.start().await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while handle.role().await?.is_none() {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the owner's control log never arrived".into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let stream = handle.stream(stream.clone()).await?;
     Ok((node, stream))
 }
@@ -64,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let identities = [Identity::generate(), Identity::generate()]; // kitchen, phone
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::new("household")?;
+    let channel = ChannelId::derive(&ids[0], "household")?;
     let stream = StreamId::new("todo")?;
     let (kitchen, kitchen_stream) =
         start(&network, &identities[0], &ids, &channel, &stream).await?;

@@ -7,8 +7,8 @@
 use std::{collections::BTreeMap, time::Duration};
 
 use gossip::{
-    ChannelId, Coordinator, Identity, MaterializedView, MemoryNetwork, MemoryNetworkConfig,
-    MemoryStore, NodeId, StreamHandle, StreamId,
+    ChannelId, Coordinator, Identity, Invitation, MaterializedView, MemoryNetwork,
+    MemoryNetworkConfig, MemoryStore, NodeId, Role, StreamHandle, StreamId,
 };
 use materializer::{Command, TodoList};
 
@@ -30,14 +30,27 @@ async fn start(
     for peer in ids.iter().filter(|p| **p != id) {
         node.add_peer(peer.clone()).await.unwrap();
     }
-    let channel = node
-        .create_channel(ChannelId::new("household").unwrap())
-        .await
-        .unwrap();
-    for member in &ids {
-        channel.add_member(member.clone()).await.unwrap();
-    }
+    // Node 0 owns the list; the others join it and may write once its
+    // control log reaches them.
+    let owner = &ids[0];
+    let channel = if id == *owner {
+        let channel = node.create_channel("household").await.unwrap();
+        for member in &ids[1..] {
+            channel
+                .add_member(member.clone(), Role::Writer)
+                .await
+                .unwrap();
+        }
+        channel
+    } else {
+        let id = ChannelId::derive(owner, "household").unwrap();
+        let invitation = Invitation::new(id, owner.clone(), owner.clone(), vec![]).unwrap();
+        node.join(&invitation).await.unwrap()
+    };
     node.start().await.unwrap();
+    while channel.role().await.unwrap().is_none() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let stream = channel
         .stream(StreamId::new("todo").unwrap())
         .await

@@ -6,8 +6,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use gossip::layers::metrics::describe;
 use gossip::{
-    ChannelId, Coordinator, Identity, MemoryNetwork, MemoryNetworkConfig, MemoryStore, Metrics,
-    NodeId, StoreMetrics, StreamId,
+    ChannelId, Coordinator, Identity, Invitation, MemoryNetwork, MemoryNetworkConfig, MemoryStore,
+    Metrics, NodeId, Role, StoreMetrics, StreamId,
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let identities = [Identity::generate(), Identity::generate()]; // left, right
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::new("metered")?;
+    let channel = ChannelId::derive(&ids[0], "metered")?;
     let stream = StreamId::new("events")?;
     let mut streams = Vec::new();
     let mut nodes = Vec::new();
@@ -74,10 +74,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for peer in ids.iter().filter(|p| *p != id) {
             node.add_peer(peer.clone()).await?;
         }
-        let handle = node.create_channel(channel.clone()).await?;
-        for member in &ids {
-            handle.add_member(member.clone()).await?;
-        }
+        // The left node owns the channel and adds the right one, which joins.
+        let owner = &ids[0];
+        let handle = if id == owner {
+            let handle = node.create_channel(channel.name()).await?;
+            for member in &ids[1..] {
+                handle.add_member(member.clone(), Role::Writer).await?;
+            }
+            handle
+        } else {
+            let invitation =
+                Invitation::new(channel.clone(), owner.clone(), owner.clone(), vec![])?;
+            node.join(&invitation).await?
+        };
         node.start().await?;
         streams.push(handle.stream(stream.clone()).await?);
         nodes.push(node);

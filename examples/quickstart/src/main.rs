@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use gossip::{
-    ChannelId, Coordinator, Identity, MemoryNetwork, MemoryNetworkConfig, MemoryStore, NodeId,
-    StreamId,
+    Coordinator, Identity, MemoryNetwork, MemoryNetworkConfig, MemoryStore, NodeId, Role, StreamId,
 };
 
 #[tokio::main]
@@ -15,10 +14,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One identity per device (laptop, phone, tablet): its key is its id.
     let identities: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel_id = ChannelId::new("shopping-list")?;
     let stream_id = StreamId::new("items")?;
 
-    // Build one node per device: a store, a transport, peers, a shared channel.
+    // Build one node per device: a store, a transport, its peers.
     let mut nodes = Vec::new();
     for identity in &identities {
         let id = identity.node_id();
@@ -30,13 +28,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         for peer in ids.iter().filter(|p| *p != id) {
             node.add_peer(peer.clone()).await?;
         }
-        let channel = node.create_channel(channel_id.clone()).await?;
-        for member in &ids {
-            channel.add_member(member.clone()).await?;
-        }
         node.start().await?;
         nodes.push(node);
     }
+
+    // The laptop creates the list and invites the phone and the tablet; each
+    // joins with its invitation (a string to show as text or a QR code).
+    let list = nodes[0].create_channel("shopping-list").await?;
+    for (device, id) in nodes.iter().zip(&ids).skip(1) {
+        let invitation = list.invite(id.clone(), Role::Writer).await?;
+        device.join(&invitation.to_string().parse()?).await?;
+    }
+    let channel_id = list.id().clone();
 
     // Watch the phone's copy of the stream.
     let phone = nodes[1]

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-use gossip::{ChannelId, NodeId};
+use gossip::{Invitation, NodeId};
 
 /// What went wrong with the command line, in words for the user.
 pub(crate) type ArgsError = Box<dyn std::error::Error + Send + Sync>;
@@ -10,7 +10,7 @@ pub(crate) type ArgsError = Box<dyn std::error::Error + Send + Sync>;
 /// How to call `tcp-chat`.
 pub(crate) const USAGE: &str = "\
 usage: tcp-chat --name <name> --listen <ip:port> [--key <file>] [--peer <node id>=<ip:port>]...
-                [--db <file>] [--room <name>]
+                [--db <file>] [--room <name> | --join <invitation>]
 
   --name    the name shown with this terminal's lines (e.g. alice)
   --listen  where to accept peers (e.g. 127.0.0.1:7001; port 0 picks one)
@@ -18,7 +18,18 @@ usage: tcp-chat --name <name> --listen <ip:port> [--key <file>] [--peer <node id
             its node id is printed at start: give it to the others
   --peer    another participant's node id and where it listens; repeat for each
   --db      keep the chat in this SQLite file (default: in memory, lost on exit)
-  --room    the shared channel's name (default: lobby)";
+  --room    create (or reopen) a room this terminal owns (default: lobby); it prints an
+            invitation for the others and lets in whoever connects
+  --join    join the room of an invitation another terminal printed";
+
+/// The room to chat in.
+#[derive(Debug)]
+pub(crate) enum Room {
+    /// A room this terminal owns, by name.
+    Own(String),
+    /// Another terminal's room.
+    Join(Invitation),
+}
 
 /// The parsed command line.
 #[derive(Debug)]
@@ -28,7 +39,7 @@ pub(crate) struct Args {
     pub(crate) listen: SocketAddr,
     pub(crate) peers: Vec<(NodeId, SocketAddr)>,
     pub(crate) db: Option<PathBuf>,
-    pub(crate) room: ChannelId,
+    pub(crate) room: Room,
 }
 
 impl Args {
@@ -40,7 +51,7 @@ impl Args {
         let mut listen = None;
         let mut peers = Vec::new();
         let mut db = None;
-        let mut room = "lobby".to_owned();
+        let mut room = Room::Own("lobby".to_owned());
         while let Some(flag) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
             match flag.as_str() {
@@ -49,7 +60,8 @@ impl Args {
                 "--listen" => listen = Some(parse_addr(&value()?)?),
                 "--peer" => peers.push(parse_peer(&value()?)?),
                 "--db" => db = Some(PathBuf::from(value()?)),
-                "--room" => room = value()?,
+                "--room" => room = Room::Own(value()?),
+                "--join" => room = Room::Join(value()?.parse()?),
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown argument {other:?}").into()),
             }
@@ -66,7 +78,7 @@ impl Args {
             listen: listen.ok_or("--listen is required")?,
             peers,
             db,
-            room: ChannelId::new(room)?,
+            room,
         }))
     }
 }
@@ -115,7 +127,7 @@ mod tests {
         assert_eq!(args.listen.port(), 7001);
         assert_eq!(args.peers.len(), 2);
         assert_eq!(args.db, Some(PathBuf::from("alice.db")));
-        assert_eq!(args.room.as_str(), "team");
+        assert!(matches!(args.room, Room::Own(name) if name == "team"));
     }
 
     #[test]
@@ -134,6 +146,14 @@ mod tests {
                 "bob=127.0.0.1:2",
             ],
             &["--name", "", "--listen", "127.0.0.1:1"],
+            &[
+                "--name",
+                "a",
+                "--listen",
+                "127.0.0.1:1",
+                "--join",
+                "gossip-invite1xyz",
+            ],
             &["--name"],
             &["--what"],
         ] {

@@ -16,11 +16,11 @@ use std::{
     time::Duration,
 };
 
-use args::{Args, ArgsError, USAGE};
+use args::{Args, ArgsError, Room, USAGE};
 use futures_util::StreamExt;
 use gossip::{
     ChannelHandle, Config, Coordinator, DomainEvent, Error, Identity, KeyFileErrorKind, LogEntry,
-    MemoryStore, NodeId, SqliteStore, StreamHandle, StreamId, TcpConfig, TcpTransport,
+    MemoryStore, NodeId, Role, SqliteStore, StreamHandle, StreamId, TcpConfig, TcpTransport,
 };
 use tokio::sync::mpsc;
 
@@ -71,15 +71,31 @@ impl Chat {
             None => builder.store(MemoryStore::new()),
         };
         let node = builder
-            .transport(tcp)
+            .transport(tcp.clone())
             .config(Config::default().gossip_interval(Duration::from_millis(200)))
             .build()
             .await?;
-        let room = node.create_channel(args.room.clone()).await?;
         for (peer, _) in &args.peers {
             node.add_peer(peer.clone()).await?;
-            room.add_member(peer.clone()).await?;
         }
+        let room = match &args.room {
+            Room::Own(name) => {
+                let room = node.create_channel(name).await?;
+                let here = vec![tcp.local_addr().to_string()];
+                println!("* invitation: {}", room.invitation_at(here).await?);
+                room
+            }
+            Room::Join(invitation) => {
+                // The invitation says where the inviter listens.
+                for address in invitation.addresses() {
+                    if let Ok(address) = address.parse() {
+                        tcp.add_peer_address(invitation.inviter().clone(), address);
+                    }
+                }
+                println!("* joining; you may write once the room's owner lets you in");
+                node.join(invitation).await?
+            }
+        };
         let messages = room.stream(StreamId::new(MESSAGES)?).await?;
         node.start().await?;
         Ok(Self {
@@ -100,12 +116,28 @@ impl Chat {
         println!("{who}: {text}");
     }
 
-    /// Someone we did not list with `--peer` connected: let them in. (A real
-    /// application would ask, or check an invitation.)
+    /// Someone we did not list with `--peer` connected: sync with them and,
+    /// if this terminal may manage the room, let them in as a writer. (A
+    /// real application would ask first.)
     async fn welcome(&self, peer: NodeId) -> Result<(), ArgsError> {
         self.node.add_peer(peer.clone()).await?;
-        self.room.add_member(peer.clone()).await?;
-        println!("* {peer} joined");
+        if self.room.role().await?.is_some_and(Role::may_manage) {
+            self.room.add_member(peer.clone(), Role::Writer).await?;
+            println!("* {peer} joined");
+        }
+        Ok(())
+    }
+
+    /// The room's membership changed: say so when it lets this terminal in.
+    async fn membership_changed(&self, was: &mut Option<Role>) -> Result<(), ArgsError> {
+        let role = self.room.role().await?;
+        if role != *was {
+            match role {
+                Some(role) => println!("* you are a {role} of the room"),
+                None => println!("* you are not a member of the room"),
+            }
+            *was = role;
+        }
         Ok(())
     }
 
@@ -142,6 +174,8 @@ impl Chat {
         let mut events = self.node.events();
         let mut errors = self.node.errors();
         let mut input = spawn_stdin_reader();
+        let mut role = None;
+        self.membership_changed(&mut role).await?;
         loop {
             tokio::select! {
                 line = input.recv() => {
@@ -170,6 +204,11 @@ impl Chat {
                     }
                     Some(Ok(DomainEvent::PeerStatusChanged { peer, status })) => {
                         println!("* {peer} is {status}");
+                    }
+                    Some(Ok(DomainEvent::ChannelChanged { .. })) => {
+                        if let Err(error) = self.membership_changed(&mut role).await {
+                            eprintln!("! {error}");
+                        }
                     }
                     Some(_) => {}
                     None => break,

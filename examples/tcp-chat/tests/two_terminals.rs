@@ -1,7 +1,7 @@
 //! Two `tcp-chat` processes on loopback, driven through their stdin the way
-//! the README's terminals are: one names the other with `--peer`, the other
-//! lets it in when it connects, and lines typed in one are printed by the
-//! other. Every wait is bounded; children are killed when dropped.
+//! the README's terminals are: one owns the room and prints an invitation,
+//! the other joins with it and is let in when it connects, and lines typed
+//! in one are printed by the other. Every wait is bounded; children are killed when dropped.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -99,15 +99,17 @@ impl Drop for Terminal {
 #[test]
 fn two_terminals_chat() {
     let mut alice = Terminal::start("alice", &[]);
-    let peer = format!("{}={}", alice.id, alice.address);
-    let mut bob = Terminal::start("bob", &["--peer", &peer]);
-    bob.expect(|l| l.starts_with("* type a line"));
+    let invitation = alice.expect(|l| l.starts_with("* invitation: "));
+    let invitation = invitation.trim_start_matches("* invitation: ").to_owned();
+    alice.expect(|l| l == "* you are a owner of the room");
+    let mut bob = Terminal::start("bob", &["--join", &invitation]);
 
-    // Bob speaks first: his node dials alice's, and alice lets him in.
-    // Until then his line may wait; anti-entropy delivers it once connected.
-    bob.type_line("hello alice");
+    // Bob's node dials alice's (the invitation says where); alice lets him
+    // in, and the room's control log tells bob he may write.
     let joined = format!("* {} joined", bob.id);
     alice.expect(|l| l == joined);
+    bob.expect(|l| l == "* you are a writer of the room");
+    bob.type_line("hello alice");
     alice.expect(|l| l == "bob: hello alice");
 
     // Alice answers over the connection bob opened.

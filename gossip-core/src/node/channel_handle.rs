@@ -119,6 +119,35 @@ impl ChannelHandle {
             .collect())
     }
 
+    /// This node's role: `None` until the control log says it is a member
+    /// (just after [`Coordinator::join`]), or once it was removed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChannel`] when the channel was deleted.
+    pub async fn role(&self) -> Result<Option<Role>, Error> {
+        Ok(self.info().await?.role(self.node.local_id()))
+    }
+
+    /// An invitation to this channel from this node, reachable at
+    /// `addresses`, adding nobody: whoever uses it syncs once an admin adds
+    /// its key (an application that lets in whoever connects, or asks).
+    /// [`invite`](Self::invite) adds the key too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInvitation`] with too many addresses;
+    /// [`Error::UnknownChannel`].
+    pub async fn invitation_at(&self, addresses: Vec<String>) -> Result<Invitation, Error> {
+        let owner = self.info().await?.owner().clone();
+        Invitation::new(
+            self.id.clone(),
+            owner,
+            self.node.local_id().clone(),
+            addresses,
+        )
+    }
+
     /// Adds `member` with `role` (see [`add_member`](Self::add_member)) and
     /// returns the invitation to show it (as text or a QR code): on the
     /// invited device, [`Coordinator::join`] with it is enough to sync.

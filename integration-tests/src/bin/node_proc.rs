@@ -16,14 +16,16 @@
 //! default) addresses are `ip:port`; over libp2p they are multiaddrs
 //! (`/ip4/127.0.0.1/tcp/0`). Port 0
 //! picks a free port. Without `--store` the node keeps its entries in
-//! memory. Every `--peer` and `--member` joins the channel (as does the node
-//! itself). It prints `ID <node id>`, then `LISTENING <address>` once bound
+//! memory. The first `--member` owns the channel (the node itself without
+//! any) and adds every other `--member` and `--peer` as a writer; the others
+//! join it, and `append` waits until the owner's control log says they are
+//! members. It prints `ID <node id>`, then `LISTENING <address>` once bound
 //! (a libp2p address ends in `/p2p/<peer id>`), then `READY` once started;
 //! then it answers each command on stdin with one line on stdout (flushed):
 //!
 //! | command             | answer                                                  |
 //! |---------------------|---------------------------------------------------------|
-//! | `peer <id> <addr>`  | `OK`: the peer is added (address, peer, channel member) |
+//! | `peer <id> <addr>`  | `OK`: the peer is added (address, peer; member, by the owner) |
 //! | `append <text>`     | `OK <sequence>`                                         |
 //! | `count`             | `COUNT <entries held>`                                  |
 //! | `entries`           | `ENTRIES <n>`, then `ENTRY <author> <seq> <text>` × n   |
@@ -52,8 +54,8 @@ use std::{
 
 use futures_util::StreamExt;
 use gossip_core::{
-    ChannelHandle, ChannelId, Config, Coordinator, Identity, NodeId, StreamHandle, StreamId,
-    SyncError,
+    ChannelHandle, ChannelId, Config, Coordinator, Identity, Invitation, NodeId, Role,
+    StreamHandle, StreamId, SyncError,
 };
 use gossip_store_memory::MemoryStore;
 use gossip_store_sqlite::SqliteStore;
@@ -86,7 +88,7 @@ struct Args {
     store: Option<PathBuf>,
     peers: Vec<(NodeId, String)>,
     members: Vec<NodeId>,
-    channel: ChannelId,
+    channel: String,
     stream: StreamId,
 }
 
@@ -133,7 +135,7 @@ impl Args {
             store,
             peers,
             members,
-            channel: ChannelId::new(channel)?,
+            channel,
             stream: StreamId::new(stream)?,
         })
     }
@@ -320,16 +322,31 @@ impl Node {
             Net::Libp2p(t) => builder.transport(t.clone()),
         };
         let node = builder.config(config).build().await?;
-        let channel = node.create_channel(args.channel.clone()).await?;
+        // The first `--member` owns the channel (this node without any):
+        // it adds the others; they join, and learn they are members from
+        // its control log.
+        let owner = args.members.first().unwrap_or(&id).clone();
+        let channel_id = ChannelId::derive(&owner, args.channel.as_str())?;
+        let channel = if owner == id {
+            node.create_channel(args.channel.as_str()).await?
+        } else {
+            let invitation = Invitation::new(channel_id, owner.clone(), owner.clone(), Vec::new())?;
+            node.join(&invitation).await?
+        };
+        let may_manage = owner == id;
         for (peer, _) in &args.peers {
             node.add_peer(peer.clone()).await?;
-            channel.add_member(peer.clone()).await?;
+            if may_manage {
+                channel.add_member(peer.clone(), Role::Writer).await?;
+            }
         }
         for member in &args.members {
             if *member != id {
                 node.add_peer(member.clone()).await?;
+                if may_manage {
+                    channel.add_member(member.clone(), Role::Writer).await?;
+                }
             }
-            channel.add_member(member.clone()).await?;
         }
         let stream = channel.stream(args.stream.clone()).await?;
         node.start().await?;
@@ -339,6 +356,19 @@ impl Node {
             channel,
             stream,
         })
+    }
+
+    /// Waits (up to 30 s) until the owner's control log says this node is
+    /// a member: a node that joined may write only then.
+    async fn await_membership(&self) -> Result<(), BoxError> {
+        let start = std::time::Instant::now();
+        while self.channel.role().await?.is_none() {
+            if start.elapsed() > Duration::from_secs(30) {
+                return Err("this node never learned it is a member of the channel".into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
     }
 
     /// Runs one command; `Ok(None)` means quit.
@@ -356,10 +386,13 @@ impl Node {
                 if id != *self.node.local_id() {
                     self.node.add_peer(id.clone()).await?;
                 }
-                self.channel.add_member(id).await?;
+                if self.channel.role().await?.is_some_and(Role::may_manage) {
+                    self.channel.add_member(id, Role::Writer).await?;
+                }
                 vec!["OK".to_owned()]
             }
             "append" => {
+                self.await_membership().await?;
                 let entry = self.stream.append(rest.as_bytes().to_vec()).await?;
                 vec![format!("OK {}", entry.sequence)]
             }

@@ -100,7 +100,10 @@ impl MatrixCluster {
             dir,
             network: MemoryNetwork::new(MemoryNetworkConfig::default().seed(0x6d61)),
             slots,
-            channel: ChannelId::new("matrix")?,
+            channel: ChannelId::derive(
+                &Identity::from_seed("matrix-0").node_id().clone(),
+                "matrix",
+            )?,
             stream: StreamId::new("log")?,
             initial_members: (0..n).collect(),
         })
@@ -160,6 +163,10 @@ impl MatrixCluster {
         for i in 0..self.len() {
             self.boot(i).await?;
         }
+        let members: Vec<usize> = self.initial_members.iter().copied().collect();
+        for i in members {
+            self.await_membership(i).await?;
+        }
         Ok(())
     }
 
@@ -215,14 +222,29 @@ impl MatrixCluster {
         for (peer, _) in &others {
             node.add_peer(peer.clone()).await?;
         }
-        let channel = node.create_channel(self.channel.clone()).await?;
-        for m in &self.initial_members {
-            channel.add_member(self.slots[*m].id.clone()).await?;
-        }
+        // Node 0 owns the channel; the initial members learn they are
+        // members from its control log.
+        let members: Vec<NodeId> = std::iter::once(0)
+            .chain(self.initial_members.iter().copied().filter(|m| *m != 0))
+            .map(|m| self.slots[m].id.clone())
+            .collect();
+        crate::open_shared_channel(&node, &self.channel, &members).await?;
         node.start().await?;
         let slot = &mut self.slots[i];
         slot.faults = opened.faults;
         slot.node = Some(node);
+        Ok(())
+    }
+
+    /// Waits until node `i` knows itself a member of the channel (node 0's
+    /// control log reached it).
+    ///
+    /// # Errors
+    ///
+    /// When it does not within the convergence limit.
+    pub async fn await_membership(&self, i: usize) -> MatrixResult<()> {
+        let node = self.slots[i].node.as_ref().ok_or("node is down")?;
+        crate::await_role(node, &self.channel, CONVERGE_LIMIT).await?;
         Ok(())
     }
 

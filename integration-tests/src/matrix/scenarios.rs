@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gossip_core::LogEntry;
+use gossip_core::{LogEntry, Role};
 use tokio::time::sleep;
 
 use super::{Cell, MatrixCluster, MatrixResult, Scenario};
@@ -144,15 +144,17 @@ async fn long_history(cluster: &mut MatrixCluster) -> MatrixResult<()> {
     cluster.converge(&[0, 1], LONG_HISTORY).await?;
 
     cluster.boot(2).await?;
+    cluster.await_membership(2).await?;
     cluster.converge(&[0, 1, 2], LONG_HISTORY).await?;
     cluster.append(2, "the newcomer speaks").await?;
     cluster.converge(&[0, 1, 2], LONG_HISTORY + 1).await?;
     Ok(())
 }
 
-/// The channel starts with nodes 0 and 1: node 2 learns nothing of it. Added
-/// everywhere, node 2 receives the history and is heard. Node 1, removed by
-/// the others, keeps its old entries there but its new ones are refused.
+/// The channel starts with nodes 0 (its owner) and 1: node 2 learns nothing
+/// of it. Added by the owner, once, node 2 receives the history and is
+/// heard. Node 1, removed by the owner, keeps its old entries everywhere but
+/// its new ones are refused.
 async fn membership(cluster: &mut MatrixCluster) -> MatrixResult<()> {
     cluster.set_initial_members([0, 1]);
     cluster.boot_all().await?;
@@ -164,23 +166,21 @@ async fn membership(cluster: &mut MatrixCluster) -> MatrixResult<()> {
         format!("a non-member received {} entries", outsider.len())
     })?;
 
+    // Added once, by the owner: the operation replicates.
     let newcomer = cluster.id(2);
-    for i in 0..3 {
-        cluster
-            .channel(i)
-            .await?
-            .add_member(newcomer.clone())
-            .await?;
-    }
+    cluster
+        .channel(0)
+        .await?
+        .add_member(newcomer.clone(), Role::Writer)
+        .await?;
+    cluster.await_membership(2).await?;
     cluster.converge(&[0, 1, 2], 1).await?;
     cluster.append(2, "the new member speaks").await?;
     cluster.append(1, "node 1 while a member").await?;
     cluster.converge(&[0, 1, 2], 3).await?;
 
     let removed = cluster.id(1);
-    for i in [0, 2] {
-        cluster.channel(i).await?.remove_member(&removed).await?;
-    }
+    cluster.channel(0).await?.remove_member(&removed).await?;
     cluster.append(1, "node 1 after its removal").await?;
     cluster.append(0, "node 0 after the removal").await?;
     cluster.converge(&[0, 2], 4).await?;

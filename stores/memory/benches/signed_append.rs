@@ -30,7 +30,7 @@ const PAYLOAD: usize = 256;
 
 fn ids() -> (ChannelId, StreamId) {
     (
-        ChannelId::new("bench").unwrap(),
+        ChannelId::derive(Identity::from_seed("bench").node_id(), "bench").unwrap(),
         StreamId::new("s").unwrap(),
     )
 }
@@ -69,7 +69,8 @@ async fn node(identity: &Identity) -> Coordinator {
         .build()
         .await
         .unwrap();
-    node.create_channel(ids().0).await.unwrap();
+    let channel = node.create_channel("bench").await.unwrap();
+    assert_eq!(channel.id(), &ids().0, "the benchmark's identity owns it");
     node
 }
 

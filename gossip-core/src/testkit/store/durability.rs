@@ -32,8 +32,14 @@ where
     let (s, s2) = (stream("s"), stream("s2"));
     let (a, b) = (node("a"), node("b"));
     let mut rec = Channel::new(c.clone(), a.clone());
-    rec.add_member(b.clone());
-    rec.set_stream_config(s.clone(), StreamConfig::default().max_payload_bytes(4096));
+    rec.add_member(b.clone(), crate::Role::Writer);
+    rec.apply(
+        &a,
+        &crate::ControlOp::SetStreamConfig {
+            stream: s.clone(),
+            config: StreamConfig::default().max_payload_bytes(4096),
+        },
+    );
     store.save_channel(&rec).await.unwrap();
     store
         .save_channel(&Channel::new(c2.clone(), b.clone()))

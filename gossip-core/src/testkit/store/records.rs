@@ -39,8 +39,14 @@ where
         store.load_channels().await.unwrap(),
         vec![a_rec.clone(), b_rec.clone()]
     );
-    b_rec.add_member(node("member"));
-    b_rec.set_stream_config(s1.clone(), StreamConfig::default().max_payload_bytes(10));
+    b_rec.add_member(node("member"), crate::Role::Writer);
+    b_rec.apply(
+        &owner,
+        &crate::ControlOp::SetStreamConfig {
+            stream: s1.clone(),
+            config: StreamConfig::default().max_payload_bytes(10),
+        },
+    );
     store.save_channel(&b_rec).await.unwrap();
     assert_eq!(
         store.load_channels().await.unwrap(),
