@@ -3,12 +3,14 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use gossip::Role;
 
 /// A gossip node on the command line.
 ///
-/// Start with `gossip-node demo`: a few nodes on this machine sync a stream over TCP and report how
-/// fast they converged. `gossip-node run` starts one long-lived node; `append`, `tail` and `status`
-/// talk to a running node through its control address.
+/// Start with `gossip-node demo`: a few nodes on this machine let each other into a channel by
+/// invitation, sync a stream over TCP and report how fast they converged. `gossip-node run` starts
+/// one long-lived node; `invite`, `join`, `members`, `remove`, `append`, `tail` and `status` talk to
+/// a running node through its control address.
 #[derive(Debug, Parser)]
 #[command(
     name = "gossip-node",
@@ -26,7 +28,8 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Start N local nodes (TCP on loopback), append entries and watch them converge.
+    /// Start N local nodes (TCP on loopback): node-1 invites the others into its channel, they append
+    /// entries and watch them converge.
     Demo(DemoArgs),
     /// Run one long-lived node (flags or a TOML config file).
     Run(RunArgs),
@@ -34,8 +37,16 @@ pub(crate) enum Command {
     Append(AppendArgs),
     /// Print a stream of a running node and follow it live.
     Tail(TailArgs),
-    /// Show a running node's peers (SWIM state), channels, streams and lag.
+    /// Show a running node's peers (SWIM state), channels (its role, member count), streams and lag.
     Status(StatusArgs),
+    /// Add a node to a channel of a running node and print the invitation it joins with.
+    Invite(InviteArgs),
+    /// Make a running node join a channel with an invitation (printed by `invite` on a member).
+    Join(JoinArgs),
+    /// List the members of a channel of a running node, with their roles.
+    Members(MembersArgs),
+    /// Remove a member from a channel of a running node: what it writes from now on is refused.
+    Remove(RemoveArgs),
     /// Create a new identity key file (readable by you only) and print its node id.
     Keygen(KeyFileArgs),
     /// Print the node id of an identity key file.
@@ -101,13 +112,19 @@ pub(crate) struct RunArgs {
     /// SQLite database file, or `memory` [default: memory].
     #[arg(long)]
     pub(crate) store: Option<String>,
-    /// A channel to join (repeatable) [default: main].
+    /// A channel this node owns, created at start if it does not exist (repeatable); its id is
+    /// NAME~ and a digest of this node's key. Others join it when invited (`gossip-node invite`).
     #[arg(long = "channel", value_name = "NAME")]
     pub(crate) channels: Vec<String>,
+    /// An invitation to join at start (repeatable; joining a channel held already changes
+    /// nothing), as printed by `gossip-node invite` on a member of the channel.
+    #[arg(long = "join", value_name = "INVITATION")]
+    pub(crate) joins: Vec<String>,
     /// File with a 32-byte pre-shared key as 64 hex characters: frames are encrypted with it.
     #[arg(long)]
     pub(crate) key_file: Option<PathBuf>,
-    /// Control endpoint for append/tail/status [default: 127.0.0.1:0, printed at start].
+    /// Control endpoint for the client subcommands (append, tail, status, invite, join, members,
+    /// remove) [default: 127.0.0.1:0, printed at start].
     #[arg(long)]
     pub(crate) control: Option<String>,
     /// Prometheus endpoint (`/metrics`) [default: 127.0.0.1:0, printed at start]; `off` disables it.
@@ -128,9 +145,8 @@ pub(crate) struct ControlArgs {
 pub(crate) struct AppendArgs {
     #[command(flatten)]
     pub(crate) control: ControlArgs,
-    /// The channel.
-    #[arg(long, default_value = "main")]
-    pub(crate) channel: String,
+    #[command(flatten)]
+    pub(crate) channel: ChannelArg,
     /// The stream.
     #[arg(long, default_value = "events")]
     pub(crate) stream: String,
@@ -143,9 +159,8 @@ pub(crate) struct AppendArgs {
 pub(crate) struct TailArgs {
     #[command(flatten)]
     pub(crate) control: ControlArgs,
-    /// The channel.
-    #[arg(long, default_value = "main")]
-    pub(crate) channel: String,
+    #[command(flatten)]
+    pub(crate) channel: ChannelArg,
     /// The stream.
     #[arg(long, default_value = "events")]
     pub(crate) stream: String,
@@ -165,6 +180,89 @@ pub(crate) struct StatusArgs {
     /// Print the status as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// Which channel of a running node a client means.
+#[derive(Debug, Args)]
+pub(crate) struct ChannelArg {
+    /// The channel: its name (`main`), when the node holds one channel of that name, or its full
+    /// id (`main~…`, as `status` shows it).
+    #[arg(long = "channel", default_value = "main", value_name = "CHANNEL")]
+    pub(crate) channel: String,
+}
+
+/// The role a member is given, as `invite --role` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MemberRole {
+    /// Receives the channel's streams; appends nothing.
+    Reader,
+    /// Appends to the channel's streams.
+    Writer,
+    /// Appends, and manages members (below the owner) and stream settings.
+    Admin,
+}
+
+impl From<MemberRole> for Role {
+    fn from(role: MemberRole) -> Self {
+        match role {
+            MemberRole::Reader => Role::Reader,
+            MemberRole::Writer => Role::Writer,
+            MemberRole::Admin => Role::Admin,
+        }
+    }
+}
+
+/// `gossip-node invite`.
+#[derive(Debug, Args)]
+pub(crate) struct InviteArgs {
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+    #[command(flatten)]
+    pub(crate) channel: ChannelArg,
+    /// The role the new member gets.
+    #[arg(long, value_enum, default_value_t = MemberRole::Writer)]
+    pub(crate) role: MemberRole,
+    /// Where the invited node reaches this one, put in the invitation instead of the node's gossip
+    /// listen address (repeatable; needed when the node listens on 0.0.0.0).
+    #[arg(long = "address", value_name = "HOST:PORT")]
+    pub(crate) addresses: Vec<String>,
+    /// The node to invite, as `gossip-node id KEY_FILE` prints it on that node.
+    #[arg(value_name = "NODE_ID")]
+    pub(crate) member: String,
+}
+
+/// `gossip-node join`.
+#[derive(Debug, Args)]
+pub(crate) struct JoinArgs {
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+    /// The invitation (`gossip-invite1…`), as `gossip-node invite` printed it.
+    #[arg(value_name = "INVITATION")]
+    pub(crate) invitation: String,
+}
+
+/// `gossip-node members`.
+#[derive(Debug, Args)]
+pub(crate) struct MembersArgs {
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+    #[command(flatten)]
+    pub(crate) channel: ChannelArg,
+    /// Print the members as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `gossip-node remove`.
+#[derive(Debug, Args)]
+pub(crate) struct RemoveArgs {
+    #[command(flatten)]
+    pub(crate) control: ControlArgs,
+    #[command(flatten)]
+    pub(crate) channel: ChannelArg,
+    /// The member to remove.
+    #[arg(value_name = "NODE_ID")]
+    pub(crate) member: String,
 }
 
 /// A socket address from a flag, with an actionable error.
@@ -241,6 +339,10 @@ mod tests {
             "x",
             "--channel",
             "y",
+            "--join",
+            "gossip-invite1a",
+            "--join",
+            "gossip-invite1b",
         ])
         .unwrap();
         let Command::Run(run) = cli.command else {
@@ -248,6 +350,7 @@ mod tests {
         };
         assert_eq!(run.peers, ["b=127.0.0.1:1", "c"]);
         assert_eq!(run.channels, ["x", "y"]);
+        assert_eq!(run.joins, ["gossip-invite1a", "gossip-invite1b"]);
     }
 
     #[test]
@@ -263,7 +366,78 @@ mod tests {
             panic!("not append")
         };
         assert_eq!(append.message, "hello");
-        assert_eq!(append.channel, "main");
+        assert_eq!(append.channel.channel, "main");
+    }
+
+    #[test]
+    fn membership_subcommands_parse() {
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "invite",
+            "--control",
+            "127.0.0.1:9",
+            "--role",
+            "reader",
+            "--address",
+            "10.0.0.1:7000",
+            "node1x",
+        ])
+        .unwrap();
+        let Command::Invite(invite) = cli.command else {
+            panic!("not invite")
+        };
+        assert_eq!(
+            (
+                invite.channel.channel.as_str(),
+                invite.role,
+                invite.member.as_str()
+            ),
+            ("main", MemberRole::Reader, "node1x")
+        );
+        assert_eq!(invite.addresses, ["10.0.0.1:7000"]);
+        assert_eq!(Role::from(invite.role), Role::Reader);
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "invite",
+            "--control",
+            "127.0.0.1:9",
+            "node1x",
+        ])
+        .unwrap();
+        let Command::Invite(invite) = cli.command else {
+            panic!("not invite")
+        };
+        assert_eq!(invite.role, MemberRole::Writer);
+        assert!(Cli::try_parse_from([
+            "gossip-node",
+            "invite",
+            "--control",
+            "127.0.0.1:9",
+            "--role",
+            "owner",
+            "node1x"
+        ])
+        .is_err());
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "members",
+            "--control",
+            "127.0.0.1:9",
+            "--channel",
+            "x",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Members(members) = cli.command else {
+            panic!("not members")
+        };
+        assert!(members.json && members.channel.channel == "x");
+        let cli = Cli::try_parse_from(["gossip-node", "join", "--control", "127.0.0.1:9", "inv"])
+            .unwrap();
+        assert!(matches!(cli.command, Command::Join(join) if join.invitation == "inv"));
+        let cli = Cli::try_parse_from(["gossip-node", "remove", "--control", "127.0.0.1:9", "n"])
+            .unwrap();
+        assert!(matches!(cli.command, Command::Remove(remove) if remove.member == "n"));
     }
 
     #[test]

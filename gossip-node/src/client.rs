@@ -1,8 +1,12 @@
-//! `append`, `tail` and `status`: clients of a running node's control endpoint.
+//! `append`, `tail`, `status`, `invite`, `join`, `members` and `remove`:
+//! clients of a running node's control endpoint.
 
 use crate::{
-    cli::{AppendArgs, StatusArgs, TailArgs},
-    control::{ControlClient, EntryView, Request, Response, StatusView},
+    cli::{
+        parse_addr, AppendArgs, InviteArgs, JoinArgs, MembersArgs, RemoveArgs, StatusArgs, TailArgs,
+    },
+    config::{parse_invitation, parse_node_id},
+    control::{ControlClient, EntryView, MemberView, Request, Response, StatusView},
     error::{CliError, CliResult},
 };
 
@@ -10,7 +14,7 @@ use crate::{
 #[allow(clippy::print_stdout)]
 pub(crate) async fn append(args: AppendArgs) -> CliResult<()> {
     let request = Request::Append {
-        channel: args.channel,
+        channel: args.channel.channel,
         stream: args.stream,
         payload: args.message,
     };
@@ -31,7 +35,7 @@ pub(crate) async fn append(args: AppendArgs) -> CliResult<()> {
 #[allow(clippy::print_stdout)]
 pub(crate) async fn tail(args: TailArgs) -> CliResult<()> {
     let request = Request::Tail {
-        channel: args.channel,
+        channel: args.channel.channel,
         stream: args.stream,
         new_only: args.new_only,
     };
@@ -77,6 +81,125 @@ pub(crate) async fn status(args: StatusArgs) -> CliResult<()> {
     }
 }
 
+/// Adds a node to a channel and prints the invitation (alone on stdout, so
+/// that `$(gossip-node invite …)` captures it; a hint goes to stderr).
+#[allow(clippy::print_stdout)]
+pub(crate) async fn invite(args: InviteArgs) -> CliResult<()> {
+    // Checked here too, so that a typo fails before reaching the node.
+    let member = parse_node_id("node id", &args.member)?;
+    for address in &args.addresses {
+        parse_addr("--address", address).map_err(CliError::Invalid)?;
+    }
+    let request = Request::Invite {
+        channel: args.channel.channel,
+        member: member.to_string(),
+        role: gossip::Role::from(args.role).to_string(),
+        addresses: args.addresses,
+    };
+    let client = ControlClient::connect(&args.control.control, &request).await?;
+    match client.answer().await? {
+        Response::Invited {
+            invitation,
+            channel,
+            member,
+            role,
+        } => {
+            println!("{invitation}");
+            eprintln!(
+                "{member} is now {role} of {channel}; on that node run: gossip-node join --control ADDR {invitation}"
+            );
+            Ok(())
+        }
+        other => Err(unexpected(&args.control.control, &other)),
+    }
+}
+
+/// Joins a channel with an invitation and says what happens next.
+#[allow(clippy::print_stdout)]
+pub(crate) async fn join(args: JoinArgs) -> CliResult<()> {
+    let invitation = parse_invitation("the INVITATION argument", &args.invitation)?;
+    let request = Request::Join {
+        invitation: invitation.to_string(),
+    };
+    let client = ControlClient::connect(&args.control.control, &request).await?;
+    match client.answer().await? {
+        Response::Joined {
+            channel,
+            inviter,
+            role,
+            skipped_addresses,
+        } => {
+            match role {
+                Some(role) => println!("joined {channel} (invited by {inviter}) as {role}"),
+                None => println!(
+                    "joined {channel} (invited by {inviter}); this node may write once the channel's \
+                     control log arrives from the inviter (see `gossip-node members` or `status`)"
+                ),
+            }
+            if !skipped_addresses.is_empty() {
+                println!(
+                    "note: not TCP addresses, skipped: {}",
+                    skipped_addresses.join(", ")
+                );
+            }
+            Ok(())
+        }
+        other => Err(unexpected(&args.control.control, &other)),
+    }
+}
+
+/// Lists a channel's members.
+#[allow(clippy::print_stdout)]
+pub(crate) async fn members(args: MembersArgs) -> CliResult<()> {
+    let request = Request::Members {
+        channel: args.channel.channel,
+    };
+    let client = ControlClient::connect(&args.control.control, &request).await?;
+    match client.answer().await? {
+        Response::Members {
+            channel,
+            node,
+            members,
+        } => {
+            if args.json {
+                let text = serde_json::to_string_pretty(&members)
+                    .map_err(|error| CliError::Invalid(error.to_string()))?;
+                println!("{text}");
+            } else {
+                print!("{}", format_members(&channel, &node, &members));
+            }
+            Ok(())
+        }
+        other => Err(unexpected(&args.control.control, &other)),
+    }
+}
+
+/// Removes a member from a channel.
+#[allow(clippy::print_stdout)]
+pub(crate) async fn remove(args: RemoveArgs) -> CliResult<()> {
+    let member = parse_node_id("node id", &args.member)?;
+    let request = Request::Remove {
+        channel: args.channel.channel,
+        member: member.to_string(),
+    };
+    let client = ControlClient::connect(&args.control.control, &request).await?;
+    match client.answer().await? {
+        Response::Removed {
+            channel,
+            member,
+            was_member,
+        } => {
+            if was_member {
+                println!("removed {member} from {channel}: what it writes from now on is refused");
+            } else {
+                println!("{member} is not a member of {channel}; nothing changed");
+            }
+            Ok(())
+        }
+        other => Err(unexpected(&args.control.control, &other)),
+    }
+}
+
 fn unexpected(addr: &str, response: &Response) -> CliError {
     CliError::Control {
         addr: addr.to_owned(),
@@ -90,6 +213,32 @@ pub(crate) fn format_entry(entry: &EntryView) -> String {
         "{} #{}  {}  {}",
         entry.author, entry.sequence, entry.timestamp, entry.payload
     )
+}
+
+/// A channel's members, one a line: id, role, label, and which is this node.
+pub(crate) fn format_members(channel: &str, node: &str, members: &[MemberView]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let plural = if members.len() == 1 { "" } else { "s" };
+    let _ = writeln!(out, "{channel}: {} member{plural}", members.len());
+    if members.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (none known yet: the control log has not arrived from the inviter)"
+        );
+    }
+    for member in members {
+        let mut line = format!("  {}  {:<6}", member.id, member.role);
+        if !member.label.is_empty() {
+            line.push_str("  ");
+            line.push_str(&member.label);
+        }
+        if member.id == node {
+            line.push_str("  (this node)");
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
 }
 
 /// The status as a short human report.
@@ -108,7 +257,26 @@ pub(crate) fn format_status(status: &StatusView) -> String {
         );
         let _ = writeln!(out, "  {:<16} {:<12} {heard}", peer.id, peer.status);
     }
-    let _ = writeln!(out, "channels: {}", status.channels.join(", "));
+    let _ = writeln!(out, "channels:");
+    if status.channels.is_empty() {
+        let _ = writeln!(
+            out,
+            "  (none: `run --channel NAME` creates one, `join` joins one)"
+        );
+    }
+    for channel in &status.channels {
+        let role = channel
+            .role
+            .as_deref()
+            .unwrap_or("not a member (yet: waiting for the control log, or removed)");
+        let _ = writeln!(
+            out,
+            "  {}  {role}, {} member{}",
+            channel.id,
+            channel.members,
+            if channel.members == 1 { "" } else { "s" }
+        );
+    }
     let _ = writeln!(out, "streams:");
     if status.streams.is_empty() {
         let _ = writeln!(out, "  (none yet)");
@@ -145,7 +313,7 @@ pub(crate) fn format_status(status: &StatusView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{PeerView, StreamView};
+    use crate::control::{ChannelView, PeerView, StreamView};
 
     #[test]
     fn status_report_names_peers_streams_and_lag() {
@@ -157,7 +325,20 @@ mod tests {
                 status: "suspected".into(),
                 last_heard_ms_ago: Some(1500),
             }],
-            channels: vec!["main".into()],
+            channels: vec![
+                ChannelView {
+                    id: "main~x".into(),
+                    name: "main".into(),
+                    role: Some("owner".into()),
+                    members: 2,
+                },
+                ChannelView {
+                    id: "other~y".into(),
+                    name: "other".into(),
+                    role: None,
+                    members: 1,
+                },
+            ],
             streams: vec![StreamView {
                 channel: "main".into(),
                 stream: "events".into(),
@@ -178,5 +359,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("lag: 0"), "{text}");
+        assert!(text.contains("main~x  owner, 2 members"), "{text}");
+        assert!(text.contains("other~y  not a member"), "{text}");
+        assert!(text.contains(", 1 member\n"), "{text}");
+    }
+
+    #[test]
+    fn members_list_marks_this_node() {
+        let members = [
+            MemberView {
+                id: "a".into(),
+                role: "owner".into(),
+                label: String::new(),
+            },
+            MemberView {
+                id: "b".into(),
+                role: "writer".into(),
+                label: "phone".into(),
+            },
+        ];
+        let text = format_members("main~x", "b", &members);
+        assert!(text.starts_with("main~x: 2 members\n"), "{text}");
+        assert!(text.contains("  a  owner\n"), "{text}");
+        assert!(text.contains("  b  writer  phone  (this node)"), "{text}");
+        assert!(format_members("main~x", "b", &[]).contains("none known yet"));
     }
 }

@@ -5,7 +5,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use gossip::{ChannelId, NodeId};
+use gossip::{ChannelId, Invitation, NodeId};
 use serde::Deserialize;
 
 use crate::{
@@ -21,7 +21,8 @@ use crate::{
 /// listen = "0.0.0.0:7000"
 /// peers = ["node1…=192.168.1.20:7000", "node1…"]
 /// store = "laptop.db"
-/// channels = ["main"]
+/// channels = ["main"]            # channels this node owns
+/// join = ["gossip-invite1…"]     # invitations joined at start
 /// key_file = "network.key"
 /// control = "127.0.0.1:7070"
 /// metrics = "127.0.0.1:9100"
@@ -37,6 +38,8 @@ pub(crate) struct FileConfig {
     pub(crate) store: Option<String>,
     #[serde(default)]
     pub(crate) channels: Vec<String>,
+    #[serde(default)]
+    pub(crate) join: Vec<String>,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) control: Option<String>,
     pub(crate) metrics: Option<String>,
@@ -118,7 +121,10 @@ pub(crate) struct RunConfig {
     pub(crate) listen: SocketAddr,
     pub(crate) peers: Vec<PeerSpec>,
     pub(crate) store: StoreSpec,
-    pub(crate) channels: Vec<ChannelId>,
+    /// The names of the channels this node owns (created at start).
+    pub(crate) channels: Vec<String>,
+    /// Invitations to join at start.
+    pub(crate) joins: Vec<Invitation>,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) control: SocketAddr,
     pub(crate) metrics: Option<SocketAddr>,
@@ -126,8 +132,6 @@ pub(crate) struct RunConfig {
 
 /// Default gossip listen address.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:7000";
-/// Default channel.
-pub(crate) const DEFAULT_CHANNEL: &str = "main";
 
 impl RunConfig {
     /// Reads the config file named by `args` (if any) and applies the flags.
@@ -167,18 +171,17 @@ impl RunConfig {
         } else {
             args.channels
         };
-        let channels = if channels.is_empty() {
-            vec![DEFAULT_CHANNEL.to_owned()]
+        for name in &channels {
+            check_channel_name(name)?;
+        }
+        let joins = if args.joins.is_empty() {
+            file.join
         } else {
-            channels
+            args.joins
         };
-        let channels = channels
+        let joins = joins
             .iter()
-            .map(|name| {
-                ChannelId::new(name.as_str()).map_err(|error| {
-                    CliError::Invalid(format!("invalid --channel {name:?}: {error}"))
-                })
-            })
+            .map(|text| parse_invitation("--join", text))
             .collect::<CliResult<Vec<_>>>()?;
         let control = args.control.or(file.control);
         let control = parse_addr("--control", control.as_deref().unwrap_or("127.0.0.1:0"))
@@ -195,6 +198,7 @@ impl RunConfig {
             peers,
             store,
             channels,
+            joins,
             key_file: args.key_file.or(file.key_file),
             control,
             metrics,
@@ -212,6 +216,34 @@ impl RunConfig {
             None => Ok(()),
         }
     }
+}
+
+/// Checks that `name` can name a channel (whoever owns it).
+fn check_channel_name(name: &str) -> CliResult<()> {
+    // The rules do not depend on the owner: any key checks them.
+    ChannelId::derive(&NodeId::from_seed("channel-name-check"), name)
+        .map(drop)
+        .map_err(|error| CliError::Invalid(format!("invalid --channel {name:?}: {error}")))
+}
+
+/// Parses an invitation given as `what` (a flag, an argument), with an
+/// actionable error.
+pub(crate) fn parse_invitation(what: &str, text: &str) -> CliResult<Invitation> {
+    text.parse().map_err(|error| {
+        CliError::Invalid(format!(
+            "{} (in {what}: expected the gossip-invite1… text that `gossip-node invite` printed)",
+            crate::error::one_line(&error)
+        ))
+    })
+}
+
+/// Parses a node id given as `what`, with an actionable error.
+pub(crate) fn parse_node_id(what: &str, text: &str) -> CliResult<NodeId> {
+    NodeId::new(text.trim()).map_err(|error| {
+        CliError::Invalid(format!(
+            "invalid {what} {text:?}: {error} (`gossip-node id KEY_FILE` prints a node's id)"
+        ))
+    })
 }
 
 /// Parses a pre-shared key file's text: 64 hex characters (whitespace
@@ -237,6 +269,19 @@ mod tests {
         NodeId::from_seed(name)
     }
 
+    /// The text of an invitation to `owner`'s channel `name`, from the owner.
+    fn invitation(owner: &str, name: &str) -> String {
+        let owner = id(owner);
+        Invitation::new(
+            ChannelId::derive(&owner, name).unwrap(),
+            owner.clone(),
+            owner,
+            vec!["127.0.0.1:7101".into()],
+        )
+        .unwrap()
+        .to_string()
+    }
+
     fn args(identity: &str) -> RunArgs {
         RunArgs {
             identity: Some(identity.into()),
@@ -251,7 +296,11 @@ mod tests {
         assert_eq!(config.label, None);
         assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
         assert_eq!(config.store, StoreSpec::Memory);
-        assert_eq!(config.channels.len(), 1);
+        assert!(
+            config.channels.is_empty(),
+            "a node owns no channel unless told"
+        );
+        assert!(config.joins.is_empty());
         assert!(config.peers.is_empty());
         assert_eq!(config.control.port(), 0);
         assert!(config.metrics.is_some());
@@ -276,11 +325,13 @@ mod tests {
                 peers = ["{}=127.0.0.1:7101", "{}"]
                 store = "a.db"
                 channels = ["x"]
+                join = ["{}"]
                 key_file = "net.key"
                 metrics = "off"
                 "#,
                 id("b"),
-                id("c")
+                id("c"),
+                invitation("b", "shared"),
             ),
         )
         .unwrap();
@@ -304,10 +355,58 @@ mod tests {
         );
         assert_eq!(config.peers[1].addr, None);
         assert_eq!(config.store, StoreSpec::Sqlite("a.db".into()));
-        let channels: Vec<_> = config.channels.iter().map(|c| c.as_str()).collect();
-        assert_eq!(channels, ["y", "z"]);
+        assert_eq!(config.channels, ["y", "z"]);
+        assert_eq!(config.joins.len(), 1);
+        assert_eq!(config.joins[0].owner(), &id("b"));
+        assert_eq!(config.joins[0].channel().name(), "shared");
         assert_eq!(config.key_file, Some(PathBuf::from("net.key")));
         assert_eq!(config.metrics, None);
+    }
+
+    #[test]
+    fn joins_from_flags_replace_the_files_and_bad_ones_are_explained() {
+        let file = FileConfig {
+            join: vec![invitation("b", "from-file")],
+            ..FileConfig::default()
+        };
+        let config = RunConfig::resolve(
+            file,
+            RunArgs {
+                joins: vec![invitation("c", "from-flag")],
+                ..args("a.key")
+            },
+        )
+        .unwrap();
+        assert_eq!(config.joins.len(), 1);
+        assert_eq!(config.joins[0].channel().name(), "from-flag");
+        let error = RunConfig::resolve(
+            FileConfig::default(),
+            RunArgs {
+                joins: vec!["gossip-invite1garbage".into()],
+                ..args("a.key")
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("invalid invitation"), "{error}");
+        assert!(error.contains("--join"), "{error}");
+    }
+
+    #[test]
+    fn bad_channel_names_and_node_ids_are_explained() {
+        let error = RunConfig::resolve(
+            FileConfig::default(),
+            RunArgs {
+                channels: vec![String::new()],
+                ..args("a.key")
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--channel"), "{error}");
+        assert!(parse_node_id("member", id("b").as_str()).is_ok());
+        let error = parse_node_id("member", "bob").unwrap_err().to_string();
+        assert!(error.contains("gossip-node id"), "{error}");
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! `gossip-node demo`: N nodes on loopback converge, with progress bars.
+//! `gossip-node demo`: N nodes on loopback: node-1 creates a channel and
+//! invites the others, who join by invitation; then they append and
+//! converge, with progress bars.
 
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
-use gossip::{ChannelId, Config, Coordinator, Identity, NodeId, StreamHandle, StreamId};
+use gossip::{
+    ChannelHandle, Config, Coordinator, Identity, Invitation, NodeId, Role, StreamHandle, StreamId,
+    TcpTransport,
+};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::{
@@ -18,11 +23,19 @@ use crate::{
 /// Entries appended per batch (one atomic store write each).
 const BATCH: usize = 50;
 
+/// The channel node-1 owns and invites the others to.
+const CHANNEL: &str = "demo";
+
+/// How long to wait between two looks at the nodes' roles or entries.
+const POLL: Duration = Duration::from_millis(25);
+
 /// What the demo measured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DemoSummary {
     pub(crate) nodes: usize,
     pub(crate) entries: u64,
+    /// From node-1 creating the channel until every node knew it was a writer.
+    pub(crate) membership_time: Duration,
     pub(crate) append_time: Duration,
     pub(crate) converge_time: Duration,
     pub(crate) bytes_out: u64,
@@ -44,12 +57,14 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
         args.nodes
     );
     println!(
-        "each node appends its share of {} entries ({} B each) to channel demo / stream events;",
+        "node-1 creates channel {CHANNEL} and invites the others as writers; each joins by invitation,"
+    );
+    println!(
+        "then appends its share of {} entries ({} B each) to stream events;",
         args.entries, args.payload_bytes
     );
     println!("eager push and anti-entropy spread them until every node holds all of them.\n");
 
-    let channel = ChannelId::new("demo")?;
     let stream = StreamId::new("events")?;
     // Each node is a fresh identity (its key is its id); people call it node-1, node-2, …
     let labels: Vec<String> = (1..=args.nodes).map(|i| format!("node-{i}")).collect();
@@ -64,7 +79,10 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
     }
     let addrs: Vec<SocketAddr> = transports.iter().map(|t| t.local_addr()).collect();
     let mut nodes = Vec::new();
-    let each = identities.iter().zip(&labels).zip(transports);
+    let each = identities
+        .iter()
+        .zip(&labels)
+        .zip(transports.iter().cloned());
     for (index, ((identity, label), tcp)) in each.enumerate() {
         let id = identity.node_id();
         for (peer, addr) in ids.iter().zip(&addrs) {
@@ -79,25 +97,37 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
         let store = node::open_store(&spec).await?;
         let peers: Vec<NodeId> = ids.iter().filter(|p| *p != id).cloned().collect();
         let config = Config::default().seed(u64::try_from(index).unwrap_or(0) + 1);
+        // Peers (for SWIM and sync), but no channel yet: membership comes next.
         let node = node::start_node(
             identity.clone(),
             store,
             node::stack(tcp, None, false),
             config,
             &peers,
-            std::slice::from_ref(&channel),
+            &[],
+            &[],
         )
         .await?;
         nodes.push(node);
     }
+
+    let membership_started = Instant::now();
+    let channels = match admit(&nodes, &labels, &transports, &addrs).await {
+        Ok(channels) => channels,
+        Err(error) => {
+            shutdown(&nodes).await;
+            return Err(error);
+        }
+    };
+    let deadline = membership_started + Duration::from_secs(args.timeout);
+    if let Err(error) = await_writers(&channels, &labels, deadline, args.timeout).await {
+        shutdown(&nodes).await;
+        return Err(error);
+    }
+    let membership_time = membership_started.elapsed();
     let mut streams = Vec::new();
-    for node in &nodes {
-        streams.push(
-            node.channel(channel.clone())
-                .await?
-                .stream(stream.clone())
-                .await?,
-        );
+    for channel in &channels {
+        streams.push(channel.stream(stream.clone()).await?);
     }
 
     let total = u64::from(args.entries);
@@ -157,7 +187,7 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
                 detail,
             });
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
+        tokio::time::sleep(POLL).await;
     };
     for bar in &progress {
         bar.finish();
@@ -180,6 +210,7 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
     let summary = DemoSummary {
         nodes: nodes.len(),
         entries: total,
+        membership_time,
         append_time,
         converge_time,
         bytes_out,
@@ -195,6 +226,85 @@ pub(crate) async fn demo(args: DemoArgs) -> CliResult<()> {
         Err(CliError::Invalid(
             "the nodes hold the same number of entries but list them differently".into(),
         ))
+    }
+}
+
+/// node-1 creates the channel; for every other node, prints that node-1
+/// invites it, makes the invitation (as writer, reaching node-1 at its
+/// listen address), and has the node join with the invitation's text, the
+/// way a device joins with what it was shown. Returns each node's handle of
+/// the channel, in node order.
+#[allow(clippy::print_stdout)] // the invitations are part of the show
+async fn admit(
+    nodes: &[Coordinator],
+    labels: &[String],
+    transports: &[std::sync::Arc<TcpTransport>],
+    addrs: &[SocketAddr],
+) -> CliResult<Vec<ChannelHandle>> {
+    let no_nodes = || CliError::Invalid("no nodes".into());
+    let (owner, others) = nodes.split_first().ok_or_else(no_nodes)?;
+    let owner_label = labels.first().ok_or_else(no_nodes)?;
+    let owner_addr = addrs.first().ok_or_else(no_nodes)?.to_string();
+    let channel = owner.create_channel(CHANNEL).await?;
+    println!("{owner_label} created channel {}", channel.id());
+    let mut channels = vec![channel.clone()];
+    let each = others
+        .iter()
+        .zip(labels.iter().skip(1))
+        .zip(transports.iter().skip(1));
+    for ((node, label), tcp) in each {
+        let invitation = channel
+            .invite_at(
+                node.local_id().clone(),
+                Role::Writer,
+                vec![owner_addr.clone()],
+            )
+            .await?;
+        let text = invitation.to_string();
+        println!(
+            "{owner_label} invites {label} as a writer: {}",
+            abbreviate(&text, 40)
+        );
+        let invitation: Invitation = text.parse()?;
+        node::register_inviter(tcp, &invitation);
+        channels.push(node.join(&invitation).await?);
+    }
+    Ok(channels)
+}
+
+/// Waits until every node knows (from the control log) that it may write,
+/// or `deadline`.
+async fn await_writers(
+    channels: &[ChannelHandle],
+    labels: &[String],
+    deadline: Instant,
+    timeout: u64,
+) -> CliResult<()> {
+    loop {
+        let mut waiting = Vec::new();
+        for (channel, label) in channels.iter().zip(labels) {
+            if !channel.role().await?.is_some_and(Role::may_write) {
+                waiting.push(label.as_str());
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::NotAdmitted {
+                seconds: timeout,
+                waiting: waiting.join(", "),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The first `keep` characters of `text` and `…` (all of it if short).
+fn abbreviate(text: &str, keep: usize) -> String {
+    match text.char_indices().nth(keep) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_owned(),
     }
 }
 
@@ -231,6 +341,11 @@ async fn shutdown(nodes: &[Coordinator]) {
 #[allow(clippy::print_stdout)]
 fn print_summary(summary: &DemoSummary, identical: bool) {
     let per_entry = summary.bytes_out as f64 / summary.entries.max(1) as f64;
+    println!(
+        "membership: every node knew it was a writer {} after node-1 created the channel ({} joined by invitation)",
+        millis(summary.membership_time),
+        summary.nodes.saturating_sub(1),
+    );
     println!(
         "converged: {} nodes hold all {} entries, {} after the first append (appends took {})",
         summary.nodes,
@@ -281,6 +396,12 @@ mod tests {
             let sum: u64 = (0..writers).map(|i| share(total, writers, i)).sum();
             assert_eq!(sum, total);
         }
+    }
+
+    #[test]
+    fn invitations_are_abbreviated() {
+        assert_eq!(abbreviate("gossip-invite1abc", 8), "gossip-i…");
+        assert_eq!(abbreviate("short", 8), "short");
     }
 
     #[test]

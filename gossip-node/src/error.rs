@@ -70,6 +70,14 @@ pub(crate) enum CliError {
         /// What each node held.
         detail: String,
     },
+    /// Not every demo node learned in time that it was let into the channel.
+    #[error("not every node learned it may write to the channel within {seconds} s (still waiting: {waiting}); try a larger --timeout")]
+    NotAdmitted {
+        /// The limit.
+        seconds: u64,
+        /// The nodes that did not.
+        waiting: String,
+    },
     /// The gossip node failed.
     #[error("{0}")]
     Node(#[from] gossip::Error),

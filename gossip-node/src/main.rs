@@ -50,6 +50,10 @@ async fn dispatch(command: Command) -> CliResult<()> {
         Command::Append(args) => client::append(args).await,
         Command::Tail(args) => client::tail(args).await,
         Command::Status(args) => client::status(args).await,
+        Command::Invite(args) => client::invite(args).await,
+        Command::Join(args) => client::join(args).await,
+        Command::Members(args) => client::members(args).await,
+        Command::Remove(args) => client::remove(args).await,
         Command::Keygen(args) => keys::keygen(&args),
         Command::Id(args) => keys::id(&args),
     }

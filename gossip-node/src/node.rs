@@ -1,10 +1,11 @@
-//! Assembling a node: store, TCP transport (with layers), peers, channels.
+//! Assembling a node: store, TCP transport (with layers), peers, owned and
+//! joined channels.
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use gossip::{
-    layers::ServiceBuilder, ChannelId, Config, Coordinator, DynStore, EncryptionLayer, Identity,
-    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, Role, SqliteStore, TcpConfig,
+    layers::ServiceBuilder, Config, Coordinator, DynStore, EncryptionLayer, Identity, Invitation,
+    MemoryStore, MetricsLayer, NetworkKey, NetworkPsk, NodeId, SqliteStore, TcpConfig,
     TcpTransport, Transport,
 };
 
@@ -97,15 +98,20 @@ pub(crate) fn stack(
     }
 }
 
-/// Builds a node, adds `peers` as peers and members of every channel in
-/// `channels`, and starts it.
+/// Builds a node, adds `peers` (to sync with; membership is not touched),
+/// creates the channels it owns named in `owned`, joins the channels of
+/// `joins`, and starts it. Both are idempotent: a restart on the same store
+/// changes nothing. The addresses of each invitation's inviter must be
+/// registered with the TCP transport by the caller
+/// ([`register_inviter`]).
 pub(crate) async fn start_node(
     identity: Identity,
     store: DynStore,
     transport: Box<dyn Transport>,
     config: Config,
     peers: &[NodeId],
-    channels: &[ChannelId],
+    owned: &[String],
+    joins: &[Invitation],
 ) -> CliResult<Coordinator> {
     let node = Coordinator::builder(identity)
         .store(store)
@@ -116,12 +122,49 @@ pub(crate) async fn start_node(
     for peer in peers {
         node.add_peer(peer.clone()).await?;
     }
-    for channel in channels {
-        let handle = node.create_channel(channel.as_str()).await?;
-        for peer in peers {
-            handle.add_member(peer.clone(), Role::Writer).await?;
-        }
+    for name in owned {
+        node.create_channel(name).await?;
+    }
+    for invitation in joins {
+        node.join(invitation).await?;
     }
     node.start().await?;
     Ok(node)
+}
+
+/// Tells the TCP transport where the inviter of `invitation` listens: the
+/// node knows the inviter as a peer after joining, but the transport keeps
+/// its own address book. Returns the addresses that are not `HOST:PORT`
+/// with an IP address (other transports' addresses), which are skipped.
+pub(crate) fn register_inviter(tcp: &TcpTransport, invitation: &Invitation) -> Vec<String> {
+    let mut skipped = Vec::new();
+    for address in invitation.addresses() {
+        match address.trim().parse::<SocketAddr>() {
+            Ok(addr) => tcp.add_peer_address(invitation.inviter().clone(), addr),
+            Err(_) => skipped.push(address.clone()),
+        }
+    }
+    skipped
+}
+
+/// Registers with the TCP transport the addresses of the saved peers (a
+/// peer joined through an invitation keeps its inviter's address in the
+/// store), unless `configured` (the `--peer` list) names the peer already.
+pub(crate) async fn register_saved_peers(
+    tcp: &TcpTransport,
+    store: &DynStore,
+    configured: &[NodeId],
+) -> CliResult<()> {
+    for record in store.load_peers().await.map_err(gossip::Error::from)? {
+        if configured.contains(&record.id) {
+            continue;
+        }
+        if let Some(addr) = record
+            .address
+            .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        {
+            tcp.add_peer_address(record.id, addr);
+        }
+    }
+    Ok(())
 }

@@ -1,20 +1,22 @@
 //! `gossip-node run`: one long-lived node.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
 use futures_util::StreamExt;
 use gossip::{
-    Config, Coordinator, DomainEvent, Identity, NetworkKey, NodeId, PeerStatus, TransportErrorKind,
+    ChannelId, Config, Coordinator, DomainEvent, Identity, NetworkKey, NodeId, PeerStatus, Role,
+    TransportErrorKind,
 };
 use tokio::net::TcpListener;
 
 use crate::{
     cli::RunArgs,
     config::{PeerSpec, RunConfig, StoreSpec},
-    control,
+    control::{self, ControlContext},
     error::{one_line, CliError, CliResult},
     metrics_http, node,
 };
@@ -48,14 +50,21 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
 
     let tcp = node::bind_tcp(&identity, config.listen, key_bytes).await?;
     let gossip_addr = tcp.local_addr();
+    let peers: Vec<NodeId> = config.peers.iter().map(|p| p.id.clone()).collect();
+    // Inviters met by earlier joins first, so that `--peer` addresses win.
+    node::register_saved_peers(&tcp, &store, &peers).await?;
     for peer in &config.peers {
         if let Some(addr) = peer.addr {
             tcp.add_peer_address(peer.id.clone(), addr);
         }
     }
-    let peers: Vec<NodeId> = config.peers.iter().map(|p| p.id.clone()).collect();
+    for invitation in &config.joins {
+        for skipped in node::register_inviter(&tcp, invitation) {
+            tracing::warn!(inviter = %invitation.inviter(), address = %skipped, "invitation address is not HOST:PORT with an IP address; skipped");
+        }
+    }
     let encrypted = key.is_some();
-    let transport = node::stack(tcp, key, metrics.is_some());
+    let transport = node::stack(tcp.clone(), key, metrics.is_some());
     let coordinator = node::start_node(
         identity,
         store.clone(),
@@ -63,19 +72,33 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
         Config::default(),
         &peers,
         &config.channels,
+        &config.joins,
     )
     .await?;
+    let channels = channel_lines(&coordinator).await?;
 
     let control_listener = bind("control", config.control).await?;
     let control_addr = local_addr(&control_listener, config.control);
     let control_task = tokio::spawn(control::serve(
         control_listener,
-        coordinator.clone(),
-        store.clone(),
+        ControlContext {
+            node: coordinator.clone(),
+            store: store.clone(),
+            tcp,
+            gossip_addr,
+        },
     ));
     let watch_task = tokio::spawn(watch(coordinator.clone(), encrypted));
 
-    print_banner(&config, &id, gossip_addr, control_addr, metrics, encrypted);
+    let banner = Banner {
+        id: &id,
+        gossip_addr,
+        control_addr,
+        metrics,
+        encrypted,
+        channels: &channels,
+    };
+    print_banner(&config, &banner);
     tracing::info!(node = %id, label = config.label.as_deref(), %gossip_addr, %control_addr, "node running");
     for peer in config.peers.iter().filter(|p| p.addr.is_some()) {
         tokio::spawn(probe(peer.clone()));
@@ -106,20 +129,51 @@ fn local_addr(listener: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     listener.local_addr().unwrap_or(fallback)
 }
 
-#[allow(clippy::print_stdout)] // the banner is what the user (and tests) read
-fn print_banner(
-    config: &RunConfig,
-    id: &NodeId,
+/// One line per channel the node holds: its id and this node's role in it.
+async fn channel_lines(node: &Coordinator) -> CliResult<Vec<String>> {
+    let mut lines = Vec::new();
+    for id in node.channels().await? {
+        let role = node.channel(id.clone()).await?.role().await?;
+        lines.push(match role {
+            Some(role) => format!("{id} ({role})"),
+            None => {
+                format!("{id} (joined; waiting for its control log to say this node is a member)")
+            }
+        });
+    }
+    Ok(lines)
+}
+
+/// What the start-up banner shows besides the configuration.
+struct Banner<'a> {
+    /// This node's id.
+    id: &'a NodeId,
+    /// Where its gossip (TCP) listens.
     gossip_addr: SocketAddr,
+    /// Where its control endpoint listens.
     control_addr: SocketAddr,
+    /// Where its Prometheus endpoint listens, if on.
     metrics: Option<SocketAddr>,
+    /// Whether a network key encrypts its frames.
     encrypted: bool,
-) {
+    /// The channels it holds, from [`channel_lines`].
+    channels: &'a [String],
+}
+
+#[allow(clippy::print_stdout)] // the banner is what the user (and tests) read
+fn print_banner(config: &RunConfig, banner: &Banner<'_>) {
+    let Banner {
+        id,
+        gossip_addr,
+        control_addr,
+        metrics,
+        encrypted,
+        channels,
+    } = *banner;
     let store = match &config.store {
         StoreSpec::Memory => "memory (nothing persisted; --store FILE for SQLite)".to_owned(),
         StoreSpec::Sqlite(path) => format!("sqlite {}", path.display()),
     };
-    let channels: Vec<_> = config.channels.iter().map(|c| c.as_str()).collect();
     match &config.label {
         Some(label) => println!("gossip-node {id} ({label}) running"),
         None => println!("gossip-node {id} running"),
@@ -134,7 +188,12 @@ fn print_banner(
         None => println!("  metrics  off"),
     }
     println!("  store    {store}");
-    println!("  channels {}", channels.join(", "));
+    if channels.is_empty() {
+        println!("  channels none yet (--channel NAME creates one this node owns; `gossip-node join` joins one)");
+    }
+    for channel in channels {
+        println!("  channel  {channel}");
+    }
     for peer in &config.peers {
         match peer.addr {
             Some(addr) => println!("  peer     {} at {addr}", peer.id),
@@ -142,22 +201,55 @@ fn print_banner(
         }
     }
     println!(
-        "try: gossip-node append --control {control_addr} \"hello\"   |   gossip-node tail --control {control_addr}   |   gossip-node status --control {control_addr}"
+        "try: gossip-node invite --control {control_addr} NODE_ID   |   gossip-node append --control {control_addr} \"hello\"   |   gossip-node tail --control {control_addr}   |   gossip-node status --control {control_addr}"
     );
 }
 
 /// How often the same kind of sync error is logged at most.
 const ERROR_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Logs peer status changes and sync errors, with a hint where one helps.
-/// Rejected frames and refused handshakes repeat (every probe, every gossip
-/// round, every redial): they are logged once per [`ERROR_LOG_INTERVAL`]
-/// with the count of the ones not shown.
+/// A log line that may repeat, shown at most once per
+/// [`ERROR_LOG_INTERVAL`].
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Throttle {
+    /// `Some(how many were not shown since the last one)` when the line may
+    /// be shown now.
+    fn allow(&mut self) -> Option<u64> {
+        if self
+            .last
+            .is_some_and(|at| at.elapsed() < ERROR_LOG_INTERVAL)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(Instant::now());
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Logs peer status changes, changes of this node's role in a channel,
+/// entries refused from non-members (sync errors), and other sync errors, with a hint where one
+/// helps. Rejected frames, refused handshakes and refused entries repeat
+/// (every probe, every gossip round, every redial, every push): each kind
+/// is logged once per [`ERROR_LOG_INTERVAL`] with the count of the ones not
+/// shown.
 async fn watch(node: Coordinator, encrypted: bool) {
     let mut events = node.events();
     let mut errors = node.errors();
-    let mut last_rejected: Option<Instant> = None;
-    let mut suppressed = 0u64;
+    let mut rejected = Throttle::default();
+    let mut refused = Throttle::default();
+    let mut roles: HashMap<ChannelId, Option<Role>> = HashMap::new();
+    for channel in node.channels().await.unwrap_or_default() {
+        let role = async { node.channel(channel.clone()).await?.role().await };
+        if let Ok(role) = role.await {
+            roles.insert(channel, role);
+        }
+    }
     loop {
         tokio::select! {
             event = events.next() => match event {
@@ -165,11 +257,24 @@ async fn watch(node: Coordinator, encrypted: bool) {
                     PeerStatus::Reachable => tracing::info!(%peer, "peer reachable"),
                     other => tracing::warn!(%peer, status = %other, "peer not answering"),
                 },
+                Some(Ok(DomainEvent::ChannelChanged { channel })) => {
+                    role_changed(&node, &mut roles, channel).await;
+                }
                 Some(Ok(_)) | Some(Err(_)) => {}
                 None => return,
             },
             error = errors.next() => match error {
                 Some(Ok(error)) => {
+                    if let gossip::Error::NonMember { .. } = &error.error {
+                        if let Some(suppressed) = refused.allow() {
+                            tracing::warn!(
+                                error = %one_line(&error),
+                                suppressed,
+                                "entries refused: the node that sent or wrote them is not a member of the channel (removed, or not let in yet)"
+                            );
+                        }
+                        continue;
+                    }
                     let kind = match &error.error {
                         gossip::Error::Transport(t) => Some(t.kind()),
                         _ => None,
@@ -182,22 +287,48 @@ async fn watch(node: Coordinator, encrypted: bool) {
                             continue;
                         }
                     };
-                    if last_rejected.is_some_and(|at| at.elapsed() < ERROR_LOG_INTERVAL) {
-                        suppressed += 1;
+                    let Some(suppressed) = rejected.allow() else {
                         continue;
-                    }
-                    last_rejected = Some(Instant::now());
+                    };
                     let hint = if encrypted {
                         "do both nodes use the same --key-file?"
                     } else {
                         "is the peer using --key-file while this node is not?"
                     };
                     tracing::warn!(error = %one_line(&error), hint, suppressed, "{what}");
-                    suppressed = 0;
                 }
                 Some(Err(_)) => {}
                 None => return,
             },
+        }
+    }
+}
+
+/// Logs this node's role in `channel` when it differs from the last one
+/// seen (`roles`): let in after a join, promoted, removed.
+async fn role_changed(
+    node: &Coordinator,
+    roles: &mut HashMap<ChannelId, Option<Role>>,
+    channel: ChannelId,
+) {
+    let Ok(handle) = node.channel(channel.clone()).await else {
+        return;
+    };
+    let Ok(role) = handle.role().await else {
+        return;
+    };
+    let members = handle.members().await.map_or(0, |members| members.len());
+    let before = roles.insert(channel.clone(), role);
+    if before == Some(role) {
+        tracing::debug!(%channel, members, "channel membership changed");
+        return;
+    }
+    match role {
+        Some(role) => {
+            tracing::info!(%channel, %role, members, "this node is a member of the channel")
+        }
+        None => {
+            tracing::warn!(%channel, members, "this node is not a member of the channel (removed, or not let in yet)")
         }
     }
 }

@@ -1,4 +1,5 @@
-//! `gossip-node demo` end to end: the nodes converge and the summary shows.
+//! `gossip-node demo` end to end: node-1 invites the others, they join, the
+//! nodes converge and the summary shows.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -13,6 +14,24 @@ fn demo_on_sqlite_converges_and_summarizes() {
     let out = finish(command, LIMIT);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("SQLite"), "{out:?}");
+    assert!(
+        out.stdout.contains("node-1 created channel demo~"),
+        "{out:?}"
+    );
+    for k in [2, 3] {
+        assert!(
+            out.stdout.contains(&format!(
+                "node-1 invites node-{k} as a writer: gossip-invite1"
+            )),
+            "{out:?}"
+        );
+    }
+    assert!(!out.stdout.contains("invites node-1"), "{out:?}");
+    assert!(
+        out.stdout
+            .contains("membership: every node knew it was a writer"),
+        "{out:?}"
+    );
     assert!(
         out.stdout
             .contains("converged: 3 nodes hold all 60 entries"),
@@ -41,6 +60,8 @@ fn demo_on_memory_stores_converges() {
     ]);
     let out = finish(command, LIMIT);
     assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("invites node-2"), "{out:?}");
+    assert!(out.stdout.contains("(1 joined by invitation)"), "{out:?}");
     assert!(
         out.stdout
             .contains("converged: 2 nodes hold all 25 entries"),

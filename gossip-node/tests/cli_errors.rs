@@ -196,16 +196,45 @@ fn unreachable_control_endpoint_is_an_error() {
         .unwrap()
         .port();
     let control = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, id) = keygen(dir.path(), "b.key");
     for args in [
         vec!["status", "--control", &control],
         vec!["append", "--control", &control, "hi"],
         vec!["tail", "--control", &control],
+        vec!["members", "--control", &control],
+        vec!["invite", "--control", &control, &id],
+        vec!["remove", "--control", &control, &id],
     ] {
         let out = run(&args);
         assert_one_line_error(&out, 1, "control endpoint");
     }
     let out = run(&["status", "--control", "not-an-address"]);
     assert_one_line_error(&out, 1, "--control");
+}
+
+#[test]
+fn bad_node_ids_and_invitations_are_explained() {
+    // Checked before the node is asked: no node runs at this address.
+    let control = "127.0.0.1:9";
+    let out = run(&["invite", "--control", control, "bob"]);
+    assert_one_line_error(&out, 1, "invalid node id \"bob\"");
+    assert!(out.stderr.contains("gossip-node id"), "{out:?}");
+    let out = run(&["remove", "--control", control, "node1zzz"]);
+    assert_one_line_error(&out, 1, "invalid node id");
+    let out = run(&["join", "--control", control, "gossip-invite1garbage"]);
+    assert_one_line_error(&out, 1, "invalid invitation");
+    let out = run(&["join", "--control", control, "hello"]);
+    assert_one_line_error(&out, 1, "gossip-invite1");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, id) = keygen(dir.path(), "b.key");
+    let out = run(&["invite", "--control", control, "--address", "nowhere", &id]);
+    assert_one_line_error(&out, 1, "--address");
+    let out = run(&["invite", "--control", control, "--role", "owner", &id]);
+    assert_one_line_error(&out, 2, "--role");
+    // `run --join` with a garbage invitation stops before starting.
+    let out = run(&["run", "--identity", "a.key", "--join", "gossip-invite1x"]);
+    assert_one_line_error(&out, 1, "--join");
 }
 
 #[test]

@@ -1,7 +1,9 @@
-//! Three `gossip-node run` processes over TCP on loopback (port 0
-//! everywhere), with a shared encryption key: `append` on one node, `tail`
-//! on another sees it; `status` lists peers and streams; the Prometheus
-//! endpoint answers. Every child is killed when the test ends.
+//! `gossip-node run` processes over TCP on loopback (port 0 everywhere),
+//! with a shared encryption key: a node owns channel `main`, the others join
+//! it by invitation (`invite`, `join`), `append` on one node reaches `tail`
+//! on another; `status` lists peers, channels and streams; `members` and
+//! `remove` manage the channel; the Prometheus endpoint answers. Every child
+//! is killed when the test ends.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -24,8 +26,14 @@ struct Node {
     metrics: SocketAddr,
 }
 
-fn start(id: &str, dir: &Path, peers: &[String]) -> Node {
-    start_with_key(id, dir, "network.key", peers)
+/// Starts node `id` with `peers`, owning channel `main` when `owns_main`.
+fn start(id: &str, dir: &Path, peers: &[String], owns_main: bool) -> Node {
+    let extra: &[&str] = if owns_main {
+        &["--channel", "main"]
+    } else {
+        &[]
+    };
+    start_with(id, dir, "network.key", peers, extra)
 }
 
 /// The node id of node `name`, whose identity key file `<name>.id.key` in
@@ -48,7 +56,9 @@ fn peer_arg(dir: &Path, peer: &str) -> String {
     }
 }
 
-fn start_with_key(id: &str, dir: &Path, key: &str, peers: &[String]) -> Node {
+/// Starts node `id` with the network key file `key`, `peers`, and `extra`
+/// arguments to `run`.
+fn start_with(id: &str, dir: &Path, key: &str, peers: &[String], extra: &[&str]) -> Node {
     node_id(dir, id);
     let mut command = binary();
     command
@@ -63,7 +73,7 @@ fn start_with_key(id: &str, dir: &Path, key: &str, peers: &[String]) -> Node {
             "--control",
             "127.0.0.1:0",
         ])
-        .args(["--metrics", "127.0.0.1:0", "--channel", "main"])
+        .args(["--metrics", "127.0.0.1:0"])
         .arg("--store")
         .arg(dir.join(format!("{id}.db")))
         .arg("--key-file")
@@ -71,6 +81,7 @@ fn start_with_key(id: &str, dir: &Path, key: &str, peers: &[String]) -> Node {
     for peer in peers {
         command.args(["--peer", &peer_arg(dir, peer)]);
     }
+    command.args(extra);
     let mut process = Running::spawn(command);
     let gossip = process.address("gossip  ");
     let control = process.address("control ");
@@ -89,19 +100,99 @@ fn client(args: &[&str]) -> common::Finished {
     finish(command, LIMIT)
 }
 
+/// `invite` on `inviter` for `member` (a node id): the invitation printed.
+fn invite(inviter: &Node, member: &str) -> String {
+    let out = client(&["invite", "--control", &inviter.control.to_string(), member]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let invitation = out.stdout.trim().to_owned();
+    assert!(
+        invitation.starts_with("gossip-invite1") && !invitation.contains('\n'),
+        "{out:?}"
+    );
+    invitation
+}
+
+/// `join` on `node` with `invitation`.
+fn join(node: &Node, invitation: &str) {
+    let out = client(&["join", "--control", &node.control.to_string(), invitation]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("joined main~"), "{out:?}");
+}
+
+/// `status --json` of `node`.
+fn status(node: &Node) -> serde_json::Value {
+    let out = client(&["status", "--control", &node.control.to_string(), "--json"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// Polls `status` until `node` knows (from the control log) that it is a
+/// writer of channel `main`.
+fn await_writer(node: &Node) {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let status = status(node);
+        let role = status["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "main")
+            .map(|c| c["role"].clone());
+        if role == Some(serde_json::json!("writer")) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never learned it is a writer: {status}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How many entries `node` holds in `main`/`events`, by author.
+fn events_by(node: &Node, author: &str) -> u64 {
+    let status = status(node);
+    status["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["channel"].as_str().unwrap().starts_with("main~") && s["stream"] == "events")
+        .and_then(|s| {
+            s["version"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|pair| pair[0] == author)
+                .and_then(|pair| pair[1].as_u64())
+        })
+        .unwrap_or(0)
+}
+
 #[test]
 fn append_on_one_process_reaches_tail_on_another() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("network.key"), "42".repeat(32)).unwrap();
 
-    // a knows b and c by id only; they dial it (and b is dialed by c).
-    let a = start("a", dir.path(), &["b".into(), "c".into()]);
-    let b = start("b", dir.path(), &[format!("a={}", a.gossip), "c".into()]);
+    // a knows b and c by id only; they dial it (and b is dialed by c). a
+    // owns channel main and invites the others, who join it.
+    let a = start("a", dir.path(), &["b".into(), "c".into()], true);
+    let b = start(
+        "b",
+        dir.path(),
+        &[format!("a={}", a.gossip), "c".into()],
+        false,
+    );
     let c = start(
         "c",
         dir.path(),
         &[format!("a={}", a.gossip), format!("b={}", b.gossip)],
+        false,
     );
+    for (node, name) in [(&b, "b"), (&c, "c")] {
+        join(node, &invite(&a, &node_id(dir.path(), name)));
+    }
+    await_writer(&b);
+    await_writer(&c);
 
     // Follow c's stream from another process.
     let mut tail = Running::spawn({
@@ -163,7 +254,9 @@ fn append_on_one_process_reaches_tail_on_another() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["channel"] == "main" && s["stream"] == "events")
+            .find(|s| {
+                s["channel"].as_str().unwrap().starts_with("main~") && s["stream"] == "events"
+            })
             .and_then(|s| s["entries"].as_u64())
             .unwrap_or(0);
         if entries == 2 {
@@ -176,11 +269,13 @@ fn append_on_one_process_reaches_tail_on_another() {
         thread::sleep(Duration::from_millis(200));
     }
 
-    // The human status mentions SWIM states.
+    // The human status mentions SWIM states, the channel with a's role and
+    // its three members, and the stream.
     let out = client(&["status", "--control", &a.control.to_string()]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("peers:"), "{out:?}");
-    assert!(out.stdout.contains("main/events"), "{out:?}");
+    assert!(out.stdout.contains("owner, 3 members"), "{out:?}");
+    assert!(out.stdout.contains("/events"), "{out:?}");
 
     // Prometheus: the metrics layer counted frames.
     let body = scrape(a.metrics);
@@ -199,8 +294,20 @@ fn mismatched_keys_are_reported_with_a_hint() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("one.key"), "11".repeat(32)).unwrap();
     std::fs::write(dir.path().join("two.key"), "22".repeat(32)).unwrap();
-    let mut a = start_with_key("a", dir.path(), "one.key", &["b".into()]);
-    let _b = start_with_key("b", dir.path(), "two.key", &[format!("a={}", a.gossip)]);
+    let mut a = start_with(
+        "a",
+        dir.path(),
+        "one.key",
+        &["b".into()],
+        &["--channel", "main"],
+    );
+    let _b = start_with(
+        "b",
+        dir.path(),
+        "two.key",
+        &[format!("a={}", a.gossip)],
+        &[],
+    );
     let line = a
         .process
         .saw_or_wait_for("a refused-handshake warning", |line| {
@@ -218,7 +325,7 @@ fn unreachable_peer_is_reported_and_the_node_keeps_running() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut a = start("a", dir.path(), &[format!("b={closed}")]);
+    let mut a = start("a", dir.path(), &[format!("b={closed}")], true);
     let line = a
         .process
         .saw_or_wait_for("an unreachable-peer warning", |line| {
@@ -230,6 +337,123 @@ fn unreachable_peer_is_reported_and_the_node_keeps_running() {
     assert_eq!(out.code, Some(0), "{out:?}");
     let node_a = format!("node {}", node_id(dir.path(), "a"));
     assert!(out.stdout.contains(&node_a), "{out:?}");
+}
+
+#[test]
+fn a_node_joins_by_invitation_alone_and_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("network.key"), "42".repeat(32)).unwrap();
+    // No --peer at all: the invitation is all b needs, and inviting b makes
+    // it a peer of a.
+    let mut a = start("a", dir.path(), &[], true);
+    let b = start("b", dir.path(), &[], false);
+    let (id_a, id_b) = (node_id(dir.path(), "a"), node_id(dir.path(), "b"));
+    let (ctl_a, ctl_b) = (a.control.to_string(), b.control.to_string());
+
+    // b holds no channel yet.
+    let out = client(&["append", "--control", &ctl_b, "too early"]);
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("holds no channel \"main\""), "{out:?}");
+
+    let out = client(&["invite", "--control", &ctl_a, "--channel", "main", &id_b]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let invitation = out.stdout.trim().to_owned();
+    assert!(invitation.starts_with("gossip-invite1"), "{out:?}");
+    assert!(out.stderr.contains("gossip-node join"), "{out:?}");
+    // a counts b as a member at once.
+    let members = client(&["members", "--control", &ctl_a, "--json"]);
+    assert_eq!(members.code, Some(0), "{members:?}");
+    let list: serde_json::Value = serde_json::from_str(&members.stdout).unwrap();
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == id_b.as_str() && m["role"] == "writer"),
+        "{list}"
+    );
+
+    join(&b, &invitation);
+    // Joining again changes nothing.
+    join(&b, &invitation);
+    await_writer(&b);
+    let members = client(&["members", "--control", &ctl_b]);
+    assert_eq!(members.code, Some(0), "{members:?}");
+    assert!(
+        members
+            .stdout
+            .contains(&format!("{id_b}  writer  (this node)")),
+        "{members:?}"
+    );
+    assert!(
+        members.stdout.contains(&format!("{id_a}  owner")),
+        "{members:?}"
+    );
+
+    // A writer may not manage members: one clear error line.
+    let c = node_id(dir.path(), "c");
+    let out = client(&["invite", "--control", &ctl_b, &c]);
+    common::assert_one_line_error(&out, 1, "may not");
+    assert!(out.stderr.contains("writer"), "{out:?}");
+
+    // b's entry reaches a.
+    let out = client(&["append", "--control", &ctl_b, "from b"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let deadline = Instant::now() + LIMIT;
+    while events_by(&a, &id_b) < 1 {
+        assert!(Instant::now() < deadline, "b's entry never reached a");
+        thread::sleep(Duration::from_millis(100));
+    }
+
+    // a removes b; removing it again changes nothing.
+    let out = client(&["remove", "--control", &ctl_a, &id_b]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("removed "), "{out:?}");
+    let out = client(&["remove", "--control", &ctl_a, &id_b]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("nothing changed"), "{out:?}");
+    let members = client(&["members", "--control", &ctl_a, "--json"]);
+    assert!(!members.stdout.contains(&id_b), "{members:?}");
+
+    // What b writes now is not taken by a: either b knows it was removed
+    // and refuses, or a refuses the entry when b pushes it (and says so).
+    let out = client(&["append", "--control", &ctl_b, "after removal"]);
+    if out.code == Some(0) {
+        a.process
+            .saw_or_wait_for("a's refusal of b's entry", |line| {
+                line.contains("entries refused") && line.contains(&id_b)
+            });
+    } else {
+        common::assert_one_line_error(&out, 1, "not a member");
+    }
+    assert_eq!(events_by(&a, &id_b), 1, "{}", status(&a));
+    let out = client(&["status", "--control", &ctl_a]);
+    assert!(out.stdout.contains("owner, 1 member\n"), "{out:?}");
+}
+
+#[test]
+fn run_joins_at_start_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("network.key"), "42".repeat(32)).unwrap();
+    let a = start("a", dir.path(), &[], true);
+    let invitation = invite(&a, &node_id(dir.path(), "b"));
+    let id_a = node_id(dir.path(), "a");
+    let join = ["--join", invitation.as_str()];
+    let b = start_with("b", dir.path(), "network.key", &[], &join);
+    await_writer(&b);
+    drop(b);
+    // The same store and invitation: nothing changes, and b syncs again.
+    let mut b = start_with("b", dir.path(), "network.key", &[], &join);
+    b.process
+        .saw_or_wait_for("b's channel in its banner", |line| {
+            line.starts_with("  channel  main~") && line.ends_with("(writer)")
+        });
+    let out = client(&["append", "--control", &a.control.to_string(), "again"]);
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let deadline = Instant::now() + LIMIT;
+    while events_by(&b, &id_a) < 1 {
+        assert!(Instant::now() < deadline, "a's entry never reached b");
+        thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn scrape(addr: SocketAddr) -> String {

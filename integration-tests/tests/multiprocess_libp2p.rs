@@ -18,8 +18,9 @@ use std::path::Path;
 use multiprocess::{assert_identical, scratch_dir, wait_converged, NodeProcess};
 
 /// Starts `label` over libp2p on 127.0.0.1 (any port), its identity key and
-/// SQLite file in `dir`, knowing `peers` (node id, multiaddr).
-fn spawn(label: &str, dir: &Path, peers: &[(&str, &str)]) -> NodeProcess {
+/// SQLite file in `dir`, knowing `peers` (node id, multiaddr), in the channel
+/// `owner` owns (its own without one).
+fn spawn(label: &str, dir: &Path, owner: Option<&str>, peers: &[(&str, &str)]) -> NodeProcess {
     let mut args: Vec<String> = ["--transport", "libp2p", "--listen", "/ip4/127.0.0.1/tcp/0"]
         .map(String::from)
         .to_vec();
@@ -29,6 +30,9 @@ fn spawn(label: &str, dir: &Path, peers: &[(&str, &str)]) -> NodeProcess {
     args.push(dir.join(format!("{label}.db")).display().to_string());
     for (peer, addr) in peers {
         args.extend(["--peer".into(), format!("{peer}={addr}")]);
+    }
+    if let Some(owner) = owner {
+        args.extend(["--member".into(), owner.to_owned()]);
     }
     NodeProcess::spawn(label, &args)
 }
@@ -54,9 +58,12 @@ fn three_libp2p_processes_converge_and_a_killed_one_catches_up() {
 
     // Each node listens on port 0 and says its id (derived from its key)
     // and address; then they learn of each other.
-    let mut a = spawn("a", &dir, &[]);
-    let mut b = spawn("b", &dir, &[]);
-    let mut c = spawn("c", &dir, &[]);
+    // A owns the channel; B and C join it, and A lets them in when told
+    // of them.
+    let mut a = spawn("a", &dir, None, &[]);
+    let owner = a.id.clone();
+    let mut b = spawn("b", &dir, Some(&owner), &[]);
+    let mut c = spawn("c", &dir, Some(&owner), &[]);
     wire(&mut [&mut a, &mut b, &mut c]);
 
     a.append("hello from a");
@@ -78,7 +85,7 @@ fn three_libp2p_processes_converge_and_a_killed_one_catches_up() {
     // C restarts on the same key and SQLite file: same node id, new port.
     let (a_id, a_addr) = (a.id.clone(), a.address.clone());
     let (b_id, b_addr) = (b.id.clone(), b.address.clone());
-    let mut c = spawn("c", &dir, &[(&a_id, &a_addr), (&b_id, &b_addr)]);
+    let mut c = spawn("c", &dir, Some(&owner), &[(&a_id, &a_addr), (&b_id, &b_addr)]);
     assert_eq!(c.id, c_id, "the restarted node kept its id");
     let c_addr = c.address.clone();
     a.add_peer(&c_id, &c_addr);
