@@ -144,6 +144,14 @@ impl<T: Transport> Transport for Counting<T> {
     async fn close(&self) -> TransportResult<()> {
         self.inner.close().await
     }
+
+    fn advertised_addresses(&self) -> Vec<String> {
+        self.inner.advertised_addresses()
+    }
+
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        self.inner.learn_address(peer, address)
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@ pub use domain::{Channel, RetentionPolicy, StreamConfig, DEFAULT_MAX_PAYLOAD_BYT
 // Membership and settings: the control log and its fold.
 pub use domain::{
     ControlOp, ControlState, Cutoff, Invitation, Member, Permission, Role, INVITATION_PREFIX,
-    MAX_CHANNEL_NAME_LEN, MAX_CONTROL_OP_BYTES, MAX_INVITATION_ADDRESSES, MAX_LABEL_LEN,
+    MAX_ADDRESS_LEN, MAX_CHANNEL_NAME_LEN, MAX_CONTROL_OP_BYTES, MAX_INVITATION_ADDRESSES,
+    MAX_LABEL_LEN, MAX_MEMBER_ADDRESSES,
 };
 // Materializers and what nodes report.
 pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer, SyncError};

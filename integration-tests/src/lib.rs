@@ -21,7 +21,8 @@ use gossip_transport_memory::{MemoryNetwork, MemoryNetworkConfig};
 /// Opens `channel`, owned by `members[0]`, on `node`: the owner creates it
 /// and adds the other members as writers; the others join it by an
 /// invitation from the owner (their membership arrives with its control
-/// log). Running it again on a node that holds the channel changes nothing.
+/// log). Running it again on a node that holds the channel changes nothing
+/// (a restarted owner does not undo removals or role changes).
 pub async fn open_shared_channel(
     node: &Coordinator,
     channel: &ChannelId,
@@ -32,8 +33,11 @@ pub async fn open_shared_channel(
         .ok_or_else(|| Error::InvalidConfig("no owner".into()))?;
     if node.local_id() == owner {
         let handle = node.create_channel(channel.name()).await?;
-        for member in members.iter().filter(|m| *m != owner) {
-            handle.add_member(member.clone(), Role::Writer).await?;
+        // Only a new channel: a restarted owner keeps what its log says.
+        if handle.members().await?.len() == 1 {
+            for member in members.iter().filter(|m| *m != owner) {
+                handle.add_member(member.clone(), Role::Writer).await?;
+            }
         }
         return Ok(handle);
     }

@@ -82,9 +82,19 @@ async fn a_forged_compaction_base_erases_nothing_anywhere() {
         .set_stream_config(cluster.stream.clone(), keep_twenty.clone())
         .await
         .unwrap();
-    let on_node_1 = cluster.node(1).channel(cluster.channel.clone()).await.unwrap();
+    let on_node_1 = cluster
+        .node(1)
+        .channel(cluster.channel.clone())
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
-        while on_node_1.info().await.unwrap().stream_config(&cluster.stream) != &keep_twenty {
+        while on_node_1
+            .info()
+            .await
+            .unwrap()
+            .stream_config(&cluster.stream)
+            != &keep_twenty
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })

@@ -85,7 +85,12 @@ fn three_libp2p_processes_converge_and_a_killed_one_catches_up() {
     // C restarts on the same key and SQLite file: same node id, new port.
     let (a_id, a_addr) = (a.id.clone(), a.address.clone());
     let (b_id, b_addr) = (b.id.clone(), b.address.clone());
-    let mut c = spawn("c", &dir, Some(&owner), &[(&a_id, &a_addr), (&b_id, &b_addr)]);
+    let mut c = spawn(
+        "c",
+        &dir,
+        Some(&owner),
+        &[(&a_id, &a_addr), (&b_id, &b_addr)],
+    );
     assert_eq!(c.id, c_id, "the restarted node kept its id");
     let c_addr = c.address.clone();
     a.add_peer(&c_id, &c_addr);

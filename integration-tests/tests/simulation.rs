@@ -6,6 +6,12 @@
 //! in four, one more member is byzantine: from a raw transport holding a
 //! member's key, it injects entries forged in honest authors' names and
 //! forged compaction bases; nothing of them may be stored or erase anything.
+//! On even seeds, membership churns during the faults: node 1 is made an
+//! admin, and the owner (node 0) and node 1 change roles, remove and re-add
+//! members concurrently; afterwards every remaining member holds the same
+//! control log and exactly the acknowledged entries it allows, and a
+//! writer's refused appends (it had just become a reader, or was removed)
+//! are typed errors, never acknowledged.
 //!
 //! `GOSSIP_SIM_SEEDS=5000` runs more seeds; `GOSSIP_SIM_SEED=1234` replays one;
 //! `GOSSIP_SIM_NODES=32` changes the cluster size.
@@ -21,7 +27,7 @@ use std::{
 use gossip_core::{
     protocol::{codec, DeltaResponse, Message, Push},
     raw::{BaseProof, Delta, SeededRng},
-    Config, Hlc, LogEntry, NodeId, StateMaterializer, Transport,
+    Channel, Config, Error, Hlc, LogEntry, NodeId, Permission, Role, StateMaterializer, Transport,
 };
 use gossip_transport_memory::{LinkFaults, MemoryTransport};
 use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
@@ -81,6 +87,15 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
         .delay(Duration::ZERO, Duration::from_millis(rng.below(80)));
     cluster.network.set_default_faults(faults);
 
+    let churn = seed % 2 == 0 && n >= 4;
+    if churn {
+        channel_of(&cluster, 0)
+            .await?
+            .set_role(&node_id(1), Role::Admin)
+            .await
+            .map_err(|e| format!("make node 1 an admin: {e}"))?;
+    }
+
     let mut acked: BTreeMap<(NodeId, u64), Vec<u8>> = BTreeMap::new();
     let mut down: BTreeSet<usize> = BTreeSet::new();
     let steps = 60;
@@ -119,6 +134,7 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
                 let m = &cluster.members[rng.below(n as u64) as usize];
                 m.clock.set_skew_ms(rng.below(4_000) as i64 - 2_000);
             }
+            6..=8 if churn => churn_once(&cluster, &mut rng, n, &down).await?,
             _ => {}
         }
         // Concurrent writers: a few nodes append in this step.
@@ -128,10 +144,12 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
                 continue;
             }
             let payload = format!("s{seed}-step{step}-w{writer}").into_bytes();
-            let entry = cluster
-                .append(writer, payload.clone())
-                .await
-                .map_err(|e| format!("append on {writer}: {e}"))?;
+            let entry = match cluster.append(writer, payload.clone()).await {
+                Ok(entry) => entry,
+                // Demoted or removed: refused, typed, not acknowledged.
+                Err(Error::NotPermitted { .. } | Error::NotMember { .. }) if churn => continue,
+                Err(e) => return Err(format!("append on {writer}: {e}")),
+            };
             if acked
                 .insert((entry.author.clone(), entry.sequence), payload)
                 .is_some()
@@ -154,20 +172,13 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
     for i in std::mem::take(&mut down) {
         cluster.boot(i).await.map_err(|e| format!("boot: {e}"))?;
     }
-    let converged = cluster
-        .wait_converged(acked.len(), Duration::from_secs(60))
-        .await
-        .map_err(|e| format!("read: {e}"))?;
-    if converged.is_none() {
-        let mut counts = Vec::new();
-        for i in 0..n {
-            counts.push(cluster.entries(i).await.map(|e| e.len()).unwrap_or(0));
-        }
-        return Err(format!(
-            "no convergence to {} entries: {counts:?}",
-            acked.len()
-        ));
-    }
+    let (converged, members, valid) = settle(&cluster, n, &acked).await?;
+    // What the control log denies (written after a cut-off) is nowhere but
+    // at its author.
+    let acked: BTreeMap<(NodeId, u64), Vec<u8>> = acked
+        .into_iter()
+        .filter(|(key, _)| valid.contains(key))
+        .collect();
 
     let reference = cluster.entries(0).await.map_err(|e| e.to_string())?;
     // Safety of the listing itself.
@@ -209,12 +220,25 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
             return Err(format!("({author}, {seq}) has the wrong payload"));
         }
     }
-    // Every replica: same listing, same version, same materialized state.
+    // Every member: same listing (its own denied entries aside), same
+    // materialized state.
+    let owner = channel_of(&cluster, 0)
+        .await?
+        .info()
+        .await
+        .map_err(|e| e.to_string())?;
     let mut states = Vec::new();
-    for i in 0..n {
-        let entries = cluster.entries(i).await.map_err(|e| e.to_string())?;
+    for &i in &members {
+        let mut entries = cluster.entries(i).await.map_err(|e| e.to_string())?;
+        let raw = entries.len();
+        entries.retain(|e| {
+            owner.permission(&cluster.stream, &e.author, e.sequence) == Permission::Allowed
+        });
         if entries != reference {
             return Err(format!("node {i}'s listing differs from node 0's"));
+        }
+        if entries.len() != raw {
+            continue;
         }
         let stream = cluster
             .node(i)
@@ -234,8 +258,14 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
         return Err(format!("materialized states differ: {states:?}"));
     }
     let trace = format!(
-        "{} acked, converged after {converged:?}, state {:x}, {:?}",
+        "{} acked, {} members ({} readers), converged after {converged:?}, state {:x}, {:?}",
         acked.len(),
+        members.len(),
+        owner
+            .control()
+            .members()
+            .filter(|(_, m)| m.role == Role::Reader)
+            .count(),
         states[0],
         cluster.network.stats()
     );
@@ -243,6 +273,114 @@ async fn run(seed: u64, n: usize) -> Result<String, String> {
         cluster.crash(i).await.map_err(|e| e.to_string())?;
     }
     Ok(trace)
+}
+
+/// Node `i`'s handle on the cluster's channel.
+async fn channel_of(cluster: &Cluster, i: usize) -> Result<gossip_core::ChannelHandle, String> {
+    cluster
+        .node(i)
+        .channel(cluster.channel.clone())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One membership change by an admin that is up (node 0, the owner, or
+/// node 1): a writer made a reader or back, a member removed, or a removed
+/// one added again. Refusals by a node whose log is behind are fine.
+async fn churn_once(
+    cluster: &Cluster,
+    rng: &mut SeededRng,
+    n: usize,
+    down: &BTreeSet<usize>,
+) -> Result<(), String> {
+    let admin = rng.below(2) as usize;
+    if down.contains(&admin) {
+        return Ok(());
+    }
+    let target = node_id(2 + rng.below(n as u64 - 2) as usize);
+    let channel = channel_of(cluster, admin).await?;
+    let info = channel.info().await.map_err(|e| e.to_string())?;
+    let outcome = match (info.role(&target), rng.below(3)) {
+        (None, _) => channel.add_member(target, Role::Writer).await,
+        (Some(_), 0) => channel.remove_member(&target).await,
+        (Some(Role::Reader), _) => channel.set_role(&target, Role::Writer).await,
+        (Some(_), _) => channel.set_role(&target, Role::Reader).await,
+    };
+    match outcome {
+        Ok(()) | Err(Error::NotPermitted { .. } | Error::InvalidConfig(_)) => Ok(()),
+        Err(e) => Err(format!("membership change on node {admin}: {e}")),
+    }
+}
+
+/// Waits until every node the owner's control log lists as a member holds
+/// that same log and exactly the acknowledged entries it allows (its own
+/// denied ones aside). Returns how long it took, the members, and the
+/// acknowledged entries the log allows.
+async fn settle(
+    cluster: &Cluster,
+    n: usize,
+    acked: &BTreeMap<(NodeId, u64), Vec<u8>>,
+) -> Result<(Duration, Vec<usize>, BTreeSet<(NodeId, u64)>), String> {
+    let start = tokio::time::Instant::now();
+    let mut last = String::new();
+    while start.elapsed() < Duration::from_secs(60) {
+        match settled(cluster, n, acked).await? {
+            Ok((members, valid)) => return Ok((start.elapsed(), members, valid)),
+            Err(why) => last = why,
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Err(format!("no convergence within 60 s: {last}"))
+}
+
+/// `Ok(Ok(..))` once settled, `Ok(Err(why not))` before.
+#[allow(clippy::type_complexity)]
+async fn settled(
+    cluster: &Cluster,
+    n: usize,
+    acked: &BTreeMap<(NodeId, u64), Vec<u8>>,
+) -> Result<Result<(Vec<usize>, BTreeSet<(NodeId, u64)>), String>, String> {
+    let owner: Channel = channel_of(cluster, 0)
+        .await?
+        .info()
+        .await
+        .map_err(|e| e.to_string())?;
+    let allows = |author: &NodeId, seq: u64| {
+        owner.permission(&cluster.stream, author, seq) == Permission::Allowed
+    };
+    let valid: BTreeSet<(NodeId, u64)> = acked
+        .keys()
+        .filter(|(author, seq)| allows(author, *seq))
+        .cloned()
+        .collect();
+    let members: Vec<usize> = (0..n).filter(|i| owner.is_member(&node_id(*i))).collect();
+    for &i in &members {
+        let info = channel_of(cluster, i)
+            .await?
+            .info()
+            .await
+            .map_err(|e| e.to_string())?;
+        if info.control() != owner.control() {
+            return Ok(Err(format!(
+                "node {i}'s membership differs from the owner's"
+            )));
+        }
+        let held = cluster.entries(i).await.map_err(|e| e.to_string())?;
+        let mine = node_id(i);
+        let kept: BTreeSet<(NodeId, u64)> = held
+            .iter()
+            .filter(|e| allows(&e.author, e.sequence) || e.author != mine)
+            .map(|e| (e.author.clone(), e.sequence))
+            .collect();
+        if kept != valid {
+            return Ok(Err(format!(
+                "node {i} holds {} entries, {} expected",
+                kept.len(),
+                valid.len()
+            )));
+        }
+    }
+    Ok(Ok((members, valid)))
 }
 
 /// The byzantine member's move: an entry forged in a random honest

@@ -1,6 +1,9 @@
 //! The latency scenario: one writer appends at a fixed rate; the time from
 //! calling `append` until the entry is present on every other node, with
 //! eager push on and off, beside raw TCP ping-pong measured in the same run.
+//! In the same cluster, the owner then changes the channel's settings at the
+//! same rate: the time until each change (an entry of the control log) is
+//! present on every other node.
 
 use std::{
     collections::HashMap,
@@ -8,12 +11,14 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use gossip_core::{Config, StreamHandle};
+use gossip_core::{Config, StreamConfig, StreamHandle, StreamId};
 use serde_json::json;
 
 use crate::{
     chart,
-    cluster::{name, payload, wait_for, Cluster, Res, Spec, Stack, StoreKind, TransportKind},
+    cluster::{
+        channel_id, name, payload, wait_for, Cluster, Res, Spec, Stack, StoreKind, TransportKind,
+    },
     raw,
     stats::{cdf, f, ratio, Report, Summary},
     Ctx,
@@ -52,16 +57,28 @@ pub(crate) struct Run {
     pub(crate) missing: usize,
     /// Bytes under the stack per appended entry (all frames of all nodes).
     pub(crate) wire_bytes_per_entry: f64,
+    /// Change→present-on-all latencies of the membership and settings
+    /// changes every node got.
+    pub(crate) changes: Vec<Duration>,
+    /// Changes some node never got within the time limit.
+    pub(crate) changes_missing: usize,
 }
 
-async fn reader(handle: StreamHandle, count: usize, limit: Duration) -> HashMap<u64, Instant> {
+/// The arrival time of each entry with a sequence above `after` (by
+/// sequence) on `handle`, until `count` arrived or `limit` passed.
+async fn reader(
+    handle: StreamHandle,
+    count: usize,
+    after: u64,
+    limit: Duration,
+) -> HashMap<u64, Instant> {
     let mut sub = handle.subscribe();
     let deadline = tokio::time::Instant::now() + limit;
     let mut got = HashMap::with_capacity(count);
     while got.len() < count {
         match tokio::time::timeout_at(deadline, sub.next()).await {
             Ok(Some(Ok(entry))) => {
-                if entry.sequence > 1 {
+                if entry.sequence > after {
                     got.entry(entry.sequence).or_insert_with(Instant::now);
                 }
             }
@@ -85,7 +102,12 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
     let limit = writing + Duration::from_secs(30) + spec.config.gossip_interval * 40;
     let mut readers = Vec::new();
     for i in 1..spec.nodes {
-        readers.push(tokio::spawn(reader(cluster.stream(i).await?, count, limit)));
+        readers.push(tokio::spawn(reader(
+            cluster.stream(i).await?,
+            count,
+            1,
+            limit,
+        )));
     }
     tokio::task::yield_now().await;
     let before = cluster.wire.snapshot();
@@ -103,10 +125,27 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         got.push(r.await?);
     }
     let wire = cluster.wire.snapshot().since(&before);
+    let (latencies, missing) = latest_arrivals(&sent, &got);
+    let (changes, changes_missing) = settings_changes(&cluster, spec, count.min(500), rate).await?;
     cluster.dispose().await?;
-    let mut latencies = Vec::with_capacity(count);
+    Ok(Run {
+        latencies,
+        missing,
+        wire_bytes_per_entry: ratio(wire.total_bytes() as f64, count as f64),
+        changes,
+        changes_missing,
+    })
+}
+
+/// Per sent sequence, the time until the last reader had it (sorted), and
+/// how many some reader never got.
+fn latest_arrivals(
+    sent: &HashMap<u64, Instant>,
+    got: &[HashMap<u64, Instant>],
+) -> (Vec<Duration>, usize) {
+    let mut latencies = Vec::with_capacity(sent.len());
     let mut missing = 0;
-    for (seq, start) in &sent {
+    for (seq, start) in sent {
         let arrivals: Option<Vec<&Instant>> = got.iter().map(|g| g.get(seq)).collect();
         match arrivals.and_then(|a| a.into_iter().max().copied()) {
             Some(last) => latencies.push(last.saturating_duration_since(*start)),
@@ -114,11 +153,55 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         }
     }
     latencies.sort_unstable();
-    Ok(Run {
-        latencies,
-        missing,
-        wire_bytes_per_entry: ratio(wire.total_bytes() as f64, count as f64),
-    })
+    (latencies, missing)
+}
+
+/// The owner changes a stream's settings `count` times at `rate` per
+/// second (each change a signed operation of the control log); the time
+/// until each is present on every other node.
+async fn settings_changes(
+    cluster: &Cluster,
+    spec: &Spec,
+    count: usize,
+    rate: u32,
+) -> Res<(Vec<Duration>, usize)> {
+    let owner = cluster.nodes.first().ok_or("no owner")?;
+    let channel = owner.channel(channel_id()?).await?;
+    let control = StreamId::control();
+    let after = channel
+        .stream(control.clone())
+        .await?
+        .version()
+        .await?
+        .get(owner.local_id());
+    let writing = Duration::from_secs_f64(count as f64 / f64::from(rate));
+    let limit = writing + Duration::from_secs(30) + spec.config.gossip_interval * 40;
+    let mut readers = Vec::new();
+    for node in cluster.nodes.iter().skip(1) {
+        let handle = node
+            .channel(channel_id()?)
+            .await?
+            .stream(control.clone())
+            .await?;
+        readers.push(tokio::spawn(reader(handle, count, after, limit)));
+    }
+    tokio::task::yield_now().await;
+    let setting = StreamId::new("settings")?;
+    let mut sent = HashMap::with_capacity(count);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    for i in 0..count {
+        tick.tick().await;
+        let start = Instant::now();
+        let config = StreamConfig::default().max_payload_bytes(1_024 + i % 2);
+        channel.set_stream_config(setting.clone(), config).await?;
+        sent.insert(after + i as u64 + 1, start);
+    }
+    let mut got = Vec::new();
+    for r in readers {
+        got.push(r.await?);
+    }
+    Ok(latest_arrivals(&sent, &got))
 }
 
 /// Runs the scenario.
@@ -137,6 +220,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         &[
             "nodes", "transport", "store", "stack", "eager push", "entries", "missing",
             "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 ÷ raw TCP p99", "wire B/entry",
+            "changes", "change p50 ms", "change p99 ms", "change p99 ÷ entry p99",
         ],
     );
     let mut eager_series = Vec::new();
@@ -165,6 +249,8 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                 let result = run_one(&spec, count, ctx.rate, size).await?;
                 let mut lat = result.latencies.clone();
                 let s = Summary::of(&mut lat);
+                let mut changes = result.changes.clone();
+                let c = Summary::of(&mut changes);
                 let label = format!(
                     "{n}×{}/{}/{}{}",
                     name(&transport),
@@ -191,6 +277,14 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         f(s.max_us / 1e3, 2),
                         f(ratio(s.p99_us, raw_rtt.p99_us), 1),
                         f(result.wire_bytes_per_entry, 0),
+                        format!(
+                            "{} ({} missing)",
+                            result.changes.len(),
+                            result.changes_missing
+                        ),
+                        f(c.p50_us / 1e3, 2),
+                        f(c.p99_us / 1e3, 2),
+                        f(ratio(c.p99_us, s.p99_us), 2),
                     ],
                     json!({
                         "nodes": n, "transport": transport, "store": store, "stack": stack,
@@ -200,6 +294,10 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         "p99_ratio_to_raw_tcp_p99": ratio(s.p99_us, raw_rtt.p99_us),
                         "gossip_interval_ms": 200,
                         "wire_bytes_per_entry": result.wire_bytes_per_entry,
+                        "changes": result.changes.len(),
+                        "changes_missing": result.changes_missing,
+                        "change_latency": c,
+                        "change_p99_ratio_to_entry_p99": ratio(c.p99_us, s.p99_us),
                         "cdf_ms": cdf(&result.latencies, 200),
                     }),
                 );

@@ -25,6 +25,7 @@ use super::{
     ids::{ChannelId, StreamId},
     node_id::NodeId,
     retention::RetentionPolicy,
+    version_vector::VersionVector,
 };
 
 /// The default largest payload: 32 KiB.
@@ -180,6 +181,28 @@ impl Channel {
     #[must_use]
     pub fn permission(&self, stream: &StreamId, author: &NodeId, sequence: u64) -> Permission {
         self.control.permission(stream, author, sequence)
+    }
+
+    /// `version` without what the control log denies: each author capped
+    /// at its cut-off in `stream` (authors it has not heard of are kept:
+    /// their entries may yet be explained).
+    #[must_use]
+    pub fn allowed(&self, stream: &StreamId, version: &VersionVector) -> VersionVector {
+        version
+            .iter()
+            .filter_map(|(author, seq)| {
+                let last = match self.permission(stream, author, seq) {
+                    Permission::Allowed | Permission::Unknown => seq,
+                    Permission::Denied => self
+                        .control
+                        .cutoff(author)
+                        .and_then(|c| c.get(stream).copied())
+                        .unwrap_or(0)
+                        .min(seq),
+                };
+                (last > 0).then(|| (author.clone(), last))
+            })
+            .collect()
     }
 
     /// The configuration of `stream` (the channel default if not set).

@@ -554,12 +554,22 @@ impl<'a> Merge<'a> {
             self.accepted_at
                 .insert((author.clone(), seq), self.out.accepted.len());
             self.out.accepted.push(e);
-            next = seq.checked_add(1).and_then(|after| {
-                buffer.take(&self.key, &author, after).map(|waiting| {
-                    let hash = waiting.hash(&self.key.0, &self.key.1);
-                    (waiting, hash)
+            // A buffered entry the control log has denied since it was
+            // buffered stays out (and the rest of the run with it).
+            next = seq
+                .checked_add(1)
+                .filter(|after| {
+                    self.input
+                        .channel
+                        .permission(self.input.stream, &author, *after)
+                        == Permission::Allowed
                 })
-            });
+                .and_then(|after| {
+                    buffer.take(&self.key, &author, after).map(|waiting| {
+                        let hash = waiting.hash(&self.key.0, &self.key.1);
+                        (waiting, hash)
+                    })
+                });
         }
     }
 

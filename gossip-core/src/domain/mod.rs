@@ -27,7 +27,8 @@ pub use buffer::{BufferLimits, OutOfOrderBuffer};
 pub use channel::{Channel, StreamConfig, DEFAULT_MAX_PAYLOAD_BYTES};
 pub use checkpoint::{BaseProof, BaseRefusal, SignedHeader};
 pub use control::{
-    ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN,
+    ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_ADDRESS_LEN,
+    MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN, MAX_MEMBER_ADDRESSES,
 };
 pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
 pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};

@@ -156,7 +156,7 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// - Returns at most `limit` entries of `author`, in sequence order,
     ///   starting at the first held sequence greater than `after`.
-    /// - Entries removed by compaction are not returned.
+    /// - Entries removed by compaction or truncation are not returned.
     async fn read_author(
         &self,
         channel: &ChannelId,
@@ -186,7 +186,8 @@ pub trait Store: Send + Sync + 'static {
     ///
     /// # Behavior
     ///
-    /// - Counts what is held now: appends add, compaction subtracts.
+    /// - Counts what is held now: appends add, compaction and truncation
+    ///   subtract.
     async fn stats(&self, channel: &ChannelId, stream: &StreamId) -> StoreResult<StreamStats>;
 
     /// The streams of a channel that hold entries or a compaction base, sorted.
@@ -209,6 +210,38 @@ pub trait Store: Send + Sync + 'static {
         channel: &ChannelId,
         stream: &StreamId,
         base: &VersionVector,
+    ) -> StoreResult<u64>;
+
+    /// Removes `author`'s entries of the stream with a sequence greater than
+    /// `after`, atomically, and returns how many were removed: what a
+    /// membership removal's cut-off denies (entries a member wrote after it
+    /// was removed, accepted here before the removal was known).
+    ///
+    /// # Behavior
+    ///
+    /// - Only ever removes a suffix of one author's log: afterwards the
+    ///   author's held entries are exactly those with sequence `<= after`
+    ///   (and above its compaction base), and its version is the smaller of
+    ///   its former version and `after`, or the base when that is higher. An
+    ///   author left with neither entries nor a base is absent from the
+    ///   version.
+    /// - `after` below the base removes every held entry of the author and
+    ///   leaves the base as it is: the base is never lowered.
+    /// - Other authors, streams and channels, and the author's entries at or
+    ///   below `after`, are untouched; [`stats`](Store::stats) drop by what
+    ///   was removed.
+    /// - The author's next append must follow the new version: the removed
+    ///   sequences can be appended again, from `after + 1` (or the base + 1).
+    /// - An unknown stream or author, or `after` at or above the author's
+    ///   highest held sequence, removes nothing and returns 0.
+    /// - All of the removal (entries, version, stats) is written, or none of
+    ///   it, also across a crash.
+    async fn truncate_author(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        author: &NodeId,
+        after: u64,
     ) -> StoreResult<u64>;
 
     /// Saves (inserts or replaces) a channel's record.
@@ -307,6 +340,15 @@ macro_rules! forward_store {
             }
             async fn compact(&self, c: &ChannelId, s: &StreamId, b: &VersionVector) -> StoreResult<u64> {
                 (**self).compact(c, s, b).await
+            }
+            async fn truncate_author(
+                &self,
+                c: &ChannelId,
+                s: &StreamId,
+                a: &NodeId,
+                after: u64,
+            ) -> StoreResult<u64> {
+                (**self).truncate_author(c, s, a, after).await
             }
             async fn save_channel(&self, c: &Channel) -> StoreResult<()> {
                 (**self).save_channel(c).await

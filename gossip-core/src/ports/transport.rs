@@ -149,6 +149,30 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Stops sending and receiving, and releases resources. Idempotent.
     async fn close(&self) -> TransportResult<()>;
+
+    /// Where other nodes can reach this one, in this transport's text form
+    /// of addresses (`ip:port` for TCP, a multiaddr for libp2p): what the
+    /// node puts in invitations and announces to its channels' members.
+    /// Default: none (a transport without addresses, or one listening on a
+    /// wildcard address it cannot name).
+    fn advertised_addresses(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Learns that `peer` can be reached at `address` (in the text form of
+    /// [`advertised_addresses`](Transport::advertised_addresses)), from an
+    /// invitation or a member's announcement. Returns whether the address
+    /// was taken; the default takes none (a transport that needs no
+    /// addresses). A layer forwards it to the transport below.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`](crate::TransportErrorKind::Rejected) for an address
+    /// this transport cannot read.
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        let _ = (peer, address);
+        Ok(false)
+    }
 }
 
 macro_rules! forward_transport {
@@ -175,6 +199,12 @@ macro_rules! forward_transport {
             }
             async fn close(&self) -> TransportResult<()> {
                 (**self).close().await
+            }
+            fn advertised_addresses(&self) -> Vec<String> {
+                (**self).advertised_addresses()
+            }
+            fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+                (**self).learn_address(peer, address)
             }
         }
     };

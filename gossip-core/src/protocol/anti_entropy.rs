@@ -245,7 +245,9 @@ impl AntiEntropy {
             }
             for theirs in &remote.streams {
                 let mine = index.version(&remote.channel, &theirs.stream);
-                if !mine.dominates(&theirs.version) {
+                // What the control log denies is not asked for.
+                let wanted = channel.allowed(&theirs.stream, &theirs.version);
+                if !mine.dominates(&wanted) {
                     wants.push(StreamWant {
                         channel: remote.channel.clone(),
                         stream: theirs.stream.clone(),
@@ -258,7 +260,7 @@ impl AntiEntropy {
                     .stream(stream)
                     .map(|s| s.version.clone())
                     .unwrap_or_default();
-                if let Some(plan) = plan_for(index, &remote.channel, stream, &theirs) {
+                if let Some(plan) = plan_for(index, channel, stream, &theirs) {
                     to_send.push(plan);
                 }
             }
@@ -283,22 +285,26 @@ impl AntiEntropy {
     ) -> Vec<DeltaPlan> {
         wants
             .iter()
-            .filter(|w| channels.get(&w.channel).is_some_and(|c| c.syncs_with(from)))
-            .filter_map(|w| plan_for(index, &w.channel, &w.stream, &w.have))
+            .filter_map(|w| {
+                let channel = channels.get(&w.channel).filter(|c| c.syncs_with(from))?;
+                plan_for(index, channel, &w.stream, &w.have)
+            })
             .collect()
     }
 }
 
-/// What a peer holding `theirs` lacks of a stream, starting no lower than our base.
+/// What a peer holding `theirs` lacks of a stream, starting no lower than
+/// our base, and never what the channel's control log denies (this node's
+/// own entries after its cut-off).
 fn plan_for(
     index: &ReplicaIndex,
-    channel: &ChannelId,
+    channel: &Channel,
     stream: &StreamId,
     theirs: &VersionVector,
 ) -> Option<DeltaPlan> {
-    let digest = index.stream(channel, stream)?;
+    let digest = index.stream(channel.id(), stream)?;
     let ranges: Vec<SeqRange> = theirs
-        .diff(&digest.version)
+        .diff(&channel.allowed(stream, &digest.version))
         .into_iter()
         .map(|mut r| {
             r.after = r.after.max(digest.base.get(&r.author));
@@ -316,7 +322,7 @@ fn plan_for(
         return None;
     }
     Some(DeltaPlan {
-        channel: channel.clone(),
+        channel: channel.id().clone(),
         stream: stream.clone(),
         base,
         ranges: ranges.into_iter().filter(|r| !r.is_empty()).collect(),

@@ -8,10 +8,11 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 2 since entries are signed,
-/// hash-linked and sent as runs (version 1 carried unsigned, self-contained
-/// entries and is refused).
-pub const PROTOCOL_VERSION: u8 = 2;
+/// The protocol version this build speaks: 3 since channels carry their
+/// membership in a signed control log (version 2 nodes took membership
+/// from local configuration, version 1 carried unsigned entries; both are
+/// refused).
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

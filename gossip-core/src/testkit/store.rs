@@ -47,13 +47,17 @@
 //!   [`streams_lists_written_streams`];
 //! - `compact`: [`compact_removes_only_prefixes`], [`compact_below_base_is_noop`],
 //!   [`compact_beyond_high_then_append_follows_base`];
+//! - `truncate_author`: [`truncate_removes_only_the_suffix`],
+//!   [`truncate_beyond_the_end_is_noop`], [`truncate_below_base_keeps_the_base`],
+//!   [`truncate_then_append_follows`];
 //! - channels, peers, clock: [`channels_save_load_delete`],
 //!   [`peers_save_load_remove`], [`clock_never_lowers`];
 //! - `clear`: [`clear_removes_everything`];
 //! - the store as a whole: [`concurrent_appends_to_different_streams`],
 //!   [`concurrent_appends_to_same_stream_never_mix`], [`many_entries_paged`];
-//! - `close` and capabilities: [`reopen_keeps_everything`] (durable stores
-//!   only), [`declared_capabilities_match`].
+//! - `close` and capabilities: [`reopen_keeps_everything`] and
+//!   [`reopen_keeps_truncation`] (durable stores only),
+//!   [`declared_capabilities_match`].
 
 use std::{future::Future, path::PathBuf, sync::Arc};
 
@@ -93,6 +97,7 @@ mod durability;
 mod read;
 mod records;
 mod scale;
+mod truncate;
 
 pub use append::*;
 pub use compact::*;
@@ -100,3 +105,4 @@ pub use durability::*;
 pub use read::*;
 pub use records::*;
 pub use scale::*;
+pub use truncate::*;

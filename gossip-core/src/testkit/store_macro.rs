@@ -9,8 +9,9 @@
 ///
 /// - `volatile`: every behaviour test, plus `declared_capabilities_match`
 ///   (which fails if the store reports itself durable);
-/// - `durable`: the same plus `reopen_keeps_everything`, which closes the
-///   store, drops it and calls the factory again with the same directory.
+/// - `durable`: the same plus `reopen_keeps_everything` and
+///   `reopen_keeps_truncation`, which close the store, drop it and call the
+///   factory again with the same directory.
 ///
 /// The second is the factory: a closure taking a fresh, empty temp directory
 /// (`std::path::PathBuf`, removed after the test) and returning a future of
@@ -52,7 +53,7 @@ macro_rules! store_conformance {
         $crate::__store_conformance!(@module false, $factory, []);
     };
     (durable, $factory:expr $(,)?) => {
-        $crate::__store_conformance!(@module true, $factory, [reopen_keeps_everything]);
+        $crate::__store_conformance!(@module true, $factory, [reopen_keeps_everything, reopen_keeps_truncation]);
     };
 }
 
@@ -106,6 +107,10 @@ macro_rules! __store_conformance {
             compact_removes_only_prefixes,
             compact_below_base_is_noop,
             compact_beyond_high_then_append_follows_base,
+            truncate_removes_only_the_suffix,
+            truncate_beyond_the_end_is_noop,
+            truncate_below_base_keeps_the_base,
+            truncate_then_append_follows,
             channels_save_load_delete,
             peers_save_load_remove,
             clock_never_lowers,

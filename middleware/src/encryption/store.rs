@@ -374,6 +374,16 @@ impl<S: Store> Store for StoreEncryption<S> {
         self.inner.compact(c, s, base).await
     }
 
+    async fn truncate_author(
+        &self,
+        c: &ChannelId,
+        s: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        self.inner.truncate_author(c, s, author, after).await
+    }
+
     async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
         self.inner.save_channel(channel).await
     }

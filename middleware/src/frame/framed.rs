@@ -127,4 +127,12 @@ impl<F: FrameTransform, T: Transport> Transport for Framed<F, T> {
     async fn close(&self) -> TransportResult<()> {
         self.inner.close().await
     }
+
+    fn advertised_addresses(&self) -> Vec<String> {
+        self.inner.advertised_addresses()
+    }
+
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        self.inner.learn_address(peer, address)
+    }
 }

@@ -139,6 +139,20 @@ impl<S: Store> Store for StoreMetrics<S> {
         observe("compact", self.inner.compact(c, s, base)).await
     }
 
+    async fn truncate_author(
+        &self,
+        c: &ChannelId,
+        s: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        observe(
+            "truncate_author",
+            self.inner.truncate_author(c, s, author, after),
+        )
+        .await
+    }
+
     async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
         observe("save_channel", self.inner.save_channel(channel)).await
     }

@@ -142,4 +142,12 @@ where
     async fn close(&self) -> TransportResult<()> {
         self.transport.close().await
     }
+
+    fn advertised_addresses(&self) -> Vec<String> {
+        self.transport.advertised_addresses()
+    }
+
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        self.transport.learn_address(peer, address)
+    }
 }

@@ -230,6 +230,20 @@ impl Store for MemoryStore {
         Ok(removed)
     }
 
+    async fn truncate_author(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        let Some(state) = self.stream(channel, stream) else {
+            return Ok(0);
+        };
+        let removed = write(&state).truncate_author(author, after);
+        Ok(removed)
+    }
+
     async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
         lock(&self.shared.records)
             .channels

@@ -160,6 +160,40 @@ impl StreamState {
         }
         removed
     }
+
+    /// Removes `author`'s entries with sequence above `after` (above the
+    /// base, if that is higher) and lowers its head to match; returns how
+    /// many entries were removed. An author left with neither entries nor a
+    /// base is forgotten.
+    pub(crate) fn truncate_author(&mut self, author: &NodeId, after: u64) -> u64 {
+        let Some(log) = self.authors.get_mut(author) else {
+            return 0;
+        };
+        let keep = after.max(log.base);
+        if log.head <= keep {
+            return 0;
+        }
+        // `base < head`, so the log holds `base + 1 ..= head` and `keep`
+        // (within `base ..= head`) indexes it.
+        let start = log.index_after(keep);
+        if start >= log.entries.len() {
+            return 0;
+        }
+        let removed_entries = log.entries.split_off(start);
+        log.head = keep;
+        let forget = log.head == 0 && log.base == 0;
+        let mut removed = 0u64;
+        for entry in &removed_entries {
+            self.order.remove(&entry.key());
+            self.entries = self.entries.saturating_sub(1);
+            self.bytes = self.bytes.saturating_sub(entry.size_bytes());
+            removed += 1;
+        }
+        if forget {
+            self.authors.remove(author);
+        }
+        removed
+    }
 }
 
 #[cfg(test)]
@@ -183,6 +217,41 @@ mod tests {
         assert_eq!((log.base, log.high()), (2, 5));
         assert!(log.get(2).is_none() && log.get(6).is_none());
         assert_eq!(log.get(3).map(|e| e.sequence), Some(3));
+    }
+
+    #[test]
+    fn truncation_keeps_the_log_indexed_by_sequence() {
+        let a = node("a");
+        let mut state = StreamState::default();
+        let batch = entries(&a, 1..=6, |q| q);
+        let plan = state.validate(&batch).unwrap();
+        state.apply(&batch, &plan);
+        assert_eq!(state.compact(&vv(&[(&a, 2)])), 2);
+        assert_eq!(state.truncate_author(&a, 4), 2);
+        let log = &state.authors[&a];
+        assert_eq!((log.base, log.head, log.entries.len()), (2, 4, 2));
+        assert_eq!(log.get(4).map(|e| e.sequence), Some(4));
+        assert!(log.get(5).is_none());
+        assert_eq!(state.order.len(), 2);
+        // Below the base: every held entry goes, the base stays.
+        assert_eq!(state.truncate_author(&a, 1), 2);
+        let log = &state.authors[&a];
+        assert_eq!((log.base, log.head, log.entries.len()), (2, 2, 0));
+        assert!(state.order.is_empty());
+        assert_eq!(state.stats(), StreamStats::default());
+    }
+
+    #[test]
+    fn truncating_everything_forgets_an_author_without_base() {
+        let a = node("a");
+        let mut state = StreamState::default();
+        let batch = entries(&a, 1..=3, |q| q);
+        let plan = state.validate(&batch).unwrap();
+        state.apply(&batch, &plan);
+        assert_eq!(state.truncate_author(&a, 0), 3);
+        assert!(state.is_empty());
+        assert!(state.version().is_empty());
+        assert_eq!(state.truncate_author(&a, 0), 0);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Entries of streams: append, read in read order, per-author reads,
-//! versions, stats and compaction. Blocking; called through
+//! versions, stats, compaction and truncation. Blocking; called through
 //! [`RocksDbStore`](crate::RocksDbStore)'s blocking-task bridge.
 //!
 //! The `authors` column family keeps, per (stream, author), the highest
@@ -355,6 +355,58 @@ pub(crate) fn compact(
         tracing::debug!(%channel, %stream, removed = removed_total, "compacted");
     }
     Ok(removed_total)
+
+pub(crate) fn truncate_author(
+    h: &Handle,
+    channel: &ChannelId,
+    stream: &StreamId,
+    author: &NodeId,
+    after: u64,
+) -> StoreResult<u64> {
+    let (cf_entries, cf_order, cf_authors) =
+        (h.cf(CF_ENTRIES)?, h.cf(CF_READ_ORDER)?, h.cf(CF_AUTHORS)?);
+    let prefix = keys::stream_prefix(channel, stream);
+    let what = || format!("{}: {channel}/{stream} author {author}", h.label());
+    let author_key = keys::author_key(&prefix, author);
+    let _writer = h.lock();
+    let mut state = author_state(h, cf_authors, &author_key, what)?;
+    // Entries above the base are held up to the head; keep those up to
+    // `after`, and everything (nothing held) at or below the base.
+    let keep = after.max(state.base);
+    let Some(first) = keep.checked_add(1).filter(|_| state.head > keep) else {
+        return Ok(0);
+    };
+    let mut batch = WriteBatch::default();
+    let (mut removed, mut bytes) = (0u64, 0u64);
+    let start = keys::entry_key(&author_key, first);
+    for item in h.scan(cf_entries, &start, end_of(&author_key)?) {
+        let (key, value) = item.map_err(db_err("reading truncated entries"))?;
+        let bad = |why: &str| -> StoreError { corrupt(format!("{}: {why}", what())) };
+        let sequence =
+            keys::sequence_of(&author_key, &key).ok_or_else(|| bad("malformed entry key"))?;
+        let (timestamp, size) =
+            entry_summary(&value).ok_or_else(|| bad("undecodable entry value"))?;
+        batch.delete_cf(cf_entries, &key);
+        batch.delete_cf(
+            cf_order,
+            keys::read_order_key(&prefix, timestamp, author, sequence),
+        );
+        removed += 1;
+        bytes = bytes.saturating_add(size);
+    }
+    let disagree = || corrupt(format!("{}: counters disagree with the entries", what()));
+    state.entries = state.entries.checked_sub(removed).ok_or_else(disagree)?;
+    state.bytes = state.bytes.checked_sub(bytes).ok_or_else(disagree)?;
+    state.head = keep;
+    if state == AuthorState::default() {
+        // No base and nothing left: the author is gone from the stream.
+        batch.delete_cf(cf_authors, &author_key);
+    } else {
+        batch.put_cf(cf_authors, &author_key, state.encode());
+    }
+    h.write(batch, "truncating")?;
+    tracing::debug!(%channel, %stream, %author, after, removed, "truncated");
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -450,6 +502,15 @@ mod tests {
             if round % 3 == 2 {
                 let base: VersionVector = [(authors[i].clone(), next[i] / 2)].into_iter().collect();
                 store.compact(&c, &s, &base).await.unwrap();
+            }
+            if round % 4 == 3 {
+                // Drop the last few entries; the next append refills them.
+                let after = next[i].saturating_sub(4);
+                store
+                    .truncate_author(&c, &s, &authors[i], after)
+                    .await
+                    .unwrap();
+                next[i] = store.version(&c, &s).await.unwrap().get(&authors[i]) + 1;
             }
             let (derived, kept, index) = figures(&store, &c, &s, &authors);
             assert_eq!(derived, kept, "round {round}");

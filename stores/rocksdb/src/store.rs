@@ -400,6 +400,20 @@ impl Store for RocksDbStore {
             .await
     }
 
+    async fn truncate_author(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        let (c, s, a) = (channel.clone(), stream.clone(), author.clone());
+        self.blocking("truncating an author", move |h| {
+            entries::truncate_author(h, &c, &s, &a, after)
+        })
+        .await
+    }
+
     async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
         let record = channel.clone();
         self.blocking("saving a channel", move |h| {

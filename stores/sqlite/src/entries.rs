@@ -1,5 +1,5 @@
 //! Entries of streams: append, read in read order, per-author reads,
-//! versions, stats and compaction.
+//! versions, stats, compaction and truncation.
 //!
 //! The `authors` table keeps, per (stream, author), the highest sequence
 //! appended (`head`), the compaction `base`, and the entries and bytes held.
@@ -58,6 +58,13 @@ static COMPACTED_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT COUNT(*), COALESCE(SUM({ENTRY_BYTES_SQL}), 0) FROM entries \
          WHERE channel = ? AND stream = ? AND author = ? AND seq <= ?"
+    )
+});
+
+static TRUNCATED_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT COUNT(*), COALESCE(SUM({ENTRY_BYTES_SQL}), 0) FROM entries \
+         WHERE channel = ? AND stream = ? AND author = ? AND seq > ?"
     )
 });
 
@@ -389,6 +396,81 @@ impl SqliteStore {
         }
         Ok(removed_total)
     }
+
+    pub(crate) async fn truncate_author_entries(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        let mut tx = self
+            .inner
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(sqlx_err("starting a truncation"))?;
+        let (head, base) = author_state(&mut tx, channel, stream, author).await?;
+        // Entries above the base are held up to the head; keep those up to
+        // `after`, and everything (nothing held) at or below the base.
+        let keep = after.max(base);
+        if head <= keep {
+            tx.rollback()
+                .await
+                .map_err(sqlx_err("ending a truncation"))?;
+            return Ok(0);
+        }
+        // `keep < head`, and every stored sequence fits an i64.
+        let keep_sql = u64_to_sql(keep, "sequence")?;
+        let (removed, bytes): (i64, i64) = sqlx::query_as(TRUNCATED_SQL.as_str())
+            .bind(channel.as_str())
+            .bind(stream.as_str())
+            .bind(author.as_str())
+            .bind(keep_sql)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlx_err("counting truncated entries"))?;
+        sqlx::query(
+            "DELETE FROM entries WHERE channel = ? AND stream = ? AND author = ? AND seq > ?",
+        )
+        .bind(channel.as_str())
+        .bind(stream.as_str())
+        .bind(author.as_str())
+        .bind(keep_sql)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_err("removing truncated entries"))?;
+        if keep == 0 {
+            // No base and nothing left: the author is gone from the stream.
+            sqlx::query("DELETE FROM authors WHERE channel = ? AND stream = ? AND author = ?")
+                .bind(channel.as_str())
+                .bind(stream.as_str())
+                .bind(author.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_err("removing an author's counters"))?;
+        } else {
+            sqlx::query(
+                "UPDATE authors SET head = ?, entries = entries - ?, bytes = bytes - ? \
+                 WHERE channel = ? AND stream = ? AND author = ?",
+            )
+            .bind(keep_sql)
+            .bind(removed)
+            .bind(bytes)
+            .bind(channel.as_str())
+            .bind(stream.as_str())
+            .bind(author.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_err("lowering an author's head"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(sqlx_err("committing a truncation"))?;
+        let removed = u64_from_sql(removed, "removed count")?;
+        tracing::debug!(%channel, %stream, %author, after, removed, "truncated");
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -477,6 +559,13 @@ mod tests {
             if round % 3 == 2 {
                 let base: VersionVector = [(authors[i].clone(), next[i] / 2)].into_iter().collect();
                 store.compact(&c, &s, &base).await.unwrap();
+                assert_eq!(derived(&store, &c, &s).await, kept(&store, &c, &s).await);
+            }
+            if round % 4 == 3 {
+                // Drop the last few entries; the next append refills them.
+                let after = next[i].saturating_sub(4);
+                store.truncate_author(&c, &s, &authors[i], after).await.unwrap();
+                next[i] = store.version(&c, &s).await.unwrap().get(&authors[i]) + 1;
                 assert_eq!(derived(&store, &c, &s).await, kept(&store, &c, &s).await);
             }
         }

@@ -339,6 +339,17 @@ impl Store for SqliteStore {
         self.compact_entries(channel, stream, base).await
     }
 
+    async fn truncate_author(
+        &self,
+        channel: &ChannelId,
+        stream: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        self.truncate_author_entries(channel, stream, author, after)
+            .await
+    }
+
     async fn save_channel(&self, channel: &Channel) -> StoreResult<()> {
         self.save_channel_record(channel).await
     }

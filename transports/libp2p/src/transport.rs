@@ -358,4 +358,39 @@ impl Transport for Libp2pTransport {
         }
         Ok(())
     }
+
+    /// The listening addresses, each with `/p2p/<peer id>`, except
+    /// wildcard ones no other node could dial.
+    fn advertised_addresses(&self) -> Vec<String> {
+        let me = self.peer_id();
+        self.listen_addrs()
+            .into_iter()
+            .filter(|a| {
+                !a.iter().any(|p| match p {
+                    libp2p::multiaddr::Protocol::Ip4(ip) => ip.is_unspecified(),
+                    libp2p::multiaddr::Protocol::Ip6(ip) => ip.is_unspecified(),
+                    _ => false,
+                })
+            })
+            .filter_map(|a| a.with_p2p(me).ok())
+            .map(|a| a.to_string())
+            .collect()
+    }
+
+    /// Reads `address` as a multiaddr and adds it to `peer`'s (see
+    /// [`add_peer_address`](Libp2pTransport::add_peer_address)).
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        let parsed: Multiaddr = address.parse().map_err(|_| {
+            TransportError::new(
+                crate::BACKEND,
+                TransportErrorKind::Rejected,
+                format!("{address:?} is not a multiaddr"),
+            )
+        })?;
+        if *peer == self.shared.local {
+            return Ok(false);
+        }
+        self.add_peer_address(peer.clone(), parsed)?;
+        Ok(true)
+    }
 }

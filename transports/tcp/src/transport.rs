@@ -269,4 +269,34 @@ impl Transport for TcpTransport {
         }
         Ok(())
     }
+
+    /// The listening address as `ip:port`, unless it is a wildcard
+    /// (`0.0.0.0`, `::`), which no other node could dial.
+    fn advertised_addresses(&self) -> Vec<String> {
+        let address = self.local_addr();
+        if address.ip().is_unspecified() {
+            return Vec::new();
+        }
+        vec![address.to_string()]
+    }
+
+    /// Reads `address` as `ip:port` and takes it as `peer`'s unless the
+    /// transport has one for it already: an address the application gave
+    /// ([`add_peer_address`](TcpTransport::add_peer_address)) is never
+    /// replaced by what a node says about itself (it may sit behind a
+    /// proxy, or a NAT, that only the application knows of).
+    fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
+        let parsed: SocketAddr = address.parse().map_err(|_| {
+            error(
+                TransportErrorKind::Rejected,
+                format!("{address:?} is not an ip:port address"),
+            )
+        })?;
+        let mut table = self.shared.lock();
+        if *peer == self.shared.local || table.addresses().iter().any(|(id, _)| id == peer) {
+            return Ok(false);
+        }
+        table.add_address(peer.clone(), parsed);
+        Ok(true)
+    }
 }

@@ -13,6 +13,8 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use op::{ControlOp, Cutoff, MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN};
+pub use op::{
+    ControlOp, Cutoff, MAX_ADDRESS_LEN, MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN, MAX_MEMBER_ADDRESSES,
+};
 pub use role::Role;
 pub use state::{ControlState, Member, Permission};

@@ -18,6 +18,12 @@ pub const MAX_CONTROL_OP_BYTES: usize = 16 * 1024;
 /// The longest member label accepted, in bytes of UTF-8.
 pub const MAX_LABEL_LEN: usize = 64;
 
+/// The most addresses a member announces.
+pub const MAX_MEMBER_ADDRESSES: usize = 8;
+
+/// The longest address accepted, in bytes.
+pub const MAX_ADDRESS_LEN: usize = 256;
+
 /// The first byte of every encoded operation: the encoding's version.
 const ENCODING_VERSION: u8 = 1;
 
@@ -93,6 +99,15 @@ pub enum ControlOp {
         /// The settings.
         config: StreamConfig,
     },
+    /// Where the author can be reached (transport addresses, at most
+    /// [`MAX_MEMBER_ADDRESSES`] of at most [`MAX_ADDRESS_LEN`] bytes): a
+    /// member's announcement about itself, replacing its previous one, so
+    /// that the others (and a restarted node) reach it with no help from
+    /// the application. Counts for a member only.
+    SetAddresses {
+        /// The addresses.
+        addresses: Vec<String>,
+    },
 }
 
 impl ControlOp {
@@ -112,7 +127,8 @@ impl ControlOp {
     ///
     /// [`Error::InvalidControlOp`] when the bytes are longer than
     /// [`MAX_CONTROL_OP_BYTES`], of an unknown encoding version or
-    /// operation, malformed, or carry a label longer than [`MAX_LABEL_LEN`].
+    /// operation, malformed, or carry a label longer than [`MAX_LABEL_LEN`]
+    /// or addresses beyond [`MAX_MEMBER_ADDRESSES`] / [`MAX_ADDRESS_LEN`].
     pub fn decode(bytes: &[u8]) -> Result<Self, Error> {
         let invalid = |reason: String| Error::InvalidControlOp { reason };
         if bytes.len() > MAX_CONTROL_OP_BYTES {
@@ -132,13 +148,23 @@ impl ControlOp {
         if !rest.is_empty() {
             return Err(invalid(format!("{} trailing bytes", rest.len())));
         }
-        if let ControlOp::AddMember { label, .. } = &op {
-            if label.len() > MAX_LABEL_LEN {
+        match &op {
+            ControlOp::AddMember { label, .. } if label.len() > MAX_LABEL_LEN => {
                 return Err(invalid(format!(
                     "label of {} bytes, more than {MAX_LABEL_LEN}",
                     label.len()
                 )));
             }
+            ControlOp::SetAddresses { addresses }
+                if addresses.len() > MAX_MEMBER_ADDRESSES
+                    || addresses.iter().any(|a| a.len() > MAX_ADDRESS_LEN) =>
+            {
+                return Err(invalid(format!(
+                    "more than {MAX_MEMBER_ADDRESSES} addresses, or one longer than \
+                     {MAX_ADDRESS_LEN} bytes"
+                )));
+            }
+            _ => {}
         }
         Ok(op)
     }

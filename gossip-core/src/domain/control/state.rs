@@ -86,6 +86,8 @@ pub struct ControlState {
     /// Every key an `AddMember` of the log names (counted or not), and the
     /// owner: whose control entries are kept.
     known: BTreeSet<NodeId>,
+    /// Where members said they can be reached.
+    addresses: BTreeMap<NodeId, Vec<String>>,
     default_stream: StreamConfig,
     streams: BTreeMap<StreamId, StreamConfig>,
 }
@@ -106,6 +108,7 @@ impl ControlState {
             owner,
             members,
             cutoffs: BTreeMap::new(),
+            addresses: BTreeMap::new(),
             default_stream: StreamConfig::default(),
             streams: BTreeMap::new(),
         }
@@ -181,6 +184,7 @@ impl ControlState {
     ///   role needs an admin; neither makes or touches the owner.
     /// - Removing needs an admin, or is the member leaving; never the owner.
     /// - Settings need an admin; the control stream's own settings are fixed.
+    /// - Addresses count for a member, about itself.
     pub fn apply(&mut self, author: &NodeId, op: &ControlOp) -> bool {
         let manager = self.role(author).is_some_and(Role::may_manage);
         match op {
@@ -249,6 +253,13 @@ impl ControlState {
                 self.default_stream = config.clone();
                 true
             }
+            ControlOp::SetAddresses { addresses } => {
+                if self.role(author).is_none() {
+                    return false;
+                }
+                self.addresses.insert(author.clone(), addresses.clone());
+                true
+            }
         }
     }
 
@@ -287,6 +298,12 @@ impl ControlState {
     /// The members and their roles, in key order.
     pub fn members(&self) -> impl ExactSizeIterator<Item = (&NodeId, &Member)> + '_ {
         self.members.iter()
+    }
+
+    /// Where `member` said it can be reached (empty if it did not say).
+    #[must_use]
+    pub fn addresses(&self, member: &NodeId) -> &[String] {
+        self.addresses.get(member).map_or(&[], Vec::as_slice)
     }
 
     /// Where `node`'s writing stops, if it was removed or demoted to reader.

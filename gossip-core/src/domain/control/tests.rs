@@ -380,3 +380,27 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn members_announce_their_own_addresses_and_strangers_cannot() {
+    let (owner, phone, stranger) = (node("owner"), node("phone"), node("stranger"));
+    let mut log = Log::default();
+    let announce = |a: &str| ControlOp::SetAddresses {
+        addresses: vec![a.to_owned()],
+    };
+    log.op(&owner, 1, &add(&phone, Role::Reader))
+        .op(&phone, 2, &announce("10.0.0.2:7000"))
+        .op(&phone, 3, &announce("10.0.0.2:7001"))
+        .op(&stranger, 4, &announce("6.6.6.6:1"));
+    let state = log.fold(&owner);
+    assert_eq!(
+        state.addresses(&phone),
+        ["10.0.0.2:7001"],
+        "the latest counts"
+    );
+    assert!(state.addresses(&stranger).is_empty());
+    let too_many = ControlOp::SetAddresses {
+        addresses: vec!["a".into(); super::MAX_MEMBER_ADDRESSES + 1],
+    };
+    assert!(ControlOp::decode(&too_many.encode()).is_err());
+}

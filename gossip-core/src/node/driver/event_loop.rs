@@ -80,6 +80,7 @@ impl Driver {
                 }
             };
             self.release_pending().await;
+            self.announce_addresses().await;
             self.flush_swim().await;
             if flow == Flow::Exit {
                 break;

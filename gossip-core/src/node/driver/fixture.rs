@@ -37,6 +37,8 @@ pub(crate) struct TestStore {
     state: Mutex<State>,
     /// When set, every append fails (and writes nothing).
     pub(crate) fail_appends: AtomicBool,
+    /// When set, every truncation fails (and removes nothing).
+    pub(crate) fail_truncations: AtomicBool,
 }
 
 impl TestStore {
@@ -162,6 +164,36 @@ impl Store for TestStore {
         version.merge(base);
         state.versions.insert(key.clone(), version);
         state.bases.entry(key).or_default().merge(base);
+        Ok(removed)
+    }
+
+    async fn truncate_author(
+        &self,
+        c: &ChannelId,
+        s: &StreamId,
+        author: &NodeId,
+        after: u64,
+    ) -> StoreResult<u64> {
+        if self.fail_truncations.load(Ordering::SeqCst) {
+            return Err(Self::error(StoreErrorKind::Unavailable, "truncations fail"));
+        }
+        let key = (c.clone(), s.clone());
+        let mut state = self.state();
+        let keep = after.max(state.bases.get(&key).map_or(0, |b| b.get(author)));
+        let Some(stream) = state.entries.get_mut(&key) else {
+            return Ok(0);
+        };
+        let before = stream.len();
+        stream.retain(|(a, seq), _| a != author || *seq <= keep);
+        let removed = (before - stream.len()) as u64;
+        if removed > 0 {
+            let version = state.versions.get(&key).cloned().unwrap_or_default();
+            let lowered = version
+                .iter()
+                .map(|(a, seq)| (a.clone(), if a == author { keep } else { seq }))
+                .collect();
+            state.versions.insert(key, lowered);
+        }
         Ok(removed)
     }
 

@@ -454,9 +454,10 @@ impl Driver {
         self.replica.index.set(channel, stream, version, base);
         self.replica
             .note_own(&self.local, channel, stream, &entries);
+        let mut removed = Vec::new();
         if stream.is_control() && !entries.is_empty() {
             // Before the push: new members are pushed to at once.
-            self.refold_control(channel).await;
+            removed = self.refold_control(channel).await;
         }
         let count = entries.len();
         let event = match origin {
@@ -503,6 +504,14 @@ impl Driver {
         if pushes && self.config.eager_push && self.running() {
             self.push_entries(channel, stream, &entries, origin.peer())
                 .await;
+        }
+        if matches!(origin, Origin::Local) && self.running() {
+            // A removed member is served no more: this one push tells it so.
+            let removed = removed
+                .into_iter()
+                .filter(|m| self.peers.contains(m))
+                .collect();
+            self.push_to(channel, stream, &entries, removed).await;
         }
         Ok(entries)
     }

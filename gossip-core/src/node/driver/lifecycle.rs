@@ -60,6 +60,9 @@ impl Driver {
         match step(change, self.state)? {
             Step::Run => {
                 self.state = NodeState::Running;
+                self.learn_known_addresses();
+                let channels: Vec<_> = self.replica.channels.keys().cloned().collect();
+                self.replica.announce.extend(channels);
                 let now = self.timers.now_ms();
                 for peer in self.peers.ids() {
                     self.engines.swim.add_member(peer, now);

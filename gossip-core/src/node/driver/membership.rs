@@ -39,6 +39,7 @@ impl Driver {
         }
         self.keep_channel(Channel::new(id.clone(), self.local.clone()))
             .await?;
+        self.replica.announce.insert(id.clone());
         if self.config.max_payload_bytes != DEFAULT_MAX_PAYLOAD_BYTES {
             let config = StreamConfig::default().max_payload_bytes(self.config.max_payload_bytes);
             self.change_channel(&id, ChannelChange::DefaultStreamConfig(config))
@@ -63,11 +64,12 @@ impl Driver {
         let inviter = invitation.inviter().clone();
         if inviter != self.local {
             channel.add_introducer(inviter.clone());
-            let mut record = PeerRecord::new(inviter);
-            if let Some(address) = invitation.addresses().first() {
-                record = record.with_address(address.clone());
+            if !self.peers.contains(&inviter) {
+                self.add_peer(PeerRecord::new(inviter.clone())).await?;
             }
-            self.add_peer(record).await?;
+            // A hint, not saved: the inviter announces where it is in the
+            // control log, which a restarted node reads.
+            self.learn_addresses(&inviter, invitation.addresses());
         }
         self.keep_channel(channel).await?;
         self.channel(&id)
@@ -83,7 +85,8 @@ impl Driver {
     }
 
     /// Adds `member` (if it is not one) and returns an invitation to show
-    /// it, reaching this node at `addresses`.
+    /// it, reaching this node at `addresses` (the transport's advertised
+    /// ones when empty).
     ///
     /// # Errors
     ///
@@ -98,6 +101,17 @@ impl Driver {
         let channel = self
             .change_channel(id, ChannelChange::AddMember(member, role, String::new()))
             .await?;
+        let addresses = if addresses.is_empty() {
+            self.link
+                .transport()
+                .map(|t| t.advertised_addresses())
+                .unwrap_or_default()
+                .into_iter()
+                .take(crate::domain::MAX_INVITATION_ADDRESSES)
+                .collect()
+        } else {
+            addresses
+        };
         Invitation::new(
             id.clone(),
             channel.owner().clone(),
@@ -131,6 +145,12 @@ impl Driver {
         let mut trial = channel.control().clone();
         if !trial.apply(&self.local, &op) {
             return Err(self.refusal(&channel, &op));
+        }
+        if let ControlOp::AddMember { member, .. } = &op {
+            // A member is synced with: make it a peer (its frames are heard).
+            if *member != self.local && !self.peers.contains(member) {
+                self.add_peer(PeerRecord::new(member.clone())).await?;
+            }
         }
         self.append(id, &StreamId::control(), vec![op.encode()])
             .await?;
@@ -244,24 +264,34 @@ impl Driver {
 
     /// Folds the channel's control log again after it grew; when
     /// membership or settings changed, saves the channel, reports it, and
-    /// marks the entries pending on it to be merged again.
-    pub(super) async fn refold_control(&mut self, id: &ChannelId) {
+    /// marks the entries pending on it to be merged again. Returns the
+    /// members it removed.
+    pub(super) async fn refold_control(&mut self, id: &ChannelId) -> Vec<NodeId> {
         let Some(owner) = self.replica.channels.get(id).map(|c| c.owner().clone()) else {
-            return;
+            return Vec::new();
         };
         let entries = match read_stream(self.store.as_ref(), id, &StreamId::control()).await {
             Ok(entries) => entries,
             Err(error) => {
                 self.report(error, None);
-                return;
+                return Vec::new();
             }
         };
         let control = ControlState::fold(owner, &entries);
         let Some(channel) = self.replica.channels.get_mut(id) else {
-            return;
+            return Vec::new();
         };
         if *channel.control() == control {
-            return;
+            return Vec::new();
+        }
+        let removed: Vec<NodeId> = channel
+            .members()
+            .filter(|m| control.role(m).is_none())
+            .cloned()
+            .collect();
+        if channel.role(&self.local).is_none() && control.role(&self.local).is_some() {
+            // Let in: tell the others where to reach this node.
+            self.replica.announce.insert(id.clone());
         }
         channel.set_control(control);
         let channel = channel.clone();
@@ -273,6 +303,61 @@ impl Driver {
         self.feeds.event(DomainEvent::ChannelChanged {
             channel: id.clone(),
         });
+        self.drop_denied(id).await;
+        self.learn_channel_addresses(id);
+        self.peer_with_members(id).await;
+        removed
+    }
+
+    /// Removes what the channel's cut-offs now deny: entries members wrote
+    /// after their removal (or demotion), accepted here before the
+    /// operation arrived. Every replica ends up holding the same history
+    /// (but the author's, which keeps its own entries: they are never
+    /// served, and flow again if it may write again).
+    async fn drop_denied(&mut self, id: &ChannelId) {
+        let Some(channel) = self.replica.channels.get(id) else {
+            return;
+        };
+        let mut denied = Vec::new();
+        for stream in self.replica.index.streams(id) {
+            if stream.is_control() {
+                continue;
+            }
+            let version = self.replica.index.version(id, stream);
+            // This node's own entries stay here: if it may write again one
+            // day they flow again, and its sequences are never reused.
+            for (author, held) in version.iter().filter(|(a, _)| **a != self.local) {
+                let Some(cutoff) = channel.control().cutoff(author) else {
+                    continue;
+                };
+                if channel
+                    .role(author)
+                    .is_some_and(crate::domain::Role::may_write)
+                {
+                    continue;
+                }
+                let last = cutoff.get(stream).copied().unwrap_or(0);
+                if held > last {
+                    denied.push((stream.clone(), author.clone(), last));
+                }
+            }
+        }
+        for (stream, author, last) in denied {
+            match self.store.truncate_author(id, &stream, &author, last).await {
+                Ok(dropped) => {
+                    tracing::info!(
+                        channel = %id,
+                        stream = %stream,
+                        %author,
+                        dropped,
+                        "dropped entries written after the author's cut-off"
+                    );
+                    self.stats.entries_rejected += dropped;
+                }
+                Err(error) => self.report(Error::Store(error), None),
+            }
+            self.reload_stream(id, &stream).await;
+        }
     }
 
     /// Merges again the entries pending on channels whose control log

@@ -17,6 +17,7 @@
 //! through one commit path ([`ingest`]), and retention ([`retention`]).
 //! Handles talk to the task through a bounded command queue.
 
+mod addresses;
 mod commands;
 mod engines;
 mod event_loop;

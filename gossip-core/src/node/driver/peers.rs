@@ -45,6 +45,14 @@ impl PeerBook {
         self.records.keys().cloned().collect()
     }
 
+    /// Every peer with a saved address.
+    pub(crate) fn addresses(&self) -> Vec<(NodeId, String)> {
+        self.records
+            .values()
+            .filter_map(|r| Some((r.id.clone(), r.address.clone()?)))
+            .collect()
+    }
+
     /// Whether `peer` is configured.
     pub(crate) fn contains(&self, peer: &NodeId) -> bool {
         self.records.contains_key(peer)

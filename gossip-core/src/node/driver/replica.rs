@@ -39,6 +39,9 @@ pub(crate) struct Replica {
     /// Channels whose control log changed since their pending entries were
     /// last merged again.
     pub(crate) control_changed: BTreeSet<ChannelId>,
+    /// Channels in which this node should announce its addresses (it
+    /// started, or became a member).
+    pub(crate) announce: BTreeSet<ChannelId>,
 }
 
 /// Every entry of one stream, in read order.
@@ -91,6 +94,7 @@ impl Replica {
             quarantine: Vec::new(),
             pending: Vec::new(),
             control_changed: BTreeSet::new(),
+            announce: BTreeSet::new(),
         }
     }
 
@@ -187,6 +191,7 @@ impl Replica {
         self.quarantine.retain(|q| q.channel != *id);
         self.pending.retain(|q| q.channel != *id);
         self.control_changed.remove(id);
+        self.announce.remove(id);
         self.index.remove_channel(id);
         self.buffer.forget_channel(id);
     }

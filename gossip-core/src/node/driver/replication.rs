@@ -278,6 +278,18 @@ impl Driver {
             .targets(channel, &self.local, exclude, |n| {
                 peers.contains(n) && swim.status(n) != Some(PeerStatus::Unreachable)
             });
+        self.push_to(channel_id, stream, entries, targets).await;
+    }
+
+    /// Pushes `entries` of one stream to `targets` (their provable part,
+    /// split into frames).
+    pub(super) async fn push_to(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        entries: &[LogEntry],
+        targets: Vec<NodeId>,
+    ) {
         if targets.is_empty() {
             return;
         }
