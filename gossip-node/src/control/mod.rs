@@ -1,0 +1,159 @@
+//! The local control endpoint: line-delimited JSON over TCP.
+//!
+//! A client connects, sends one [`Request`] line, and reads [`Response`]
+//! lines: one for every request but `tail`, then the connection closes; for
+//! `tail`, entries until the client disconnects or the node stops.
+//!
+//! A request's `channel` is a channel id held by the node (`main~…`) or a
+//! name (`main`): the one held channel of that name.
+
+mod channels;
+mod protocol;
+mod streams;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use gossip::{Coordinator, Store, TcpTransport};
+use tokio::{
+    io::BufReader,
+    net::{TcpListener, TcpStream},
+};
+
+use crate::{
+    config::parse_node_id,
+    error::{one_line, CliError, CliResult},
+};
+
+pub(crate) use channels::*;
+pub(crate) use protocol::*;
+pub(crate) use streams::*;
+pub(crate) use wire::*;
+
+/// The longest request line a server reads, and the longest response line a
+/// client reads (an entry of the largest payload, escaped, fits).
+pub(crate) const MAX_LINE: u64 = 1024 * 1024;
+/// What the control endpoint serves: the node, and what it needs besides.
+#[derive(Clone)]
+pub(crate) struct ControlContext {
+    /// The node.
+    pub(crate) node: Coordinator,
+    /// Its store (for stream statistics).
+    pub(crate) store: Arc<dyn Store>,
+    /// Its TCP transport, told where inviters listen on `join`.
+    pub(crate) tcp: Arc<TcpTransport>,
+    /// Where its gossip listens: the address `invite` puts in invitations.
+    pub(crate) gossip_addr: SocketAddr,
+}
+
+/// Serves the control endpoint until the task is aborted.
+pub(crate) async fn serve(listener: TcpListener, context: ControlContext) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, peer)) => {
+                let context = context.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = handle(socket, context).await {
+                        tracing::debug!(%peer, %error, "control connection ended");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "control endpoint: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn handle(socket: TcpStream, context: ControlContext) -> std::io::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    let Some(line) = read_line(&mut reader).await? else {
+        return Ok(());
+    };
+    let request = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => request,
+        Err(error) => {
+            let message = format!("bad request: {error}");
+            return send(&mut write, &Response::Error { message }).await;
+        }
+    };
+    if let Request::Tail {
+        channel,
+        stream,
+        new_only,
+    } = request
+    {
+        return tail(&context.node, &channel, &stream, new_only, reader, write).await;
+    }
+    let response = answer(&context, request)
+        .await
+        .unwrap_or_else(|error| Response::Error {
+            message: one_line(&error),
+        });
+    send(&mut write, &response).await
+}
+
+/// The single answer to any request but `tail`.
+pub(crate) async fn answer(context: &ControlContext, request: Request) -> CliResult<Response> {
+    let node = &context.node;
+    match request {
+        Request::Append {
+            channel,
+            stream,
+            payload,
+        } => {
+            let entry = append(node, &channel, &stream, payload).await?;
+            Ok(Response::Appended {
+                entry: EntryView::from(&entry),
+            })
+        }
+        Request::Status => Ok(Response::Status {
+            status: status(node, context.store.as_ref()).await?,
+        }),
+        Request::Invite {
+            channel,
+            member,
+            role,
+            addresses,
+        } => invite(context, &channel, &member, &role, addresses).await,
+        Request::Join { invitation } => join(context, &invitation).await,
+        Request::Members { channel } => {
+            let id = resolve_channel(node, &channel).await?;
+            let members = node.channel(id.clone()).await?.members().await?;
+            Ok(Response::Members {
+                channel: id.to_string(),
+                node: node.local_id().to_string(),
+                members: members
+                    .into_iter()
+                    .map(|(id, member)| MemberView {
+                        id: id.to_string(),
+                        role: member.role.to_string(),
+                        label: member.label,
+                    })
+                    .collect(),
+            })
+        }
+        Request::Remove { channel, member } => {
+            let id = resolve_channel(node, &channel).await?;
+            let member = parse_node_id("node id", &member)?;
+            let handle = node.channel(id.clone()).await?;
+            let was_member = handle.members().await?.iter().any(|(m, _)| *m == member);
+            handle.remove_member(&member).await?;
+            if was_member {
+                tracing::info!(channel = %id, %member, "member removed");
+            }
+            Ok(Response::Removed {
+                channel: id.to_string(),
+                member: member.to_string(),
+                was_member,
+            })
+        }
+        Request::Tail { .. } => Err(CliError::Invalid(
+            "tail answers with a stream of entries, not one answer".into(),
+        )),
+    }
+}
