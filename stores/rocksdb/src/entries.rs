@@ -355,6 +355,7 @@ pub(crate) fn compact(
         tracing::debug!(%channel, %stream, removed = removed_total, "compacted");
     }
     Ok(removed_total)
+}
 
 pub(crate) fn truncate_author(
     h: &Handle,

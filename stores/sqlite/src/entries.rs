@@ -564,7 +564,10 @@ mod tests {
             if round % 4 == 3 {
                 // Drop the last few entries; the next append refills them.
                 let after = next[i].saturating_sub(4);
-                store.truncate_author(&c, &s, &authors[i], after).await.unwrap();
+                store
+                    .truncate_author(&c, &s, &authors[i], after)
+                    .await
+                    .unwrap();
                 next[i] = store.version(&c, &s).await.unwrap().get(&authors[i]) + 1;
                 assert_eq!(derived(&store, &c, &s).await, kept(&store, &c, &s).await);
             }

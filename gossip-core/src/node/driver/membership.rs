@@ -324,6 +324,7 @@ impl Driver {
                 continue;
             }
             let version = self.replica.index.version(id, stream);
+            let base = self.replica.index.base(id, stream);
             // This node's own entries stay here: if it may write again one
             // day they flow again, and its sequences are never reused.
             for (author, held) in version.iter().filter(|(a, _)| **a != self.local) {
@@ -337,7 +338,8 @@ impl Driver {
                     continue;
                 }
                 let last = cutoff.get(stream).copied().unwrap_or(0);
-                if held > last {
+                // What compaction removed cannot be dropped again.
+                if held > last.max(base.get(author)) {
                     denied.push((stream.clone(), author.clone(), last));
                 }
             }
