@@ -13,7 +13,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hub = ChannelHub::new();
     let identities = [Identity::generate(), Identity::generate()]; // desk, pocket
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::derive(&ids[0], "notes")?;
+    let owner = ids.first().ok_or("no nodes")?.clone();
+    let channel = ChannelId::derive(&owner, "notes")?;
     let stream = StreamId::new("today")?;
 
     let mut nodes = Vec::new();
@@ -28,10 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             node.add_peer(peer.clone()).await?;
         }
         // The first node owns the channel and adds the other, which joins.
-        let owner = &ids[0];
-        let handle = if id == owner {
+        let handle = if *id == owner {
             let handle = node.create_channel(channel.name()).await?;
-            for member in &ids[1..] {
+            for member in ids.iter().skip(1) {
                 handle.add_member(member.clone(), Role::Writer).await?;
             }
             handle

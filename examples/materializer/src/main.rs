@@ -29,10 +29,10 @@ async fn start(
     }
     // The first device owns the list and adds the others; they join it and
     // may write once its control log reaches them.
-    let owner = &ids[0];
+    let owner = ids.first().ok_or("no devices")?;
     let handle = if id == owner {
         let handle = node.create_channel(channel.name()).await?;
-        for member in &ids[1..] {
+        for member in ids.iter().skip(1) {
             handle.add_member(member.clone(), Role::Writer).await?;
         }
         handle
@@ -80,7 +80,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let identities = [Identity::generate(), Identity::generate()]; // kitchen, phone
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::derive(&ids[0], "household")?;
+    let channel = ChannelId::derive(identities[0].node_id(), "household")?;
     let stream = StreamId::new("todo")?;
     let (kitchen, kitchen_stream) =
         start(&network, &identities[0], &ids, &channel, &stream).await?;

@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let network = MemoryNetwork::new(MemoryNetworkConfig::default());
     let identities = [Identity::generate(), Identity::generate()]; // left, right
     let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
-    let channel = ChannelId::derive(&ids[0], "metered")?;
+    let channel = ChannelId::derive(identities[0].node_id(), "metered")?;
     let stream = StreamId::new("events")?;
     let mut streams = Vec::new();
     let mut nodes = Vec::new();
@@ -75,10 +75,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             node.add_peer(peer.clone()).await?;
         }
         // The left node owns the channel and adds the right one, which joins.
-        let owner = &ids[0];
+        let owner = ids.first().ok_or("no nodes")?;
         let handle = if id == owner {
             let handle = node.create_channel(channel.name()).await?;
-            for member in &ids[1..] {
+            for member in ids.iter().skip(1) {
                 handle.add_member(member.clone(), Role::Writer).await?;
             }
             handle
