@@ -254,6 +254,38 @@ pub enum Error {
     /// Reported once per episode.
     #[error("peer {0} is over its inbound budget; its frames are dropped until it slows down")]
     Throttled(NodeId),
+    /// A peer asked for more than its [`ServeBudget`](crate::ServeBudget)
+    /// allows this node to serve it; its sync requests go unanswered until
+    /// the budget refills (it asks again on its next round). Reported once
+    /// per episode.
+    #[error(
+        "peer {0} is over its serving budget; its sync requests go unanswered until it refills"
+    )]
+    ServeThrottled(NodeId),
+    /// A sync message belongs to no session this node opened with, or
+    /// answered for, the peer (never asked for, or long expired): dropped
+    /// unanswered, so a few bytes cannot make the node send a delta.
+    #[error("unsolicited {kind} for session {session} from {peer} dropped")]
+    UnsolicitedSync {
+        /// The peer.
+        peer: NodeId,
+        /// The message kind.
+        kind: &'static str,
+        /// The session it named.
+        session: u64,
+    },
+    /// A channel reached one of its configured limits (streams per channel,
+    /// authors per stream): what would exceed it was refused. Nothing else
+    /// changed.
+    #[error("channel {channel} is at its limit of {limit} {what}")]
+    LimitReached {
+        /// The channel.
+        channel: ChannelId,
+        /// What is limited: `"streams"` or `"authors per stream"`.
+        what: &'static str,
+        /// The configured limit.
+        limit: usize,
+    },
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -21,8 +21,9 @@
 
 pub use crate::domain::{
     drop_unprovable_tails, duplicate_ranges, merge_entries, provable_units, run_ends,
-    verify_entries, BaseProof, BaseRefusal, ChannelDigest, Delta, DigestHash, EquivocationProof,
-    HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput, OutOfOrderBuffer, ProvenEntry,
-    SeededRng, SignedHeader, StreamDigest, Verification, SIGNED_RUN_BYTES,
+    verify_entries, BaseProof, BaseRefusal, ChannelDigest, Delta, DigestHash, DigestPart,
+    EquivocationProof, HeldEntries, HlcClock, MergeInput, MergeOutcome, MergeOutput,
+    OutOfOrderBuffer, ProvenEntry, SeededRng, SignedHeader, StreamDigest, Verification,
+    SIGNED_RUN_BYTES,
 };
 pub use crate::ports::{jitter_seed, reconnect_delay};

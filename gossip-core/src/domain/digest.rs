@@ -71,6 +71,49 @@ pub struct ChannelDigest {
     /// One digest per non-empty stream, ordered by stream id.
     #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
     pub streams: Vec<StreamDigest>,
+    /// Which of the channel's streams this digest speaks for: all of them,
+    /// unless a digest too large for one frame was sent in parts. A stream
+    /// the part covers but does not list is one the sender lacks.
+    pub part: DigestPart,
+}
+
+/// The streams a [`ChannelDigest`] speaks for: those whose id is after
+/// `after` (if any) and at most `through` (if any). The default covers
+/// every stream.
+///
+/// ```
+/// use gossip_core::{raw::DigestPart, StreamId};
+///
+/// let part = DigestPart::new(Some(StreamId::new("b")?), Some(StreamId::new("d")?));
+/// assert!(!part.covers(&StreamId::new("b")?));
+/// assert!(part.covers(&StreamId::new("c")?) && part.covers(&StreamId::new("d")?));
+/// assert!(DigestPart::default().covers(&StreamId::new("z")?));
+/// # Ok::<(), gossip_core::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPart {
+    /// Streams up to and including this one are not covered.
+    pub after: Option<StreamId>,
+    /// Streams after this one are not covered.
+    pub through: Option<StreamId>,
+}
+
+impl DigestPart {
+    /// The part after `after` through `through`.
+    #[must_use]
+    pub fn new(after: Option<StreamId>, through: Option<StreamId>) -> Self {
+        Self { after, through }
+    }
+
+    /// Whether `stream` is covered.
+    #[must_use]
+    pub fn covers(&self, stream: &StreamId) -> bool {
+        self.after.as_ref().is_none_or(|after| stream > after)
+            && self
+                .through
+                .as_ref()
+                .is_none_or(|through| stream <= through)
+    }
 }
 
 impl ChannelDigest {
@@ -80,7 +123,11 @@ impl ChannelDigest {
         streams.retain(|s| !s.version.is_empty());
         streams.sort_by(|a, b| a.stream.cmp(&b.stream));
         streams.dedup_by(|a, b| a.stream == b.stream);
-        Self { channel, streams }
+        Self {
+            channel,
+            streams,
+            part: DigestPart::default(),
+        }
     }
 
     /// The digest of one stream, if held.

@@ -78,6 +78,9 @@ pub struct MergeInput<'a> {
     pub sender_base: &'a [BaseProof],
     /// The merging node: a base for its own log is never taken from a peer.
     pub local: Option<&'a NodeId>,
+    /// The peer the entries came from, if any: what it makes the
+    /// out-of-order buffer hold counts against its share.
+    pub from: Option<&'a NodeId>,
     /// The merging node's physical time, for time-based retention and the
     /// quarantine.
     pub now_ms: u64,
@@ -97,6 +100,7 @@ impl<'a> MergeInput<'a> {
             version,
             sender_base: &[],
             local: None,
+            from: None,
             now_ms: 0,
             max_drift_ms: None,
         }
@@ -113,6 +117,13 @@ impl<'a> MergeInput<'a> {
     #[must_use]
     pub fn sender_base(mut self, base: &'a [BaseProof]) -> Self {
         self.sender_base = base;
+        self
+    }
+
+    /// Sets the peer the entries came from.
+    #[must_use]
+    pub fn from_peer(mut self, peer: &'a NodeId) -> Self {
+        self.from = Some(peer);
         self
     }
 
@@ -508,7 +519,13 @@ impl<'a> Merge<'a> {
             return;
         }
         if entry.sequence - 1 > held_seq {
-            match buffer.offer(&self.key, entry.clone(), held_seq) {
+            match buffer.offer(
+                &self.key,
+                entry.clone(),
+                held_seq,
+                self.input.from,
+                self.input.now_ms,
+            ) {
                 Buffered::Inserted => self.out.buffered += 1,
                 Buffered::Duplicate => self.out.duplicates += 1,
                 Buffered::Conflict => self.out.reject(Error::Equivocation {
@@ -517,7 +534,9 @@ impl<'a> Merge<'a> {
                     author: entry.author.clone(),
                     sequence: entry.sequence,
                 }),
-                Buffered::Overflow => *self.dropped.entry(entry.author).or_default() += 1,
+                Buffered::Overflow | Buffered::PeerOverflow => {
+                    *self.dropped.entry(entry.author).or_default() += 1;
+                }
             }
             return;
         }

@@ -30,7 +30,7 @@ pub use control::{
     ControlOp, ControlState, Cutoff, Member, Permission, Role, MAX_ADDRESS_LEN,
     MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN, MAX_MEMBER_ADDRESSES,
 };
-pub use digest::{ChannelDigest, Delta, DigestHash, StreamDigest};
+pub use digest::{ChannelDigest, Delta, DigestHash, DigestPart, StreamDigest};
 pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};
 pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};

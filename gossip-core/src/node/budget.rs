@@ -83,18 +83,18 @@ impl InboundBudget {
 /// One token bucket, in thousandths of a unit so refills stay exact at
 /// millisecond resolution.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+pub(super) struct Bucket {
     milli_tokens: u128,
 }
 
 impl Bucket {
-    fn full(per_second: u64, burst_seconds: u64) -> Self {
+    pub(super) fn full(per_second: u64, burst_seconds: u64) -> Self {
         Self {
             milli_tokens: capacity(per_second, burst_seconds),
         }
     }
 
-    fn refill(&mut self, per_second: u64, burst_seconds: u64, elapsed_ms: u64) {
+    pub(super) fn refill(&mut self, per_second: u64, burst_seconds: u64, elapsed_ms: u64) {
         // `per_second` units per 1 000 ms = `per_second` milli-units per ms.
         let added = u128::from(per_second) * u128::from(elapsed_ms);
         self.milli_tokens = self
@@ -106,11 +106,20 @@ impl Bucket {
 
 impl Bucket {
     /// `u64::MAX` per second means no limit.
-    fn affords(&self, per_second: u64, cost: u128) -> bool {
+    pub(super) fn affords(&self, per_second: u64, cost: u128) -> bool {
         per_second == u64::MAX || self.milli_tokens >= cost
     }
 
-    fn spend(&mut self, per_second: u64, cost: u128) {
+    /// Whole units available now (`u64::MAX` when unlimited).
+    pub(super) fn available(&self, per_second: u64) -> u64 {
+        if per_second == u64::MAX {
+            u64::MAX
+        } else {
+            u64::try_from(self.milli_tokens / 1_000).unwrap_or(u64::MAX)
+        }
+    }
+
+    pub(super) fn spend(&mut self, per_second: u64, cost: u128) {
         if per_second != u64::MAX {
             self.milli_tokens = self.milli_tokens.saturating_sub(cost);
         }

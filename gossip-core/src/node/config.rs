@@ -21,7 +21,7 @@
 
 use std::time::Duration;
 
-use super::budget::InboundBudget;
+use super::{budget::InboundBudget, serve_budget::ServeBudget};
 use crate::{
     domain::{BufferLimits, DEFAULT_MAX_PAYLOAD_BYTES},
     error::Error,
@@ -44,7 +44,8 @@ pub struct Config {
     pub push_fanout: usize,
     /// Default largest payload of new channels' streams. Default 32 KiB.
     pub max_payload_bytes: usize,
-    /// Out-of-order buffer limits. Defaults: 100 per author, 10 000 in total, 16 MiB.
+    /// Out-of-order buffer limits. Defaults: 100 per author, 10 000 in total,
+    /// 16 MiB, 2 500 per sending peer, kept at most 2 minutes.
     pub buffer: BufferLimits,
     /// How far ahead of this node's clock a remote timestamp may be. Entries
     /// further ahead are held in quarantine, not stored, until the clock
@@ -74,6 +75,24 @@ pub struct Config {
     /// What each peer may send this node per second (DESIGN §11). The
     /// default is far above what the protocol sends on its own.
     pub inbound_budget: InboundBudget,
+    /// What this node serves each peer per second in answer to its sync
+    /// requests (DESIGN §11): bounds what a peer can make this node read
+    /// and send. Default [`ServeBudget::default`].
+    pub serve_budget: ServeBudget,
+    /// Anti-entropy sessions open with one peer at once, each direction (at
+    /// least 1): a digest response is acted on only if it answers one this
+    /// node asked, a delta request only if it follows a digest this node
+    /// answered. The oldest gives way. Default 16.
+    pub max_sync_sessions: usize,
+    /// How long an anti-entropy session stays open. Default 30 s.
+    pub sync_session_timeout: Duration,
+    /// Most streams one channel may hold (at least 1): an entry, local or
+    /// remote, that would open one more is refused
+    /// ([`Error::LimitReached`]). Default 4 096.
+    pub max_streams_per_channel: usize,
+    /// Most authors one stream may hold (at least 1): an entry by one more
+    /// author is refused ([`Error::LimitReached`]). Default 1 024.
+    pub max_authors_per_stream: usize,
 }
 
 impl Default for Config {
@@ -95,6 +114,11 @@ impl Default for Config {
             stream_capacity: 1_024,
             command_capacity: 256,
             inbound_budget: InboundBudget::default(),
+            serve_budget: ServeBudget::default(),
+            max_sync_sessions: 16,
+            sync_session_timeout: Duration::from_secs(30),
+            max_streams_per_channel: 4_096,
+            max_authors_per_stream: 1_024,
         }
     }
 }
@@ -147,6 +171,16 @@ setters! {
     command_capacity: usize,
     /// Sets [`Config::inbound_budget`].
     inbound_budget: InboundBudget,
+    /// Sets [`Config::serve_budget`].
+    serve_budget: ServeBudget,
+    /// Sets [`Config::max_sync_sessions`].
+    max_sync_sessions: usize,
+    /// Sets [`Config::sync_session_timeout`].
+    sync_session_timeout: Duration,
+    /// Sets [`Config::max_streams_per_channel`].
+    max_streams_per_channel: usize,
+    /// Sets [`Config::max_authors_per_stream`].
+    max_authors_per_stream: usize,
 }
 
 impl Config {
@@ -161,6 +195,8 @@ impl Config {
             ("swim.probe_interval", self.swim.probe_interval),
             ("swim.ping_timeout", self.swim.ping_timeout),
             ("retention_interval", self.retention_interval),
+            ("sync_session_timeout", self.sync_session_timeout),
+            ("buffer.max_age", self.buffer.max_age),
         ];
         for (name, value) in positive {
             if value.is_zero() {
@@ -182,6 +218,10 @@ impl Config {
             ("command_capacity", self.command_capacity),
             ("buffer.per_author", self.buffer.per_author),
             ("buffer.total", self.buffer.total),
+            ("buffer.per_peer", self.buffer.per_peer),
+            ("max_sync_sessions", self.max_sync_sessions),
+            ("max_streams_per_channel", self.max_streams_per_channel),
+            ("max_authors_per_stream", self.max_authors_per_stream),
             ("quarantine_capacity", self.quarantine_capacity),
             ("pending_capacity", self.pending_capacity),
             (
@@ -191,6 +231,14 @@ impl Config {
             (
                 "inbound_budget.frames_per_second",
                 usize::try_from(self.inbound_budget.frames_per_second).unwrap_or(usize::MAX),
+            ),
+            (
+                "serve_budget.entries_per_second",
+                usize::try_from(self.serve_budget.entries_per_second).unwrap_or(usize::MAX),
+            ),
+            (
+                "serve_budget.bytes_per_second",
+                usize::try_from(self.serve_budget.bytes_per_second).unwrap_or(usize::MAX),
             ),
         ];
         for (name, value) in counts {

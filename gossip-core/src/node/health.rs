@@ -125,4 +125,19 @@ pub struct NodeStats {
     /// Equivocations seen: an author signed two different entries for one
     /// place in its log.
     pub equivocations: u64,
+    /// Sync requests left unanswered, or answered in part, because the peer
+    /// was over its [`ServeBudget`](crate::ServeBudget).
+    pub serve_throttled: u64,
+    /// Sync messages dropped because they belong to no session this node
+    /// opened with, or answered for, their sender.
+    pub unsolicited_sync: u64,
+    /// Entries refused because they would take a channel past its streams
+    /// or a stream past its authors limit.
+    pub limit_refused: u64,
+    /// Out-of-order entries dropped after waiting longer than the buffer's
+    /// `max_age`.
+    pub buffer_expired: u64,
+    /// Out-of-order entries refused because the buffer, or the sending
+    /// peer's share of it, was full.
+    pub buffer_refused: u64,
 }

@@ -10,6 +10,8 @@ mod coordinator;
 mod driver;
 mod health;
 mod materialized;
+mod serve_budget;
+mod sessions;
 mod stream_handle;
 mod subscription;
 
@@ -21,5 +23,6 @@ pub use config::Config;
 pub use coordinator::Coordinator;
 pub use health::{Health, NodeState, NodeStats, PeerHealth, ResourceUsage};
 pub use materialized::MaterializedView;
+pub use serve_budget::ServeBudget;
 pub use stream_handle::StreamHandle;
 pub use subscription::Subscription;

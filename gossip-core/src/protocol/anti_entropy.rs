@@ -255,7 +255,11 @@ impl AntiEntropy {
                     });
                 }
             }
-            for stream in index.streams(&remote.channel) {
+            // A digest sent in parts speaks only for the streams of its part.
+            for stream in index
+                .streams(&remote.channel)
+                .filter(|s| remote.part.covers(s))
+            {
                 let theirs = remote
                     .stream(stream)
                     .map(|s| s.version.clone())

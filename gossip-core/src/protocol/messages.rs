@@ -8,11 +8,12 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 3 since channels carry their
-/// membership in a signed control log (version 2 nodes took membership
-/// from local configuration, version 1 carried unsigned entries; both are
-/// refused).
-pub const PROTOCOL_VERSION: u8 = 3;
+/// The protocol version this build speaks: 4 since channel digests may
+/// come in parts ([`DigestPart`](crate::raw::DigestPart)); 3 brought the
+/// signed control log (version 2 nodes took membership from local
+/// configuration, version 1 carried unsigned entries). Earlier versions are
+/// refused.
+pub const PROTOCOL_VERSION: u8 = 4;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

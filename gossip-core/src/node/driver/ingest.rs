@@ -60,7 +60,8 @@ impl Driver {
     /// # Errors
     ///
     /// [`Error::UnknownChannel`], [`Error::NotMember`],
-    /// [`Error::PayloadTooLarge`] (nothing written), [`Error::Store`].
+    /// [`Error::PayloadTooLarge`], [`Error::LimitReached`] (nothing
+    /// written), [`Error::Store`].
     pub(super) async fn append(
         &mut self,
         channel_id: &ChannelId,
@@ -100,6 +101,7 @@ impl Driver {
         if payloads.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_append_limits(channel_id, stream)?;
         let mut version = self.replica.index.version(channel_id, stream);
         let mut sequence = version.get(&self.local);
         let mut previous = self.own_head(channel_id, stream, sequence).await?;
@@ -225,6 +227,8 @@ impl Driver {
             );
             return Vec::new();
         }
+        let (mut entries, mut hashes) = (entries, hashes);
+        self.keep_within_limits(channel_id, stream, &mut entries, &mut hashes, from);
         let version = self.replica.index.version(channel_id, stream);
         let mut held = Vec::new();
         for range in duplicate_ranges(&version, &entries) {
@@ -243,10 +247,13 @@ impl Driver {
             return Vec::new();
         };
         let now = self.clock.now_ms();
-        let input = MergeInput::new(channel, stream, &version)
+        let mut input = MergeInput::new(channel, stream, &version)
             .sender_base(&sender_base)
             .at(&self.local, now)
             .max_drift(self.config.max_clock_drift);
+        if let Some(from) = from {
+            input = input.from_peer(from);
+        }
         let buffer = &mut self.replica.buffer;
         let mut outcome = merge_hashed_entries(buffer, &input, &held, entries, hashes);
         if let Some(from) = from {

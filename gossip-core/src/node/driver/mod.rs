@@ -25,6 +25,7 @@ mod event_loop;
 mod fixture;
 mod ingest;
 mod lifecycle;
+mod limits;
 mod link;
 mod membership;
 mod peers;
@@ -89,7 +90,7 @@ impl Driver {
         let local = identity.node_id().clone();
         let link = Link::new(transport, &local, config.max_payload_bytes)?;
         let replica = Replica::load(store.as_ref(), &local, &config).await?;
-        let peers = PeerBook::new(store.load_peers().await?, config.inbound_budget);
+        let peers = PeerBook::new(store.load_peers().await?, &config);
         Ok(Self {
             engines: Engines::new(local.clone(), &config),
             identity,

@@ -9,17 +9,25 @@ use tokio::time::Instant;
 
 use crate::{
     domain::NodeId,
-    node::budget::{Admission, InboundBudget, InboundBudgets},
+    node::{
+        budget::{Admission, InboundBudgets},
+        serve_budget::{Allowance, ServeBudgets},
+        sessions::SyncSessions,
+        Config,
+    },
     ports::PeerRecord,
 };
 
-/// The configured peers, when each was last heard from, their inbound
-/// budgets, and which pulls are under way in either direction.
+/// The configured peers, when each was last heard from, their inbound and
+/// serving budgets, their open sync sessions, and which pulls are under way
+/// in either direction.
 #[derive(Debug)]
 pub(crate) struct PeerBook {
     records: BTreeMap<NodeId, PeerRecord>,
     last_heard: HashMap<NodeId, Instant>,
     budgets: InboundBudgets,
+    serve_budgets: ServeBudgets,
+    sessions: SyncSessions,
     /// When each peer last sent this node a delta response: a pull from it
     /// is under way while that is recent.
     pulling_from: HashMap<NodeId, Instant>,
@@ -29,12 +37,17 @@ pub(crate) struct PeerBook {
 }
 
 impl PeerBook {
-    /// A book of the saved `records`, each allowed `budget`.
-    pub(crate) fn new(records: Vec<PeerRecord>, budget: InboundBudget) -> Self {
+    /// A book of the saved `records`, with the budgets and session limits
+    /// of `config`.
+    pub(crate) fn new(records: Vec<PeerRecord>, config: &Config) -> Self {
+        let session_timeout_ms =
+            u64::try_from(config.sync_session_timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
             records: records.into_iter().map(|p| (p.id.clone(), p)).collect(),
             last_heard: HashMap::new(),
-            budgets: InboundBudgets::new(budget),
+            budgets: InboundBudgets::new(config.inbound_budget),
+            serve_budgets: ServeBudgets::new(config.serve_budget),
+            sessions: SyncSessions::new(config.max_sync_sessions, session_timeout_ms),
             pulling_from: HashMap::new(),
             serving: HashMap::new(),
         }
@@ -68,6 +81,8 @@ impl PeerBook {
         self.records.remove(peer);
         self.last_heard.remove(peer);
         self.budgets.forget(peer);
+        self.serve_budgets.forget(peer);
+        self.sessions.forget(peer);
         self.pulling_from.remove(peer);
         self.serving.remove(peer);
     }
@@ -75,6 +90,21 @@ impl PeerBook {
     /// Charges a frame of `len` bytes to `peer`'s inbound budget.
     pub(crate) fn admit(&mut self, peer: &NodeId, len: usize, now_ms: u64) -> Admission {
         self.budgets.admit(peer, len, now_ms)
+    }
+
+    /// What `peer` may be served at `now_ms`.
+    pub(crate) fn serve_allowance(&mut self, peer: &NodeId, now_ms: u64) -> Allowance {
+        self.serve_budgets.allowance(peer, now_ms)
+    }
+
+    /// Charges what was served to `peer`.
+    pub(crate) fn charge_served(&mut self, peer: &NodeId, entries: u64, bytes: u64, now_ms: u64) {
+        self.serve_budgets.charge(peer, entries, bytes, now_ms);
+    }
+
+    /// The open sync sessions with every peer.
+    pub(crate) fn sessions(&mut self) -> &mut SyncSessions {
+        &mut self.sessions
     }
 
     /// Notes that `peer` was heard from now.
@@ -126,7 +156,7 @@ mod tests {
     fn book() -> PeerBook {
         PeerBook::new(
             vec![PeerRecord::new(node("b")), PeerRecord::new(node("a"))],
-            InboundBudget::default(),
+            &Config::default(),
         )
     }
 
@@ -153,6 +183,7 @@ mod tests {
         peers.heard_from(&node("a"));
         peers.pulling_from(&node("a"));
         peers.serving(&node("a"));
+        peers.sessions().answered(&node("a"), 1, 0);
         tokio::time::advance(Duration::from_millis(40)).await;
         assert_eq!(peers.last_heard_ms_ago(&node("a")), Some(40));
 
@@ -161,14 +192,16 @@ mod tests {
         assert_eq!(peers.last_heard_ms_ago(&node("a")), None);
         assert!(!peers.pull_under_way(Duration::from_secs(1)));
         assert!(!peers.served_within(&node("a"), Duration::from_secs(1)));
+        assert!(!peers.sessions().expects_delta_request(&node("a"), 1, 0));
     }
 
     #[test]
     fn the_budget_is_charged_per_peer() {
-        let budget = InboundBudget::default()
+        let budget = crate::InboundBudget::default()
             .frames_per_second(1)
             .burst_seconds(1);
-        let mut peers = PeerBook::new(vec![PeerRecord::new(node("a"))], budget);
+        let config = Config::default().inbound_budget(budget);
+        let mut peers = PeerBook::new(vec![PeerRecord::new(node("a"))], &config);
         assert_eq!(peers.admit(&node("a"), 10, 0), Admission::Admitted);
         assert_ne!(peers.admit(&node("a"), 10, 0), Admission::Admitted);
         assert_eq!(peers.admit(&node("b"), 10, 0), Admission::Admitted);

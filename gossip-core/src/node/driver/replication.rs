@@ -10,9 +10,10 @@ use crate::{
         VersionVector,
     },
     error::Error,
+    node::serve_budget::Allowance,
     protocol::{
         anti_entropy::{AntiEntropy, DeltaPlan},
-        codec, Message,
+        codec, Message, MessageKind,
     },
 };
 
@@ -63,27 +64,45 @@ impl Driver {
             return;
         };
         self.stats.gossip_rounds += 1;
-        let frame = codec::encode(&Message::DigestRequest(request));
-        self.send(&peer, frame).await;
+        let now = self.timers.now_ms();
+        self.peers.sessions().asked(&peer, request.session, now);
+        let frames = codec::digest_request_frames(request, self.link.max_frame_len());
+        self.send_frames(&peer, frames).await;
     }
 
     /// Handles an anti-entropy or push message from a known peer.
     pub(super) async fn handle_sync_message(&mut self, from: NodeId, message: Message) {
-        let (index, channels) = (&self.replica.index, &self.replica.channels);
+        let now = self.timers.now_ms();
         match message {
             Message::DigestRequest(request) => {
-                if let Some(response) =
+                let (index, channels) = (&self.replica.index, &self.replica.channels);
+                let Some(response) =
                     AntiEntropy::answer_digest_request(index, channels, &from, &request)
-                {
-                    let frame = codec::encode(&Message::DigestResponse(response));
-                    self.send(&from, frame).await;
+                else {
+                    return;
+                };
+                let Some((_, bytes)) = self.allowance(&from, now) else {
+                    return;
+                };
+                let frames = codec::digest_response_frames(response, self.link.max_frame_len());
+                let size: usize = frames.iter().flatten().map(Bytes::len).sum();
+                if size as u64 > bytes {
+                    self.stats.serve_throttled += 1;
+                    return;
                 }
+                self.peers.charge_served(&from, 0, size as u64, now);
+                self.peers.sessions().answered(&from, request.session, now);
+                self.send_frames(&from, frames).await;
             }
             Message::DigestResponse(response) => {
+                if !self.solicited(&from, MessageKind::DigestResponse, response.session, now) {
+                    return;
+                }
+                let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let outcome = AntiEntropy::on_digest_response(index, channels, &from, &response);
                 if let Some(request) = outcome.request {
-                    let frame = codec::encode(&Message::DeltaRequest(request));
-                    self.send(&from, frame).await;
+                    let frames = codec::delta_request_frames(request, self.link.max_frame_len());
+                    self.send_frames(&from, frames).await;
                 }
                 // A peer that is pulling from this node already asks for
                 // everything it lacks: sending it unasked would duplicate that.
@@ -96,7 +115,11 @@ impl Driver {
                 }
             }
             Message::DeltaRequest(request) => {
+                if !self.solicited(&from, MessageKind::DeltaRequest, request.session, now) {
+                    return;
+                }
                 self.peers.serving(&from);
+                let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let plans = AntiEntropy::plan_deltas(index, channels, &from, &request.wants);
                 self.send_deltas(&from, request.session, plans).await;
             }
@@ -117,7 +140,11 @@ impl Driver {
                     self.merge(origin, &channel, &stream, entries, hashes.0, base)
                         .await;
                 }
-                if response.more {
+                let ours = self
+                    .peers
+                    .sessions()
+                    .expects_digest(&from, response.session, now);
+                if response.more && ours {
                     // The sender had more than one answer carries: ask again at once.
                     self.gossip_round(Some(from)).await;
                 }
@@ -184,8 +211,17 @@ impl Driver {
 
     /// Reads the planned ranges (within the configured budget) and sends them.
     async fn send_deltas(&mut self, to: &NodeId, session: u64, plans: Vec<DeltaPlan>) {
-        let mut entries_left = self.config.max_delta_entries;
-        let mut bytes_left = self.config.max_delta_bytes;
+        let now = self.timers.now_ms();
+        let Some((entries_allowed, bytes_allowed)) = self.allowance(to, now) else {
+            return;
+        };
+        let max_entries = self.config.max_delta_entries;
+        let budget_bound =
+            (entries_allowed as usize) < max_entries || bytes_allowed < self.config.max_delta_bytes;
+        let mut entries_left =
+            max_entries.min(usize::try_from(entries_allowed).unwrap_or(usize::MAX));
+        let mut bytes_left = self.config.max_delta_bytes.min(bytes_allowed);
+        let (entries_budget, bytes_budget) = (entries_left, bytes_left);
         let mut deltas = Vec::new();
         let mut more = false;
         'plans: for plan in plans {
@@ -247,15 +283,65 @@ impl Driver {
                 break;
             }
         }
-        match codec::delta_response_frames(session, deltas, more, self.link.max_frame_len()) {
-            Ok(frames) => self.send_all(to, &frames).await,
-            Err(error) => self.report(error, Some(to)),
+        let served = (entries_budget - entries_left) as u64;
+        self.peers
+            .charge_served(to, served, bytes_budget - bytes_left, now);
+        if more && budget_bound {
+            // Cut short by the budget, not by the response size.
+            self.stats.serve_throttled += 1;
+        }
+        let frames = codec::delta_response_frames(session, deltas, more, self.link.max_frame_len());
+        self.send_frames(to, frames).await;
+    }
+
+    /// What `peer` may be served now, in entries and bytes; `None` (counted,
+    /// reported once per episode) when its budget is spent.
+    fn allowance(&mut self, peer: &NodeId, now_ms: u64) -> Option<(u64, u64)> {
+        match self.peers.serve_allowance(peer, now_ms) {
+            Allowance::Serve { entries, bytes } => Some((entries, bytes)),
+            Allowance::ThrottlingStarted => {
+                self.stats.serve_throttled += 1;
+                self.report(Error::ServeThrottled(peer.clone()), Some(peer));
+                None
+            }
+            Allowance::Throttled => {
+                self.stats.serve_throttled += 1;
+                None
+            }
         }
     }
 
-    async fn send_all(&mut self, to: &NodeId, frames: &[Bytes]) {
-        for frame in frames {
-            self.send(to, frame.clone()).await;
+    /// Whether a sync message from `from` for `session` belongs to a
+    /// session this node opened with it (a digest response) or answered for
+    /// it (a delta request). Others are counted, reported and dropped.
+    fn solicited(&mut self, from: &NodeId, kind: MessageKind, session: u64, now_ms: u64) -> bool {
+        let sessions = self.peers.sessions();
+        let open = match kind {
+            MessageKind::DigestResponse => sessions.expects_digest(from, session, now_ms),
+            _ => sessions.expects_delta_request(from, session, now_ms),
+        };
+        if !open {
+            self.stats.unsolicited_sync += 1;
+            let error = Error::UnsolicitedSync {
+                peer: from.clone(),
+                kind: kind.name(),
+                session,
+            };
+            self.report(error, Some(from));
+        }
+        open
+    }
+
+    /// Sends the frames of one message, or reports why it could not be
+    /// encoded.
+    async fn send_frames(&mut self, to: &NodeId, frames: Result<Vec<Bytes>, Error>) {
+        match frames {
+            Ok(frames) => {
+                for frame in frames {
+                    self.send(to, frame).await;
+                }
+            }
+            Err(error) => self.report(error, Some(to)),
         }
     }
 

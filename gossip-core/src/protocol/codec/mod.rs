@@ -39,12 +39,21 @@
 //! `more: false`. The receiver therefore asks again at most once per
 //! response, and not before the sender has handed over everything it
 //! prepared for this one.
+//!
+//! The anti-entropy requests and digests are split too
+//! ([`digest_request_frames`], [`digest_response_frames`],
+//! [`delta_request_frames`]): every frame is a complete message of the
+//! session, read on its own; a channel digest too large for a frame goes in
+//! parts, each naming the streams it speaks for
+//! ([`DigestPart`](crate::raw::DigestPart)).
 
 mod envelope;
 mod size;
 mod split;
+mod split_sync;
 #[cfg(test)]
 mod tests;
 
 pub use envelope::{decode, encode, encoded_len, HEADER_LEN};
 pub use split::{delta_response_frames, push_frames};
+pub use split_sync::{delta_request_frames, digest_request_frames, digest_response_frames};

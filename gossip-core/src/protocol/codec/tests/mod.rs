@@ -180,7 +180,7 @@ fn message() -> impl Strategy<Value = Message> {
             0..3,
         ),
     )
-        .prop_map(|(channel, streams)| ChannelDigest { channel, streams });
+        .prop_map(|(channel, streams)| ChannelDigest::new(channel, streams));
     let want = (channel(), stream(), vv()).prop_map(|(channel, stream, have)| StreamWant {
         channel,
         stream,
