@@ -11,6 +11,9 @@
 //!   [`transport_conformance!`](crate::transport_conformance) macro.
 //! - [`fixtures`]: builders (ids, entries), paging readers, temp dirs and the
 //!   runtime the suites run on ([`fixtures::run`]).
+//! - [`misbehaving`]: a peer that speaks the wire protocol by hand and
+//!   sends any frame at any rate, with the frames of known attacks, to show
+//!   a node (on your store or transport) survives them.
 //! - [`sim`]: simulation helpers.
 //! - [`environment`]: tests that need something of their machine say so
 //!   when it is missing ([`environment::not_run_here`]).
@@ -27,7 +30,9 @@
 
 pub mod environment;
 pub mod fixtures;
+pub mod misbehaving;
 pub mod sim;
 pub mod store;
 mod store_macro;
+
 pub mod transport;

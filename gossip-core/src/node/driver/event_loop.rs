@@ -66,6 +66,8 @@ impl Driver {
                 }
                 () = tokio::time::sleep_until(self.timers.next_gossip()), if running => {
                     self.release_quarantine().await;
+                    let expired = self.replica.buffer.expire(self.clock.now_ms());
+                    self.stats.buffer_expired += expired as u64;
                     self.gossip_round(None).await;
                     Flow::Continue
                 }

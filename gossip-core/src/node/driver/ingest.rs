@@ -267,11 +267,14 @@ impl Driver {
             match output {
                 MergeOutput::Event(event) => self.feeds.event(event),
                 MergeOutput::Rejected(error) => {
-                    if let Error::ForgedEntries {
-                        forged, unproven, ..
-                    } = &error
-                    {
-                        self.stats.entries_rejected += (forged + unproven) as u64;
+                    match &error {
+                        Error::ForgedEntries {
+                            forged, unproven, ..
+                        } => self.stats.entries_rejected += (forged + unproven) as u64,
+                        Error::BufferOverflow { dropped, .. } => {
+                            self.stats.buffer_refused += *dropped as u64;
+                        }
+                        _ => {}
                     }
                     self.report(error, from);
                 }

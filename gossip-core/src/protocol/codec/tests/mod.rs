@@ -18,6 +18,7 @@ use super::size::{body_len, varint_len};
 
 mod envelope;
 mod split;
+mod split_sync;
 
 /// A frame maximum every generated message fits in.
 const MAX: usize = 64 * 1024;
