@@ -113,7 +113,16 @@ pub fn node_id(i: usize) -> NodeId {
 impl Cluster {
     /// Builds and starts `n` nodes with `config` (each node's seed derived from it).
     pub async fn start(n: usize, config: Config, seed: u64) -> Result<Self, Error> {
-        let network = MemoryNetwork::new(MemoryNetworkConfig::default().seed(seed));
+        Self::start_on(MemoryNetworkConfig::default().seed(seed), n, config).await
+    }
+
+    /// As [`start`](Self::start), on a network configured by `network`.
+    pub async fn start_on(
+        network: MemoryNetworkConfig,
+        n: usize,
+        config: Config,
+    ) -> Result<Self, Error> {
+        let network = MemoryNetwork::new(network);
         let members = (0..n)
             .map(|i| Member {
                 identity: identity(i),

@@ -215,10 +215,14 @@ pub mod frames {
         count: u64,
         payload_len: usize,
     ) -> Message {
+        // Linked to each other (so the run is proven), the first to an
+        // entry that does not exist.
+        let mut link = EntryHash::from_bytes([0x9a; 32]);
         let entries = (from..from.saturating_add(count))
             .map(|seq| {
-                let link = EntryHash::from_bytes([seq as u8; 32]);
-                signed(author, channel, stream, seq, link, payload_len)
+                let entry = signed(author, channel, stream, seq, link, payload_len);
+                link = entry.hash(channel, stream);
+                entry
             })
             .collect();
         Message::Push(Push {

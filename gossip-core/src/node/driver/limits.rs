@@ -112,7 +112,9 @@ impl Driver {
         let refused = before - entries.len();
         if refused > 0 {
             self.stats.limit_refused += refused as u64;
-            self.report(error, from);
+            if from.is_none_or(|peer| self.peers.worth_reporting(peer, "limit reached")) {
+                self.report(error, from);
+            }
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct PeerBook {
     /// When this node last answered each peer's delta request: that peer is
     /// pulling from this node while that is recent.
     serving: HashMap<NodeId, Instant>,
+    /// When each kind of abuse by each peer was last reported.
+    reported: HashMap<(NodeId, &'static str), Instant>,
 }
 
 impl PeerBook {
@@ -50,6 +52,7 @@ impl PeerBook {
             sessions: SyncSessions::new(config.max_sync_sessions, session_timeout_ms),
             pulling_from: HashMap::new(),
             serving: HashMap::new(),
+            reported: HashMap::new(),
         }
     }
 
@@ -85,6 +88,7 @@ impl PeerBook {
         self.sessions.forget(peer);
         self.pulling_from.remove(peer);
         self.serving.remove(peer);
+        self.reported.retain(|(p, _), _| p != peer);
     }
 
     /// Charges a frame of `len` bytes to `peer`'s inbound budget.
@@ -105,6 +109,22 @@ impl PeerBook {
     /// The open sync sessions with every peer.
     pub(crate) fn sessions(&mut self) -> &mut SyncSessions {
         &mut self.sessions
+    }
+
+    /// Whether abuse of kind `what` by `peer` is worth reporting now: once a
+    /// second at most, so a flood of bad frames cannot flood the error
+    /// stream too (every one is counted in the stats regardless).
+    pub(crate) fn worth_reporting(&mut self, peer: &NodeId, what: &'static str) -> bool {
+        let now = Instant::now();
+        let key = (peer.clone(), what);
+        let recent = self
+            .reported
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(1));
+        if !recent {
+            self.reported.insert(key, now);
+        }
+        !recent
     }
 
     /// Notes that `peer` was heard from now.

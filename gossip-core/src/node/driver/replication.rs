@@ -322,6 +322,9 @@ impl Driver {
         };
         if !open {
             self.stats.unsolicited_sync += 1;
+            if !self.peers.worth_reporting(from, "unsolicited sync") {
+                return false;
+            }
             let error = Error::UnsolicitedSync {
                 peer: from.clone(),
                 kind: kind.name(),
