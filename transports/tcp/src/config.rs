@@ -118,7 +118,11 @@ pub struct TcpConfig {
     /// may be in their handshake at once: its share of
     /// [`max_pending_handshakes`](Self::max_pending_handshakes), so that
     /// silent sockets from one address cannot keep everyone else out (at
-    /// least 1, at most `max_pending_handshakes`). Default 8: an honest node
+    /// least 1, at most `max_pending_handshakes`). When every pending slot
+    /// is taken, a connection from an address holding fewer takes the
+    /// oldest slot of the address holding the most (at least two more), so
+    /// even attackers on several addresses leave room for the others; an
+    /// address's only handshake is never taken. Default 8: an honest node
     /// has one handshake with us at a time, so eight nodes behind one NAT
     /// fit, and filling the 64 slots takes eight addresses.
     pub max_pending_handshakes_per_ip: usize,

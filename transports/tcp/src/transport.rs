@@ -61,11 +61,14 @@ pub struct TcpStats {
     /// [`TcpConfig::max_inbound_connections_per_ip`] connections.
     pub connections_refused_per_ip_cap: u64,
     /// Inbound connections closed before their handshake because
-    /// [`TcpConfig::max_pending_handshakes`] handshakes were under way.
+    /// [`TcpConfig::max_pending_handshakes`] handshakes were under way and
+    /// none could be evicted (no address held two more than theirs).
     pub handshakes_refused_total_cap: u64,
     /// Inbound connections closed before their handshake because their
     /// address held its fair share of pending handshakes,
-    /// [`TcpConfig::max_pending_handshakes_per_ip`].
+    /// [`TcpConfig::max_pending_handshakes_per_ip`], or, all pending slots
+    /// taken, held two more than a newcomer's address, which took the
+    /// oldest one's slot.
     pub handshakes_refused_per_ip_cap: u64,
     /// Connections dropped because the peer announced a frame over the maximum.
     pub oversized_frames: u64,

@@ -157,21 +157,64 @@ async fn silent_sockets_from_one_address_do_not_keep_an_honest_peer_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_pending_total_is_still_capped_across_addresses() {
+async fn attackers_on_several_addresses_leave_room_for_an_honest_peer() {
     bounded(async {
         let config = patient()
             .max_pending_handshakes(4)
             .max_pending_handshakes_per_ip(2);
         let server = bind("server", config).await;
+        // Two addresses take every pending slot, within their shares.
         let mut silent = Vec::new();
-        for source in [[127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 4]] {
+        for source in [[127, 0, 0, 2], [127, 0, 0, 3]] {
             for _ in 0..2 {
                 silent.push(connect_from(source, server.local_addr()).await);
             }
         }
-        let stats = until_stats(&server, |s| s.handshakes_refused_total_cap == 2).await;
+        until_stats(&server, |s| s.pending_handshakes == 4).await;
+
+        // The honest node holds none: it takes the oldest slot of the
+        // addresses holding two (127.0.0.2's first), and completes its
+        // handshake.
+        let honest = bind("honest", TcpConfig::default()).await;
+        honest.add_peer_address(server.local_id().clone(), server.local_addr());
+        exchange(&honest, &server).await;
+        let stats = until_stats(&server, |s| s.handshakes_refused_per_ip_cap == 1).await;
+        assert_eq!(stats.handshakes_refused_total_cap, 0);
+        let deadline = Instant::now() + WAIT;
+        while !closed_now(&silent[0]) {
+            assert!(
+                Instant::now() < deadline,
+                "the oldest silent socket is open"
+            );
+            sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            silent.iter().filter(|s| closed_now(s)).count(),
+            1,
+            "more than one silent socket was evicted"
+        );
+
+        // Three silent sockets from three more addresses: the first takes
+        // the free slot, the second evicts from 127.0.0.3 (holding two),
+        // the third is refused: no address holds two more than it.
+        let stats = server.stats();
+        assert_eq!(stats.pending_handshakes, 3);
+        for source in [[127, 0, 0, 4], [127, 0, 0, 5], [127, 0, 0, 6]] {
+            silent.push(connect_from(source, server.local_addr()).await);
+        }
+        let stats = until_stats(&server, |s| {
+            s.handshakes_refused_per_ip_cap + s.handshakes_refused_total_cap == 3
+        })
+        .await;
+        assert_eq!(
+            (
+                stats.handshakes_refused_per_ip_cap,
+                stats.handshakes_refused_total_cap
+            ),
+            (2, 1)
+        );
         assert_eq!(stats.pending_handshakes, 4);
-        assert_eq!(stats.handshakes_refused_per_ip_cap, 0);
+        honest.close().await.unwrap();
         server.close().await.unwrap();
     })
     .await;

@@ -9,7 +9,10 @@ use tokio::{
     time::{sleep, timeout_at, Instant},
 };
 
-use super::{admission::InboundSlot, ended, run_connection};
+use super::{
+    admission::{InboundSlot, Refusal},
+    ended, run_connection,
+};
 use crate::{
     peer_table::{InboundDecision, Installed},
     secure::handshake::{self, HandshakeError, Hello, Session, Verdict},
@@ -105,9 +108,15 @@ async fn inbound(
 ) {
     let _ = stream.set_nodelay(true);
     let mut shutdown = shared.shutdown_signal();
+    let evicted = slot.evicted();
     let (deadline, accepted) = tokio::select! {
         biased;
         _ = shutdown.wait_for(|closed| *closed) => return,
+        () = evicted.notified() => {
+            // Its pending slot went to an address with fewer.
+            shared.refused(Refusal::PendingPerAddress, remote);
+            return;
+        }
         accepted = handshake_in_time(&shared, &mut stream) => accepted,
     };
     let (hello, mut session) = match accepted {

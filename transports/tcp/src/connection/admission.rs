@@ -8,10 +8,13 @@
 //! hold, this node can still dial the peers it knows.
 
 use std::{
-    collections::HashMap,
+    cmp::Reverse,
+    collections::{HashMap, VecDeque},
     net::{IpAddr, Ipv6Addr},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
+
+use tokio::sync::Notify;
 
 use crate::TcpConfig;
 
@@ -25,7 +28,8 @@ pub(crate) enum Refusal {
     /// Its address holds `max_pending_handshakes_per_ip` handshakes: its
     /// fair share of the pending slots.
     PendingPerAddress,
-    /// `max_pending_handshakes` handshakes are under way.
+    /// `max_pending_handshakes` handshakes are under way, and no address
+    /// holds two more than this one's (else its oldest is evicted).
     Pending,
 }
 
@@ -61,18 +65,21 @@ impl AddressKey {
 }
 
 /// What one address holds.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct Held {
     /// Inbound connections open (in their handshake or established).
     connections: usize,
-    /// Of those, in their handshake.
-    pending: usize,
+    /// Of those, the ones in their handshake, oldest first: their slot ids
+    /// and how to tell each it was evicted.
+    pending: VecDeque<(u64, Arc<Notify>)>,
 }
 
 #[derive(Debug, Default)]
 struct Counts {
-    total: Held,
+    connections: usize,
+    pending: usize,
     by_address: HashMap<AddressKey, Held>,
+    next_id: u64,
 }
 
 /// The caps, from [`TcpConfig`].
@@ -112,32 +119,64 @@ impl Admission {
     /// Admits a connection from `ip` into its handshake, or says which cap
     /// refuses it (the address's own caps first: an address over its share
     /// is refused for that, whatever the totals).
+    ///
+    /// When every pending slot is taken, the newcomer takes the oldest one
+    /// of the address holding the most (of those, the one whose oldest is
+    /// oldest), if that address holds at least two
+    /// more than the newcomer's: the evicted connection's
+    /// [`InboundSlot::evicted`] fires and it must close. So the slots end
+    /// up shared between addresses, and a node with one handshake under way
+    /// (an honest one) is never evicted for a newcomer.
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<InboundSlot, Refusal> {
         let key = AddressKey::of(ip);
         let caps = self.caps;
-        let mut counts = self.lock();
-        let held = counts.by_address.get(&key).copied().unwrap_or_default();
-        if held.connections >= caps.connections_per_address {
+        let mut guard = self.lock();
+        let counts = &mut *guard;
+        let (connections, pending) = counts
+            .by_address
+            .get(&key)
+            .map_or((0, 0), |held| (held.connections, held.pending.len()));
+        if connections >= caps.connections_per_address {
             return Err(Refusal::ConnectionsPerAddress);
         }
-        if counts.total.connections >= caps.connections {
+        if counts.connections >= caps.connections {
             return Err(Refusal::Connections);
         }
-        if held.pending >= caps.pending_per_address {
+        if pending >= caps.pending_per_address {
             return Err(Refusal::PendingPerAddress);
         }
-        if counts.total.pending >= caps.pending {
-            return Err(Refusal::Pending);
+        if counts.pending >= caps.pending {
+            let largest = counts
+                .by_address
+                .values_mut()
+                // The most; among equals, the one whose oldest is oldest.
+                .max_by_key(|held| {
+                    (
+                        held.pending.len(),
+                        Reverse(held.pending.front().map(|(id, _)| *id)),
+                    )
+                })
+                .filter(|held| held.pending.len() >= pending + 2);
+            let Some((_, evicted)) = largest.and_then(|held| held.pending.pop_front()) else {
+                return Err(Refusal::Pending);
+            };
+            // Its connection stays counted until its task ends, at once.
+            evicted.notify_one();
+            counts.pending -= 1;
         }
-        counts.total.connections += 1;
-        counts.total.pending += 1;
-        let entry = counts.by_address.entry(key).or_default();
-        entry.connections += 1;
-        entry.pending += 1;
+        counts.next_id += 1;
+        let id = counts.next_id;
+        let evicted = Arc::new(Notify::new());
+        counts.connections += 1;
+        counts.pending += 1;
+        let held = counts.by_address.entry(key).or_default();
+        held.connections += 1;
+        held.pending.push_back((id, evicted.clone()));
         Ok(InboundSlot {
             admission: self.clone(),
             key,
-            pending: true,
+            id,
+            evicted,
         })
     }
 
@@ -145,25 +184,24 @@ impl Admission {
     /// handshake.
     pub(crate) fn open(&self) -> (usize, usize) {
         let counts = self.lock();
-        (counts.total.connections, counts.total.pending)
+        (counts.connections, counts.pending)
     }
 
-    fn release(&self, key: AddressKey, connection: bool, pending: bool) {
-        let mut counts = self.lock();
-        let counts = &mut *counts;
+    /// Frees slot `id`'s pending place if it still has one, and its
+    /// connection if `connection`.
+    fn release(&self, key: AddressKey, id: u64, connection: bool) {
+        let mut guard = self.lock();
+        let counts = &mut *guard;
+        let Some(held) = counts.by_address.get_mut(&key) else {
+            return;
+        };
+        if let Some(at) = held.pending.iter().position(|(slot, _)| *slot == id) {
+            held.pending.remove(at);
+            counts.pending = counts.pending.saturating_sub(1);
+        }
         if connection {
-            counts.total.connections = counts.total.connections.saturating_sub(1);
-        }
-        if pending {
-            counts.total.pending = counts.total.pending.saturating_sub(1);
-        }
-        if let Some(held) = counts.by_address.get_mut(&key) {
-            if connection {
-                held.connections = held.connections.saturating_sub(1);
-            }
-            if pending {
-                held.pending = held.pending.saturating_sub(1);
-            }
+            held.connections = held.connections.saturating_sub(1);
+            counts.connections = counts.connections.saturating_sub(1);
             if held.connections == 0 {
                 counts.by_address.remove(&key);
             }
@@ -172,28 +210,34 @@ impl Admission {
 }
 
 /// An admitted inbound connection's place: counted as pending until
-/// [`handshake_done`](Self::handshake_done), as a connection until dropped.
+/// [`handshake_done`](Self::handshake_done) (or evicted), as a connection
+/// until dropped.
 #[derive(Debug)]
 pub(crate) struct InboundSlot {
     admission: Arc<Admission>,
     key: AddressKey,
-    pending: bool,
+    id: u64,
+    evicted: Arc<Notify>,
 }
 
 impl InboundSlot {
     /// The handshake is over (either way): the pending slot is free for
     /// another; the connection stays counted.
     pub(crate) fn handshake_done(&mut self) {
-        if self.pending {
-            self.pending = false;
-            self.admission.release(self.key, false, true);
-        }
+        self.admission.release(self.key, self.id, false);
+    }
+
+    /// Fires when the slot was given to a connection from an address with
+    /// fewer handshakes under way (see [`Admission::admit`]): the
+    /// connection must close.
+    pub(crate) fn evicted(&self) -> Arc<Notify> {
+        self.evicted.clone()
     }
 }
 
 impl Drop for InboundSlot {
     fn drop(&mut self) {
-        self.admission.release(self.key, true, self.pending);
+        self.admission.release(self.key, self.id, true);
     }
 }
 
@@ -219,10 +263,23 @@ mod tests {
         text.parse().unwrap()
     }
 
-    #[test]
-    fn one_address_gets_its_share_of_pending_handshakes_and_no_more() {
+    /// Whether `slot` was told it is evicted.
+    async fn is_evicted(slot: &InboundSlot) -> bool {
+        let evicted = slot.evicted();
+        let notified = evicted.notified();
+        tokio::pin!(notified);
+        // A stored permit makes the first poll ready.
+        tokio::select! {
+            biased;
+            () = &mut notified => true,
+            () = std::future::ready(()) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_address_gets_its_share_of_pending_handshakes_and_no_more() {
         let admission = admission(100, 100, 4, 2);
-        let attacker: Vec<_> = (0..2)
+        let mut attacker: Vec<_> = (0..2)
             .map(|_| admission.admit(ip("10.0.0.2")).unwrap())
             .collect();
         assert_eq!(
@@ -231,20 +288,59 @@ mod tests {
         );
         // Others still get in, up to the total.
         let honest = admission.admit(ip("10.0.0.3")).unwrap();
-        let _other = admission.admit(ip("10.0.0.4")).unwrap();
-        assert_eq!(
-            admission.admit(ip("10.0.0.5")).unwrap_err(),
-            Refusal::Pending
-        );
+        let other = admission.admit(ip("10.0.0.4")).unwrap();
         assert_eq!(admission.open(), (4, 4));
         // A finished handshake frees its pending slot, not its connection.
-        let mut attacker = attacker;
         attacker[0].handshake_done();
         assert_eq!(admission.open(), (4, 3));
-        let _again = admission.admit(ip("10.0.0.2")).unwrap();
+        let again = admission.admit(ip("10.0.0.2")).unwrap();
+        // Full, and no address holds two more than 10.0.0.3: refused.
+        assert_eq!(
+            admission.admit(ip("10.0.0.3")).unwrap_err(),
+            Refusal::Pending
+        );
+        for slot in [&attacker[0], &attacker[1], &honest, &other, &again] {
+            assert!(!is_evicted(slot).await);
+        }
         drop(honest);
+        drop(other);
+        drop(again);
         drop(attacker);
-        assert_eq!(admission.open(), (2, 2));
+        assert_eq!(admission.open(), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_newcomer_takes_the_oldest_slot_of_the_address_holding_the_most() {
+        let admission = admission(100, 100, 4, 3);
+        let attacker: Vec<_> = (0..3)
+            .map(|_| admission.admit(ip("10.0.0.2")).unwrap())
+            .collect();
+        let honest = admission.admit(ip("10.0.0.3")).unwrap();
+        // Full: the newcomer holds 0, the attacker 3: its oldest goes.
+        let newcomer = admission.admit(ip("10.0.0.4")).unwrap();
+        assert!(is_evicted(&attacker[0]).await);
+        assert!(!is_evicted(&attacker[1]).await && !is_evicted(&attacker[2]).await);
+        assert_eq!(
+            admission.open(),
+            (5, 4),
+            "the evicted connection is open until it closes"
+        );
+        // Attacker 2, honest 1, newcomer 1: another newcomer takes the
+        // attacker's next oldest, never an address's only handshake.
+        let second = admission.admit(ip("10.0.0.5")).unwrap();
+        assert!(is_evicted(&attacker[1]).await);
+        assert_eq!(
+            admission.admit(ip("10.0.0.6")).unwrap_err(),
+            Refusal::Pending
+        );
+        for slot in [&attacker[2], &honest, &newcomer, &second] {
+            assert!(!is_evicted(slot).await);
+        }
+        // Evicted slots give back their connection only, once.
+        drop(attacker);
+        assert_eq!(admission.open(), (3, 3));
+        drop((honest, newcomer, second));
+        assert_eq!(admission.open(), (0, 0));
     }
 
     #[test]
