@@ -18,6 +18,18 @@ pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1024;
 /// Default [`TcpConfig`] `inbound_queue_capacity`, in events.
 pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 1024;
 
+/// Default [`TcpConfig::max_inbound_connections`]: 512.
+pub const DEFAULT_MAX_INBOUND_CONNECTIONS: usize = 512;
+
+/// Default [`TcpConfig::max_inbound_connections_per_ip`]: 16.
+pub const DEFAULT_MAX_INBOUND_CONNECTIONS_PER_IP: usize = 16;
+
+/// Default [`TcpConfig::max_pending_handshakes`]: 64.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 64;
+
+/// Default [`TcpConfig::max_pending_handshakes_per_ip`]: 8.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP: usize = 8;
+
 /// How a [`TcpTransport`](crate::TcpTransport) is sized and timed.
 ///
 /// Every field has a default; set the ones you need with the builder
@@ -39,6 +51,36 @@ pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 1024;
 /// assert_eq!(config.limits.max_frame_len, 256 * 1024);
 /// assert_eq!(config.handshake_timeout, Duration::from_secs(5));
 /// ```
+///
+/// # Inbound limits
+///
+/// What a remote can make this node hold open is capped, in total and per
+/// remote address (an IPv4 address, or an IPv6 /64 network), and a
+/// connection over a cap is closed at once, before its handshake, counted in
+/// [`TcpStats`](crate::TcpStats) and reported by `recv` as a `Handshake`
+/// error (at most one report per cap per second):
+///
+/// | setting | default | caps |
+/// |---|---|---|
+/// | [`max_inbound_connections`](Self::max_inbound_connections) | 512 | inbound connections open, in their handshake or established |
+/// | [`max_inbound_connections_per_ip`](Self::max_inbound_connections_per_ip) | 16 | the same, from one address |
+/// | [`max_pending_handshakes`](Self::max_pending_handshakes) | 64 | inbound connections in their handshake |
+/// | [`max_pending_handshakes_per_ip`](Self::max_pending_handshakes_per_ip) | 8 | the same, from one address: its fair share |
+/// | [`first_message_timeout`](Self::first_message_timeout) | 2 s | until the dialer's first handshake message has arrived |
+///
+/// Connections this node dials are never counted: when inbound connections
+/// are at their cap, the peers in the address book can still be reached.
+///
+/// ```
+/// use gossip_transport_tcp::TcpConfig;
+///
+/// // A node behind which many peers share one NAT address.
+/// let config = TcpConfig::default()
+///     .max_inbound_connections(1024)
+///     .max_inbound_connections_per_ip(64)
+///     .max_pending_handshakes_per_ip(16);
+/// assert_eq!(config.max_pending_handshakes, 64);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TcpConfig {
@@ -54,6 +96,15 @@ pub struct TcpConfig {
     /// How long a new connection may take to complete the handshake, either
     /// direction. Default 5 s.
     pub handshake_timeout: Duration,
+    /// How long an inbound connection may take to send its first handshake
+    /// message (magic, version and the first Noise message, which a dialer
+    /// sends as soon as it is connected); the whole handshake still has
+    /// [`handshake_timeout`](Self::handshake_timeout). Default 2 s: room for
+    /// a lost segment's retransmission (an initial RTO of 1 s), while a
+    /// silent socket gives its pending slot back well before the handshake
+    /// timeout (memberlist and libp2p learnt the same: a short deadline on
+    /// the first message is what keeps silent sockets cheap).
+    pub first_message_timeout: Duration,
     /// How long an outgoing TCP connect may take. Default 5 s.
     pub connect_timeout: Duration,
     /// A connection with no frame in either direction for this long is
@@ -63,6 +114,32 @@ pub struct TcpConfig {
     /// Incoming connections that may be in their handshake at once (at
     /// least 1); further ones are closed at once. Default 64.
     pub max_pending_handshakes: usize,
+    /// Incoming connections from one address (IPv4 address, IPv6 /64) that
+    /// may be in their handshake at once: its share of
+    /// [`max_pending_handshakes`](Self::max_pending_handshakes), so that
+    /// silent sockets from one address cannot keep everyone else out (at
+    /// least 1, at most `max_pending_handshakes`). When every pending slot
+    /// is taken, a connection from an address holding fewer takes the
+    /// oldest slot of the address holding the most (at least two more), so
+    /// even attackers on several addresses leave room for the others; an
+    /// address's only handshake is never taken. Default 8: an honest node
+    /// has one handshake with us at a time, so eight nodes behind one NAT
+    /// fit, and filling the 64 slots takes eight addresses.
+    pub max_pending_handshakes_per_ip: usize,
+    /// Incoming connections that may be open at once, in their handshake
+    /// or established (at least 1). Connections this node dials are not
+    /// counted, so dialing known peers keeps working when inbound is full.
+    /// Default 512: there is one connection per pair of nodes, so 512 peers
+    /// dialing us, far more than a group's members; each costs a descriptor
+    /// and about 128 KiB of buffers, and with the common limit of 1024
+    /// descriptors half remain for dialing, the listener and the store.
+    pub max_inbound_connections: usize,
+    /// Incoming connections from one address (IPv4 address, IPv6 /64) that
+    /// may be open at once (at least 1, at most
+    /// [`max_inbound_connections`](Self::max_inbound_connections)).
+    /// Default 16: one connection per node, so sixteen nodes behind one NAT
+    /// or on one host; raise it when more share an address.
+    pub max_inbound_connections_per_ip: usize,
     /// A network pre-shared key: with one, the handshake mixes it in from
     /// its first message (Noise `psk0`), so a node without it learns
     /// nothing, not even who answers. Every node of a network must use the
@@ -103,9 +180,13 @@ impl Default for TcpConfig {
                 .inbound_queue_capacity(DEFAULT_INBOUND_QUEUE_CAPACITY),
             reconnect: ReconnectPolicy::default(),
             handshake_timeout: Duration::from_secs(5),
+            first_message_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(5),
             idle_timeout: Some(Duration::from_secs(120)),
-            max_pending_handshakes: 64,
+            max_pending_handshakes: DEFAULT_MAX_PENDING_HANDSHAKES,
+            max_pending_handshakes_per_ip: DEFAULT_MAX_PENDING_HANDSHAKES_PER_IP,
+            max_inbound_connections: DEFAULT_MAX_INBOUND_CONNECTIONS,
+            max_inbound_connections_per_ip: DEFAULT_MAX_INBOUND_CONNECTIONS_PER_IP,
             network_key: None,
         }
     }
@@ -196,15 +277,80 @@ impl TcpConfig {
         self
     }
 
+    /// Sets [`max_pending_handshakes_per_ip`](Self::max_pending_handshakes_per_ip).
+    #[must_use]
+    pub fn max_pending_handshakes_per_ip(mut self, connections: usize) -> Self {
+        self.max_pending_handshakes_per_ip = connections;
+        self
+    }
+
+    /// Sets [`max_inbound_connections`](Self::max_inbound_connections).
+    #[must_use]
+    pub fn max_inbound_connections(mut self, connections: usize) -> Self {
+        self.max_inbound_connections = connections;
+        self
+    }
+
+    /// Sets [`max_inbound_connections_per_ip`](Self::max_inbound_connections_per_ip).
+    #[must_use]
+    pub fn max_inbound_connections_per_ip(mut self, connections: usize) -> Self {
+        self.max_inbound_connections_per_ip = connections;
+        self
+    }
+
+    /// Sets [`first_message_timeout`](Self::first_message_timeout).
+    #[must_use]
+    pub fn first_message_timeout(mut self, timeout: Duration) -> Self {
+        self.first_message_timeout = timeout;
+        self
+    }
+
     /// Checks every value; the message names the first one out of range.
     pub(crate) fn validate(&self) -> Result<(), String> {
         self.limits.validate()?;
         self.reconnect.validate()?;
-        if self.max_pending_handshakes == 0 {
-            return Err("max_pending_handshakes must be at least 1".to_owned());
+        for (name, value) in [
+            ("max_pending_handshakes", self.max_pending_handshakes),
+            (
+                "max_pending_handshakes_per_ip",
+                self.max_pending_handshakes_per_ip,
+            ),
+            ("max_inbound_connections", self.max_inbound_connections),
+            (
+                "max_inbound_connections_per_ip",
+                self.max_inbound_connections_per_ip,
+            ),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (per_ip, total) in [
+            (
+                (
+                    "max_pending_handshakes_per_ip",
+                    self.max_pending_handshakes_per_ip,
+                ),
+                ("max_pending_handshakes", self.max_pending_handshakes),
+            ),
+            (
+                (
+                    "max_inbound_connections_per_ip",
+                    self.max_inbound_connections_per_ip,
+                ),
+                ("max_inbound_connections", self.max_inbound_connections),
+            ),
+        ] {
+            if per_ip.1 > total.1 {
+                return Err(format!(
+                    "{} ({}) must not exceed {} ({})",
+                    per_ip.0, per_ip.1, total.0, total.1
+                ));
+            }
         }
         for (name, value) in [
             ("handshake_timeout", self.handshake_timeout),
+            ("first_message_timeout", self.first_message_timeout),
             ("connect_timeout", self.connect_timeout),
         ] {
             if value.is_zero() {
@@ -228,6 +374,16 @@ mod tests {
     }
 
     #[test]
+    fn per_address_caps_may_equal_the_totals() {
+        let config = TcpConfig::default()
+            .max_pending_handshakes(4)
+            .max_pending_handshakes_per_ip(4)
+            .max_inbound_connections(8)
+            .max_inbound_connections_per_ip(8);
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
     fn out_of_range_values_are_refused() {
         let bad = [
             TcpConfig::default().max_frame_len(0),
@@ -235,6 +391,12 @@ mod tests {
             TcpConfig::default().send_queue_capacity(0),
             TcpConfig::default().inbound_queue_capacity(0),
             TcpConfig::default().max_pending_handshakes(0),
+            TcpConfig::default().max_pending_handshakes_per_ip(0),
+            TcpConfig::default().max_inbound_connections(0),
+            TcpConfig::default().max_inbound_connections_per_ip(0),
+            TcpConfig::default().max_pending_handshakes(4),
+            TcpConfig::default().max_inbound_connections(8),
+            TcpConfig::default().first_message_timeout(Duration::ZERO),
             TcpConfig::default().handshake_timeout(Duration::ZERO),
             TcpConfig::default().connect_timeout(Duration::ZERO),
             TcpConfig::default().idle_timeout(Some(Duration::ZERO)),

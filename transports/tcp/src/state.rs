@@ -9,9 +9,9 @@ use std::{
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
-        Mutex, MutexGuard, PoisonError,
+        Arc, Mutex, MutexGuard, PoisonError,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use gossip_core::{
@@ -21,6 +21,7 @@ use gossip_core::{
 use tokio::sync::watch;
 
 use crate::{
+    connection::{Admission, Refusal},
     peer_table::{Effects, PeerTable},
     secure::handshake::{Hello, LocalKeys},
     NetworkPsk, TcpConfig, TcpStats, BACKEND,
@@ -35,7 +36,26 @@ pub(crate) struct Counters {
     pub(crate) oversized_frames: AtomicU64,
     pub(crate) dropped_events: AtomicU64,
     pub(crate) discarded_frames: AtomicU64,
+    pub(crate) connections_refused_total_cap: AtomicU64,
+    pub(crate) connections_refused_per_ip_cap: AtomicU64,
+    pub(crate) handshakes_refused_total_cap: AtomicU64,
+    pub(crate) handshakes_refused_per_ip_cap: AtomicU64,
 }
+
+impl Counters {
+    fn refused(&self, refusal: Refusal) -> &AtomicU64 {
+        match refusal {
+            Refusal::Connections => &self.connections_refused_total_cap,
+            Refusal::ConnectionsPerAddress => &self.connections_refused_per_ip_cap,
+            Refusal::Pending => &self.handshakes_refused_total_cap,
+            Refusal::PendingPerAddress => &self.handshakes_refused_per_ip_cap,
+        }
+    }
+}
+
+/// Refusals are reported at most this often per cap: a flood of them must
+/// not fill the inbound queue (the counters count every one).
+const REFUSAL_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 fn bump(counter: &AtomicU64, by: u64) {
     counter.fetch_add(by, Ordering::Relaxed);
@@ -57,6 +77,10 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) closed: AtomicBool,
     pub(crate) counters: Counters,
+    /// Inbound connections and handshakes, counted against their caps.
+    pub(crate) admission: Arc<Admission>,
+    /// When each kind of refusal was last reported.
+    refusals_reported: Mutex<[Option<Instant>; 4]>,
 }
 
 impl Shared {
@@ -88,6 +112,8 @@ impl Shared {
             shutdown: watch::Sender::new(false),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
+            admission: Arc::new(Admission::new(&config)),
+            refusals_reported: Mutex::new([None; 4]),
             config,
         })
     }
@@ -134,6 +160,39 @@ impl Shared {
         }
     }
 
+    /// Counts an inbound connection refused by a cap, and reports it unless
+    /// a refusal of the same kind was reported less than
+    /// [`REFUSAL_REPORT_INTERVAL`] ago.
+    pub(crate) fn refused(&self, refusal: Refusal, remote: SocketAddr) {
+        let counter = self.counters.refused(refusal);
+        bump(counter, 1);
+        let now = Instant::now();
+        let report = {
+            let mut reported = self
+                .refusals_reported
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match reported.get_mut(refusal as usize) {
+                Some(last) if last.is_none_or(|at| now >= at + REFUSAL_REPORT_INTERVAL) => {
+                    *last = Some(now);
+                    true
+                }
+                _ => false,
+            }
+        };
+        tracing::debug!(local = %self.local, %remote, cap = refusal.setting(), "inbound connection refused");
+        if report {
+            let total = counter.load(Ordering::Relaxed);
+            self.report(
+                TransportErrorKind::Handshake,
+                format!(
+                    "inbound connection from {remote} refused: {} reached ({total} refused so far)",
+                    refusal.setting()
+                ),
+            );
+        }
+    }
+
     pub(crate) fn count_oversized(&self) {
         bump(&self.counters.oversized_frames, 1);
     }
@@ -146,7 +205,14 @@ impl Shared {
         let c = &self.counters;
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let connected_peers = self.lock().connected_count();
+        let (inbound_connections, pending_handshakes) = self.admission.open();
         TcpStats {
+            inbound_connections,
+            pending_handshakes,
+            connections_refused_total_cap: load(&c.connections_refused_total_cap),
+            connections_refused_per_ip_cap: load(&c.connections_refused_per_ip_cap),
+            handshakes_refused_total_cap: load(&c.handshakes_refused_total_cap),
+            handshakes_refused_per_ip_cap: load(&c.handshakes_refused_per_ip_cap),
             connected_peers,
             connections_opened: load(&c.connections_opened),
             connect_failures: load(&c.connect_failures),

@@ -45,8 +45,31 @@ pub struct TcpStats {
     /// Outgoing TCP connects that failed or timed out.
     pub connect_failures: u64,
     /// Handshakes that failed, either direction (bad magic or version,
-    /// invalid id, wrong peer, timeout, too many at once).
+    /// invalid id, wrong peer, timeout). Connections refused before their
+    /// handshake by a cap are counted below instead.
     pub handshake_failures: u64,
+    /// Inbound connections open now, in their handshake or established
+    /// (capped by [`TcpConfig::max_inbound_connections`]).
+    pub inbound_connections: usize,
+    /// Of [`inbound_connections`](Self::inbound_connections), those in their
+    /// handshake now (capped by [`TcpConfig::max_pending_handshakes`]).
+    pub pending_handshakes: usize,
+    /// Inbound connections closed at once because
+    /// [`TcpConfig::max_inbound_connections`] were open.
+    pub connections_refused_total_cap: u64,
+    /// Inbound connections closed at once because their address held
+    /// [`TcpConfig::max_inbound_connections_per_ip`] connections.
+    pub connections_refused_per_ip_cap: u64,
+    /// Inbound connections closed before their handshake because
+    /// [`TcpConfig::max_pending_handshakes`] handshakes were under way and
+    /// none could be evicted (no address held two more than theirs).
+    pub handshakes_refused_total_cap: u64,
+    /// Inbound connections closed before their handshake because their
+    /// address held its fair share of pending handshakes,
+    /// [`TcpConfig::max_pending_handshakes_per_ip`], or, all pending slots
+    /// taken, held two more than a newcomer's address, which took the
+    /// oldest one's slot.
+    pub handshakes_refused_per_ip_cap: u64,
     /// Connections dropped because the peer announced a frame over the maximum.
     pub oversized_frames: u64,
     /// Peer events (`Connected`, `Disconnected`, `PeerDiscovered`) dropped

@@ -6,21 +6,23 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use gossip_core::TransportErrorKind;
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore},
     time::{sleep, timeout_at, Instant},
 };
 
-use super::{ended, run_connection};
+use super::{
+    admission::{InboundSlot, Refusal},
+    ended, run_connection,
+};
 use crate::{
     peer_table::{InboundDecision, Installed},
-    secure::handshake::{self, HandshakeError, Verdict},
+    secure::handshake::{self, HandshakeError, Hello, Session, Verdict},
     state::Shared,
 };
 
-/// Accepts connections until the transport closes; each one gets a task
-/// that runs the handshake (bounded by `max_pending_handshakes` at once).
+/// Accepts connections until the transport closes; each one admitted by the
+/// caps ([`Admission`](super::Admission)) gets a task that runs the
+/// handshake, and the others are closed at once.
 pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    let permits = Arc::new(Semaphore::new(shared.config.max_pending_handshakes));
     let mut shutdown = shared.shutdown_signal();
     loop {
         let accepted = tokio::select! {
@@ -29,13 +31,14 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, remote)) => match permits.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    tokio::spawn(inbound(shared.clone(), stream, remote, permit));
+            Ok((stream, remote)) => match shared.admission.admit(remote.ip()) {
+                Ok(slot) => {
+                    tokio::spawn(inbound(shared.clone(), stream, remote, slot));
                 }
-                Err(_) => {
-                    shared.count_connect_failure(true);
-                    tracing::warn!(local = %shared.local, %remote, "too many pending handshakes: connection dropped");
+                Err(refusal) => {
+                    // Closed here, before a byte is read or a task spawned.
+                    drop(stream);
+                    shared.refused(refusal, remote);
                 }
             },
             Err(error) => {
@@ -51,44 +54,91 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     tracing::debug!(local = %shared.local, "listener closed");
 }
 
+/// Why an inbound handshake did not complete.
+enum Failed {
+    /// It failed.
+    Handshake(HandshakeError),
+    /// The dialer's first message did not arrive within `limit`.
+    FirstMessageTimeout { limit: Duration },
+    /// The handshake did not complete within `limit`.
+    Timeout { limit: Duration },
+}
+
+/// The acceptor's handshake on `stream`, the first message within
+/// `first_message_timeout`, the whole within `handshake_timeout`. Returns
+/// the deadline of the whole, for the reply.
+async fn handshake_in_time(
+    shared: &Shared,
+    stream: &mut TcpStream,
+) -> (Instant, Result<(Hello, Session), Failed>) {
+    let config = &shared.config;
+    let started = Instant::now();
+    let deadline = started + config.handshake_timeout;
+    let first_limit = config.first_message_timeout.min(config.handshake_timeout);
+    let opening = match timeout_at(
+        started + first_limit,
+        handshake::accept_opening(stream, &shared.keys),
+    )
+    .await
+    {
+        Ok(Ok(opening)) => opening,
+        Ok(Err(failure)) => return (deadline, Err(Failed::Handshake(failure))),
+        Err(_) => {
+            let failed = Failed::FirstMessageTimeout { limit: first_limit };
+            return (deadline, Err(failed));
+        }
+    };
+    let rest = handshake::accept_rest(opening, stream, &shared.keys, &shared.hello);
+    let result = match timeout_at(deadline, rest).await {
+        Ok(accepted) => accepted.map_err(Failed::Handshake),
+        Err(_) => Err(Failed::Timeout {
+            limit: config.handshake_timeout,
+        }),
+    };
+    (deadline, result)
+}
+
 /// One inbound connection: handshake, tie-break, then the connection's life.
+/// `slot` holds its place among the inbound connections until it ends.
 async fn inbound(
     shared: Arc<Shared>,
     mut stream: TcpStream,
     remote: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    mut slot: InboundSlot,
 ) {
     let _ = stream.set_nodelay(true);
-    let deadline = Instant::now() + shared.config.handshake_timeout;
     let mut shutdown = shared.shutdown_signal();
-    let accepted = tokio::select! {
+    let evicted = slot.evicted();
+    let (deadline, accepted) = tokio::select! {
         biased;
         _ = shutdown.wait_for(|closed| *closed) => return,
-        accepted = timeout_at(deadline, handshake::accept(&mut stream, &shared.keys, &shared.hello)) => accepted,
-    };
-    let (hello, mut session) = match accepted {
-        Ok(Ok(accepted)) => accepted,
-        Ok(Err(failure)) => {
-            shared.count_connect_failure(true);
-            tracing::debug!(local = %shared.local, %remote, %failure, "inbound handshake failed");
-            // A connection that closes mid-handshake is not bad input.
-            if !matches!(failure, HandshakeError::Io(_)) {
-                shared.report(
-                    TransportErrorKind::Handshake,
-                    format!("inbound connection from {remote} closed: {failure}"),
-                );
-            }
+        () = evicted.notified() => {
+            // Its pending slot went to an address with fewer.
+            shared.refused(Refusal::PendingPerAddress, remote);
             return;
         }
-        Err(_) => {
+        accepted = handshake_in_time(&shared, &mut stream) => accepted,
+    };
+    let (hello, mut session) = match accepted {
+        Ok(accepted) => accepted,
+        Err(failed) => {
             shared.count_connect_failure(true);
-            tracing::debug!(local = %shared.local, %remote, "inbound handshake timed out");
+            let message = match failed {
+                // A connection that closes mid-handshake is not bad input.
+                Failed::Handshake(HandshakeError::Io(failure)) => {
+                    tracing::debug!(local = %shared.local, %remote, %failure, "inbound connection closed in its handshake");
+                    return;
+                }
+                Failed::Handshake(failure) => format!("{failure}"),
+                Failed::FirstMessageTimeout { limit } => {
+                    format!("no handshake within {limit:?}: its first message did not arrive")
+                }
+                Failed::Timeout { limit } => format!("no handshake within {limit:?}"),
+            };
+            tracing::debug!(local = %shared.local, %remote, %message, "inbound handshake failed");
             shared.report(
                 TransportErrorKind::Handshake,
-                format!(
-                    "inbound connection from {remote} closed: no handshake within {:?}",
-                    shared.config.handshake_timeout
-                ),
+                format!("inbound connection from {remote} closed: {message}"),
             );
             return;
         }
@@ -105,7 +155,7 @@ async fn inbound(
         handshake::reply(&mut stream, &mut session.sealer, verdict),
     )
     .await;
-    drop(permit);
+    slot.handshake_done();
     let peer = hello.node.clone();
     match (decision, replied) {
         (

@@ -1,11 +1,13 @@
-//! The tasks behind a transport: the accept loop ([`accept`]), the
-//! connector ([`dial`]: dial, handshake, yield, give up), and per connection
+//! The tasks behind a transport: the accept loop ([`accept`]) and its
+//! inbound caps ([`admission`]), the connector ([`dial`]: dial, handshake, yield, give up), and per connection
 //! one reader and one writer (here).
 
 mod accept;
+mod admission;
 mod dial;
 
 pub(crate) use accept::accept_loop;
+pub(crate) use admission::{Admission, Refusal};
 pub(crate) use dial::spawn_connector;
 
 use std::{

@@ -13,7 +13,8 @@
 //! ```
 //!
 //! Each Noise message travels as `[length: u16][message]` (at most
-//! [`MAX_MESSAGE`] bytes, checked before allocating). The magic and version
+//! [`MAX_MESSAGE`] bytes, checked before allocating, and its buffer grown
+//! as its bytes arrive). The magic and version
 //! come first, in the clear, so that a peer speaking anything else is told
 //! apart at once; they are also the Noise prologue, so a version changed in
 //! transit fails the handshake. The signature covers
@@ -31,7 +32,7 @@ use snow::{params::NoiseParams, Builder, HandshakeState};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::session::{Opener, Sealer};
-use crate::frame::ReadError;
+use crate::frame::{read_growing, ReadError};
 
 /// First bytes on every connection.
 pub(crate) const MAGIC: [u8; 8] = *b"GOSSIP/N";
@@ -41,6 +42,10 @@ pub(crate) const STATIC_KEY_CONTEXT: &[u8] = b"gossip tcp noise static key v1:";
 
 /// The largest handshake message read (ours are under 200 bytes).
 pub(crate) const MAX_MESSAGE: usize = 1024;
+
+/// How far a handshake message's buffer runs ahead of its bytes
+/// ([`read_growing`]): one step holds any of ours.
+const MESSAGE_STEP: usize = 256;
 
 const HELLO_LEN: usize = 32 + 64 + 4 + 2;
 
@@ -312,8 +317,8 @@ async fn read_message<R: AsyncRead + Unpin>(reader: &mut R) -> Result<Vec<u8>, H
     if len > MAX_MESSAGE {
         return Err(HandshakeError::TooLong(len));
     }
-    let mut message = vec![0u8; len];
-    reader.read_exact(&mut message).await?;
+    let mut message = Vec::new();
+    read_growing(reader, len, MESSAGE_STEP, &mut message).await?;
     Ok(message)
 }
 
@@ -336,7 +341,8 @@ async fn read_step<R: AsyncRead + Unpin>(
     reader: &mut R,
 ) -> Result<Vec<u8>, HandshakeError> {
     let message = read_message(reader).await?;
-    let mut payload = vec![0u8; MAX_MESSAGE];
+    // A payload is never longer than its message.
+    let mut payload = vec![0u8; message.len()];
     let len = state.read_message(&message, &mut payload)?;
     payload.truncate(len);
     Ok(payload)
@@ -411,11 +417,44 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
 /// The acceptor's side, up to the verdict: checks the magic and version,
 /// proves who we are, and learns (with proof) who dialed and whom it meant
 /// to reach. Then the caller decides and answers with [`reply`].
+///
+/// [`accept_opening`] then [`accept_rest`], for callers that give the
+/// dialer's first message its own deadline.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "the acceptor's handshake in one call, for tests and fuzz targets; the transport \
+                  gives the first message its own deadline"
+    )
+)]
 pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     keys: &LocalKeys,
     ours: &Hello,
 ) -> Result<(Hello, Session), HandshakeError> {
+    let opening = accept_opening(stream, keys).await?;
+    accept_rest(opening, stream, keys, ours).await
+}
+
+/// The acceptor's handshake once the dialer's first message has arrived.
+pub(crate) struct Opening {
+    state: HandshakeState,
+}
+
+impl fmt::Debug for Opening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Opening(..)")
+    }
+}
+
+/// The first part of [`accept`]: reads and checks what a dialer sends as
+/// soon as it is connected (magic, version, the first Noise message, which
+/// needs the network key if there is one). Nothing is written.
+pub(crate) async fn accept_opening<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    keys: &LocalKeys,
+) -> Result<Opening, HandshakeError> {
     let mut magic = [0u8; MAGIC.len()];
     stream.read_exact(&mut magic).await?;
     if magic != MAGIC {
@@ -427,6 +466,17 @@ pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let mut state = keys.state(false)?;
     read_step(&mut state, stream).await?;
+    Ok(Opening { state })
+}
+
+/// The rest of [`accept`], after [`accept_opening`].
+pub(crate) async fn accept_rest<S: AsyncRead + AsyncWrite + Unpin>(
+    opening: Opening,
+    stream: &mut S,
+    keys: &LocalKeys,
+    ours: &Hello,
+) -> Result<(Hello, Session), HandshakeError> {
+    let Opening { mut state } = opening;
     write_step(&mut state, stream, &keys.encode_hello(ours)).await?;
     let payload = read_step(&mut state, stream).await?;
     let (theirs, target) = decode_hello(&payload, state.get_remote_static())?;

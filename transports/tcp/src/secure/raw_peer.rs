@@ -49,6 +49,23 @@ impl RawPeer {
         Self::handshake(keys, server, target).await
     }
 
+    /// Like [`connect`](Self::connect), over a `stream` the test connected
+    /// itself (e.g. from another source address, `127.0.0.2`).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    pub async fn connect_over(
+        stream: TcpStream,
+        identity: &Identity,
+        target: &NodeId,
+        psk: Option<NetworkPsk>,
+    ) -> Result<Self, String> {
+        let keys = LocalKeys::new(identity, psk.as_ref().map(NetworkPsk::bytes))
+            .map_err(|e| e.to_string())?;
+        Self::handshake_over(stream, keys, target).await
+    }
+
     /// Like [`connect`](Self::connect), but the hello names `claimed` while
     /// only `identity`'s key signs it: the impostor's attempt. A correct
     /// server refuses it.
@@ -77,10 +94,18 @@ impl RawPeer {
         server: SocketAddr,
         target: &NodeId,
     ) -> Result<Self, String> {
-        let hello = Hello::ours(keys.node().clone(), 1 << 20, 0);
-        let mut stream = TcpStream::connect(server)
+        let stream = TcpStream::connect(server)
             .await
             .map_err(|e| e.to_string())?;
+        Self::handshake_over(stream, keys, target).await
+    }
+
+    async fn handshake_over(
+        mut stream: TcpStream,
+        keys: LocalKeys,
+        target: &NodeId,
+    ) -> Result<Self, String> {
+        let hello = Hello::ours(keys.node().clone(), 1 << 20, 0);
         let (theirs, verdict, session) = handshake::dial(&mut stream, &keys, &hello, target)
             .await
             .map_err(|e| e.to_string())?;

@@ -7,7 +7,9 @@
 //! recorded on one connection opens on no other. The counters make every
 //! frame open once, in order: a replayed, reordered, dropped or altered frame
 //! fails authentication, and the connection is closed. The reader checks the
-//! announced length against its maximum before allocating.
+//! announced length against its maximum, then grows the frame's buffer as
+//! its bytes arrive ([`read_growing`]): an announced length costs nothing
+//! until it is sent.
 
 use std::io;
 
@@ -15,7 +17,7 @@ use bytes::Bytes;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::frame::{ReadError, LEN_PREFIX};
+use crate::frame::{read_growing, ReadError, GROWTH_STEP, LEN_PREFIX};
 
 /// Bytes the tag adds to each frame.
 pub(crate) const TAG_LEN: usize = 16;
@@ -88,6 +90,8 @@ impl Sealer {
 pub(crate) struct Opener {
     key: LessSafeKey,
     counter: u64,
+    /// The frame being read: grown as its bytes arrive, handed out whole.
+    body: Vec<u8>,
 }
 
 impl Opener {
@@ -95,10 +99,19 @@ impl Opener {
         Self {
             key: key(key_bytes),
             counter: 0,
+            body: Vec::new(),
         }
     }
 
+    /// The bytes allocated for the frame being read.
+    #[cfg(test)]
+    pub(crate) fn body_capacity(&self) -> usize {
+        self.body.capacity()
+    }
+
     /// Reads and opens the next frame of at most `max` bytes (plaintext).
+    /// The frame's buffer grows as its bytes arrive, at most
+    /// [`GROWTH_STEP`] (or as much again as arrived) ahead of them.
     ///
     /// Not cancel-safe (a partly read frame is lost): callers only cancel it
     /// when they drop the connection.
@@ -129,8 +142,10 @@ impl Opener {
         if len - TAG_LEN > max {
             return Err(too_large);
         }
-        let mut body = vec![0u8; len];
-        reader.read_exact(&mut body).await.map_err(truncated)?;
+        read_growing(reader, len, GROWTH_STEP, &mut self.body)
+            .await
+            .map_err(truncated)?;
+        let mut body = std::mem::take(&mut self.body);
         let counter = self.counter;
         self.counter = counter.checked_add(1).ok_or(ReadError::Forged)?;
         let plain_len = self
@@ -165,6 +180,8 @@ fn truncated(error: io::Error) -> ReadError {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncWriteExt;
+
     use super::*;
 
     fn pair() -> (Sealer, Opener) {
@@ -233,6 +250,36 @@ mod tests {
             Opener::new(&[8; 32]).read_frame(&mut &first[..], 64).await,
             Err(ReadError::Forged)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_frame_announced_large_and_sent_slowly_is_not_allocated_up_front() {
+        let (mut sealer, mut opener) = pair();
+        let wire = sealed(&mut sealer, &[&[3u8; 1 << 20]]);
+        let (mut peer, mut reader) = tokio::io::duplex(2 << 20);
+        // The 1 MiB length prefix and three bytes of the body; then nothing.
+        peer.write_all(&wire[..LEN_PREFIX + 3]).await.unwrap();
+        {
+            let read = opener.read_frame(&mut reader, 1 << 20);
+            tokio::pin!(read);
+            for _ in 0..2 {
+                tokio::select! {
+                    biased;
+                    done = &mut read => panic!("read a frame from 3 bytes: {done:?}"),
+                    () = tokio::task::yield_now() => {}
+                }
+            }
+        }
+        assert!(
+            opener.body_capacity() <= GROWTH_STEP,
+            "{} bytes allocated for 3 that arrived",
+            opener.body_capacity()
+        );
+        // The same frame, all of it sent: it opens.
+        let mut opener = Opener::new(&[7; 32]);
+        let frame = opener.read_frame(&mut &wire[..], 1 << 20).await.unwrap();
+        assert_eq!(frame.len(), 1 << 20);
+        assert!(frame.iter().all(|&b| b == 3));
     }
 
     #[tokio::test]
