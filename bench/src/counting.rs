@@ -152,6 +152,10 @@ impl<T: Transport> Transport for Counting<T> {
     fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
         self.inner.learn_address(peer, address)
     }
+
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        self.inner.counters()
+    }
 }
 
 #[cfg(test)]

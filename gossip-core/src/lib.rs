@@ -44,7 +44,8 @@ pub use node::{
 // The ports plug-ins implement, and the clock.
 pub use ports::{
     Clock, DynStore, DynTransport, ManualClock, PeerRecord, Store, StoreCapabilities, StoreResult,
-    StreamStats, SystemClock, Transport, TransportCapabilities, TransportEvent, TransportResult,
+    StreamStats, SystemClock, Transport, TransportCapabilities, TransportCounter, TransportEvent,
+    TransportResult,
 };
 // The contracts every store and transport shares, for plug-ins here and elsewhere:
 // the append rules, the inbound queue, connection limits and reconnect backoff.

@@ -52,6 +52,10 @@ pub struct Health {
     pub equivocations: Vec<EquivocationProof>,
     /// Traffic and error counters.
     pub stats: NodeStats,
+    /// The transport's own counters ([`Transport::counters`](crate::Transport::counters)):
+    /// for TCP, connections and handshakes refused over its caps, oversized
+    /// frames. Empty offline or for a transport that keeps none.
+    pub transport: Vec<crate::TransportCounter>,
 }
 
 impl Health {

@@ -18,5 +18,6 @@ pub use inbound::{InboundItem, InboundPermit, InboundQueue, InboundSender, PushE
 pub use limits::ConnectionLimits;
 pub use store::{DynStore, PeerRecord, Store, StoreCapabilities, StoreResult, StreamStats};
 pub use transport::{
-    DynTransport, Transport, TransportCapabilities, TransportEvent, TransportResult,
+    DynTransport, Transport, TransportCapabilities, TransportCounter, TransportEvent,
+    TransportResult,
 };

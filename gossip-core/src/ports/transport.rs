@@ -173,6 +173,40 @@ pub trait Transport: Send + Sync + 'static {
         let _ = (peer, address);
         Ok(false)
     }
+
+    /// The transport's own counters, by name: above all what it refused or
+    /// dropped to protect itself (connections over its caps, oversized
+    /// frames). The node shows them in
+    /// [`Health::transport`](crate::Health::transport). Default: none. A
+    /// layer forwards the counters of the transport below (and may add its
+    /// own).
+    fn counters(&self) -> Vec<TransportCounter> {
+        Vec::new()
+    }
+}
+
+/// One named counter of a transport ([`Transport::counters`]).
+///
+/// ```
+/// use gossip_core::TransportCounter;
+///
+/// let refused = TransportCounter::new("connections_refused_per_ip_cap", 3);
+/// assert_eq!((refused.name, refused.value), ("connections_refused_per_ip_cap", 3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportCounter {
+    /// A `snake_case` name, stable across releases of the transport.
+    pub name: &'static str,
+    /// The value: a count since the transport started, or a current level.
+    pub value: u64,
+}
+
+impl TransportCounter {
+    /// The counter `name` at `value`.
+    #[must_use]
+    pub const fn new(name: &'static str, value: u64) -> Self {
+        Self { name, value }
+    }
 }
 
 macro_rules! forward_transport {
@@ -205,6 +239,9 @@ macro_rules! forward_transport {
             }
             fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
                 (**self).learn_address(peer, address)
+            }
+            fn counters(&self) -> Vec<TransportCounter> {
+                (**self).counters()
             }
         }
     };

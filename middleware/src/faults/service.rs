@@ -202,4 +202,8 @@ impl<T: Transport> Transport for Faults<T> {
     fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
         self.inner.learn_address(peer, address)
     }
+
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        self.inner.counters()
+    }
 }

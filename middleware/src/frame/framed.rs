@@ -135,4 +135,8 @@ impl<F: FrameTransform, T: Transport> Transport for Framed<F, T> {
     fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
         self.inner.learn_address(peer, address)
     }
+
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        self.inner.counters()
+    }
 }

@@ -246,4 +246,8 @@ impl<T: Transport> Transport for Metrics<T> {
     fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
         self.inner.learn_address(peer, address)
     }
+
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        self.inner.counters()
+    }
 }

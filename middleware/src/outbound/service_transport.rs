@@ -150,4 +150,8 @@ where
     fn learn_address(&self, peer: &NodeId, address: &str) -> TransportResult<bool> {
         self.transport.learn_address(peer, address)
     }
+
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        self.transport.counters()
+    }
 }

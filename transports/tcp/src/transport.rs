@@ -322,4 +322,49 @@ impl Transport for TcpTransport {
         table.add_address(peer.clone(), parsed);
         Ok(true)
     }
+
+    /// Every [`TcpStats`] field, by its name (a new field does not compile
+    /// until it is listed here).
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        use gossip_core::TransportCounter as C;
+        let TcpStats {
+            connected_peers,
+            connections_opened,
+            connect_failures,
+            handshake_failures,
+            inbound_connections,
+            pending_handshakes,
+            connections_refused_total_cap,
+            connections_refused_per_ip_cap,
+            handshakes_refused_total_cap,
+            handshakes_refused_per_ip_cap,
+            oversized_frames,
+            dropped_events,
+            discarded_frames,
+        } = self.stats();
+        vec![
+            C::new("connected_peers", connected_peers as u64),
+            C::new("connections_opened", connections_opened),
+            C::new("connect_failures", connect_failures),
+            C::new("handshake_failures", handshake_failures),
+            C::new("inbound_connections", inbound_connections as u64),
+            C::new("pending_handshakes", pending_handshakes as u64),
+            C::new(
+                "connections_refused_total_cap",
+                connections_refused_total_cap,
+            ),
+            C::new(
+                "connections_refused_per_ip_cap",
+                connections_refused_per_ip_cap,
+            ),
+            C::new("handshakes_refused_total_cap", handshakes_refused_total_cap),
+            C::new(
+                "handshakes_refused_per_ip_cap",
+                handshakes_refused_per_ip_cap,
+            ),
+            C::new("oversized_frames", oversized_frames),
+            C::new("dropped_events", dropped_events),
+            C::new("discarded_frames", discarded_frames),
+        ]
+    }
 }

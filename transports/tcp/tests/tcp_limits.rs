@@ -145,6 +145,12 @@ async fn silent_sockets_from_one_address_do_not_keep_an_honest_peer_out() {
         assert_eq!(stats.handshakes_refused_total_cap, 0);
         assert_eq!(stats.pending_handshakes, 8, "the attacker kept its share");
         assert_eq!(stats.inbound_connections, 9);
+        // The node shows the same counters in `health().transport`.
+        let counters = gossip_core::Transport::counters(&server);
+        assert!(counters.contains(&gossip_core::TransportCounter::new(
+            "handshakes_refused_per_ip_cap",
+            56
+        )));
         assert_eq!(
             silent.iter().filter(|s| closed_now(s)).count(),
             56,

@@ -143,6 +143,11 @@ impl Driver {
             pending_entries: self.replica.pending.len(),
             equivocations: self.replica.equivocations.values().cloned().collect(),
             stats: self.stats,
+            transport: self
+                .link
+                .transport()
+                .map(|t| t.counters())
+                .unwrap_or_default(),
         }
     }
 
