@@ -52,11 +52,13 @@ pub struct Config {
     /// catches up. Default 60 s.
     pub max_clock_drift: Duration,
     /// Most entries held in quarantine (timestamps beyond
-    /// `max_clock_drift`); more are dropped and reported. Default 1 000.
+    /// `max_clock_drift`), a quarter of them at most from one sending peer;
+    /// more are dropped and reported. Default 1 000.
     pub quarantine_capacity: usize,
     /// Most entries held pending: by authors a channel's control log has
-    /// not explained yet (its operations still on their way); more are
-    /// dropped and reported, and fetched again later. Default 10 000.
+    /// not explained yet (its operations still on their way), a quarter of
+    /// them at most from one sending peer; more are dropped and reported,
+    /// and fetched again later. Default 10 000.
     pub pending_capacity: usize,
     /// Seed of every random choice the node makes. Default 0.
     pub seed: u64,

@@ -141,7 +141,7 @@ pub struct NodeStats {
     /// Out-of-order entries dropped after waiting longer than the buffer's
     /// `max_age`.
     pub buffer_expired: u64,
-    /// Out-of-order entries refused because the buffer, or the sending
-    /// peer's share of it, was full.
+    /// Entries refused because the out-of-order buffer, the quarantine or
+    /// the pending area, or the sending peer's share of it, was full.
     pub buffer_refused: u64,
 }

@@ -335,7 +335,8 @@ impl Driver {
 
     /// Holds `entries` from `from` in quarantine (until the clock catches
     /// up with them) or pending (until the control log explains their
-    /// authors); what does not fit is dropped and reported.
+    /// authors), at most a quarter of the area per sending peer; what does
+    /// not fit is dropped, counted and reported.
     fn hold(
         &mut self,
         area: Held,
@@ -351,9 +352,15 @@ impl Driver {
             ),
             Held::Pending => (&mut self.replica.pending, self.config.pending_capacity),
         };
+        // One peer may fill a quarter of the area, so that entries by
+        // strangers' keys (pending) or stamped far ahead (quarantine) from
+        // one sender cannot push out everyone else's.
+        let share = (capacity / 4).max(1);
+        let mut from_peer = held.iter().filter(|h| h.from == *from).count();
         let mut dropped: BTreeMap<NodeId, usize> = BTreeMap::new();
         for entry in entries {
-            if held.len() < capacity {
+            if held.len() < capacity && from_peer < share {
+                from_peer += 1;
                 held.push(Quarantined {
                     channel: channel.clone(),
                     stream: stream.clone(),
@@ -365,6 +372,7 @@ impl Driver {
             }
         }
         for (author, dropped) in dropped {
+            self.stats.buffer_refused += dropped as u64;
             self.report(
                 Error::BufferOverflow {
                     channel: channel.clone(),
@@ -633,6 +641,28 @@ mod tests {
             .errors()
             .iter()
             .any(|e| matches!(e, Error::BufferOverflow { dropped: 2, .. })));
+    }
+
+    #[tokio::test]
+    async fn one_sender_fills_only_a_quarter_of_the_quarantine() {
+        let config = crate::node::config::Config::default().quarantine_capacity(8);
+        let mut f = Fixture::with_config(&["b", "c"], config).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        let far = f.clock.now_ms() + 3_600_000;
+        for (sender, range) in [("b", 1..=5), ("c", 6..=7)] {
+            let from = node(sender);
+            let origin = Origin::Peer {
+                from: &from,
+                forward: false,
+            };
+            let incoming = f.entries("b", range, far);
+            f.driver
+                .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
+                .await;
+        }
+        // Two of the flooding sender's five, both of the other's.
+        assert_eq!(f.driver.health().quarantined_entries, 4);
+        assert_eq!(f.driver.health().stats.buffer_refused, 3);
     }
 
     #[tokio::test]
