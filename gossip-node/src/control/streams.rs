@@ -1,20 +1,32 @@
 //! Stream requests: following a stream (`tail`) and the node's status.
 
-use std::collections::HashSet;
-
 use futures_util::StreamExt;
-use gossip::{Coordinator, NodeId, Store, StreamId};
+use gossip::{Coordinator, EntryKey, LogEntry, Store, StreamId};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::error::{one_line, CliResult};
 
 use super::*;
 
+/// How many entries `tail` reads from the store at a time: what it holds of
+/// a stream's history at once.
+pub(crate) const TAIL_PAGE: usize = 256;
+
+/// Sends a stream's entries (unless `new_only`) read `page` at a time, then
+/// new ones as they come, each once, until the client goes away.
+///
+/// The subscription starts before the store's version vector is read; the
+/// history sends exactly the entries that version covers (each author's
+/// sequences up to it; the store holds each author's log as a contiguous
+/// prefix and paging by key visits every entry held throughout exactly
+/// once), and the subscription everything above it. What is kept besides
+/// one page is one sequence per author.
 pub(crate) async fn tail<R, W>(
     node: &Coordinator,
     channel: &str,
     stream: &str,
     new_only: bool,
+    page: usize,
     mut reader: R,
     mut write: W,
 ) -> std::io::Result<()>
@@ -38,27 +50,43 @@ where
             return send(&mut write, &Response::Error { message }).await;
         }
     };
-    // Subscribe before listing, so nothing falls between the two; entries
-    // seen in the listing are skipped when they come again live.
+    // Subscribe before reading the version, so nothing falls between the
+    // two: an entry the version covers was listed (or is skipped, with
+    // `new_only`); one above it comes live.
     let mut live = handle.subscribe();
-    let mut seen: HashSet<(NodeId, u64)> = HashSet::new();
+    let held = match handle.version().await {
+        Ok(held) => held,
+        Err(error) => {
+            let message = one_line(&error);
+            return send(&mut write, &Response::Error { message }).await;
+        }
+    };
+    let listed = |entry: &LogEntry| entry.sequence <= held.get(&entry.author);
     if !new_only {
-        let entries = match handle.entries().await {
-            Ok(entries) => entries,
-            Err(error) => {
-                let message = one_line(&error);
-                return send(&mut write, &Response::Error { message }).await;
+        let page = page.max(1);
+        let mut after: Option<EntryKey> = None;
+        loop {
+            let entries = match handle.entries_page(after.as_ref(), page).await {
+                Ok(entries) => entries,
+                Err(error) => {
+                    let message = one_line(&error);
+                    return send(&mut write, &Response::Error { message }).await;
+                }
+            };
+            let done = entries.len() < page;
+            after = entries.last().map(LogEntry::key);
+            for entry in entries.iter().filter(|entry| listed(entry)) {
+                send(
+                    &mut write,
+                    &Response::Entry {
+                        entry: entry.into(),
+                    },
+                )
+                .await?;
             }
-        };
-        for entry in &entries {
-            seen.insert((entry.author.clone(), entry.sequence));
-            send(
-                &mut write,
-                &Response::Entry {
-                    entry: entry.into(),
-                },
-            )
-            .await?;
+            if done {
+                break;
+            }
         }
     }
     let mut scratch = [0u8; 256];
@@ -66,7 +94,7 @@ where
         tokio::select! {
             item = live.next() => match item {
                 Some(Ok(entry)) => {
-                    if seen.remove(&(entry.author.clone(), entry.sequence)) {
+                    if listed(&entry) {
                         continue;
                     }
                     send(&mut write, &Response::Entry { entry: (&entry).into() }).await?;
