@@ -98,7 +98,8 @@ pub(crate) fn loose_mode(metadata: &std::fs::Metadata) -> Option<u32> {
     }
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
