@@ -32,6 +32,28 @@ fn requests_are_tagged_json_lines() {
         Request::Status
     );
     assert!(serde_json::from_str::<Request>(r#"{"op":"explode"}"#).is_err());
+    // On the wire, version 1: the version and the token beside the fields.
+    let envelope = Envelope {
+        v: PROTOCOL_VERSION,
+        token: "ab",
+        request: &Request::Status,
+    };
+    assert_eq!(
+        serde_json::to_string(&envelope).unwrap(),
+        r#"{"v":1,"token":"ab","op":"status"}"#
+    );
+    let line = serde_json::to_string(&Envelope {
+        v: 1,
+        token: "ab",
+        request: &request,
+    })
+    .unwrap();
+    assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), request);
+    let credentials: Credentials = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (credentials.v, credentials.token.as_deref()),
+        (Some(1), Some("ab"))
+    );
 }
 
 #[test]
@@ -480,7 +502,7 @@ async fn tail_sequences(client: &mut ControlClient, count: usize) -> Vec<u64> {
     while sequences.len() < count {
         let next = tokio::time::timeout(Duration::from_secs(20), client.next())
             .await
-            .expect("the tail delivers every entry")
+            .unwrap_or_else(|_| panic!("{count} entries expected, {sequences:?} came"))
             .unwrap();
         match next {
             Some(Response::Entry { entry }) => sequences.push(entry.sequence),
@@ -522,7 +544,10 @@ async fn tail_pages_through_history_then_follows_without_gaps_or_duplicates() {
     sequences.extend(tail_sequences(&mut client, 5).await);
     assert_eq!(sequences, (1..=15).collect::<Vec<_>>());
 
-    // Appends racing the history's pages: each entry once, in order.
+    // Appends while a second tail starts (whether they land before, during
+    // or after its history depends on scheduling): each entry once, in
+    // order. `entries_appended_while_the_history_is_read_come_once` pins the
+    // interleaving down.
     let mut racing = ControlClient::connect(&addr.to_string(), Some(&token_file), &tail)
         .await
         .unwrap();
@@ -567,4 +592,54 @@ async fn tail_pages_through_history_then_follows_without_gaps_or_duplicates() {
         panic!("no new entry: {shown:?}")
     };
     assert!(entry.sequence > 55, "{entry:?}");
+}
+
+/// The next line of a tail: an entry's sequence and payload.
+async fn next_entry<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> (u64, String) {
+    let line = tokio::time::timeout(Duration::from_secs(20), read_line(lines))
+        .await
+        .expect("an entry")
+        .unwrap()
+        .expect("the tail goes on");
+    match serde_json::from_str::<Response>(&line).unwrap() {
+        Response::Entry { entry } => (entry.sequence, entry.payload),
+        other => panic!("not an entry: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn entries_appended_while_the_history_is_read_come_once() {
+    let a = context("a", loopback()).await;
+    a.node.create_channel("main").await.unwrap();
+    for i in 0..10 {
+        append(&a.node, "main", "events", format!("old {i}"))
+            .await
+            .unwrap();
+    }
+    // A client that reads nothing yet: the node's writes block once 64
+    // bytes wait, in the middle of the history's first page of 3.
+    let (to_client, from_node) = tokio::io::duplex(64);
+    let (to_node, from_client) = tokio::io::duplex(64);
+    let node = a.node.clone();
+    let server = tokio::spawn(async move {
+        tail(&node, "main", "events", false, 3, from_client, to_client).await
+    });
+    let mut lines = BufReader::new(from_node);
+    assert_eq!(next_entry(&mut lines).await, (1, "old 0".to_owned()));
+    // Entries 11 to 15 land after the node read the version (10) and
+    // before it reads the history's later pages, which hold them too.
+    for i in 0..5 {
+        append(&a.node, "main", "events", format!("new {i}"))
+            .await
+            .unwrap();
+    }
+    let mut sequences = vec![1];
+    for _ in 0..14 {
+        sequences.push(next_entry(&mut lines).await.0);
+    }
+    assert_eq!(sequences, (1..=15).collect::<Vec<_>>());
+    let more = tokio::time::timeout(Duration::from_millis(300), next_entry(&mut lines)).await;
+    assert!(more.is_err(), "no duplicate: {more:?}");
+    drop(to_node); // the client goes away: the tail ends
+    server.await.unwrap().unwrap();
 }
