@@ -126,9 +126,7 @@ async fn handle(socket: TcpStream, context: ControlContext) -> std::io::Result<(
         new_only,
     } = request
     {
-        let node = &context.node;
-        let page = context.tail_page;
-        return tail(node, &channel, &stream, new_only, page, reader, write).await;
+        return tail(&context, &channel, &stream, new_only, reader, write).await;
     }
     let response = answer(&context, request)
         .await

@@ -98,6 +98,11 @@ fn membership_requests_are_tagged_json_lines() {
 /// A node (not started: commands are answered all the same) with an
 /// in-memory store and a TCP transport on loopback, and its context.
 async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
+    context_with(seed, listen, gossip::Config::default()).await
+}
+
+/// [`context`] with a node `config`.
+async fn context_with(seed: &str, listen: SocketAddr, config: gossip::Config) -> ControlContext {
     let identity = gossip::Identity::from_seed(seed);
     let tcp = crate::node::bind_tcp(&identity, listen, None)
         .await
@@ -107,6 +112,7 @@ async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
     let node = Coordinator::builder(identity)
         .store(store.clone())
         .transport(tcp.clone())
+        .config(config)
         .build()
         .await
         .unwrap();
@@ -609,7 +615,8 @@ async fn next_entry<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> (u64, 
 
 #[tokio::test]
 async fn entries_appended_while_the_history_is_read_come_once() {
-    let a = context("a", loopback()).await;
+    let mut a = context("a", loopback()).await;
+    a.tail_page = 3;
     a.node.create_channel("main").await.unwrap();
     for i in 0..10 {
         append(&a.node, "main", "events", format!("old {i}"))
@@ -620,9 +627,9 @@ async fn entries_appended_while_the_history_is_read_come_once() {
     // bytes wait, in the middle of the history's first page of 3.
     let (to_client, from_node) = tokio::io::duplex(64);
     let (to_node, from_client) = tokio::io::duplex(64);
-    let node = a.node.clone();
+    let context = a.clone();
     let server = tokio::spawn(async move {
-        tail(&node, "main", "events", false, 3, from_client, to_client).await
+        tail(&context, "main", "events", false, from_client, to_client).await
     });
     let mut lines = BufReader::new(from_node);
     assert_eq!(next_entry(&mut lines).await, (1, "old 0".to_owned()));
@@ -642,4 +649,90 @@ async fn entries_appended_while_the_history_is_read_come_once() {
     assert!(more.is_err(), "no duplicate: {more:?}");
     drop(to_node); // the client goes away: the tail ends
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_tail_that_lagged_reads_what_it_missed_from_the_store() {
+    // Live entries wait in a buffer of 4: more, while the client is slow,
+    // and the subscription lags.
+    let config = gossip::Config::default().stream_capacity(4);
+    let mut a = context_with("a", loopback(), config).await;
+    a.tail_page = 3;
+    a.node.create_channel("main").await.unwrap();
+    for i in 0..10 {
+        append(&a.node, "main", "events", format!("old {i}"))
+            .await
+            .unwrap();
+    }
+    let (to_client, from_node) = tokio::io::duplex(64);
+    let (to_node, from_client) = tokio::io::duplex(64);
+    let context = a.clone();
+    let server = tokio::spawn(async move {
+        tail(&context, "main", "events", false, from_client, to_client).await
+    });
+    let mut lines = BufReader::new(from_node);
+    assert_eq!(next_entry(&mut lines).await.0, 1);
+    for i in 0..20 {
+        append(&a.node, "main", "events", format!("new {i}"))
+            .await
+            .unwrap();
+    }
+    let mut sequences = vec![1];
+    for _ in 0..29 {
+        sequences.push(next_entry(&mut lines).await.0);
+    }
+    assert_eq!(sequences, (1..=30).collect::<Vec<_>>());
+    // And it goes on live.
+    append(&a.node, "main", "events", "after".into())
+        .await
+        .unwrap();
+    assert_eq!(next_entry(&mut lines).await, (31, "after".to_owned()));
+    let more = tokio::time::timeout(Duration::from_millis(300), next_entry(&mut lines)).await;
+    assert!(more.is_err(), "no duplicate: {more:?}");
+    drop(to_node);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn after_a_lag_every_author_is_filled_up_to_the_version() {
+    let a = context("a", loopback()).await;
+    let main = a.node.create_channel("main").await.unwrap();
+    for i in 0..7 {
+        append(&a.node, "main", "events", format!("{i}"))
+            .await
+            .unwrap();
+    }
+    let stream = gossip::StreamId::new("events").unwrap();
+    let now = a.store.version(main.id(), &stream).await.unwrap();
+    let me = a.node.local_id().clone();
+    let mut sent = gossip::VersionVector::new();
+    sent.raise(&me, 2);
+    let mut gaps = Gaps {
+        store: a.store.as_ref(),
+        channel: main.id(),
+        stream: &stream,
+        page: 2,
+        sent,
+    };
+    let mut out: Vec<u8> = Vec::new();
+    gaps.catch_up(&now, &mut out).await.unwrap();
+    let sequences: Vec<u64> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(
+            |line| match serde_json::from_str::<Response>(line).unwrap() {
+                Response::Entry { entry } => entry.sequence,
+                other => panic!("not an entry: {other:?}"),
+            },
+        )
+        .collect();
+    assert_eq!(
+        sequences,
+        [3, 4, 5, 6, 7],
+        "pages of 2, from after what was sent"
+    );
+    assert_eq!(gaps.sent.get(&me), 7);
+    let mut again: Vec<u8> = Vec::new();
+    gaps.catch_up(&now, &mut again).await.unwrap();
+    assert!(again.is_empty(), "nothing sent twice");
 }
