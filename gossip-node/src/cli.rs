@@ -374,6 +374,32 @@ mod tests {
         };
         assert_eq!(append.message, "hello");
         assert_eq!(append.channel.channel, "main");
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "status",
+            "--control",
+            "127.0.0.1:9",
+            "--token-file",
+            "a.key.control-token",
+        ])
+        .unwrap();
+        let Command::Status(status) = cli.command else {
+            panic!("not status")
+        };
+        assert_eq!(
+            status.control.token_file,
+            Some(PathBuf::from("a.key.control-token"))
+        );
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "run",
+            "--identity",
+            "a.key",
+            "--token-file",
+            "t",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Run(run) if run.token_file == Some("t".into())));
     }
 
     #[test]

@@ -86,7 +86,8 @@ impl ControlClient {
         // token file, and "cannot reach" says more than "not found".
         let token_file = token_file.ok_or_else(|| {
             CliError::Invalid(
-                "missing --token-file FILE (or GOSSIP_TOKEN_FILE): the control token file                  `gossip-node run` printed at start"
+                "missing --token-file FILE (or GOSSIP_TOKEN_FILE): the control token file \
+                 `gossip-node run` printed at start"
                     .into(),
             )
         })?;
