@@ -13,6 +13,8 @@
 
 mod auth;
 mod channels;
+#[cfg(test)]
+mod endpoint_tests;
 mod protocol;
 mod streams;
 #[cfg(test)]
