@@ -124,9 +124,13 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) key_file: Option<PathBuf>,
     /// Control endpoint for the client subcommands (append, tail, status, invite, join, members,
-    /// remove) [default: 127.0.0.1:0, printed at start].
+    /// remove), on loopback only [default: 127.0.0.1:0, printed at start].
     #[arg(long)]
     pub(crate) control: Option<String>,
+    /// Where to write the control token the client subcommands must present (a new one at every
+    /// start, mode 600) [default: KEY_FILE.control-token beside --identity, printed at start].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
     /// Prometheus endpoint (`/metrics`) [default: 127.0.0.1:0, printed at start]; `off` disables it.
     #[arg(long)]
     pub(crate) metrics: Option<String>,
@@ -138,6 +142,9 @@ pub(crate) struct ControlArgs {
     /// The control address `gossip-node run` printed at start.
     #[arg(long, env = "GOSSIP_CONTROL", value_name = "HOST:PORT")]
     pub(crate) control: String,
+    /// The control token file `gossip-node run` printed at start (it must be readable by you only).
+    #[arg(long, env = "GOSSIP_TOKEN_FILE", value_name = "FILE")]
+    pub(crate) token_file: Option<PathBuf>,
 }
 
 /// `gossip-node append`.
@@ -367,6 +374,32 @@ mod tests {
         };
         assert_eq!(append.message, "hello");
         assert_eq!(append.channel.channel, "main");
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "status",
+            "--control",
+            "127.0.0.1:9",
+            "--token-file",
+            "a.key.control-token",
+        ])
+        .unwrap();
+        let Command::Status(status) = cli.command else {
+            panic!("not status")
+        };
+        assert_eq!(
+            status.control.token_file,
+            Some(PathBuf::from("a.key.control-token"))
+        );
+        let cli = Cli::try_parse_from([
+            "gossip-node",
+            "run",
+            "--identity",
+            "a.key",
+            "--token-file",
+            "t",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Run(run) if run.token_file == Some("t".into())));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use crate::{
     cli::{
-        parse_addr, AppendArgs, InviteArgs, JoinArgs, MembersArgs, RemoveArgs, StatusArgs, TailArgs,
+        parse_addr, AppendArgs, ControlArgs, InviteArgs, JoinArgs, MembersArgs, RemoveArgs,
+        StatusArgs, TailArgs,
     },
     config::{parse_invitation, parse_node_id},
     control::{ControlClient, EntryView, MemberView, Request, Response, StatusView},
@@ -18,7 +19,7 @@ pub(crate) async fn append(args: AppendArgs) -> CliResult<()> {
         stream: args.stream,
         payload: args.message,
     };
-    let client = ControlClient::connect(&args.control.control, &request).await?;
+    let client = connect(&args.control, &request).await?;
     match client.answer().await? {
         Response::Appended { entry } => {
             println!(
@@ -39,7 +40,7 @@ pub(crate) async fn tail(args: TailArgs) -> CliResult<()> {
         stream: args.stream,
         new_only: args.new_only,
     };
-    let mut client = ControlClient::connect(&args.control.control, &request).await?;
+    let mut client = connect(&args.control, &request).await?;
     loop {
         let next = tokio::select! {
             next = client.next() => next?,
@@ -65,7 +66,7 @@ pub(crate) async fn tail(args: TailArgs) -> CliResult<()> {
 /// Prints the node's status.
 #[allow(clippy::print_stdout)]
 pub(crate) async fn status(args: StatusArgs) -> CliResult<()> {
-    let client = ControlClient::connect(&args.control.control, &Request::Status).await?;
+    let client = connect(&args.control, &Request::Status).await?;
     match client.answer().await? {
         Response::Status { status } => {
             if args.json {
@@ -96,7 +97,7 @@ pub(crate) async fn invite(args: InviteArgs) -> CliResult<()> {
         role: gossip::Role::from(args.role).to_string(),
         addresses: args.addresses,
     };
-    let client = ControlClient::connect(&args.control.control, &request).await?;
+    let client = connect(&args.control, &request).await?;
     match client.answer().await? {
         Response::Invited {
             invitation,
@@ -121,7 +122,7 @@ pub(crate) async fn join(args: JoinArgs) -> CliResult<()> {
     let request = Request::Join {
         invitation: invitation.to_string(),
     };
-    let client = ControlClient::connect(&args.control.control, &request).await?;
+    let client = connect(&args.control, &request).await?;
     match client.answer().await? {
         Response::Joined {
             channel,
@@ -154,7 +155,7 @@ pub(crate) async fn members(args: MembersArgs) -> CliResult<()> {
     let request = Request::Members {
         channel: args.channel.channel,
     };
-    let client = ControlClient::connect(&args.control.control, &request).await?;
+    let client = connect(&args.control, &request).await?;
     match client.answer().await? {
         Response::Members {
             channel,
@@ -182,7 +183,7 @@ pub(crate) async fn remove(args: RemoveArgs) -> CliResult<()> {
         channel: args.channel.channel,
         member: member.to_string(),
     };
-    let client = ControlClient::connect(&args.control.control, &request).await?;
+    let client = connect(&args.control, &request).await?;
     match client.answer().await? {
         Response::Removed {
             channel,
@@ -198,6 +199,12 @@ pub(crate) async fn remove(args: RemoveArgs) -> CliResult<()> {
         }
         other => Err(unexpected(&args.control.control, &other)),
     }
+}
+
+/// Connects to the control endpoint `control` names and sends `request`
+/// with the token from its token file.
+async fn connect(control: &ControlArgs, request: &Request) -> CliResult<ControlClient> {
+    ControlClient::connect(&control.control, control.token_file.as_deref(), request).await
 }
 
 fn unexpected(addr: &str, response: &Response) -> CliError {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::{
     cli::{parse_addr, RunArgs},
+    control::{check_loopback, default_token_file},
     error::{CliError, CliResult},
 };
 
@@ -24,7 +25,8 @@ use crate::{
 /// channels = ["main"]            # channels this node owns
 /// join = ["gossip-invite1…"]     # invitations joined at start
 /// key_file = "network.key"
-/// control = "127.0.0.1:7070"
+/// control = "127.0.0.1:7070"   # loopback only
+/// token_file = "laptop.key.control-token"   # the default: beside `identity`
 /// metrics = "127.0.0.1:9100"
 /// ```
 #[derive(Debug, Default, Deserialize, PartialEq, Eq)]
@@ -42,6 +44,7 @@ pub(crate) struct FileConfig {
     pub(crate) join: Vec<String>,
     pub(crate) key_file: Option<PathBuf>,
     pub(crate) control: Option<String>,
+    pub(crate) token_file: Option<PathBuf>,
     pub(crate) metrics: Option<String>,
 }
 
@@ -126,7 +129,10 @@ pub(crate) struct RunConfig {
     /// Invitations to join at start.
     pub(crate) joins: Vec<Invitation>,
     pub(crate) key_file: Option<PathBuf>,
+    /// The control endpoint's address, on loopback.
     pub(crate) control: SocketAddr,
+    /// Where the control token is written at start.
+    pub(crate) token_file: PathBuf,
     pub(crate) metrics: Option<SocketAddr>,
 }
 
@@ -186,6 +192,11 @@ impl RunConfig {
         let control = args.control.or(file.control);
         let control = parse_addr("--control", control.as_deref().unwrap_or("127.0.0.1:0"))
             .map_err(CliError::Invalid)?;
+        check_loopback("--control", control)?;
+        let token_file = args
+            .token_file
+            .or(file.token_file)
+            .unwrap_or_else(|| default_token_file(&identity));
         let metrics = match args.metrics.or(file.metrics).as_deref() {
             Some("off") => None,
             Some(addr) => Some(parse_addr("--metrics", addr).map_err(CliError::Invalid)?),
@@ -201,6 +212,7 @@ impl RunConfig {
             joins,
             key_file: args.key_file.or(file.key_file),
             control,
+            token_file,
             metrics,
         })
     }
@@ -303,7 +315,55 @@ mod tests {
         assert!(config.joins.is_empty());
         assert!(config.peers.is_empty());
         assert_eq!(config.control.port(), 0);
+        assert!(config.control.ip().is_loopback());
+        assert_eq!(config.token_file, PathBuf::from("a.key.control-token"));
         assert!(config.metrics.is_some());
+    }
+
+    #[test]
+    fn control_addresses_off_loopback_are_refused() {
+        for control in ["127.0.0.1:7070", "127.1.2.3:0", "[::1]:7070"] {
+            let config = RunConfig::resolve(
+                FileConfig::default(),
+                RunArgs {
+                    control: Some(control.into()),
+                    ..args("a.key")
+                },
+            )
+            .unwrap();
+            assert_eq!(config.control, control.parse().unwrap());
+        }
+        for control in [
+            "0.0.0.0:7070",
+            "[::]:7070",
+            "192.168.1.20:7070",
+            "10.0.0.1:0",
+            "[::ffff:127.0.0.1]:7070",
+        ] {
+            let error = RunConfig::resolve(
+                FileConfig::default(),
+                RunArgs {
+                    control: Some(control.into()),
+                    ..args("a.key")
+                },
+            )
+            .unwrap_err();
+            assert!(
+                matches!(error, CliError::ControlNotLoopback { .. }),
+                "{control}: {error:?}"
+            );
+            assert!(
+                error.to_string().contains("not a loopback address"),
+                "{error}"
+            );
+        }
+        // From the config file too.
+        let file = FileConfig::parse(Path::new("n.toml"), "control = \"0.0.0.0:7070\"").unwrap();
+        let error = RunConfig::resolve(file, args("a.key")).unwrap_err();
+        assert!(
+            matches!(error, CliError::ControlNotLoopback { .. }),
+            "{error:?}"
+        );
     }
 
     #[test]
@@ -327,6 +387,7 @@ mod tests {
                 channels = ["x"]
                 join = ["{}"]
                 key_file = "net.key"
+                token_file = "run/token"
                 metrics = "off"
                 "#,
                 id("b"),
@@ -360,6 +421,7 @@ mod tests {
         assert_eq!(config.joins[0].owner(), &id("b"));
         assert_eq!(config.joins[0].channel().name(), "shared");
         assert_eq!(config.key_file, Some(PathBuf::from("net.key")));
+        assert_eq!(config.token_file, PathBuf::from("run/token"));
         assert_eq!(config.metrics, None);
     }
 

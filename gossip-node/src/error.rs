@@ -43,6 +43,22 @@ pub(crate) enum CliError {
         /// Why.
         reason: String,
     },
+    /// A control address is not on loopback.
+    #[error("{flag} {addr} is not a loopback address: the control endpoint serves this machine only; use 127.0.0.1:PORT (any 127.x.y.z) or [::1]:PORT")]
+    ControlNotLoopback {
+        /// The flag (or config key) that named it.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// The control token file is unusable.
+    #[error("cannot use control token file {path}: {reason}")]
+    Token {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The control endpoint of a running node cannot be reached.
     #[error("cannot reach the control endpoint at {addr}: {reason} (is `gossip-node run` running? it prints its control address at start)")]
     ControlUnreachable {

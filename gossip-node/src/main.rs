@@ -13,6 +13,7 @@ mod error;
 mod keys;
 mod metrics_http;
 mod node;
+mod owner_only;
 mod run;
 
 use cli::{Cli, Command};

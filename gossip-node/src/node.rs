@@ -12,6 +12,7 @@ use gossip::{
 use crate::{
     config::{parse_key, StoreSpec},
     error::{one_line, CliError, CliResult},
+    owner_only,
 };
 
 /// Opens the store a spec names.
@@ -25,15 +26,41 @@ pub(crate) async fn open_store(spec: &StoreSpec) -> CliResult<DynStore> {
                     reason: "it is a directory; name a database file inside it".into(),
                 });
             }
+            let loose = prepare_store_file(path)?;
             let store = SqliteStore::open(path)
                 .await
                 .map_err(|error| CliError::Store {
                     path: path.clone(),
                     reason: one_line(&error),
                 })?;
+            if let Some(mode) = loose {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format_args!("{mode:o}"),
+                    "the store file can be read or written by others than its owner; `chmod 600` it"
+                );
+            }
             Ok(Arc::new(store))
         }
     }
+}
+
+/// Creates an empty database file (mode 0600) when there is none, so that
+/// SQLite, which gives its WAL and journal files the database file's mode,
+/// never creates one with the process's umask. Returns the mode of an
+/// existing file others may read or write (used all the same, with a
+/// warning once open). A missing directory stays an error (a mistyped path
+/// is not created).
+fn prepare_store_file(path: &Path) -> CliResult<Option<u32>> {
+    let failed = |error: std::io::Error| CliError::Store {
+        path: path.to_owned(),
+        reason: error.to_string(),
+    };
+    if owner_only::create_file(path).map_err(failed)? {
+        return Ok(None);
+    }
+    let metadata = std::fs::metadata(path).map_err(failed)?;
+    Ok(owner_only::loose_mode(&metadata))
 }
 
 /// Reads a pre-shared key file (64 hex characters).

@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 use crate::{
     cli::RunArgs,
     config::{PeerSpec, RunConfig, StoreSpec},
-    control::{self, ControlContext},
+    control::{self, ControlContext, ControlToken},
     error::{one_line, CliError, CliResult},
     metrics_http, node,
 };
@@ -79,6 +79,10 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
 
     let control_listener = bind("control", config.control).await?;
     let control_addr = local_addr(&control_listener, config.control);
+    // A new token at every start, replacing the last one: clients of an
+    // earlier run, or anyone who saw its token, are refused.
+    let token = ControlToken::generate()?;
+    token.write(&config.token_file)?;
     let control_task = tokio::spawn(control::serve(
         control_listener,
         ControlContext {
@@ -86,6 +90,8 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
             store: store.clone(),
             tcp,
             gossip_addr,
+            token,
+            tail_page: control::TAIL_PAGE,
         },
     ));
     let watch_task = tokio::spawn(watch(coordinator.clone(), encrypted));
@@ -107,6 +113,9 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     control_task.abort();
+    if let Err(error) = std::fs::remove_file(&config.token_file) {
+        tracing::debug!(%error, "control token file not removed");
+    }
     let stopped = coordinator.stop().await;
     let disposed = coordinator.dispose().await;
     watch_task.abort();
@@ -183,6 +192,7 @@ fn print_banner(config: &RunConfig, banner: &Banner<'_>) {
         if encrypted { ", encrypted" } else { "" }
     );
     println!("  control  {control_addr}");
+    println!("  token    {}", config.token_file.display());
     match metrics {
         Some(addr) => println!("  metrics  http://{addr}/metrics"),
         None => println!("  metrics  off"),
@@ -201,7 +211,8 @@ fn print_banner(config: &RunConfig, banner: &Banner<'_>) {
         }
     }
     println!(
-        "try: gossip-node invite --control {control_addr} NODE_ID   |   gossip-node append --control {control_addr} \"hello\"   |   gossip-node tail --control {control_addr}   |   gossip-node status --control {control_addr}"
+        "try: export GOSSIP_CONTROL={control_addr} GOSSIP_TOKEN_FILE={}; gossip-node invite NODE_ID   |   gossip-node append \"hello\"   |   gossip-node tail   |   gossip-node status",
+        config.token_file.display()
     );
 }
 

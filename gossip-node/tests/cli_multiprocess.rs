@@ -12,7 +12,7 @@ mod common;
 use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
-    path::Path,
+    path::{Path, PathBuf},
     thread,
     time::{Duration, Instant},
 };
@@ -22,6 +22,8 @@ use common::{binary, finish, Running, LIMIT};
 struct Node {
     process: Running,
     control: SocketAddr,
+    /// The control token file the node printed at start.
+    token: PathBuf,
     gossip: SocketAddr,
     metrics: SocketAddr,
 }
@@ -85,24 +87,39 @@ fn start_with(id: &str, dir: &Path, key: &str, peers: &[String], extra: &[&str])
     let mut process = Running::spawn(command);
     let gossip = process.address("gossip  ");
     let control = process.address("control ");
+    let token = process.wait_for("the token file", |line| line.starts_with("  token    "));
+    let token = PathBuf::from(line_value(&token));
     let metrics = process.address("metrics ");
     Node {
         process,
         control,
+        token,
         gossip,
         metrics,
     }
 }
 
-fn client(args: &[&str]) -> common::Finished {
+/// Runs a client subcommand against `node`: `args` is the subcommand and
+/// its arguments but `--control` and `--token-file`.
+fn client(node: &Node, args: &[&str]) -> common::Finished {
     let mut command = binary();
-    command.args(args);
+    command.args(&args[..1]);
+    command.arg("--control").arg(node.control.to_string());
+    command.arg("--token-file").arg(&node.token);
+    command.args(&args[1..]);
     finish(command, LIMIT)
+}
+
+/// What follows the label of a banner line (`  token    VALUE`).
+fn line_value(line: &str) -> &str {
+    line.trim_start()
+        .split_once(' ')
+        .map_or("", |(_, value)| value.trim())
 }
 
 /// `invite` on `inviter` for `member` (a node id): the invitation printed.
 fn invite(inviter: &Node, member: &str) -> String {
-    let out = client(&["invite", "--control", &inviter.control.to_string(), member]);
+    let out = client(inviter, &["invite", member]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let invitation = out.stdout.trim().to_owned();
     assert!(
@@ -114,14 +131,14 @@ fn invite(inviter: &Node, member: &str) -> String {
 
 /// `join` on `node` with `invitation`.
 fn join(node: &Node, invitation: &str) {
-    let out = client(&["join", "--control", &node.control.to_string(), invitation]);
+    let out = client(node, &["join", invitation]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("joined main~"), "{out:?}");
 }
 
 /// `status --json` of `node`.
 fn status(node: &Node) -> serde_json::Value {
-    let out = client(&["status", "--control", &node.control.to_string(), "--json"]);
+    let out = client(node, &["status", "--json"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     serde_json::from_str(&out.stdout).unwrap()
 }
@@ -198,17 +215,13 @@ fn append_on_one_process_reaches_tail_on_another() {
     let mut tail = Running::spawn({
         let mut command = binary();
         command.args(["tail", "--control", &c.control.to_string(), "--json"]);
+        command.arg("--token-file").arg(&c.token);
         command
     });
 
     // Append on a until the tail on c shows it. Appending again is harmless
     // (each is a new entry): it only covers a tail that subscribed late.
-    let appended = client(&[
-        "append",
-        "--control",
-        &a.control.to_string(),
-        "hello from a",
-    ]);
+    let appended = client(&a, &["append", "hello from a"]);
     assert_eq!(appended.code, Some(0), "{appended:?}");
     let appended_by_a = format!("appended {} #1", node_id(dir.path(), "a"));
     assert!(appended.stdout.contains(&appended_by_a), "{appended:?}");
@@ -220,12 +233,7 @@ fn append_on_one_process_reaches_tail_on_another() {
     assert_eq!(entry["sequence"], 1);
 
     // And the other way round: b appends, c's tail shows it too.
-    let appended = client(&[
-        "append",
-        "--control",
-        &b.control.to_string(),
-        "hello from b",
-    ]);
+    let appended = client(&b, &["append", "hello from b"]);
     assert_eq!(appended.code, Some(0), "{appended:?}");
     tail.wait_for("the entry from b on c's tail", |line| {
         line.contains("hello from b")
@@ -235,7 +243,7 @@ fn append_on_one_process_reaches_tail_on_another() {
     // eventually (a's reaches b by push or anti-entropy).
     let deadline = Instant::now() + LIMIT;
     loop {
-        let out = client(&["status", "--control", &b.control.to_string(), "--json"]);
+        let out = client(&b, &["status", "--json"]);
         assert_eq!(out.code, Some(0), "{out:?}");
         let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(status["node"], node_id(dir.path(), "b"));
@@ -271,7 +279,7 @@ fn append_on_one_process_reaches_tail_on_another() {
 
     // The human status mentions SWIM states, the channel with a's role and
     // its three members, and the stream.
-    let out = client(&["status", "--control", &a.control.to_string()]);
+    let out = client(&a, &["status"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("peers:"), "{out:?}");
     assert!(out.stdout.contains("owner, 3 members"), "{out:?}");
@@ -333,7 +341,7 @@ fn unreachable_peer_is_reported_and_the_node_keeps_running() {
         });
     assert!(line.contains(&closed.to_string()), "{line}");
     // Still serving its control endpoint.
-    let out = client(&["status", "--control", &a.control.to_string()]);
+    let out = client(&a, &["status"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let node_a = format!("node {}", node_id(dir.path(), "a"));
     assert!(out.stdout.contains(&node_a), "{out:?}");
@@ -348,20 +356,19 @@ fn a_node_joins_by_invitation_alone_and_is_removed() {
     let mut a = start("a", dir.path(), &[], true);
     let b = start("b", dir.path(), &[], false);
     let (id_a, id_b) = (node_id(dir.path(), "a"), node_id(dir.path(), "b"));
-    let (ctl_a, ctl_b) = (a.control.to_string(), b.control.to_string());
 
     // b holds no channel yet.
-    let out = client(&["append", "--control", &ctl_b, "too early"]);
+    let out = client(&b, &["append", "too early"]);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("holds no channel \"main\""), "{out:?}");
 
-    let out = client(&["invite", "--control", &ctl_a, "--channel", "main", &id_b]);
+    let out = client(&a, &["invite", "--channel", "main", &id_b]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let invitation = out.stdout.trim().to_owned();
     assert!(invitation.starts_with("gossip-invite1"), "{out:?}");
     assert!(out.stderr.contains("gossip-node join"), "{out:?}");
     // a counts b as a member at once.
-    let members = client(&["members", "--control", &ctl_a, "--json"]);
+    let members = client(&a, &["members", "--json"]);
     assert_eq!(members.code, Some(0), "{members:?}");
     let list: serde_json::Value = serde_json::from_str(&members.stdout).unwrap();
     assert!(
@@ -376,7 +383,7 @@ fn a_node_joins_by_invitation_alone_and_is_removed() {
     // Joining again changes nothing.
     join(&b, &invitation);
     await_writer(&b);
-    let members = client(&["members", "--control", &ctl_b]);
+    let members = client(&b, &["members"]);
     assert_eq!(members.code, Some(0), "{members:?}");
     assert!(
         members
@@ -391,12 +398,12 @@ fn a_node_joins_by_invitation_alone_and_is_removed() {
 
     // A writer may not manage members: one clear error line.
     let c = node_id(dir.path(), "c");
-    let out = client(&["invite", "--control", &ctl_b, &c]);
+    let out = client(&b, &["invite", &c]);
     common::assert_one_line_error(&out, 1, "may not");
     assert!(out.stderr.contains("writer"), "{out:?}");
 
     // b's entry reaches a.
-    let out = client(&["append", "--control", &ctl_b, "from b"]);
+    let out = client(&b, &["append", "from b"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let deadline = Instant::now() + LIMIT;
     while events_by(&a, &id_b) < 1 {
@@ -405,18 +412,18 @@ fn a_node_joins_by_invitation_alone_and_is_removed() {
     }
 
     // a removes b; removing it again changes nothing.
-    let out = client(&["remove", "--control", &ctl_a, &id_b]);
+    let out = client(&a, &["remove", &id_b]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.starts_with("removed "), "{out:?}");
-    let out = client(&["remove", "--control", &ctl_a, &id_b]);
+    let out = client(&a, &["remove", &id_b]);
     assert_eq!(out.code, Some(0), "{out:?}");
     assert!(out.stdout.contains("nothing changed"), "{out:?}");
-    let members = client(&["members", "--control", &ctl_a, "--json"]);
+    let members = client(&a, &["members", "--json"]);
     assert!(!members.stdout.contains(&id_b), "{members:?}");
 
     // What b writes now is not taken by a: either b knows it was removed
     // and refuses, or a refuses the entry when b pushes it (and says so).
-    let out = client(&["append", "--control", &ctl_b, "after removal"]);
+    let out = client(&b, &["append", "after removal"]);
     if out.code == Some(0) {
         a.process
             .saw_or_wait_for("a's refusal of b's entry", |line| {
@@ -426,7 +433,7 @@ fn a_node_joins_by_invitation_alone_and_is_removed() {
         common::assert_one_line_error(&out, 1, "not a member");
     }
     assert_eq!(events_by(&a, &id_b), 1, "{}", status(&a));
-    let out = client(&["status", "--control", &ctl_a]);
+    let out = client(&a, &["status"]);
     assert!(out.stdout.contains("owner, 1 member\n"), "{out:?}");
 }
 
@@ -447,7 +454,7 @@ fn run_joins_at_start_again_after_a_restart() {
         .saw_or_wait_for("b's channel in its banner", |line| {
             line.starts_with("  channel  main~") && line.ends_with("(writer)")
         });
-    let out = client(&["append", "--control", &a.control.to_string(), "again"]);
+    let out = client(&a, &["append", "again"]);
     assert_eq!(out.code, Some(0), "{out:?}");
     let deadline = Instant::now() + LIMIT;
     while events_by(&b, &id_a) < 1 {

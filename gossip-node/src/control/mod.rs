@@ -1,13 +1,20 @@
-//! The local control endpoint: line-delimited JSON over TCP.
+//! The local control endpoint: line-delimited JSON over TCP on loopback,
+//! authenticated by a token.
 //!
-//! A client connects, sends one [`Request`] line, and reads [`Response`]
-//! lines: one for every request but `tail`, then the connection closes; for
-//! `tail`, entries until the client disconnects or the node stops.
+//! A client connects, sends one [`Request`] line (in an [`Envelope`]: the
+//! protocol version and the node's [`ControlToken`] beside the request's
+//! fields), and reads [`Response`] lines: one for every request but `tail`,
+//! then the connection closes; for `tail`, entries until the client
+//! disconnects or the node stops. A request without the right token is
+//! answered with an error and the connection is closed.
 //!
 //! A request's `channel` is a channel id held by the node (`main~…`) or a
 //! name (`main`): the one held channel of that name.
 
+mod auth;
 mod channels;
+#[cfg(test)]
+mod endpoint_tests;
 mod protocol;
 mod streams;
 #[cfg(test)]
@@ -20,6 +27,7 @@ use gossip::{Coordinator, Store, TcpTransport};
 use tokio::{
     io::BufReader,
     net::{TcpListener, TcpStream},
+    sync::Semaphore,
 };
 
 use crate::{
@@ -27,6 +35,7 @@ use crate::{
     error::{one_line, CliError, CliResult},
 };
 
+pub(crate) use auth::*;
 pub(crate) use channels::*;
 pub(crate) use protocol::*;
 pub(crate) use streams::*;
@@ -35,6 +44,12 @@ pub(crate) use wire::*;
 /// The longest request line a server reads, and the longest response line a
 /// client reads (an entry of the largest payload, escaped, fits).
 pub(crate) const MAX_LINE: u64 = 1024 * 1024;
+/// How long a client has to send its request line.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many control connections are served at once; more wait to be
+/// accepted.
+pub(crate) const MAX_CONNECTIONS: usize = 64;
+
 /// What the control endpoint serves: the node, and what it needs besides.
 #[derive(Clone)]
 pub(crate) struct ControlContext {
@@ -46,11 +61,20 @@ pub(crate) struct ControlContext {
     pub(crate) tcp: Arc<TcpTransport>,
     /// Where its gossip listens: the address `invite` puts in invitations.
     pub(crate) gossip_addr: SocketAddr,
+    /// The token every request must carry.
+    pub(crate) token: ControlToken,
+    /// How many entries `tail` reads from the store at a time
+    /// ([`TAIL_PAGE`]).
+    pub(crate) tail_page: usize,
 }
 
 /// Serves the control endpoint until the task is aborted.
 pub(crate) async fn serve(listener: TcpListener, context: ControlContext) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         match listener.accept().await {
             Ok((socket, peer)) => {
                 let context = context.clone();
@@ -58,6 +82,7 @@ pub(crate) async fn serve(listener: TcpListener, context: ControlContext) {
                     if let Err(error) = handle(socket, context).await {
                         tracing::debug!(%peer, %error, "control connection ended");
                     }
+                    drop(slot);
                 });
             }
             Err(error) => {
@@ -71,9 +96,25 @@ pub(crate) async fn serve(listener: TcpListener, context: ControlContext) {
 async fn handle(socket: TcpStream, context: ControlContext) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut reader = BufReader::new(read);
-    let Some(line) = read_line(&mut reader).await? else {
+    let Ok(line) = tokio::time::timeout(REQUEST_TIMEOUT, read_line(&mut reader)).await else {
+        return Ok(()); // no request in time
+    };
+    let Some(line) = line? else {
         return Ok(());
     };
+    // The token first: a client without it learns nothing but the refusal,
+    // and the connection closes (returning drops the socket).
+    let credentials = match serde_json::from_str::<Credentials>(&line) {
+        Ok(credentials) => credentials,
+        Err(error) => {
+            let message = format!("bad request: {error}");
+            return send(&mut write, &Response::Error { message }).await;
+        }
+    };
+    if let Err(message) = check(&context.token, &credentials) {
+        tracing::warn!(reason = %message, "control request refused");
+        return send(&mut write, &Response::Error { message }).await;
+    }
     let request = match serde_json::from_str::<Request>(&line) {
         Ok(request) => request,
         Err(error) => {
@@ -87,7 +128,7 @@ async fn handle(socket: TcpStream, context: ControlContext) -> std::io::Result<(
         new_only,
     } = request
     {
-        return tail(&context.node, &channel, &stream, new_only, reader, write).await;
+        return tail(&context, &channel, &stream, new_only, reader, write).await;
     }
     let response = answer(&context, request)
         .await

@@ -3,6 +3,37 @@
 use gossip::{LogEntry, Role};
 use serde::{Deserialize, Serialize};
 
+/// The version of the control protocol. Version 1: every request line
+/// carries `"v":1` and the node's control token, `"token":"<64 hex>"`,
+/// beside its `op` and fields.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+/// A request line as a client sends it: the protocol version, the token,
+/// and the request's own fields, in one JSON object.
+#[derive(Debug, Serialize)]
+pub(crate) struct Envelope<'a> {
+    /// [`PROTOCOL_VERSION`].
+    pub(crate) v: u32,
+    /// The control token, as hex.
+    pub(crate) token: &'a str,
+    /// The request.
+    #[serde(flatten)]
+    pub(crate) request: &'a Request,
+}
+
+/// What the node reads of a request line before anything else: the
+/// protocol version and the token (either may be missing; other fields are
+/// ignored).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Credentials {
+    /// The protocol version the client speaks.
+    #[serde(default)]
+    pub(crate) v: Option<u64>,
+    /// The control token, as hex.
+    #[serde(default)]
+    pub(crate) token: Option<String>,
+}
+
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

@@ -31,6 +31,28 @@ fn requests_are_tagged_json_lines() {
         Request::Status
     );
     assert!(serde_json::from_str::<Request>(r#"{"op":"explode"}"#).is_err());
+    // On the wire, version 1: the version and the token beside the fields.
+    let envelope = Envelope {
+        v: PROTOCOL_VERSION,
+        token: "ab",
+        request: &Request::Status,
+    };
+    assert_eq!(
+        serde_json::to_string(&envelope).unwrap(),
+        r#"{"v":1,"token":"ab","op":"status"}"#
+    );
+    let line = serde_json::to_string(&Envelope {
+        v: 1,
+        token: "ab",
+        request: &request,
+    })
+    .unwrap();
+    assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), request);
+    let credentials: Credentials = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (credentials.v, credentials.token.as_deref()),
+        (Some(1), Some("ab"))
+    );
 }
 
 #[test]
@@ -74,7 +96,16 @@ fn membership_requests_are_tagged_json_lines() {
 
 /// A node (not started: commands are answered all the same) with an
 /// in-memory store and a TCP transport on loopback, and its context.
-async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
+pub(super) async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
+    context_with(seed, listen, gossip::Config::default()).await
+}
+
+/// [`context`] with a node `config`.
+pub(super) async fn context_with(
+    seed: &str,
+    listen: SocketAddr,
+    config: gossip::Config,
+) -> ControlContext {
     let identity = gossip::Identity::from_seed(seed);
     let tcp = crate::node::bind_tcp(&identity, listen, None)
         .await
@@ -84,6 +115,7 @@ async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
     let node = Coordinator::builder(identity)
         .store(store.clone())
         .transport(tcp.clone())
+        .config(config)
         .build()
         .await
         .unwrap();
@@ -92,10 +124,12 @@ async fn context(seed: &str, listen: SocketAddr) -> ControlContext {
         store,
         tcp,
         gossip_addr,
+        token: ControlToken::generate().unwrap(),
+        tail_page: TAIL_PAGE,
     }
 }
 
-fn loopback() -> SocketAddr {
+pub(super) fn loopback() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 

@@ -1,7 +1,7 @@
 //! Line-delimited JSON on both ends: reading and sending lines, and the
 //! client side of the endpoint.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::Path, time::Duration};
 
 use serde::Serialize;
 use tokio::{
@@ -42,6 +42,16 @@ pub(crate) async fn send<W: AsyncWrite + Unpin, T: Serialize>(
     write.flush().await
 }
 
+/// Refuses an address that is not loopback (127.0.0.0/8 or ::1): the
+/// control endpoint is for this machine only.
+pub(crate) fn check_loopback(flag: &'static str, addr: SocketAddr) -> CliResult<()> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(CliError::ControlNotLoopback { flag, addr })
+    }
+}
+
 /// A client connection to a running node's control endpoint.
 pub(crate) struct ControlClient {
     addr: String,
@@ -50,8 +60,13 @@ pub(crate) struct ControlClient {
 }
 
 impl ControlClient {
-    /// Connects (within 5 s) and sends `request`.
-    pub(crate) async fn connect(addr: &str, request: &Request) -> CliResult<Self> {
+    /// Connects (within 5 s) to `addr`, which must be a loopback address,
+    /// and sends `request` with the token read from `token_file`.
+    pub(crate) async fn connect(
+        addr: &str,
+        token_file: Option<&Path>,
+        request: &Request,
+    ) -> CliResult<Self> {
         let unreachable = |reason: String| CliError::ControlUnreachable {
             addr: addr.to_owned(),
             reason,
@@ -61,12 +76,29 @@ impl ControlClient {
                 "invalid --control {addr:?}: expected HOST:PORT as printed by `gossip-node run`"
             ))
         })?;
+        // The token never leaves the machine.
+        check_loopback("--control", target)?;
         let socket = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(target))
             .await
             .map_err(|_| unreachable("timed out after 5 s".into()))?
             .map_err(|error| unreachable(error.to_string()))?;
+        // Read once the node answers: a node that is not running has no
+        // token file, and "cannot reach" says more than "not found".
+        let token_file = token_file.ok_or_else(|| {
+            CliError::Invalid(
+                "missing --token-file FILE (or GOSSIP_TOKEN_FILE): the control token file \
+                 `gossip-node run` printed at start"
+                    .into(),
+            )
+        })?;
+        let token = ControlToken::read(token_file)?.to_hex();
         let (read, mut write) = socket.into_split();
-        send(&mut write, request)
+        let envelope = Envelope {
+            v: PROTOCOL_VERSION,
+            token: &token,
+            request,
+        };
+        send(&mut write, &envelope)
             .await
             .map_err(|error| unreachable(error.to_string()))?;
         Ok(Self {

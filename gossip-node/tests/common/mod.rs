@@ -23,7 +23,10 @@ pub(crate) const LIMIT: Duration = Duration::from_secs(90);
 /// The binary under test.
 pub(crate) fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gossip-node"));
-    command.env_remove("GOSSIP_CONTROL").env("RUST_LOG", "warn");
+    command
+        .env_remove("GOSSIP_CONTROL")
+        .env_remove("GOSSIP_TOKEN_FILE")
+        .env("RUST_LOG", "warn");
     command
 }
 
