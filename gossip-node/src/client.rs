@@ -314,6 +314,20 @@ pub(crate) fn format_status(status: &StatusView) -> String {
         "traffic: {} frames / {} B in, {} frames / {} B out",
         status.frames_in, status.bytes_in, status.frames_out, status.bytes_out
     );
+    let refused: Vec<String> = status
+        .refused
+        .iter()
+        .map(|(name, count)| format!("{count} {name}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "refused: {}",
+        if refused.is_empty() {
+            "nothing".to_owned()
+        } else {
+            refused.join(", ")
+        }
+    );
     out
 }
 
@@ -358,8 +372,10 @@ mod tests {
             frames_out: 2,
             bytes_in: 3,
             bytes_out: 4,
+            refused: vec![("unsolicited_sync".into(), 7)],
         };
         let text = format_status(&status);
+        assert!(text.contains("refused: 7 unsolicited_sync"), "{text}");
         assert!(text.contains("suspected"), "{text}");
         assert!(
             text.contains("main/events  3 entries (10 B)  [a:2 b:1]"),

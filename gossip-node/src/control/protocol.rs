@@ -158,6 +158,10 @@ pub(crate) struct StatusView {
     pub(crate) frames_out: u64,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// What the node and its transport refused or dropped to protect
+    /// themselves (non-zero counters only, by name).
+    #[serde(default)]
+    pub(crate) refused: Vec<(String, u64)>,
 }
 
 /// What the node answers.

@@ -306,5 +306,34 @@ pub(crate) async fn status(
         frames_out: health.stats.frames_out,
         bytes_in: health.stats.bytes_in,
         bytes_out: health.stats.bytes_out,
+        refused: refused(&health),
     })
+}
+
+/// The non-zero counters of what the node and its transport refused or
+/// dropped, by name.
+fn refused(health: &gossip::Health) -> Vec<(String, u64)> {
+    let s = &health.stats;
+    let node = [
+        ("malformed_frames", s.malformed_frames),
+        ("unknown_peer_frames", s.unknown_peer_frames),
+        ("throttled_frames", s.throttled_frames),
+        ("entries_rejected", s.entries_rejected),
+        ("equivocations", s.equivocations),
+        ("serve_throttled", s.serve_throttled),
+        ("unsolicited_sync", s.unsolicited_sync),
+        ("limit_refused", s.limit_refused),
+        ("buffer_refused", s.buffer_refused),
+        ("buffer_expired", s.buffer_expired),
+    ];
+    let transport = health
+        .transport
+        .iter()
+        .filter(|c| c.name.contains("refused") || c.name.contains("oversized"))
+        .map(|c| (c.name, c.value));
+    node.into_iter()
+        .chain(transport)
+        .filter(|(_, value)| *value > 0)
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
 }
