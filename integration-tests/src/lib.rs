@@ -8,6 +8,7 @@
 //! in-memory transport, under paused tokio time.
 
 pub mod matrix;
+pub mod soak;
 
 use std::time::Duration;
 
