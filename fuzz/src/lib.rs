@@ -1,5 +1,5 @@
 //! The fuzz targets' harnesses, shared by the targets in `fuzz_targets/`, the
-//! seed-corpus generator (`src/bin/seeds.rs`) and this crate's tests (which
+//! seed-corpus generator (`examples/seeds.rs`) and this crate's tests (which
 //! replay the checked-in corpus). See CONTRIBUTING.md, "Fuzzing".
 //!
 //! Every harness takes the fuzzer's bytes and panics only when an invariant

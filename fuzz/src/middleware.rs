@@ -123,7 +123,7 @@ fn sealed(mut input: Input<'_>, alice: &NodeId, bob: &NodeId, max: usize) {
             .expect("seal");
         wire.push(sealed.to_vec());
     }
-    let mut edited = vec![false; wire.len()];
+    let original = wire.clone();
     for _ in 0..input.byte() % 4 {
         let which = usize::from(input.byte());
         let offset = usize::from(input.u16());
@@ -136,7 +136,6 @@ fn sealed(mut input: Input<'_>, alice: &NodeId, bob: &NodeId, max: usize) {
             let at = offset % frame.len().max(1);
             if let Some(byte) = frame.get_mut(at) {
                 *byte ^= mask;
-                edited[which] |= mask != 0;
             }
         }
     }
@@ -155,7 +154,7 @@ fn sealed(mut input: Input<'_>, alice: &NodeId, bob: &NodeId, max: usize) {
             .open(&recv_cx, Bytes::copy_from_slice(frame))
         {
             Ok(got) => {
-                assert!(!edited[index], "a tampered frame opened");
+                assert_eq!(frame, &original[index], "a tampered frame opened");
                 assert!(!opened[index], "a replayed frame opened");
                 assert_eq!(got, plain[index], "a frame opened to other bytes");
                 opened[index] = true;
@@ -197,13 +196,15 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
         "roundtrip".into(),
         Seed::new().byte(1).u16(4096).byte(8).raw(&text).finish(),
     ));
+    // The layer draws its nonce prefix at random: this seed differs each
+    // time it is made (the generator writes it only when it is missing).
     let sealed = EncryptionLayer::new(NetworkKey::new(1, [0x11; 32]))
         .layer(())
         .transform()
         .seal(&cx, Bytes::from_static(b"secret"))
         .expect("seal");
     out.push((
-        "raw-sealed".into(),
+        "raw-sealed-random-nonce".into(),
         Seed::new().byte(2).u16(4096).raw(&sealed).finish(),
     ));
     out.push((

@@ -1,5 +1,5 @@
 //! The seed corpus of every target, built with the real encoders: written to
-//! `fuzz/corpus/<target>/` by `cargo run --bin seeds`, replayed by the tests.
+//! `fuzz/corpus/<target>/` by `cargo run --example seeds`, replayed by the tests.
 
 use gossip_core::{
     protocol::{
