@@ -575,6 +575,24 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     entry_seed(&mut seed, 0, 1, 2, 1, 1);
     out.push(("push-non-writers-and-forgeries".into(), seed.finish()));
 
+    // Found by fuzzing (verify.rs, fixed): a copy of bob's signed entry
+    // sent before it, unsigned or with a garbage signature, was stored as
+    // it came instead of with the signature that proved it.
+    let mut seed = Seed::new();
+    setting(&mut seed);
+    seed.byte(2);
+    seed.byte(1).byte(2);
+    entry_seed(&mut seed, 1, 1, 2, 1, 5 << 16);
+    entry_seed(&mut seed, 1, 1, 0, 1, 5 << 16);
+    seed.byte(1).byte(2);
+    seed.byte(1 | (3 << 4) | 0x40)
+        .edgy_u64(2)
+        .edgy_u64(6 << 16)
+        .bytes(b"payload")
+        .raw(&[7; 64]);
+    entry_seed(&mut seed, 1, 0, 0, 2, 6 << 16);
+    out.push(("push-repeat-of-a-signed-entry".into(), seed.finish()));
+
     // A delta with a base proof for bob (base 5, head 9), count-based
     // retention (setting bit 4), and the entries after it.
     let mut seed = Seed::new();
@@ -683,6 +701,7 @@ mod tests {
             ("frame-delta-then-push", 3),
             ("push-edge-values", 1),
             ("push-non-writers-and-forgeries", 0),
+            ("push-repeat-of-a-signed-entry", 2),
         ] {
             assert_eq!(super::replay(&seeds[name]), accepted, "{name}");
         }
