@@ -5,6 +5,8 @@
 
 pub mod domain;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 pub mod node;
 pub mod ports;

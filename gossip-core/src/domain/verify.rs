@@ -33,7 +33,7 @@ use super::{
     entry::LogEntry,
     entry_proof::EntryHash,
     ids::{ChannelId, StreamId},
-    node_id::NodeId,
+    node_id::{NodeId, Signature},
 };
 
 /// An entry proven to be its author's, with its hash.
@@ -101,14 +101,24 @@ pub(crate) fn verify_hashed(
         // Entries arrive grouped by sequence, highest first, so two small
         // lists replace maps: the links of the proven entries of the group
         // just above (they vouch for sequence `vouched_seq`), and the hashes
-        // proven in the current group (exact repeats cost nothing).
+        // proven in the current group, with the signature of the copy that
+        // was proven (exact repeats cost nothing).
         let mut vouched_seq: Option<u64> = None;
         let mut vouched: Vec<EntryHash> = Vec::new();
         let mut group_seq: Option<u64> = None;
-        let mut group_proven: Vec<EntryHash> = Vec::new();
+        let mut group_proven: Vec<(EntryHash, Option<Signature>)> = Vec::new();
         let mut group_links: Vec<EntryHash> = Vec::new();
         let mut hashes: Vec<Option<EntryHash>> = vec![None; run.len()];
-        for ((entry, known), slot) in run.iter().zip(hashes.iter_mut()).rev() {
+        // An exact repeat is proven by its twin, not by its own signature,
+        // which nothing checked: it takes the twin's (so a repeat without
+        // a signature, or with a forged one, is never kept as it came).
+        let mut twins: Vec<Option<Option<Signature>>> = vec![None; run.len()];
+        for (((entry, known), slot), twin) in run
+            .iter()
+            .zip(hashes.iter_mut())
+            .zip(twins.iter_mut())
+            .rev()
+        {
             let hash = known.unwrap_or_else(|| entry.hash(channel, stream));
             let seq = entry.sequence;
             if group_seq != Some(seq) {
@@ -123,7 +133,14 @@ pub(crate) fn verify_hashed(
             } else {
                 &[]
             };
-            let is_proven = if vouching.contains(&hash) || group_proven.contains(&hash) {
+            let repeat_of = group_proven
+                .iter()
+                .find(|(proven, _)| *proven == hash)
+                .map(|&(_, signature)| signature);
+            let is_proven = if let Some(signature) = repeat_of {
+                *twin = Some(signature);
+                true
+            } else if vouching.contains(&hash) {
                 true
             } else if entry.signature.is_some() {
                 let valid = entry.verify_signature_of(&hash).is_ok();
@@ -140,19 +157,25 @@ pub(crate) fn verify_hashed(
                 *counter.entry(author.clone()).or_default() += 1;
                 false
             };
-            if is_proven {
-                group_proven.push(hash);
+            if is_proven && repeat_of.is_none() {
+                group_proven.push((hash, entry.signature));
                 if seq > 0 {
                     group_links.push(entry.previous);
                 }
+            }
+            if is_proven {
                 *slot = Some(hash);
             }
         }
-        out.proven.extend(
-            run.into_iter()
-                .zip(hashes)
-                .filter_map(|((entry, _), hash)| hash.map(|hash| ProvenEntry { entry, hash })),
-        );
+        out.proven
+            .extend(run.into_iter().zip(hashes).zip(twins).filter_map(
+                |(((mut entry, _), hash), twin)| {
+                    if let Some(signature) = twin {
+                        entry.signature = signature;
+                    }
+                    hash.map(|hash| ProvenEntry { entry, hash })
+                },
+            ));
     }
     out
 }
@@ -265,6 +288,28 @@ mod tests {
         // Hashes that do not match the entries one for one are not used.
         let short = verify_hashed(&c, &s, run, vec![EntryHash::GENESIS]);
         assert_eq!(sequences(&short), sequences(&computed));
+    }
+
+    /// Found by the `merge` fuzz target: a copy of a signed entry sent
+    /// before it, unsigned or with a forged signature, was proven by its
+    /// twin and kept as it came, so the merge stored an entry that fails
+    /// verification on its own (and that no peer would take from us).
+    #[test]
+    fn a_repeat_is_kept_with_the_signature_that_proved_it() {
+        let (c, s) = ids();
+        let alice = Identity::from_seed("a");
+        let signed = chain(&alice, 1, |_| true).remove(0);
+        let mut forged = signed.clone();
+        forged.signature = Some(Signature::from_bytes([7; 64]));
+        let mut unsigned = signed.clone();
+        unsigned.signature = None;
+        for copy in [forged, unsigned] {
+            let v = check(vec![copy, signed.clone()]);
+            assert_eq!(sequences(&v), vec![1, 1]);
+            for proven in &v.proven {
+                assert!(proven.entry.verify_signature(&c, &s).is_ok());
+            }
+        }
     }
 
     #[test]

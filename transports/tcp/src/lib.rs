@@ -5,6 +5,8 @@
 mod config;
 mod connection;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod peer_table;
 mod secure;
 mod state;
