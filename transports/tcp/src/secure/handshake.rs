@@ -420,14 +420,6 @@ pub(crate) async fn dial<S: AsyncRead + AsyncWrite + Unpin>(
 ///
 /// [`accept_opening`] then [`accept_rest`], for callers that give the
 /// dialer's first message its own deadline.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the acceptor's handshake in one call, for tests and fuzz targets; the transport \
-                  gives the first message its own deadline"
-    )
-)]
 pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     keys: &LocalKeys,
