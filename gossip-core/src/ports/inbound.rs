@@ -149,6 +149,71 @@ impl InboundQueue {
         }
     }
 
+    /// Waits for the next item, then takes every item already queued, up to
+    /// `limit` in all (at least one), appending them to `items` in order;
+    /// returns how many it appended. One wake-up of the caller carries a
+    /// whole burst (what [`Transport::recv_many`](crate::Transport::recv_many)
+    /// is for).
+    ///
+    /// Once the queue is closed it appends one
+    /// [`TransportError::closed`] item (and pending calls wake up, as
+    /// [`recv`](Self::recv)'s do).
+    ///
+    /// ```
+    /// use gossip_core::{InboundQueue, NodeId, TransportEvent};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let queue = InboundQueue::new("doc", 8);
+    /// let sender = queue.sender();
+    /// for frame in ["a", "b", "c"] {
+    ///     let from = NodeId::from_seed("peer");
+    ///     sender.try_push(Ok(TransportEvent::Frame { from, frame: frame.into() }))?;
+    /// }
+    /// let mut items = Vec::new();
+    /// assert_eq!(queue.recv_many(&mut items, 2).await, 2);
+    /// assert_eq!(queue.recv_many(&mut items, 64).await, 1);
+    /// assert_eq!(items.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`recv`](Self::recv): items leave the queue only in
+    /// the poll that returns them.
+    pub async fn recv_many(&self, items: &mut Vec<InboundItem>, limit: usize) -> usize {
+        let limit = limit.max(1);
+        let mut closed = self.closed.subscribe();
+        if *closed.borrow_and_update() {
+            items.push(Err(TransportError::closed(self.backend)));
+            return 1;
+        }
+        let mut rx = tokio::select! {
+            biased;
+            _ = closed.wait_for(|closed| *closed) => {
+                items.push(Err(TransportError::closed(self.backend)));
+                return 1;
+            }
+            rx = self.rx.lock() => rx,
+        };
+        tokio::select! {
+            biased;
+            _ = closed.wait_for(|closed| *closed) => {
+                items.push(Err(TransportError::closed(self.backend)));
+                1
+            }
+            taken = rx.recv_many(items, limit) => {
+                if taken == 0 {
+                    items.push(Err(TransportError::closed(self.backend)));
+                    1
+                } else {
+                    taken
+                }
+            }
+        }
+    }
+
     /// Closes the queue: pending and later [`recv`](Self::recv) calls return
     /// `Closed`, and senders stop adding items. Returns whether this call
     /// closed it (`false` when it was closed already). Idempotent.

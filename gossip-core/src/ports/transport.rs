@@ -147,6 +147,31 @@ pub trait Transport: Send + Sync + 'static {
     /// lost; the next call returns it.
     async fn recv(&self) -> TransportResult<TransportEvent>;
 
+    /// Waits for the next event, then takes every event already waiting, up
+    /// to `limit` in all (at least one), appending them to `events` in the
+    /// order [`recv`](Transport::recv) would return them; returns how many.
+    /// One wake-up of the node carries a whole burst.
+    ///
+    /// The same contract as `recv` holds for every event (an `Err` item is
+    /// what `recv` would have returned; after `close`, one `Closed` error).
+    /// The default calls `recv` once; a transport that queues what it
+    /// receives in an [`InboundQueue`](crate::InboundQueue) forwards to
+    /// [`InboundQueue::recv_many`](crate::InboundQueue::recv_many), and a
+    /// layer forwards to the transport below.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as `recv`: dropping the future loses no event.
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        let _ = limit;
+        events.push(self.recv().await);
+        1
+    }
+
     /// Stops sending and receiving, and releases resources. Idempotent.
     async fn close(&self) -> TransportResult<()>;
 
@@ -230,6 +255,13 @@ macro_rules! forward_transport {
             }
             async fn recv(&self) -> TransportResult<TransportEvent> {
                 (**self).recv().await
+            }
+            async fn recv_many(
+                &self,
+                events: &mut Vec<TransportResult<TransportEvent>>,
+                limit: usize,
+            ) -> usize {
+                (**self).recv_many(events, limit).await
             }
             async fn close(&self) -> TransportResult<()> {
                 (**self).close().await

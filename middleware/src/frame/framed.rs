@@ -64,6 +64,35 @@ pub(crate) fn check_frame_len(
     Ok(())
 }
 
+impl<F: FrameTransform, T: Transport> Framed<F, T> {
+    /// Opens a received frame with the transform (other events and errors
+    /// pass as they are); a frame that does not open is a `Rejected` error.
+    fn open_event(
+        &self,
+        event: TransportResult<TransportEvent>,
+    ) -> TransportResult<TransportEvent> {
+        match event? {
+            TransportEvent::Frame { from, frame } => {
+                let cx = FrameContext::new(self.inner.local_id(), &from, self.max_frame_len());
+                match self.transform.open(&cx, frame) {
+                    Ok(frame) => Ok(TransportEvent::Frame { from, frame }),
+                    Err(error) => {
+                        let layer = self.transform.name();
+                        tracing::debug!(peer = %from, layer, %error, "frame rejected");
+                        Err(TransportError::new(
+                            layer,
+                            TransportErrorKind::Rejected,
+                            format!("frame from {from} rejected: {error}"),
+                        )
+                        .with_source(error))
+                    }
+                }
+            }
+            other => Ok(other),
+        }
+    }
+}
+
 // Every `Transport` method is written out, so a defaulted method added to
 // the trait later cannot silently bypass the transform.
 #[async_trait]
@@ -103,25 +132,20 @@ impl<F: FrameTransform, T: Transport> Transport for Framed<F, T> {
 
     async fn recv(&self) -> TransportResult<TransportEvent> {
         // Cancel-safe: nothing awaits after the inner `recv` returned.
-        match self.inner.recv().await? {
-            TransportEvent::Frame { from, frame } => {
-                let cx = FrameContext::new(self.inner.local_id(), &from, self.max_frame_len());
-                match self.transform.open(&cx, frame) {
-                    Ok(frame) => Ok(TransportEvent::Frame { from, frame }),
-                    Err(error) => {
-                        let layer = self.transform.name();
-                        tracing::debug!(peer = %from, layer, %error, "frame rejected");
-                        Err(TransportError::new(
-                            layer,
-                            TransportErrorKind::Rejected,
-                            format!("frame from {from} rejected: {error}"),
-                        )
-                        .with_source(error))
-                    }
-                }
-            }
-            other => Ok(other),
-        }
+        let event = self.inner.recv().await;
+        self.open_event(event)
+    }
+
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        let start = events.len();
+        let taken = self.inner.recv_many(events, limit).await;
+        let received: Vec<_> = events.drain(start..).collect();
+        events.extend(received.into_iter().map(|event| self.open_event(event)));
+        taken
     }
 
     async fn close(&self) -> TransportResult<()> {

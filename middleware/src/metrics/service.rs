@@ -134,6 +134,33 @@ impl<T> Metrics<T> {
 
     /// Runs `record` with the handles of `peer`, registering them on first
     /// sight. The common case is one read lock and one hash of the id.
+    /// Counts one received event (a frame by kind and peer, a peer event, an error).
+    fn record_received(&self, result: &TransportResult<TransportEvent>) {
+        match result {
+            Ok(TransportEvent::Frame { from, frame }) => {
+                let kind = labels::kind_index(frame);
+                self.with_peer(from, |peer| {
+                    peer.frames_received.increment(kind, 1);
+                    peer.bytes_received.increment(kind, frame.len() as u64);
+                });
+            }
+            Ok(TransportEvent::PeerDiscovered { .. }) => {
+                counter!(PEER_EVENTS, "event" => "discovered").increment(1);
+            }
+            Ok(TransportEvent::Connected { .. }) => {
+                counter!(PEER_EVENTS, "event" => "connected").increment(1);
+            }
+            Ok(TransportEvent::Disconnected { .. }) => {
+                counter!(PEER_EVENTS, "event" => "disconnected").increment(1);
+            }
+            Ok(_) => counter!(PEER_EVENTS, "event" => "other").increment(1),
+            Err(error) => {
+                let label = labels::transport_error(error.kind());
+                counter!(TRANSPORT_ERRORS, "op" => "recv", "error" => label).increment(1);
+            }
+        }
+    }
+
     fn with_peer(&self, peer: &NodeId, record: impl FnOnce(&PeerHandles)) {
         if let Some(handles) = self
             .peers
@@ -209,30 +236,21 @@ impl<T: Transport> Transport for Metrics<T> {
     async fn recv(&self) -> TransportResult<TransportEvent> {
         // Cancel-safe: recording is synchronous, after the inner `recv` returned.
         let result = self.inner.recv().await;
-        match &result {
-            Ok(TransportEvent::Frame { from, frame }) => {
-                let kind = labels::kind_index(frame);
-                self.with_peer(from, |peer| {
-                    peer.frames_received.increment(kind, 1);
-                    peer.bytes_received.increment(kind, frame.len() as u64);
-                });
-            }
-            Ok(TransportEvent::PeerDiscovered { .. }) => {
-                counter!(PEER_EVENTS, "event" => "discovered").increment(1);
-            }
-            Ok(TransportEvent::Connected { .. }) => {
-                counter!(PEER_EVENTS, "event" => "connected").increment(1);
-            }
-            Ok(TransportEvent::Disconnected { .. }) => {
-                counter!(PEER_EVENTS, "event" => "disconnected").increment(1);
-            }
-            Ok(_) => counter!(PEER_EVENTS, "event" => "other").increment(1),
-            Err(error) => {
-                let label = labels::transport_error(error.kind());
-                counter!(TRANSPORT_ERRORS, "op" => "recv", "error" => label).increment(1);
-            }
-        }
+        self.record_received(&result);
         result
+    }
+
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        let start = events.len();
+        let taken = self.inner.recv_many(events, limit).await;
+        for event in events.iter().skip(start) {
+            self.record_received(event);
+        }
+        taken
     }
 
     async fn close(&self) -> TransportResult<()> {

@@ -139,6 +139,14 @@ where
         self.transport.recv().await
     }
 
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        self.transport.recv_many(events, limit).await
+    }
+
     async fn close(&self) -> TransportResult<()> {
         self.transport.close().await
     }

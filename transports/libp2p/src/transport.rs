@@ -339,6 +339,15 @@ impl Transport for Libp2pTransport {
         self.inbound.recv().await
     }
 
+    /// Every event already queued, up to `limit`, in one wake-up.
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        self.inbound.recv_many(events, limit).await
+    }
+
     /// Stops the swarm task: listeners and connections close, frames not
     /// yet sent or acknowledged are dropped, pending `recv` calls wake with
     /// `Closed`. Idempotent; returns once the task has stopped and the

@@ -150,6 +150,22 @@ impl Node {
         self.changed.notify_waiters();
         discarded
     }
+    /// Takes, without waiting, up to `limit` frames that are already due,
+    /// in the order [`take`](Self::take) would return them.
+    pub(crate) fn take_due(&self, limit: usize) -> Vec<(NodeId, Bytes)> {
+        let mut inbox = lock(&self.inbox);
+        let mut due = Vec::new();
+        if inbox.shut {
+            return due;
+        }
+        let now = Instant::now();
+        while due.len() < limit && inbox.queue.peek().is_some_and(|p| p.due <= now) {
+            if let Some(pending) = inbox.queue.pop() {
+                due.push((pending.from, pending.frame));
+            }
+        }
+        due
+    }
 
     /// Waits for the next due frame, or for the inbox to shut.
     ///

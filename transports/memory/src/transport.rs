@@ -103,6 +103,22 @@ impl Transport for MemoryTransport {
         }
     }
 
+    /// The next frame, then every frame already due, up to `limit`.
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        events.push(self.recv().await);
+        let due = self.node.take_due(limit.saturating_sub(1));
+        let taken = 1 + due.len();
+        for (from, frame) in due {
+            self.network.count_delivered();
+            events.push(Ok(TransportEvent::Frame { from, frame }));
+        }
+        taken
+    }
+
     /// Detaches the node: frames waiting for it are discarded, pending `recv`
     /// calls return `Closed`, and its id may [`join`](MemoryNetwork::join)
     /// again. Idempotent.

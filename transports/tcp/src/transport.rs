@@ -274,6 +274,15 @@ impl Transport for TcpTransport {
         self.shared.inbound.recv().await
     }
 
+    /// Every event already queued, up to `limit`, in one wake-up.
+    async fn recv_many(
+        &self,
+        events: &mut Vec<TransportResult<TransportEvent>>,
+        limit: usize,
+    ) -> usize {
+        self.shared.inbound.recv_many(events, limit).await
+    }
+
     /// Stops accepting, closes every connection, drops queued frames and
     /// wakes pending `recv` calls with `Closed`. Idempotent; returns once
     /// the listening socket is released.

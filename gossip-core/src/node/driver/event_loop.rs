@@ -31,9 +31,22 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-async fn recv_from(transport: Option<DynTransport>) -> Option<TransportResult<TransportEvent>> {
+/// Most transport events handled per wake-up of the node task: a burst is
+/// taken in one go, then the per-wake-up work (pending entries, addresses,
+/// SWIM's sends) runs once for all of it.
+const RECV_BATCH: usize = 64;
+
+/// The next burst of events, in `events` (handed back, so its allocation is
+/// reused).
+async fn recv_from(
+    transport: Option<DynTransport>,
+    mut events: Vec<TransportResult<TransportEvent>>,
+) -> Option<Vec<TransportResult<TransportEvent>>> {
     match transport {
-        Some(t) => Some(t.recv().await),
+        Some(t) => {
+            t.recv_many(&mut events, RECV_BATCH).await;
+            Some(events)
+        }
         None => std::future::pending().await,
     }
 }
@@ -76,8 +89,11 @@ impl Driver {
                     self.apply_retention().await;
                     Flow::Continue
                 }
-                Some(event) = recv_from(transport), if networking => {
-                    self.handle_transport_event(event).await;
+                Some(mut events) = recv_from(transport, std::mem::take(&mut self.inbox)), if networking => {
+                    for event in events.drain(..) {
+                        self.handle_transport_event(event).await;
+                    }
+                    self.inbox = events;
                     Flow::Continue
                 }
             };

@@ -62,6 +62,8 @@ pub(crate) struct Driver {
     feeds: Arc<Feeds>,
     state: NodeState,
     stats: NodeStats,
+    /// The buffer transport events are received into, a burst at a time.
+    inbox: Vec<crate::ports::TransportResult<crate::ports::TransportEvent>>,
     link: Link,
     timers: Timers,
     peers: PeerBook,
@@ -101,6 +103,7 @@ impl Driver {
             feeds,
             state: NodeState::Idle,
             stats: NodeStats::default(),
+            inbox: Vec::new(),
             link,
             peers,
             replica,

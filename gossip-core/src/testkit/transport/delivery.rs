@@ -169,3 +169,59 @@ where
     })
     .await;
 }
+
+/// `recv_many` takes a burst in one call: never more than its limit, at
+/// least one event, exactly as many as it says, every frame intact and with
+/// its sender, in order when the transport declares `ordered`; after
+/// `close` it hands back one `Closed` error.
+pub async fn recv_many_takes_bursts_within_its_limit<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<Identity>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded("recv_many_takes_bursts_within_its_limit", async {
+        const FRAMES: u32 = 100;
+        const LIMIT: usize = 16;
+        let [a, b] = network(&factory).await;
+        let to = b.local_id().clone();
+        for seq in 0..FRAMES {
+            send(&*a, &to, labelled(a.local_id(), "burst", seq)).await;
+        }
+        let mut arrivals = Arrivals::new(&*b);
+        let mut events = Vec::new();
+        while arrivals.distinct < FRAMES as usize {
+            let before = events.len();
+            let taken = timeout(super::RECV_TIMEOUT, b.recv_many(&mut events, LIMIT))
+                .await
+                .unwrap_or_else(|_| panic!("recv_many: no event within the receive timeout"));
+            assert!(
+                (1..=LIMIT).contains(&taken),
+                "recv_many took {taken} events with a limit of {LIMIT}"
+            );
+            assert_eq!(
+                events.len() - before,
+                taken,
+                "recv_many miscounted what it appended"
+            );
+            for event in events.drain(..) {
+                match event {
+                    Ok(TransportEvent::Frame { from, frame }) => arrivals.record(&from, &frame),
+                    Ok(_) => {}
+                    Err(error) => panic!("recv_many: {error}"),
+                }
+            }
+        }
+        let _ = b.close().await;
+        let taken = timeout(super::RECV_TIMEOUT, b.recv_many(&mut events, LIMIT))
+            .await
+            .unwrap_or_else(|_| panic!("recv_many after close: it hangs"));
+        assert_eq!(taken, 1);
+        assert!(
+            matches!(&events[..], [Err(e)] if e.kind() == crate::TransportErrorKind::Closed),
+            "recv_many after close: {events:?}"
+        );
+        close_all(&[a, b]).await;
+    })
+    .await;
+}

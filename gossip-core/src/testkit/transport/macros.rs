@@ -69,6 +69,7 @@ macro_rules! __transport_conformance_tests {
             larger_frame_is_frame_too_large_and_nothing_sent,
             unknown_peer_is_error_not_hang,
             per_link_order_when_ordered,
+            recv_many_takes_bursts_within_its_limit,
             declared_capabilities,
             recv_is_cancel_safe,
             close_fails_send_and_wakes_recv,

@@ -64,6 +64,7 @@ pub use concurrency::{concurrent_send_and_recv, many_peers_at_once, recv_is_canc
 pub use delivery::{
     declared_capabilities, delivers_frames_with_sender_id, empty_frame_roundtrips,
     frame_of_exactly_max_len_arrives, per_link_order_when_ordered,
+    recv_many_takes_bursts_within_its_limit,
 };
 pub use refusals::{
     larger_frame_is_frame_too_large_and_nothing_sent, max_frame_len_is_positive_and_stable,
