@@ -1,7 +1,10 @@
 //! The transport scenario: frame round trips and throughput per transport,
 //! beside raw framed tokio TCP measured in the same run; connection set-up.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
 use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
@@ -86,11 +89,68 @@ async fn ping_pong(kind: TransportKind, size: usize, rounds: usize) -> Res<Summa
     Ok(Summary::of(&mut samples))
 }
 
+/// Frames per port call in the throughput runs: `send_many` batches and
+/// `recv_many` takes of this size, as the node does.
+const BATCH: usize = 64;
+
+/// How the throughput run calls the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Calls {
+    /// `send` and `recv`: one frame per call.
+    Single,
+    /// `send_many` and `recv_many`: up to [`BATCH`] frames per call.
+    Batched,
+}
+
+impl Calls {
+    fn label(self) -> String {
+        match self {
+            Calls::Single => "1 frame".into(),
+            Calls::Batched => format!("batches of {BATCH}"),
+        }
+    }
+}
+
+/// Sends a batch, retrying with what is left while the peer's queue is
+/// full (yielding to the transport's tasks meanwhile).
+async fn send_batch(t: &BoxTransport, to: &NodeId, batch: &mut VecDeque<Bytes>) -> Res<()> {
+    while let Err(e) = t.send_many(to, batch).await {
+        match e.kind() {
+            TransportErrorKind::QueueFull => tokio::task::yield_now().await,
+            TransportErrorKind::Unreachable => tokio::time::sleep(Duration::from_millis(5)).await,
+            _ => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Frames taken by one `recv_many` within `limit`: `None` when nothing came.
+async fn recv_frames(t: &BoxTransport, limit: Duration) -> Res<Option<usize>> {
+    let mut events = Vec::with_capacity(BATCH);
+    match tokio::time::timeout(limit, t.recv_many(&mut events, BATCH)).await {
+        Err(_) => Ok(None),
+        Ok(_) => {
+            let mut frames = 0;
+            for event in events {
+                if let TransportEvent::Frame { .. } = event? {
+                    frames += 1;
+                }
+            }
+            Ok(Some(frames))
+        }
+    }
+}
+
 /// One-way throughput of `count` frames of `size` bytes: (frames/s, MB/s,
 /// frames delivered). A transport may refuse frames when its receiver falls
 /// behind: the reader stops after 3 s without a frame and the rate counts
 /// what arrived.
-async fn throughput(kind: TransportKind, size: usize, count: u64) -> Res<(f64, f64, u64)> {
+async fn throughput(
+    kind: TransportKind,
+    size: usize,
+    count: u64,
+    calls: Calls,
+) -> Res<(f64, f64, u64)> {
     let (a, b) = pair(kind, 2).await?;
     let b_id = b.local_id().clone();
     // Connect and warm up first.
@@ -100,21 +160,37 @@ async fn throughput(kind: TransportKind, size: usize, count: u64) -> Res<(f64, f
         let mut got = 0u64;
         let mut end = Instant::now();
         while got < count {
-            if recv_frame(&b, Duration::from_secs(3)).await.is_err() {
-                break;
-            }
-            got += 1;
+            let took = match calls {
+                Calls::Single => recv_frame(&b, Duration::from_secs(3)).await.ok().map(|_| 1),
+                Calls::Batched => recv_frames(&b, Duration::from_secs(3)).await?,
+            };
+            let Some(took) = took else { break };
+            got += took as u64;
             end = Instant::now();
         }
         let _ = b.close().await;
-        (end, got)
+        Ok::<_, crate::cluster::BoxError>((end, got))
     });
     let frame = payload(size, 1);
     let start = Instant::now();
-    for _ in 0..count {
-        send(&a, &b_id, frame.clone()).await?;
+    match calls {
+        Calls::Single => {
+            for _ in 0..count {
+                send(&a, &b_id, frame.clone()).await?;
+            }
+        }
+        Calls::Batched => {
+            let mut left = count;
+            let mut batch = VecDeque::with_capacity(BATCH);
+            while left > 0 {
+                let n = left.min(BATCH as u64);
+                batch.extend((0..n).map(|_| frame.clone()));
+                send_batch(&a, &b_id, &mut batch).await?;
+                left -= n;
+            }
+        }
     }
-    let (end, got) = reader.await?;
+    let (end, got) = reader.await??;
     let _ = a.close().await;
     let secs = end.duration_since(start).as_secs_f64().max(1e-9);
     Ok((
@@ -148,6 +224,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         "Transports: frame round trip and one-way throughput, beside raw framed tokio TCP (same run)",
         &[
             "transport",
+            "port calls",
             "size",
             "rtt p50 µs",
             "rtt p99 µs",
@@ -169,6 +246,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         report.row(
             vec![
                 "raw TCP + AES-256-GCM".into(),
+                "—".into(),
                 size.to_string(),
                 "—".into(),
                 "—".into(),
@@ -186,6 +264,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         report.row(
             vec![
                 "raw tokio TCP".into(),
+                "—".into(),
                 size.to_string(),
                 f(raw_rtt.p50_us, 1),
                 f(raw_rtt.p99_us, 1),
@@ -204,32 +283,39 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
             let rtt = ping_pong(kind, size, rounds)
                 .await
                 .map_err(|e| format!("{} ping-pong at {size} B: {e}", name(&kind)))?;
-            let (fps, mbs, delivered) = throughput(kind, size, count)
-                .await
-                .map_err(|e| format!("{} throughput at {size} B: {e}", name(&kind)))?;
-            report.row(
-                vec![
-                    name(&kind),
-                    size.to_string(),
-                    f(rtt.p50_us, 1),
-                    f(rtt.p99_us, 1),
-                    f(raw_rtt.p99_us, 1),
-                    f(rtt.p99_us - raw_rtt.p99_us, 1),
-                    f(fps, 0),
-                    f(mbs, 1),
-                    f(raw_fps, 0),
-                    f(ratio(fps, raw_fps), 2),
-                    f(ratio(fps, sealed_fps), 2),
-                    format!("{delivered}/{count}"),
-                ],
-                json!({
-                    "transport": kind, "size": size, "rtt": rtt, "frames_per_s": fps,
-                    "mb_per_s": mbs, "raw_rtt": raw_rtt, "raw_frames_per_s": raw_fps,
-                    "raw_mb_per_s": raw_mbs, "throughput_ratio": ratio(fps, raw_fps),
-                    "added_p99_us": rtt.p99_us - raw_rtt.p99_us, "sent": count, "delivered": delivered,
-                    "raw_sealed_frames_per_s": sealed_fps, "sealed_ratio": ratio(fps, sealed_fps),
-                }),
-            );
+            for calls in [Calls::Batched, Calls::Single] {
+                let (fps, mbs, delivered) = throughput(kind, size, count, calls)
+                    .await
+                    .map_err(|e| format!("{} throughput at {size} B: {e}", name(&kind)))?;
+                let first = calls == Calls::Batched;
+                let shown = |value: String| if first { value } else { "—".into() };
+                report.row(
+                    vec![
+                        name(&kind),
+                        calls.label(),
+                        size.to_string(),
+                        shown(f(rtt.p50_us, 1)),
+                        shown(f(rtt.p99_us, 1)),
+                        f(raw_rtt.p99_us, 1),
+                        shown(f(rtt.p99_us - raw_rtt.p99_us, 1)),
+                        f(fps, 0),
+                        f(mbs, 1),
+                        f(raw_fps, 0),
+                        f(ratio(fps, raw_fps), 2),
+                        f(ratio(fps, sealed_fps), 2),
+                        format!("{delivered}/{count}"),
+                    ],
+                    json!({
+                        "transport": kind, "port_calls": calls.label(), "size": size, "rtt": rtt,
+                        "frames_per_s": fps, "mb_per_s": mbs, "raw_rtt": raw_rtt,
+                        "raw_frames_per_s": raw_fps, "raw_mb_per_s": raw_mbs,
+                        "throughput_ratio": ratio(fps, raw_fps),
+                        "added_p99_us": rtt.p99_us - raw_rtt.p99_us, "sent": count,
+                        "delivered": delivered, "raw_sealed_frames_per_s": sealed_fps,
+                        "sealed_ratio": ratio(fps, sealed_fps),
+                    }),
+                );
+            }
         }
     }
     println!("{}", report.table());

@@ -7,7 +7,7 @@
 //! transports themselves. Implementations are proven by the conformance suite
 //! in [`testkit::transport`](crate::testkit) (feature `testkit`).
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -131,6 +131,37 @@ pub trait Transport: Send + Sync + 'static {
     ///   [`Closed`](crate::TransportErrorKind::Closed).
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()>;
 
+    /// Sends the frames of `frames` to `to`, front first, as consecutive
+    /// [`send`](Transport::send) calls would, taking each accepted frame out
+    /// of `frames`. One call carries a whole batch: a transport with a queue
+    /// per peer takes its lock and wakes its writer once.
+    ///
+    /// # Behavior
+    ///
+    /// - `Ok` when every frame was accepted (`frames` is then empty).
+    /// - At the first frame not accepted, returns the error `send` would
+    ///   have returned for it and stops: that frame and those after it stay
+    ///   in `frames`, in order, and nothing after it was sent. After
+    ///   [`QueueFull`](crate::TransportErrorKind::QueueFull) the caller may
+    ///   call again with what is left (back-pressure is explicit, never a
+    ///   silent drop).
+    ///
+    /// The default calls `send` once per frame; transports and layers that
+    /// can take a batch at once override it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Frames leave `frames` only once accepted: dropping the future loses
+    /// none. The front frame may have been accepted by a `send` that was
+    /// in flight when the future was dropped (as with a dropped `send`).
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        while let Some(frame) = frames.front() {
+            self.send(to, frame.clone()).await?;
+            frames.pop_front();
+        }
+        Ok(())
+    }
+
     /// Waits for the next frame or peer event.
     ///
     /// # Behavior
@@ -252,6 +283,13 @@ macro_rules! forward_transport {
             }
             async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
                 (**self).send(to, frame).await
+            }
+            async fn send_many(
+                &self,
+                to: &NodeId,
+                frames: &mut VecDeque<Bytes>,
+            ) -> TransportResult<()> {
+                (**self).send_many(to, frames).await
             }
             async fn recv(&self) -> TransportResult<TransportEvent> {
                 (**self).recv().await

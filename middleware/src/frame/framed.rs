@@ -1,5 +1,7 @@
 //! [`Framed`]: the one [`Transport`] implementation of every frame layer.
 
+use std::collections::VecDeque;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use gossip_core::{
@@ -128,6 +130,36 @@ impl<F: FrameTransform, T: Transport> Transport for Framed<F, T> {
                 .with_source(error)
         })?;
         self.inner.send(to, sealed).await
+    }
+
+    /// Seals every frame, then hands the batch to the inner transport's
+    /// `send_many`; a frame that cannot be sealed stops the batch there.
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        let name = self.transform.name();
+        let max = self.max_frame_len();
+        let cx = FrameContext::new(self.inner.local_id(), to, max);
+        let mut sealed = VecDeque::with_capacity(frames.len());
+        let mut refused = None;
+        for frame in frames.iter() {
+            let result = check_frame_len(name, frame.len(), max).and_then(|()| {
+                self.transform.seal(&cx, frame.clone()).map_err(|error| {
+                    TransportError::new(name, TransportErrorKind::Other, error.to_string())
+                        .with_source(error)
+                })
+            });
+            match result {
+                Ok(frame) => sealed.push_back(frame),
+                Err(error) => {
+                    refused = Some(error);
+                    break;
+                }
+            }
+        }
+        let offered = sealed.len();
+        let result = self.inner.send_many(to, &mut sealed).await;
+        frames.drain(..offered - sealed.len());
+        result?;
+        refused.map_or(Ok(()), Err)
     }
 
     async fn recv(&self) -> TransportResult<TransportEvent> {

@@ -77,7 +77,7 @@ pub const BYTES_RECEIVED: &str = "gossip_transport_bytes_received_total";
 pub const TRANSPORT_ERRORS: &str = "gossip_transport_errors_total";
 /// Sends refused because the peer's queue was full.
 pub const QUEUE_DROPS: &str = "gossip_transport_queue_drops_total";
-/// Time spent in `send`.
+/// Time spent in one `send` or `send_many` call (a batch is one sample).
 pub const SEND_DURATION: &str = "gossip_transport_send_duration_seconds";
 /// Peer events delivered by the transport.
 pub const PEER_EVENTS: &str = "gossip_transport_peer_events_total";

@@ -1,7 +1,7 @@
 //! [`Metrics`]: a transport that records what passes through it.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     fmt,
     sync::{Arc, OnceLock, PoisonError, RwLock},
     time::Instant,
@@ -224,6 +224,36 @@ impl<T: Transport> Transport for Metrics<T> {
                     peer.queue_drops.increment(1);
                 }
                 Err(_) => {}
+            }
+        });
+        if let Err(error) = &result {
+            let label = labels::transport_error(error.kind());
+            counter!(TRANSPORT_ERRORS, "op" => "send", "error" => label).increment(1);
+        }
+        result
+    }
+
+    /// Forwards the batch; records the frames taken, and the refusal of the
+    /// first one not taken, as `send` records each.
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        let offered: Vec<(usize, u64)> = frames
+            .iter()
+            .map(|frame| (labels::kind_index(frame), frame.len() as u64))
+            .collect();
+        let start = self.time_sends.then(Instant::now);
+        let result = self.inner.send_many(to, frames).await;
+        let elapsed = start.map(|start| start.elapsed().as_secs_f64());
+        let sent = offered.len() - frames.len();
+        self.with_peer(to, |peer| {
+            if let Some(elapsed) = elapsed {
+                peer.send_duration.record(elapsed);
+            }
+            for &(kind, len) in offered.iter().take(sent) {
+                peer.frames_sent.increment(kind, 1);
+                peer.bytes_sent.increment(kind, len);
+            }
+            if matches!(&result, Err(error) if error.kind() == TransportErrorKind::QueueFull) {
+                peer.queue_drops.increment(1);
             }
         });
         if let Err(error) = &result {

@@ -1,7 +1,7 @@
 //! [`MemoryNetwork`]: the shared bus nodes join, and where faults are configured.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     fmt,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -374,25 +374,63 @@ impl MemoryNetwork {
 
     /// Routes one frame from `from` to `to`.
     pub(crate) fn send(&self, from: &Node, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        let result = self.route(from, to, frame);
-        let counter = match &result {
-            Ok(()) => &self.shared.stats.sent,
-            Err(_) => &self.shared.stats.rejected,
+        self.send_many(from, to, &mut VecDeque::from([frame]))
+    }
+
+    /// Routes the frames of `frames` front first under one lock, taking each
+    /// one routed; stops at the first refused (left at the front). The
+    /// receiver is woken once.
+    pub(crate) fn send_many(
+        &self,
+        from: &Node,
+        to: &NodeId,
+        frames: &mut VecDeque<Bytes>,
+    ) -> TransportResult<()> {
+        let mut routed = 0;
+        let mut woken = None;
+        let result = if from.is_shut() {
+            Err(TransportError::closed(BACKEND))
+        } else {
+            let mut guard = lock(&self.shared.state);
+            let now = Instant::now();
+            loop {
+                let Some(frame) = frames.front() else {
+                    break Ok(());
+                };
+                match self.route(&mut guard, from, to, frame.clone(), now) {
+                    Ok(dest) => {
+                        frames.pop_front();
+                        routed += 1;
+                        woken = dest.or(woken);
+                    }
+                    Err(error) => break Err(error),
+                }
+            }
         };
-        bump(counter, 1);
+        bump(&self.shared.stats.sent, routed);
+        if result.is_err() {
+            bump(&self.shared.stats.rejected, 1);
+        }
+        if let Some(dest) = woken {
+            dest.wake();
+        }
         result
     }
 
-    fn route(&self, from: &Node, to: &NodeId, frame: Bytes) -> TransportResult<()> {
-        if from.is_shut() {
-            return Err(TransportError::closed(BACKEND));
-        }
+    /// Routes one frame; returns the node to wake when it was queued (not
+    /// when a fault or a partition took it).
+    fn route(
+        &self,
+        state: &mut State,
+        from: &Node,
+        to: &NodeId,
+        frame: Bytes,
+        now: Instant,
+    ) -> TransportResult<Option<Arc<Node>>> {
         let max = self.shared.max_frame_len;
         if frame.len() > max {
             return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
         }
-        let mut guard = lock(&self.shared.state);
-        let state = &mut *guard;
         let Some(dest) = state.nodes.get(to).cloned() else {
             return Err(if state.known.contains(to) {
                 TransportError::unreachable(BACKEND, to, "it is down")
@@ -403,7 +441,7 @@ impl MemoryNetwork {
         let link: Link = (from.id().clone(), to.clone());
         if state.blocked.contains(&link) {
             bump(&self.shared.stats.partitioned, 1);
-            return Ok(());
+            return Ok(None);
         }
         let faults = state
             .link_faults
@@ -417,7 +455,7 @@ impl MemoryNetwork {
         let (delay, reorder, duplicate) = match faults.decide(&mut link_state.rng) {
             Fate::Dropped => {
                 bump(&self.shared.stats.dropped, 1);
-                return Ok(());
+                return Ok(None);
             }
             Fate::Delivered {
                 delay,
@@ -425,7 +463,6 @@ impl MemoryNetwork {
                 duplicate,
             } => (delay, reorder, duplicate),
         };
-        let now = Instant::now();
         let due = match reorder {
             Some(extra) => later(later(now, delay), extra),
             None => later(now, delay).max(link_state.last_due.unwrap_or(now)),
@@ -441,12 +478,10 @@ impl MemoryNetwork {
         if reorder.is_none() {
             link_state.last_due = Some(due);
         }
-        drop(guard);
         if copies > 1 {
             bump(&self.shared.stats.duplicated, copies - 1);
         }
-        dest.wake();
-        Ok(())
+        Ok(Some(dest))
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`MemoryTransport`]: one node's end of a [`MemoryNetwork`].
 
-use std::{fmt, sync::Arc};
+use std::{collections::VecDeque, fmt, sync::Arc};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -86,6 +86,13 @@ impl Transport for MemoryTransport {
     /// not an error.
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         self.network.send(&self.node, to, frame)
+    }
+
+    /// Routes the frames under one lock of the network and wakes the
+    /// receiver once; the same errors as `send`, for the first frame not
+    /// taken.
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        self.network.send_many(&self.node, to, frames)
     }
 
     /// # Cancel safety

@@ -1,6 +1,7 @@
 //! [`TcpTransport`]: a node's TCP endpoint.
 
 use std::{
+    collections::VecDeque,
     fmt,
     net::SocketAddr,
     sync::{atomic::Ordering, Arc, Mutex, PoisonError},
@@ -253,14 +254,28 @@ impl Transport for TcpTransport {
         if frame.len() > max {
             return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
         }
+        self.send_many(to, &mut VecDeque::from([frame])).await
+    }
+
+    /// Queues the frames under one lock of the peer table (the writer task
+    /// then seals and writes what is queued in one system call); the same
+    /// errors as `send`, for the first frame not queued.
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        if self.shared.is_closed() {
+            return Err(TransportError::closed(BACKEND));
+        }
         if to == &self.shared.local {
             return Err(TransportError::send_to_self(BACKEND));
         }
-        let attempt = self.shared.lock().enqueue(to, frame, Instant::now())?;
+        let max = self.shared.config.limits.max_frame_len;
+        let (attempt, result) = self
+            .shared
+            .lock()
+            .enqueue_many(to, frames, max, Instant::now());
         if let Some(attempt) = attempt {
             spawn_connector(self.shared.clone(), to.clone(), attempt);
         }
-        Ok(())
+        result
     }
 
     /// Waits for the next frame or peer event from any peer.

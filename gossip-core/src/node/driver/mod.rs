@@ -34,7 +34,7 @@ mod replication;
 mod retention;
 mod timers;
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use bytes::Bytes;
 
@@ -123,28 +123,35 @@ impl Driver {
 
     /// Sends one frame, counting it; failures are counted and reported.
     async fn send(&mut self, to: &NodeId, frame: Bytes) -> bool {
+        self.send_batch(to, VecDeque::from([frame])).await == 1
+    }
+
+    /// Sends frames to one peer in one call of the transport, counting
+    /// them; returns how many were accepted. The first refusal ends the
+    /// batch: every frame not sent counts as a send failure, and the error
+    /// is reported.
+    async fn send_batch(&mut self, to: &NodeId, mut frames: VecDeque<Bytes>) -> usize {
         let Some(transport) = self.link.transport() else {
-            return false;
+            return 0;
         };
-        let len = frame.len() as u64;
-        match transport.send(to, frame).await {
-            Ok(()) => {
-                self.stats.frames_out += 1;
-                self.stats.bytes_out += len;
-                true
-            }
-            Err(error) => {
-                self.stats.send_failures += 1;
-                // Unreachable peers are SWIM's business; don't flood the error stream.
-                if !matches!(
-                    error.kind(),
-                    TransportErrorKind::Unreachable | TransportErrorKind::QueueFull
-                ) {
-                    self.report(Error::Transport(error), Some(to));
-                }
-                false
+        let offered = frames.len();
+        let bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+        let result = transport.send_many(to, &mut frames).await;
+        let unsent_bytes: u64 = frames.iter().map(|frame| frame.len() as u64).sum();
+        let sent = offered - frames.len();
+        self.stats.frames_out += sent as u64;
+        self.stats.bytes_out += bytes - unsent_bytes;
+        self.stats.send_failures += frames.len() as u64;
+        if let Err(error) = result {
+            // Unreachable peers are SWIM's business; don't flood the error stream.
+            if !matches!(
+                error.kind(),
+                TransportErrorKind::Unreachable | TransportErrorKind::QueueFull
+            ) {
+                self.report(Error::Transport(error), Some(to));
             }
         }
+        sent
     }
 
     /// Reports a non-fatal error on the error stream.

@@ -340,9 +340,7 @@ impl Driver {
     async fn send_frames(&mut self, to: &NodeId, frames: Result<Vec<Bytes>, Error>) {
         match frames {
             Ok(frames) => {
-                for frame in frames {
-                    self.send(to, frame).await;
-                }
+                self.send_batch(to, frames.into()).await;
             }
             Err(error) => self.report(error, Some(to)),
         }
@@ -400,11 +398,10 @@ impl Driver {
             }
         };
         for target in targets {
-            for frame in &frames {
-                if !self.send(&target, frame.clone()).await {
-                    self.stats.push_dropped += 1;
-                }
-            }
+            let sent = self
+                .send_batch(&target, frames.iter().cloned().collect())
+                .await;
+            self.stats.push_dropped += (frames.len() - sent) as u64;
         }
     }
 }

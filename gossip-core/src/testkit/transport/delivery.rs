@@ -1,6 +1,6 @@
 //! Delivery: frames arrive intact, with the sender's id, in order when declared.
 
-use std::future::Future;
+use std::{collections::VecDeque, future::Future};
 
 use bytes::Bytes;
 use tokio::time::timeout;
@@ -12,7 +12,7 @@ use super::{
     },
     MAX_TESTED_FRAME_LEN, QUIET_PERIOD,
 };
-use crate::{Identity, Transport, TransportEvent};
+use crate::{Identity, Transport, TransportErrorKind, TransportEvent};
 
 /// Frames arrive with the sender's id, byte for byte as sent, from several
 /// senders, in both directions.
@@ -223,5 +223,69 @@ where
         );
         close_all(&[a, b]).await;
     })
+    .await;
+}
+
+/// `send_many` takes a batch: every frame of a burst arrives (in order when
+/// the transport declares `ordered`), a caller that meets `QueueFull` goes on
+/// with what is left in its queue, and the first frame refused (here: over
+/// `max_frame_len`) stops the batch with the error `send` gives it, left at
+/// the front with the frames after it, none of which is sent.
+pub async fn send_many_sends_batches_and_stops_at_the_first_refusal<F, Fut, T>(factory: F)
+where
+    F: Fn(Vec<Identity>) -> Fut,
+    Fut: Future<Output = Vec<T>>,
+    T: Transport,
+{
+    bounded(
+        "send_many_sends_batches_and_stops_at_the_first_refusal",
+        async {
+            const FRAMES: u32 = 300;
+            let [a, b] = network(&factory).await;
+            let to = b.local_id().clone();
+            let mut batch: VecDeque<Bytes> = (0..FRAMES)
+                .map(|seq| labelled(a.local_id(), "batch", seq))
+                .collect();
+            let deadline = tokio::time::Instant::now() + super::RECV_TIMEOUT;
+            while let Err(error) = a.send_many(&to, &mut batch).await {
+                assert!(
+                    error.kind() == TransportErrorKind::QueueFull
+                        && tokio::time::Instant::now() < deadline,
+                    "send_many of a burst failed: {error}"
+                );
+                assert!(!batch.is_empty(), "an error with every frame taken");
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            assert!(batch.is_empty(), "Ok with frames left in the batch");
+            let mut empty = VecDeque::new();
+            a.send_many(&to, &mut empty)
+                .await
+                .unwrap_or_else(|e| panic!("an empty batch failed: {e}"));
+            let mut arrivals = Arrivals::new(&*b);
+            if a.capabilities().reliable {
+                arrivals.collect(&*b, FRAMES as usize).await;
+            }
+
+            let max = a.max_frame_len();
+            let first = Bytes::from_static(b"before the refused frame");
+            let too_large = Bytes::from(vec![7u8; max + 1]);
+            let after = Bytes::from_static(b"after the refused frame");
+            let mut batch = VecDeque::from([first.clone(), too_large.clone(), after.clone()]);
+            let Err(error) = a.send_many(&to, &mut batch).await else {
+                panic!("a batch holding a frame over max_frame_len succeeded");
+            };
+            assert_eq!(error.kind(), TransportErrorKind::FrameTooLarge, "{error}");
+            assert_eq!(
+                batch,
+                VecDeque::from([too_large, after]),
+                "the refused frame and those after it stay, in order"
+            );
+            if a.capabilities().reliable {
+                expect_frames(&*b, &[(a.local_id(), first)]).await;
+                expect_no_frame(&*b, "frames after the refused one are not sent").await;
+            }
+            close_all(&[a, b]).await;
+        },
+    )
     .await;
 }

@@ -70,6 +70,7 @@ macro_rules! __transport_conformance_tests {
             unknown_peer_is_error_not_hang,
             per_link_order_when_ordered,
             recv_many_takes_bursts_within_its_limit,
+            send_many_sends_batches_and_stops_at_the_first_refusal,
             declared_capabilities,
             recv_is_cancel_safe,
             close_fails_send_and_wakes_recv,

@@ -65,6 +65,7 @@ pub use delivery::{
     declared_capabilities, delivers_frames_with_sender_id, empty_frame_roundtrips,
     frame_of_exactly_max_len_arrives, per_link_order_when_ordered,
     recv_many_takes_bursts_within_its_limit,
+    send_many_sends_batches_and_stops_at_the_first_refusal,
 };
 pub use refusals::{
     larger_frame_is_frame_too_large_and_nothing_sent, max_frame_len_is_positive_and_stable,

@@ -20,7 +20,7 @@ use std::{
 
 use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
 use tokio::{
-    io::{AsyncWriteExt, BufReader, BufWriter},
+    io::AsyncWriteExt,
     net::{
         tcp::{OwnedReadHalf, OwnedWriteHalf},
         TcpStream,
@@ -30,21 +30,23 @@ use tokio::{
 };
 
 use crate::{
-    frame::{ReadError, LEN_PREFIX},
+    frame::ReadError,
     peer_table::QueueRx,
     secure::{
+        batch_reader::BatchReader,
         handshake::Session,
         session::{Opener, Sealer},
     },
     state::Shared,
 };
 
-/// Read buffer per connection.
-const READ_BUFFER: usize = 64 * 1024;
-/// Write buffer per connection: small frames are batched into one syscall.
-const WRITE_BUFFER: usize = 64 * 1024;
-/// Frames written before a flush, at most, when the queue is busy.
-const MAX_BATCH: usize = 64;
+/// Frames read from a socket handed to the inbound queue at most per read.
+const READ_BATCH: usize = 256;
+/// Frames taken from a peer's send queue at most per wake-up of its writer.
+const WRITE_BATCH: usize = 256;
+/// Sealed bytes written with one system call, about (a larger frame is
+/// written whole).
+const WRITE_CHUNK: usize = 256 * 1024;
 
 /// When a connection last carried a frame, either direction.
 struct Activity {
@@ -140,29 +142,38 @@ async fn reader(
     ended(shared, peer, conn_id, &why);
 }
 
-/// Reads frames and hands them to `recv`, waiting for room in the inbound
-/// queue (TCP flow control then slows the peer down). Returns why it stopped.
+/// Reads frames in batches and hands them to `recv`, waiting for room in
+/// the inbound queue (TCP flow control then slows the peer down). Returns
+/// why it stopped.
 async fn read_loop(
     shared: &Shared,
-    read_half: OwnedReadHalf,
-    mut opener: Opener,
+    mut read_half: OwnedReadHalf,
+    opener: Opener,
     peer: &NodeId,
     activity: &Activity,
 ) -> String {
-    let mut reader = BufReader::with_capacity(READ_BUFFER, read_half);
+    let mut reader = BatchReader::new(opener);
+    let mut frames = Vec::with_capacity(READ_BATCH);
     loop {
-        match opener
-            .read_frame(&mut reader, shared.config.limits.max_frame_len)
-            .await
-        {
-            Ok(frame) => {
+        let read = reader
+            .read_frames(
+                &mut read_half,
+                shared.config.limits.max_frame_len,
+                &mut frames,
+                READ_BATCH,
+            )
+            .await;
+        match read {
+            Ok(()) => {
                 activity.touch();
-                let event = TransportEvent::Frame {
-                    from: peer.clone(),
-                    frame,
-                };
-                if shared.events.push(Ok(event)).await.is_err() {
-                    return "inbound queue closed".to_owned();
+                for frame in frames.drain(..) {
+                    let event = TransportEvent::Frame {
+                        from: peer.clone(),
+                        frame,
+                    };
+                    if shared.events.push(Ok(event)).await.is_err() {
+                        return "inbound queue closed".to_owned();
+                    }
                 }
             }
             Err(failure @ ReadError::TooLarge { .. }) => {
@@ -208,11 +219,12 @@ async fn writer(
     ended(shared, peer, conn_id, &why);
 }
 
-/// Drains the peer's send queue into the socket, batching what is already
-/// queued into one flush. Returns why it stopped.
+/// Drains the peer's send queue into the socket: every frame already
+/// queued (up to [`WRITE_BATCH`]) is sealed into one buffer and written with
+/// one system call per [`WRITE_CHUNK`] bytes. Returns why it stopped.
 async fn write_loop(
     shared: &Shared,
-    write_half: OwnedWriteHalf,
+    mut write_half: OwnedWriteHalf,
     mut sealer: Sealer,
     peer: &NodeId,
     queue: &QueueRx,
@@ -220,38 +232,37 @@ async fn write_loop(
     activity: &Activity,
 ) -> String {
     let mut rx = queue.lock().await;
-    let mut writer = BufWriter::with_capacity(WRITE_BUFFER + LEN_PREFIX, write_half);
-    let mut sealed = Vec::with_capacity(WRITE_BUFFER);
+    let mut batch = Vec::with_capacity(WRITE_BATCH);
+    let mut sealed = Vec::with_capacity(WRITE_CHUNK);
     loop {
-        let Some(first) = rx.recv().await else {
+        if rx.recv_many(&mut batch, WRITE_BATCH).await == 0 {
             return "send queue closed".to_owned();
-        };
-        let mut next = Some(first);
-        let mut batch = 0;
-        while let Some(frame) = next.take() {
+        }
+        for frame in batch.drain(..) {
             if frame.len() > peer_max_frame_len {
                 shared.count_discarded(1);
                 tracing::warn!(
                     local = %shared.local, %peer, len = frame.len(), max = peer_max_frame_len,
                     "frame over the peer's maximum discarded"
                 );
-            } else {
-                sealed.clear();
-                if let Err(failure) = sealer.seal(&frame, &mut sealed) {
-                    return format!("sealing failed: {failure}");
-                }
-                if let Err(failure) = writer.write_all(&sealed).await {
+                continue;
+            }
+            if let Err(failure) = sealer.seal(&frame, &mut sealed) {
+                return format!("sealing failed: {failure}");
+            }
+            if sealed.len() >= WRITE_CHUNK {
+                if let Err(failure) = write_half.write_all(&sealed).await {
                     return format!("write failed: {failure}");
                 }
-            }
-            batch += 1;
-            if batch < MAX_BATCH {
-                next = rx.try_recv().ok();
+                sealed.clear();
             }
         }
-        if let Err(failure) = writer.flush().await {
+        if let Err(failure) = write_half.write_all(&sealed).await {
             return format!("write failed: {failure}");
         }
+        sealed.clear();
+        // A frame of megabytes leaves no buffer of its size behind.
+        sealed.shrink_to(WRITE_CHUNK);
         activity.touch();
     }
 }

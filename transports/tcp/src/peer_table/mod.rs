@@ -8,7 +8,7 @@
 //! under its lock and applies the effects after releasing it.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashMap, HashSet, VecDeque},
     net::SocketAddr,
     sync::Arc,
 };
@@ -444,23 +444,37 @@ impl PeerTable {
         redial
     }
 
-    /// What `send` does with a frame for `to` at `now`: queue it, starting a
-    /// connection attempt when there is none (returned), or fail.
+    /// What `send` does with one frame for `to` at `now`.
+    #[cfg(test)]
     pub(crate) fn enqueue(
         &mut self,
         to: &NodeId,
         frame: Bytes,
         now: Instant,
     ) -> Result<Option<u64>, TransportError> {
+        let (attempt, result) =
+            self.enqueue_many(to, &mut VecDeque::from([frame]), usize::MAX, now);
+        result.map(|()| attempt)
+    }
+
+    /// What `send_many` does with frames for `to` at `now`: queues them
+    /// front first, taking each one queued, and stops at the first refused
+    /// (over `max_frame_len` or the peer's maximum, or the queue full), which stays in
+    /// `frames`. Starts a connection attempt when there is none: the
+    /// attempt to run is returned even beside an error (frames waiting in
+    /// a full queue are worth a connection).
+    pub(crate) fn enqueue_many(
+        &mut self,
+        to: &NodeId,
+        frames: &mut VecDeque<Bytes>,
+        max_frame_len: usize,
+        now: Instant,
+    ) -> (Option<u64>, Result<(), TransportError>) {
         let next = self.next_id();
+        let send_queue_capacity = self.send_queue_capacity;
         let Some(peer) = self.peers.get_mut(to) else {
-            return Err(TransportError::unknown_peer(BACKEND, to));
+            return (None, Err(TransportError::unknown_peer(BACKEND, to)));
         };
-        if let Some(max) = peer.max_frame_len {
-            if frame.len() > max {
-                return Err(TransportError::frame_too_large(BACKEND, frame.len(), max));
-            }
-        }
         let mut attempt = None;
         match &peer.link {
             Link::Connected(_) | Link::Dialing { .. } | Link::Yielding { .. } => {}
@@ -474,27 +488,43 @@ impl PeerTable {
                 if let Some(last) = &peer.last_error {
                     failure = failure.with_source(last.clone());
                 }
-                return Err(failure);
+                return (None, Err(failure));
             }
             Link::Idle | Link::Backoff { .. } => {
                 if peer.address.is_none() {
-                    return Err(TransportError::unknown_peer(BACKEND, to));
+                    return (None, Err(TransportError::unknown_peer(BACKEND, to)));
                 }
                 peer.link = Link::Dialing { attempt: next };
                 attempt = Some(next);
             }
         }
-        match peer.queue.tx.try_send(frame) {
-            Ok(()) => Ok(attempt),
-            // A full queue holds frames, so an attempt started here is
-            // still worth running.
-            Err(mpsc::error::TrySendError::Full(_)) => Err(TransportError::queue_full(
+        let max = peer
+            .max_frame_len
+            .map_or(max_frame_len, |peer_max| peer_max.min(max_frame_len));
+        let fitting = frames.iter().take_while(|frame| frame.len() <= max).count();
+        let room = fitting.min(peer.queue.tx.capacity());
+        if room > 0 {
+            match peer.queue.tx.try_reserve_many(room) {
+                Ok(permits) => {
+                    for (permit, frame) in permits.zip(frames.drain(..room)) {
+                        permit.send(frame);
+                    }
+                }
+                Err(_) => return (attempt, Err(TransportError::closed(BACKEND))),
+            }
+        }
+        let result = match frames.front() {
+            None => Ok(()),
+            Some(frame) if frame.len() > max => {
+                Err(TransportError::frame_too_large(BACKEND, frame.len(), max))
+            }
+            Some(_) => Err(TransportError::queue_full(
                 BACKEND,
                 format_args!("send queue to {to}"),
-                self.send_queue_capacity,
+                send_queue_capacity,
             )),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(TransportError::closed(BACKEND)),
-        }
+        };
+        (attempt, result)
     }
 
     /// The address to dial for `attempt`, if it is still current.

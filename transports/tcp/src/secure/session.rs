@@ -128,34 +128,57 @@ impl Opener {
         if let Some(rest) = header.get_mut(first..) {
             reader.read_exact(rest).await.map_err(truncated)?;
         }
-        let len = u64::from(u32::from_be_bytes(header));
-        let too_large = ReadError::TooLarge {
-            len: len.saturating_sub(TAG_LEN as u64),
-            max,
-        };
-        let Ok(len) = usize::try_from(len) else {
-            return Err(too_large);
-        };
-        if len < TAG_LEN {
-            return Err(ReadError::Forged);
-        }
-        if len - TAG_LEN > max {
-            return Err(too_large);
-        }
+        let len = sealed_len(header, max)?;
         read_growing(reader, len, GROWTH_STEP, &mut self.body)
             .await
             .map_err(truncated)?;
         let mut body = std::mem::take(&mut self.body);
-        let counter = self.counter;
-        self.counter = counter.checked_add(1).ok_or(ReadError::Forged)?;
-        let plain_len = self
-            .key
-            .open_in_place(nonce(counter), Aad::empty(), &mut body)
-            .map_err(|_| ReadError::Forged)?
-            .len();
+        let plain_len = self.open_in_place(&mut body)?;
         body.truncate(plain_len);
         Ok(Bytes::from(body))
     }
+
+    /// Opens the next frame's sealed body (ciphertext and tag) in place;
+    /// returns the length of the plaintext at its start.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::Forged`] when it fails authentication (the connection
+    /// must end: the counter has moved on).
+    pub(crate) fn open_in_place(&mut self, body: &mut [u8]) -> Result<usize, ReadError> {
+        let counter = self.counter;
+        self.counter = counter.checked_add(1).ok_or(ReadError::Forged)?;
+        Ok(self
+            .key
+            .open_in_place(nonce(counter), Aad::empty(), body)
+            .map_err(|_| ReadError::Forged)?
+            .len())
+    }
+}
+
+/// The sealed length a frame's prefix announces, checked against `max`
+/// bytes of plaintext before anything is read or allocated for it.
+///
+/// # Errors
+///
+/// [`ReadError::TooLarge`] over `max`; [`ReadError::Forged`] for a length
+/// shorter than a tag.
+pub(crate) fn sealed_len(header: [u8; LEN_PREFIX], max: usize) -> Result<usize, ReadError> {
+    let len = u64::from(u32::from_be_bytes(header));
+    let too_large = ReadError::TooLarge {
+        len: len.saturating_sub(TAG_LEN as u64),
+        max,
+    };
+    let Ok(len) = usize::try_from(len) else {
+        return Err(too_large);
+    };
+    if len < TAG_LEN {
+        return Err(ReadError::Forged);
+    }
+    if len - TAG_LEN > max {
+        return Err(too_large);
+    }
+    Ok(len)
 }
 
 impl std::fmt::Debug for Sealer {
@@ -171,7 +194,7 @@ impl std::fmt::Debug for Opener {
 }
 
 /// An end of stream inside a frame is a truncated frame, not a clean close.
-fn truncated(error: io::Error) -> ReadError {
+pub(crate) fn truncated(error: io::Error) -> ReadError {
     match ReadError::from(error) {
         ReadError::Eof => ReadError::Truncated,
         other => other,
