@@ -309,6 +309,59 @@ impl InboundSender {
         }
     }
 
+    /// Queues the items of `items` in order, taking them from the front,
+    /// as many at once as there is room for, and waiting for room when
+    /// there is none (back-pressure, as [`push`](Self::push)). A reader
+    /// that took a burst off its socket hands it over in one call.
+    ///
+    /// ```
+    /// use gossip_core::{InboundQueue, NodeId, TransportEvent};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let queue = InboundQueue::new("doc", 8);
+    /// let from = NodeId::from_seed("peer");
+    /// let mut burst: Vec<_> = ["a", "b", "c"]
+    ///     .into_iter()
+    ///     .map(|frame| Ok(TransportEvent::Frame { from: from.clone(), frame: frame.into() }))
+    ///     .collect();
+    /// queue.sender().push_many(&mut burst).await?;
+    /// assert!(burst.is_empty());
+    /// assert_eq!(queue.len(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`PushError::Closed`] once the queue is closed (holding the first
+    /// item not queued; the others stay in `items`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Items leave `items` only once queued: dropping the future loses none.
+    pub async fn push_many(&self, items: &mut Vec<InboundItem>) -> Result<(), PushError> {
+        while !items.is_empty() {
+            if self.is_closed() {
+                return Err(PushError::Closed(items.remove(0)));
+            }
+            let room = self.tx.capacity().min(items.len());
+            if room > 0 {
+                if let Ok(permits) = self.tx.try_reserve_many(room) {
+                    for (permit, item) in permits.zip(items.drain(..room)) {
+                        permit.send(item);
+                    }
+                    continue;
+                }
+            }
+            let Some(permit) = self.reserve().await else {
+                return Err(PushError::Closed(items.remove(0)));
+            };
+            permit.push(items.remove(0));
+        }
+        Ok(())
+    }
+
     /// Waits for room for one item; `None` once the queue is closed.
     ///
     /// # Cancel safety
@@ -425,6 +478,40 @@ mod tests {
         ));
         assert!(sender.push(frame(1)).await.is_err());
         assert!(queue.recv().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn push_many_fills_the_room_there_is_then_waits_in_order() {
+        let queue = InboundQueue::new("t", 2);
+        let sender = queue.sender();
+        let mut items: Vec<_> = (1..=5).map(frame).collect();
+        {
+            let mut pushing = pin!(sender.push_many(&mut items));
+            assert!(pushing.as_mut().now_or_never().is_none(), "room for two");
+        }
+        assert_eq!(items.len(), 3, "the two queued left the batch");
+        let mut pushing = pin!(sender.push_many(&mut items));
+        let mut got = Vec::new();
+        let mut pushed = None;
+        while got.len() < 5 {
+            if pushed.is_none() {
+                pushed = pushing.as_mut().now_or_never();
+            }
+            got.push(byte(queue.recv().await));
+        }
+        assert!(matches!(pushed, Some(Ok(()))));
+        assert_eq!(got, vec![1, 2, 3, 4, 5]);
+        let mut late = vec![frame(6), frame(7)];
+        queue.close();
+        assert!(matches!(
+            sender.push_many(&mut late).await,
+            Err(PushError::Closed(_))
+        ));
+        assert_eq!(
+            late.len(),
+            1,
+            "the first item is in the error, the rest stay"
+        );
     }
 
     #[tokio::test]

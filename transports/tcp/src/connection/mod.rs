@@ -154,6 +154,7 @@ async fn read_loop(
 ) -> String {
     let mut reader = BatchReader::new(opener);
     let mut frames = Vec::with_capacity(READ_BATCH);
+    let mut events = Vec::with_capacity(READ_BATCH);
     loop {
         let read = reader
             .read_frames(
@@ -166,14 +167,14 @@ async fn read_loop(
         match read {
             Ok(()) => {
                 activity.touch();
-                for frame in frames.drain(..) {
-                    let event = TransportEvent::Frame {
+                events.extend(frames.drain(..).map(|frame| {
+                    Ok(TransportEvent::Frame {
                         from: peer.clone(),
                         frame,
-                    };
-                    if shared.events.push(Ok(event)).await.is_err() {
-                        return "inbound queue closed".to_owned();
-                    }
+                    })
+                }));
+                if shared.events.push_many(&mut events).await.is_err() {
+                    return "inbound queue closed".to_owned();
                 }
             }
             Err(failure @ ReadError::TooLarge { .. }) => {
