@@ -289,10 +289,16 @@ impl Shared {
     ///
     /// `UnknownPeer` when it is not connected and no address is known;
     /// `Unreachable` while it is in backoff after a failed dial.
-    pub(crate) fn dial_plan(&self, peer: &PeerId) -> Result<Option<Vec<Multiaddr>>, TransportError> {
+    pub(crate) fn dial_plan(
+        &self,
+        peer: &PeerId,
+    ) -> Result<Option<Vec<Multiaddr>>, TransportError> {
         match node_id_from_peer_id(peer) {
             Some(node) => self.dial_plan_of(&node, peer),
-            None => Err(error(TransportErrorKind::UnknownPeer, format!("{peer} is not a gossip node"))),
+            None => Err(error(
+                TransportErrorKind::UnknownPeer,
+                format!("{peer} is not a gossip node"),
+            )),
         }
     }
 

@@ -60,9 +60,11 @@ async fn a_50_000_frame_burst_arrives_whole_and_in_order() {
         }
         full
     };
-    let (full, ()) = timeout(Duration::from_secs(120), async { tokio::join!(sender, receiver) })
-        .await
-        .expect("the burst did not arrive within 2 minutes");
+    let (full, ()) = timeout(Duration::from_secs(120), async {
+        tokio::join!(sender, receiver)
+    })
+    .await
+    .expect("the burst did not arrive within 2 minutes");
     eprintln!("{FRAMES} frames delivered in order; QueueFull answered {full} times");
     let stats = a.stats();
     assert_eq!(stats.failed_frames, 0, "{stats:?}");

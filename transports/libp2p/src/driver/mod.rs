@@ -157,12 +157,18 @@ impl Driver {
             .build();
         match self.swarm.dial(opts) {
             Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
-                self.awaiting_connection.entry(peer).or_default().push(reply);
+                self.awaiting_connection
+                    .entry(peer)
+                    .or_default()
+                    .push(reply);
             }
             Err(e) => {
                 tracing::debug!(local = %self.shared.local, %peer, %e, "dial refused");
-                let why = error(TransportErrorKind::Unreachable, format!("cannot dial {peer}"))
-                    .with_source(e);
+                let why = error(
+                    TransportErrorKind::Unreachable,
+                    format!("cannot dial {peer}"),
+                )
+                .with_source(e);
                 self.shared.dial_failed(&peer, why.clone());
                 let _ = reply.send(Err(why));
             }

@@ -211,7 +211,8 @@ impl Driver {
                     tracing::debug!(local = %self.shared.local, %peer, max, "too many frames substreams; refused");
                     return;
                 };
-                let reader = reader::read(self.shared.clone(), self.events.clone(), peer, stream, turn);
+                let reader =
+                    reader::read(self.shared.clone(), self.events.clone(), peer, stream, turn);
                 tokio::spawn(reader);
             }
             frames::Event::Opened { id, stream } => {

@@ -136,7 +136,10 @@ impl Readers {
     pub(crate) fn release(&self, peer: &PeerId, turn: Arc<tokio::sync::Mutex<()>>) {
         drop(turn);
         let mut turns = self.lock();
-        if turns.get(peer).is_some_and(|turn| Arc::strong_count(turn) == 1) {
+        if turns
+            .get(peer)
+            .is_some_and(|turn| Arc::strong_count(turn) == 1)
+        {
             turns.remove(peer);
         }
     }
@@ -156,15 +159,24 @@ mod tests {
         else {
             panic!("no writer started");
         };
-        assert!(matches!(links.enqueue(peer, Bytes::from_static(b"2"), 2), Enqueued::Queued));
-        assert!(matches!(links.enqueue(peer, Bytes::from_static(b"3"), 2), Enqueued::Full));
+        assert!(matches!(
+            links.enqueue(peer, Bytes::from_static(b"2"), 2),
+            Enqueued::Queued
+        ));
+        assert!(matches!(
+            links.enqueue(peer, Bytes::from_static(b"3"), 2),
+            Enqueued::Full
+        ));
         assert_eq!(links.queued(), 2);
         // Not empty: an idle writer keeps it.
         assert!(!links.retire(&peer, id, &drain, true));
         assert_eq!(drain.try_recv().unwrap(), "1");
         assert_eq!(drain.try_recv().unwrap(), "2");
         assert!(links.retire(&peer, id, &drain, true));
-        assert!(matches!(links.enqueue(peer, Bytes::from_static(b"4"), 2), Enqueued::Start(..)));
+        assert!(matches!(
+            links.enqueue(peer, Bytes::from_static(b"4"), 2),
+            Enqueued::Start(..)
+        ));
     }
 
     #[test]
