@@ -1,5 +1,5 @@
 //! The swarm: TCP + Noise + Yamux, and the composed behaviour (connection
-//! limits, identify, the frames protocol, optionally mDNS).
+//! limits, identify, the substreams of the frames protocol, optionally mDNS).
 
 use gossip_core::{TransportError, TransportErrorKind};
 use libp2p::{
@@ -8,16 +8,11 @@ use libp2p::{
     identify,
     identity::Keypair,
     noise,
-    request_response::{self, ProtocolSupport},
     swarm::NetworkBehaviour,
     tcp, yamux, Swarm, SwarmBuilder,
 };
 
-use crate::{
-    codec::{FrameCodec, PROTOCOL},
-    state::error,
-    Libp2pConfig,
-};
+use crate::{frames::Frames, state::error, Libp2pConfig};
 
 /// The identify protocol version: peers on another one are not gossip nodes.
 pub(crate) const IDENTIFY_PROTOCOL: &str = "/gossip/1.0.0";
@@ -28,7 +23,7 @@ pub(crate) const IDENTIFY_PROTOCOL: &str = "/gossip/1.0.0";
 pub(crate) struct Behaviour {
     limits: connection_limits::Behaviour,
     pub(crate) identify: identify::Behaviour,
-    pub(crate) frames: request_response::Behaviour<FrameCodec>,
+    pub(crate) frames: Frames,
 }
 
 /// The composed behaviour, with mDNS (off when the configuration says so).
@@ -37,7 +32,7 @@ pub(crate) struct Behaviour {
 pub(crate) struct Behaviour {
     limits: connection_limits::Behaviour,
     pub(crate) identify: identify::Behaviour,
-    pub(crate) frames: request_response::Behaviour<FrameCodec>,
+    pub(crate) frames: Frames,
     pub(crate) mdns: libp2p::swarm::behaviour::toggle::Toggle<libp2p::mdns::tokio::Behaviour>,
 }
 
@@ -54,13 +49,6 @@ fn behaviour(
             format!("gossip-transport-libp2p/{}", env!("CARGO_PKG_VERSION")),
         ),
     );
-    let frames = request_response::Behaviour::with_codec(
-        FrameCodec::new(config.limits.max_frame_len),
-        [(PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(config.request_timeout)
-            .with_max_concurrent_streams(config.max_concurrent_streams),
-    );
     #[cfg(feature = "mdns")]
     let mdns = if config.mdns {
         Some(libp2p::mdns::tokio::Behaviour::new(
@@ -73,7 +61,7 @@ fn behaviour(
     Ok(Behaviour {
         limits: connection_limits::Behaviour::new(limits),
         identify,
-        frames,
+        frames: Frames::default(),
         #[cfg(feature = "mdns")]
         mdns: mdns.into(),
     })

@@ -1,51 +1,32 @@
-//! The `/gossip/frames/1` request-response codec: a request is one frame,
-//! `[length: u32 big-endian][bytes]`; the response is a one-byte
-//! acknowledgement sent once the frame is in the receiver's inbound queue.
+//! The `/gossip/frames/2` wire format: on a long-lived substream, frames
+//! follow each other as `[length: u32 big-endian][bytes]`, with no
+//! acknowledgement. The receiver answers on the same substream only when it
+//! refuses a frame: one [`REFUSED`] byte per refused frame, so the sender can
+//! count it as failed.
 //!
 //! The length is checked against the local maximum *before* anything is
 //! allocated, and the body is read incrementally, so a peer can make us
 //! allocate no more than it actually sends, and never more than
 //! `max_frame_len`.
 
-use std::{fmt, io};
+use std::fmt;
 
 use bytes::Bytes;
 use libp2p::{
-    futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    request_response, StreamProtocol,
+    futures::{io, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    StreamProtocol,
 };
 
-/// The protocol name of gossip frames.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/gossip/frames/1");
+/// The protocol name of gossip frames: one long-lived substream per peer and
+/// direction carrying length-prefixed frames (version 1 was one
+/// request-response exchange per frame).
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/gossip/frames/2");
 
-/// The acknowledgement byte.
-const ACK: u8 = 0;
+/// The byte a receiver writes back for each frame it refuses.
+pub(crate) const REFUSED: u8 = 1;
 
 /// How much of a frame is allocated before its bytes arrive.
 const INITIAL_CAPACITY: usize = 64 * 1024;
-
-/// The frame codec.
-#[derive(Debug, Clone)]
-pub(crate) struct FrameCodec {
-    max_frame_len: usize,
-}
-
-impl FrameCodec {
-    pub(crate) fn new(max_frame_len: usize) -> Self {
-        Self { max_frame_len }
-    }
-}
-
-/// What a `/gossip/frames/1` request carries. A frame the codec refuses is
-/// still handed to the swarm task, as [`Request::Refused`], so that it is
-/// reported with the peer it came from (libp2p only logs a failed read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Request {
-    /// A frame.
-    Frame(Bytes),
-    /// Received only: a frame refused, and why. It is never acknowledged.
-    Refused(BadFrame),
-}
 
 /// Why an inbound frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +34,8 @@ pub(crate) enum BadFrame {
     /// The length prefix announced more than the local maximum; nothing was
     /// allocated for it.
     TooLarge { len: usize, max: usize },
-    /// The substream ended inside the frame's body.
+    /// The substream ended inside the frame's body (or inside the body of
+    /// an oversized frame being skipped).
     Truncated { read: usize, len: usize },
 }
 
@@ -70,7 +52,7 @@ impl fmt::Display for BadFrame {
     }
 }
 
-/// Writes `frame` with its length prefix.
+/// Writes `frame` with its length prefix (not flushed: the caller batches).
 pub(crate) async fn write_frame<T>(io: &mut T, frame: &[u8]) -> io::Result<()>
 where
     T: AsyncWrite + Unpin + Send,
@@ -78,13 +60,13 @@ where
     let len = u32::try_from(frame.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame longer than u32::MAX"))?;
     io.write_all(&len.to_be_bytes()).await?;
-    io.write_all(frame).await?;
-    io.flush().await
+    io.write_all(frame).await
 }
 
 /// Reads one length-prefixed frame of at most `max` bytes. A frame over
-/// `max` (refused before its body is read) or cut short is a [`BadFrame`];
-/// a substream that fails or ends before the length prefix is an I/O error.
+/// `max` (refused before its body is read: see [`skip`]) or cut short is a
+/// [`BadFrame`]; a substream that fails or ends before the length prefix is
+/// an I/O error.
 pub(crate) async fn read_frame<T>(io: &mut T, max: usize) -> io::Result<Result<Bytes, BadFrame>>
 where
     T: AsyncRead + Unpin + Send,
@@ -103,62 +85,19 @@ where
     Ok(Ok(Bytes::from(body)))
 }
 
-impl request_response::Codec for FrameCodec {
-    type Protocol = StreamProtocol;
-    type Request = Request;
-    type Response = ();
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Request>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        Ok(match read_frame(io, self.max_frame_len).await? {
-            Ok(frame) => Request::Frame(frame),
-            Err(bad) => Request::Refused(bad),
-        })
+/// Reads and discards the `len`-byte body of a refused frame, without
+/// buffering it, so that the frames after it can still be read. A substream
+/// that ends first is [`BadFrame::Truncated`].
+pub(crate) async fn skip<T>(io: &mut T, len: usize) -> io::Result<Result<(), BadFrame>>
+where
+    T: AsyncRead + Unpin + Send,
+{
+    let read = io::copy(io.take(len as u64), &mut io::sink()).await?;
+    let read = usize::try_from(read).unwrap_or(usize::MAX);
+    if read != len {
+        return Ok(Err(BadFrame::Truncated { read, len }));
     }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let mut ack = [0u8; 1];
-        io.read_exact(&mut ack).await?;
-        if ack == [ACK] {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "unknown acknowledgement",
-            ))
-        }
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        request: Request,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        match request {
-            Request::Frame(frame) => write_frame(io, &frame).await,
-            Request::Refused(_) => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a refused frame is never sent",
-            )),
-        }
-    }
-
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, (): ()) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        io.write_all(&[ACK]).await?;
-        io.flush().await
-    }
+    Ok(Ok(()))
 }
 
 #[cfg(test)]
@@ -211,5 +150,19 @@ mod tests {
         assert_eq!(bad.to_string(), "frame truncated after 4 of 10 bytes");
         let error = block_on(read_frame(&mut Cursor::new(vec![0u8, 0]), 100)).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn a_skipped_body_leaves_the_next_frame_readable() {
+        let mut bytes = wire(&[1u8; 200]);
+        bytes.extend(wire(b"next"));
+        let mut io = Cursor::new(bytes);
+        let read = block_on(read_frame(&mut io, 100)).unwrap();
+        assert_eq!(read, Err(BadFrame::TooLarge { len: 200, max: 100 }));
+        block_on(skip(&mut io, 200)).unwrap().unwrap();
+        let next = block_on(read_frame(&mut io, 100)).unwrap();
+        assert_eq!(next, Ok(Bytes::from_static(b"next")));
+        let short = block_on(skip(&mut Cursor::new(vec![0u8; 3]), 10)).unwrap();
+        assert_eq!(short, Err(BadFrame::Truncated { read: 3, len: 10 }));
     }
 }

@@ -13,13 +13,13 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = ConnectionLimits::DEFAULT_MAX_FRAME_LEN
 pub const MAX_FRAME_LEN_LIMIT: usize = ConnectionLimits::MAX_FRAME_LEN_LIMIT;
 
 /// Default [`Libp2pConfig`] `send_queue_capacity`, in frames per peer.
-pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 64;
+pub const DEFAULT_SEND_QUEUE_CAPACITY: usize = 1024;
 
 /// Default [`Libp2pConfig`] `inbound_queue_capacity`, in events.
 pub const DEFAULT_INBOUND_QUEUE_CAPACITY: usize = 1024;
 
-/// Default [`Libp2pConfig::max_concurrent_streams`], per connection.
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: usize = 256;
+/// Default [`Libp2pConfig::max_concurrent_streams`], per peer.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: usize = 8;
 
 /// How a [`Libp2pTransport`](crate::Libp2pTransport) is sized and timed.
 ///
@@ -47,35 +47,31 @@ pub const DEFAULT_MAX_CONCURRENT_STREAMS: usize = 256;
 #[non_exhaustive]
 pub struct Libp2pConfig {
     /// The frame limit and queue capacities. `max_frame_len` is counted
-    /// without the 4-byte length prefix; a request announcing more is refused
+    /// without the 4-byte length prefix; a frame announcing more is refused
     /// before anything is allocated for it. `send_queue_capacity` counts the
-    /// frames sent to one peer and not yet acknowledged (queued while
-    /// dialing, or in flight; default [`DEFAULT_SEND_QUEUE_CAPACITY`]); a
-    /// `send` beyond it fails with `QueueFull`. Keep it at most half of the
-    /// peers' [`max_concurrent_streams`](Self::max_concurrent_streams).
+    /// frames accepted by `send` for one peer and not yet taken by its
+    /// writer (queued while dialing, or while the peer's flow-control window
+    /// is full; default [`DEFAULT_SEND_QUEUE_CAPACITY`]); a `send` beyond it
+    /// fails with `QueueFull`. `inbound_queue_capacity` bounds the frames
+    /// and events waiting for `recv`; when it is full, the readers wait and
+    /// stop reading their substreams (back-pressure, nothing is refused).
     pub limits: ConnectionLimits,
     /// The backoff after a failed dial (default 100 ms to 30 s, seed 0; the
     /// seed is mixed with the local peer id).
     pub reconnect: ReconnectPolicy,
-    /// Frames received but not yet acknowledged because the inbound queue
-    /// is full (at least 1). A frame arriving beyond it is refused without
-    /// an acknowledgement (the sender's request fails) and counted in
-    /// [`Libp2pStats::refused_frames`](crate::Libp2pStats). Default 4096.
-    pub max_pending_inbound: usize,
     /// Commands (frames to send, dial and listen requests) waiting for the
     /// swarm task (at least 1). A `send` to a full command queue fails with
     /// `QueueFull`. Default 1024.
     pub command_queue_capacity: usize,
-    /// Concurrent request-response substreams per connection, inbound and
-    /// outbound together (at least 2). Default
+    /// Inbound frame substreams one peer may have open at once (at least
+    /// 1). An honest peer opens one at a time (a new one after its previous
+    /// one closed); one beyond this is reset at once and counted in
+    /// [`Libp2pStats::refused_streams`](crate::Libp2pStats). Default
     /// [`DEFAULT_MAX_CONCURRENT_STREAMS`].
     pub max_concurrent_streams: usize,
-    /// How long a frame may wait for its acknowledgement (and an inbound
-    /// frame for room in the inbound queue) before the request fails.
-    /// Default 30 s.
-    pub request_timeout: Duration,
-    /// A connection with no open substream for this long is closed (it
-    /// reopens on the next `send`). Default 2 minutes.
+    /// A peer's outbound substream carrying no frame for this long is
+    /// closed, and a connection with no open substream for this long is
+    /// closed too (both reopen on the next `send`). Default 2 minutes.
     pub idle_timeout: Duration,
     /// How long a new connection may take to agree on Noise and Yamux, either
     /// direction; an inbound one that takes longer is closed and reported
@@ -100,10 +96,8 @@ impl Default for Libp2pConfig {
                 .send_queue_capacity(DEFAULT_SEND_QUEUE_CAPACITY)
                 .inbound_queue_capacity(DEFAULT_INBOUND_QUEUE_CAPACITY),
             reconnect: ReconnectPolicy::default(),
-            max_pending_inbound: 4096,
             command_queue_capacity: 1024,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
-            request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(120),
             handshake_timeout: Duration::from_secs(10),
             max_connections: 256,
@@ -150,13 +144,6 @@ impl Libp2pConfig {
         self
     }
 
-    /// Sets [`max_pending_inbound`](Self::max_pending_inbound).
-    #[must_use]
-    pub fn max_pending_inbound(mut self, frames: usize) -> Self {
-        self.max_pending_inbound = frames;
-        self
-    }
-
     /// Sets [`command_queue_capacity`](Self::command_queue_capacity).
     #[must_use]
     pub fn command_queue_capacity(mut self, commands: usize) -> Self {
@@ -168,13 +155,6 @@ impl Libp2pConfig {
     #[must_use]
     pub fn max_concurrent_streams(mut self, streams: usize) -> Self {
         self.max_concurrent_streams = streams;
-        self
-    }
-
-    /// Sets [`request_timeout`](Self::request_timeout).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
         self
     }
 
@@ -239,15 +219,12 @@ impl Libp2pConfig {
         self.limits.validate()?;
         self.reconnect.validate()?;
         for (name, value) in [
-            ("max_pending_inbound", self.max_pending_inbound),
             ("command_queue_capacity", self.command_queue_capacity),
+            ("max_concurrent_streams", self.max_concurrent_streams),
         ] {
             if value == 0 {
                 return Err(format!("{name} must be at least 1"));
             }
-        }
-        if self.max_concurrent_streams < 2 {
-            return Err("max_concurrent_streams must be at least 2".to_owned());
         }
         for (name, value) in [
             ("max_connections", self.max_connections),
@@ -259,7 +236,6 @@ impl Libp2pConfig {
             }
         }
         for (name, value) in [
-            ("request_timeout", self.request_timeout),
             ("idle_timeout", self.idle_timeout),
             ("handshake_timeout", self.handshake_timeout),
         ] {
@@ -287,13 +263,11 @@ mod tests {
             Libp2pConfig::default().max_frame_len(MAX_FRAME_LEN_LIMIT + 1),
             Libp2pConfig::default().send_queue_capacity(0),
             Libp2pConfig::default().inbound_queue_capacity(0),
-            Libp2pConfig::default().max_pending_inbound(0),
             Libp2pConfig::default().command_queue_capacity(0),
-            Libp2pConfig::default().max_concurrent_streams(1),
+            Libp2pConfig::default().max_concurrent_streams(0),
             Libp2pConfig::default().max_connections(0),
             Libp2pConfig::default().max_connections_per_peer(0),
             Libp2pConfig::default().max_pending_incoming(0),
-            Libp2pConfig::default().request_timeout(Duration::ZERO),
             Libp2pConfig::default().idle_timeout(Duration::ZERO),
             Libp2pConfig::default().handshake_timeout(Duration::ZERO),
             Libp2pConfig::default().backoff(Duration::from_secs(2), Duration::from_secs(1)),

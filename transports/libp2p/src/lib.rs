@@ -6,7 +6,9 @@ mod behaviour;
 mod codec;
 mod config;
 mod driver;
+mod frames;
 mod identity;
+mod link;
 mod state;
 mod transport;
 

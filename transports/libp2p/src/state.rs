@@ -1,6 +1,6 @@
 //! The state shared by a transport's handle and its swarm task: who is who
 //! (`NodeId` ↔ `PeerId`), the address book, per-peer link state (connections,
-//! frames in flight, backoff) and the counters.
+//! backoff), the per-peer send queues ([`Links`]) and the counters.
 //!
 //! Every transition happens under one short-held lock, never across an
 //! `.await`; the swarm task in [`driver`](crate::driver) does the I/O.
@@ -13,12 +13,13 @@ use std::{
     },
 };
 
-use gossip_core::{raw::SeededRng, NodeId, TransportError, TransportErrorKind};
+use gossip_core::{raw::SeededRng, InboundSender, NodeId, TransportError, TransportErrorKind};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use tokio::{sync::watch, time::Instant};
 
 use crate::{
     identity::{node_id_from_peer_id, peer_id_from_node_id},
+    link::{Links, Readers},
     Libp2pConfig, Libp2pStats, BACKEND,
 };
 
@@ -43,8 +44,6 @@ pub(crate) struct PeerState {
     learnt: Vec<Multiaddr>,
     /// Established connections now.
     connections: u32,
-    /// Frames accepted by `send` and not yet acknowledged or failed.
-    in_flight: usize,
     /// Consecutive failed dials (reset by any connection).
     failures: u32,
     /// While set and in the future, `send` fails fast with `Unreachable`.
@@ -63,7 +62,7 @@ impl PeerState {
     }
 
     fn is_idle(&self) -> bool {
-        self.addresses.is_empty() && self.connections == 0 && self.in_flight == 0
+        self.addresses.is_empty() && self.connections == 0
     }
 }
 
@@ -82,7 +81,8 @@ pub(crate) struct Counters {
     pub(crate) connections_opened: AtomicU64,
     pub(crate) dial_failures: AtomicU64,
     pub(crate) oversized_frames: AtomicU64,
-    pub(crate) refused_frames: AtomicU64,
+    pub(crate) refused_streams: AtomicU64,
+    pub(crate) streams_opened: AtomicU64,
     pub(crate) failed_frames: AtomicU64,
     pub(crate) inbound_failures: AtomicU64,
     pub(crate) handshake_failures: AtomicU64,
@@ -100,6 +100,10 @@ pub(crate) struct Shared {
     pub(crate) config: Libp2pConfig,
     table: Mutex<Table>,
     pub(crate) counters: Counters,
+    /// The per-peer send queues and their writers.
+    pub(crate) links: Links,
+    /// The inbound substreams being read, per peer.
+    pub(crate) readers: Readers,
     pub(crate) closed: AtomicBool,
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -141,6 +145,8 @@ impl Shared {
                 reported: HashSet::new(),
             }),
             counters: Counters::default(),
+            links: Links::default(),
+            readers: Readers::default(),
             closed: AtomicBool::new(false),
             shutdown: watch::Sender::new(false),
         }
@@ -152,6 +158,15 @@ impl Shared {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+
+    /// Reports bad input from a peer as an error from `recv`, without
+    /// waiting: dropped (and counted) when the inbound queue is full.
+    pub(crate) fn report(&self, events: &InboundSender, failure: TransportError) {
+        tracing::debug!(local = %self.local, %failure, "bad input");
+        if events.try_push(Err(failure)).is_err() {
+            bump(&self.counters.dropped_events);
+        }
     }
 
     // ------------------------------------------------------------- ids --
@@ -256,55 +271,67 @@ impl Shared {
 
     // ------------------------------------------------------------ send --
 
-    /// Admits a frame for `to`: resolves the peer, checks reachability and
-    /// the per-peer bound, and counts it in flight. Returns the peer and,
-    /// when not connected, the addresses to dial.
-    pub(crate) fn admit(&self, to: &NodeId) -> Result<(PeerId, Vec<Multiaddr>), TransportError> {
-        let mut table = self.lock();
-        let unknown = || TransportError::unknown_peer(BACKEND, to);
+    /// Admits a frame for `to`: resolves the peer and checks that it is
+    /// connected or can be dialed now (see [`dial_plan`](Self::dial_plan)).
+    pub(crate) fn admit(&self, to: &NodeId) -> Result<PeerId, TransportError> {
         let peer = peer_id_from_node_id(to);
         if peer == self.local_peer {
             return Err(TransportError::send_to_self(BACKEND));
         }
-        let capacity = self.config.limits.send_queue_capacity;
-        let state = table.peers.get_mut(&peer).ok_or_else(unknown)?;
-        let mut dial = Vec::new();
-        if state.connections == 0 {
-            dial = state.dial_addresses();
-            if dial.is_empty() {
-                return Err(unknown());
-            }
-            if let Some(until) = state.backoff_until {
-                let now = Instant::now();
-                if now < until {
-                    let mut failure = TransportError::unreachable(
-                        BACKEND,
-                        to,
-                        format_args!("next dial in {:?}", until.saturating_duration_since(now)),
-                    );
-                    if let Some(last) = &state.last_error {
-                        failure = failure.with_source(last.clone());
-                    }
-                    return Err(failure);
-                }
-            }
-        }
-        if state.in_flight >= capacity {
-            return Err(TransportError::queue_full(
-                BACKEND,
-                format_args!("the frames to {to} awaiting acknowledgement"),
-                capacity,
-            ));
-        }
-        state.in_flight += 1;
-        Ok((peer, dial))
+        self.dial_plan_of(to, &peer)?;
+        Ok(peer)
     }
 
-    /// A frame to `peer` was acknowledged, failed, or never left.
-    pub(crate) fn release(&self, peer: &PeerId) {
-        if let Some(state) = self.lock().peers.get_mut(peer) {
-            state.in_flight = state.in_flight.saturating_sub(1);
+    /// What reaching `peer` takes now: `None` when it is connected, the
+    /// addresses to dial when it is not.
+    ///
+    /// # Errors
+    ///
+    /// `UnknownPeer` when it is not connected and no address is known;
+    /// `Unreachable` while it is in backoff after a failed dial.
+    pub(crate) fn dial_plan(
+        &self,
+        peer: &PeerId,
+    ) -> Result<Option<Vec<Multiaddr>>, TransportError> {
+        match node_id_from_peer_id(peer) {
+            Some(node) => self.dial_plan_of(&node, peer),
+            None => Err(error(
+                TransportErrorKind::UnknownPeer,
+                format!("{peer} is not a gossip node"),
+            )),
         }
+    }
+
+    fn dial_plan_of(
+        &self,
+        to: &NodeId,
+        peer: &PeerId,
+    ) -> Result<Option<Vec<Multiaddr>>, TransportError> {
+        let table = self.lock();
+        let unknown = || TransportError::unknown_peer(BACKEND, to);
+        let state = table.peers.get(peer).ok_or_else(unknown)?;
+        if state.connections > 0 {
+            return Ok(None);
+        }
+        let dial = state.dial_addresses();
+        if dial.is_empty() {
+            return Err(unknown());
+        }
+        if let Some(until) = state.backoff_until {
+            let now = Instant::now();
+            if now < until {
+                let mut failure = TransportError::unreachable(
+                    BACKEND,
+                    to,
+                    format_args!("next dial in {:?}", until.saturating_duration_since(now)),
+                );
+                if let Some(last) = &state.last_error {
+                    failure = failure.with_source(last.clone());
+                }
+                return Err(failure);
+            }
+        }
+        Ok(Some(dial))
     }
 
     // ----------------------------------------------------- connections --
@@ -371,7 +398,8 @@ impl Shared {
             connections_opened: get(&counters.connections_opened),
             dial_failures: get(&counters.dial_failures),
             oversized_frames: get(&counters.oversized_frames),
-            refused_frames: get(&counters.refused_frames),
+            refused_streams: get(&counters.refused_streams),
+            streams_opened: get(&counters.streams_opened),
             failed_frames: get(&counters.failed_frames),
             inbound_failures: get(&counters.inbound_failures),
             handshake_failures: get(&counters.handshake_failures),

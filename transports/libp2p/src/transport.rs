@@ -20,6 +20,7 @@ use tokio::{
 use crate::{
     behaviour::build_swarm,
     driver::{Command, Driver},
+    link::{writer::Writer, Enqueued},
     state::{error, Shared},
     Libp2pConfig, BACKEND,
 };
@@ -37,15 +38,19 @@ pub struct Libp2pStats {
     /// Inbound frames refused because their length prefix exceeded
     /// `max_frame_len` (nothing was allocated for them).
     pub oversized_frames: u64,
-    /// Inbound frames refused because
-    /// [`max_pending_inbound`](Libp2pConfig::max_pending_inbound) frames were
-    /// already waiting for room in the inbound queue.
-    pub refused_frames: u64,
-    /// Frames accepted by `send` whose delivery failed or is unknown: dial
-    /// failed, connection closed, timed out, or refused by the peer.
+    /// Inbound frames substreams reset at once because
+    /// [`max_concurrent_streams`](Libp2pConfig::max_concurrent_streams) of
+    /// the peer's were open already.
+    pub refused_streams: u64,
+    /// Outbound frames substreams opened (one per peer while it has frames
+    /// to carry; a new one after an idle close or a broken one).
+    pub streams_opened: u64,
+    /// Frames accepted by `send` whose delivery failed or is unknown: the
+    /// dial failed, the substream or connection broke (the frames being
+    /// written and those still queued), or the peer refused them.
     pub failed_frames: u64,
-    /// Inbound requests that failed (malformed, oversized, timed out,
-    /// connection closed).
+    /// Inbound frames refused (oversized, cut short) and inbound substreams
+    /// that failed.
     pub inbound_failures: u64,
     /// Connections closed before they were established: an inbound
     /// handshake that failed or timed out, a refused inbound connection, or
@@ -58,7 +63,8 @@ pub struct Libp2pStats {
 }
 
 /// A node's libp2p endpoint: a swarm over TCP with Noise and Yamux, carrying
-/// gossip frames on the `/gossip/frames/1` request-response protocol.
+/// gossip frames on one long-lived `/gossip/frames/2` substream per peer and
+/// direction.
 ///
 /// Created by [`new`](Self::new) from the node's identity (its peer id is
 /// its node id's key); then [`listen_on`](Self::listen_on) and fill the address book
@@ -69,15 +75,17 @@ pub struct Libp2pStats {
 ///
 /// # Capabilities
 ///
-/// Reliable, not ordered, no duplicates: each frame travels on its own Yamux
-/// substream and is acknowledged, so frames sent back to back may overtake
-/// each other. Frames in flight on a connection that breaks, or queued for a
-/// dial that fails, are lost (and counted in
-/// [`Libp2pStats::failed_frames`]); anti-entropy repairs what they carried.
+/// Ordered, reliable, no duplicates ([`TransportCapabilities::stream_like`]):
+/// the frames to a peer travel one after the other on one substream, and the
+/// receiver reads one substream per peer at a time. Frames in flight on a
+/// substream that breaks, or queued for a dial that fails, are lost (and
+/// counted in [`Libp2pStats::failed_frames`]); anti-entropy repairs what
+/// they carried.
 pub struct Libp2pTransport {
     shared: Arc<Shared>,
     commands: mpsc::Sender<Command>,
     inbound: InboundQueue,
+    runtime: tokio::runtime::Handle,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -131,6 +139,7 @@ impl Libp2pTransport {
             shared,
             commands: commands_tx,
             inbound,
+            runtime,
             task: Mutex::new(Some(task)),
         })
     }
@@ -266,16 +275,15 @@ impl Transport for Libp2pTransport {
         self.shared.config.limits.max_frame_len
     }
 
-    /// Reliable, unordered, no duplicates: see the type's docs.
+    /// Ordered, reliable, no duplicates: see the type's docs.
     fn capabilities(&self) -> TransportCapabilities {
-        let mut caps = TransportCapabilities::stream_like();
-        caps.ordered = false;
-        caps
+        TransportCapabilities::stream_like()
     }
 
-    /// Hands the frame to the swarm task on the bounded command queue and
-    /// returns; the task sends it as a request (dialing first if needed).
-    /// Never waits for the network.
+    /// Puts the frame on the peer's bounded send queue and returns; the
+    /// peer's writer task (started by the first frame, dialing first if
+    /// needed) writes it on the peer's substream. Never waits for the
+    /// network.
     ///
     /// # Errors
     ///
@@ -286,7 +294,9 @@ impl Transport for Libp2pTransport {
     /// - `Unreachable`: not connected, and the last dial failed less than
     ///   the backoff delay ago (the dial failure is the error's source);
     /// - `QueueFull`: [`send_queue_capacity`](Libp2pConfig::send_queue_capacity)
-    ///   frames to `to` await acknowledgement, or the command queue is full;
+    ///   frames to `to` are queued already (the peer reads slower than we
+    ///   send, or the dial is still running): retry later, nothing was
+    ///   queued;
     /// - `Closed`: after [`close`](Transport::close).
     async fn send(&self, to: &NodeId, frame: Bytes) -> TransportResult<()> {
         if self.is_closed() {
@@ -299,23 +309,25 @@ impl Transport for Libp2pTransport {
         if to == &self.shared.local {
             return Err(TransportError::send_to_self(BACKEND));
         }
-        let (peer, addresses) = self.shared.admit(to)?;
-        match self.commands.try_send(Command::Send {
-            peer,
-            frame,
-            addresses,
-        }) {
-            Ok(()) => Ok(()),
-            Err(failure) => {
-                self.shared.release(&peer);
-                Err(match failure {
-                    mpsc::error::TrySendError::Full(_) => TransportError::queue_full(
-                        BACKEND,
-                        "the swarm task's command queue",
-                        self.shared.config.command_queue_capacity,
-                    ),
-                    mpsc::error::TrySendError::Closed(_) => TransportError::closed(BACKEND),
-                })
+        let peer = self.shared.admit(to)?;
+        let capacity = self.shared.config.limits.send_queue_capacity;
+        match self.shared.links.enqueue(peer, frame, capacity) {
+            Enqueued::Queued => Ok(()),
+            Enqueued::Full => Err(TransportError::queue_full(
+                BACKEND,
+                format_args!("the frames queued for {to}"),
+                capacity,
+            )),
+            Enqueued::Start(id, queue) => {
+                let writer = Writer {
+                    shared: self.shared.clone(),
+                    commands: self.commands.clone(),
+                    peer,
+                    id,
+                    queue,
+                };
+                self.runtime.spawn(writer.run());
+                Ok(())
             }
         }
     }
@@ -348,8 +360,8 @@ impl Transport for Libp2pTransport {
         self.inbound.recv_many(events, limit).await
     }
 
-    /// Stops the swarm task: listeners and connections close, frames not
-    /// yet sent or acknowledged are dropped, pending `recv` calls wake with
+    /// Stops the swarm task and the link tasks: listeners and connections
+    /// close, frames not yet written are dropped, pending `recv` calls wake with
     /// `Closed`. Idempotent; returns once the task has stopped and the
     /// listening sockets are released.
     async fn close(&self) -> TransportResult<()> {
@@ -384,6 +396,37 @@ impl Transport for Libp2pTransport {
             .filter_map(|a| a.with_p2p(me).ok())
             .map(|a| a.to_string())
             .collect()
+    }
+
+    /// [`Libp2pStats`] by name, plus `queued_frames` (frames in the send
+    /// queues now).
+    fn counters(&self) -> Vec<gossip_core::TransportCounter> {
+        use gossip_core::TransportCounter as C;
+        let Libp2pStats {
+            connected_peers,
+            connections_opened,
+            dial_failures,
+            oversized_frames,
+            refused_streams,
+            streams_opened,
+            failed_frames,
+            inbound_failures,
+            handshake_failures,
+            dropped_events,
+        } = self.stats();
+        vec![
+            C::new("connected_peers", connected_peers as u64),
+            C::new("connections_opened", connections_opened),
+            C::new("dial_failures", dial_failures),
+            C::new("oversized_frames", oversized_frames),
+            C::new("refused_streams", refused_streams),
+            C::new("streams_opened", streams_opened),
+            C::new("failed_frames", failed_frames),
+            C::new("inbound_failures", inbound_failures),
+            C::new("handshake_failures", handshake_failures),
+            C::new("dropped_events", dropped_events),
+            C::new("queued_frames", self.shared.links.queued() as u64),
+        ]
     }
 
     /// Reads `address` as a multiaddr and adds it to `peer`'s (see

@@ -95,11 +95,10 @@ gossip_core::transport_conformance!(
 );
 
 /// The suite with small frames and queues, where `QueueFull` back-pressure
-/// and the unacknowledged inbound backlog really happen. (Not
+/// and readers waiting for room in the inbound queue really happen. (Not
 /// `declared_capabilities` here: it sends 200 frames before reading any, and
-/// a receiver acknowledges a frame only once it is in its inbound queue, so
-/// with 4 inbound slots and 8 frames in flight the sender rightly gets
-/// `QueueFull` until the receiver reads.)
+/// with 4 inbound slots, a Yamux window and 8 queued frames the sender
+/// rightly gets `QueueFull` until the receiver reads.)
 mod small_limits {
     use super::*;
     use gossip_core::testkit::{fixtures::run, transport};

@@ -1,22 +1,21 @@
 //! The swarm task: the only place the swarm is polled. Commands come in on a
-//! bounded channel; frames, peer events and bad input (as errors) go out on
-//! the bounded inbound queue; an inbound frame is acknowledged only once it
-//! is in that queue. What it does about each swarm event is in
-//! [`swarm_events`].
+//! bounded channel (listen, dial, open a frames substream); peer events and
+//! bad input (as errors) go out on the bounded inbound queue. Frames do not
+//! pass through it: each inbound substream gets a reader task and each
+//! outbound one is handed to its peer's writer task ([`link`](crate::link)).
+//! What it does about each swarm event is in [`swarm_events`].
 
 mod swarm_events;
 
-use std::{collections::HashMap, collections::VecDeque, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
-use bytes::Bytes;
-use gossip_core::{InboundSender, NodeId, TransportError, TransportErrorKind, TransportEvent};
+use gossip_core::{InboundSender, TransportError, TransportErrorKind, TransportEvent};
 use libp2p::{
     core::transport::ListenerId,
     futures::StreamExt,
-    request_response::ResponseChannel,
     swarm::{
         dial_opts::{DialOpts, PeerCondition},
-        DialError,
+        DialError, Stream,
     },
     Multiaddr, PeerId, Swarm,
 };
@@ -24,17 +23,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     behaviour::Behaviour,
-    codec::Request,
+    frames::OpenId,
     state::{bump, error, Shared},
 };
 
 /// What the handle asks of the swarm task.
 pub(crate) enum Command {
-    /// Send `frame` to `peer`, dialing `addresses` if not connected.
-    Send {
+    /// Open a frames substream to `peer`, dialing `addresses` first when
+    /// given (the peer is not connected).
+    Open {
         peer: PeerId,
-        frame: Bytes,
-        addresses: Vec<Multiaddr>,
+        addresses: Option<Vec<Multiaddr>>,
+        reply: Opening,
     },
     /// Listen on `address`; answer with the first address the listener reports.
     Listen {
@@ -48,12 +48,8 @@ pub(crate) enum Command {
     },
 }
 
-/// An inbound frame waiting for room in the inbound queue, unacknowledged.
-struct Pending {
-    from: NodeId,
-    frame: Bytes,
-    channel: ResponseChannel<()>,
-}
+/// Where the substream asked for by [`Command::Open`] goes.
+pub(crate) type Opening = oneshot::Sender<Result<Stream, TransportError>>;
 
 /// The state of the swarm task.
 pub(crate) struct Driver {
@@ -61,7 +57,11 @@ pub(crate) struct Driver {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: InboundSender,
-    pending: VecDeque<Pending>,
+    /// Writers waiting for a connection to their peer (one each).
+    awaiting_connection: HashMap<PeerId, Vec<Opening>>,
+    /// Substreams asked of a connection, by request.
+    opening: HashMap<OpenId, (PeerId, Opening)>,
+    next_open: OpenId,
     listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, TransportError>>>,
 }
 
@@ -77,7 +77,9 @@ impl Driver {
             swarm,
             commands,
             events,
-            pending: VecDeque::new(),
+            awaiting_connection: HashMap::new(),
+            opening: HashMap::new(),
+            next_open: 0,
             listens: HashMap::new(),
         }
     }
@@ -85,21 +87,10 @@ impl Driver {
     /// Runs until the transport closes (or its handle is dropped).
     pub(crate) async fn run(mut self) {
         let mut shutdown = self.shared.shutdown.subscribe();
-        // A second handle on the inbound queue, so that a reserved slot does
-        // not borrow `self`.
-        let events = self.events.clone();
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|closed| *closed) => break,
-                permit = events.reserve(), if !self.pending.is_empty() => {
-                    let Some(permit) = permit else { break };
-                    if let Some(Pending { from, frame, channel }) = self.pending.pop_front() {
-                        permit.push(Ok(TransportEvent::Frame { from, frame }));
-                        // Err: the request timed out meanwhile; the frame is delivered anyway.
-                        let _ = self.swarm.behaviour_mut().frames.send_response(channel, ());
-                    }
-                }
                 command = self.commands.recv() => match command {
                     Some(command) => self.on_command(command),
                     None => break,
@@ -112,33 +103,11 @@ impl Driver {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Send {
+            Command::Open {
                 peer,
-                frame,
                 addresses,
-            } => {
-                if !addresses.is_empty() && !self.swarm.is_connected(&peer) {
-                    // Dial from a fresh port: reusing the listening port (libp2p's
-                    // default) turns two nodes dialing each other at once into a
-                    // TCP simultaneous open that fails both handshakes. The
-                    // behaviour's own dial for the request then finds this one
-                    // running and waits for it.
-                    let opts = DialOpts::peer_id(peer)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .addresses(addresses.clone())
-                        .allocate_new_port()
-                        .build();
-                    if let Err(e) = self.swarm.dial(opts) {
-                        if !matches!(e, DialError::DialPeerConditionFalse(_)) {
-                            tracing::debug!(local = %self.shared.local, %peer, %e, "dial refused");
-                        }
-                    }
-                }
-                self.swarm
-                    .behaviour_mut()
-                    .frames
-                    .send_request_with_addresses(&peer, Request::Frame(frame), addresses);
-            }
+                reply,
+            } => self.open(peer, addresses, reply),
             Command::Listen { address, reply } => match self.swarm.listen_on(address.clone()) {
                 Ok(id) => {
                     self.listens.insert(id, reply);
@@ -164,6 +133,81 @@ impl Driver {
         }
     }
 
+    /// Asks a connection to `peer` for a frames substream, dialing first
+    /// when it is not connected.
+    fn open(&mut self, peer: PeerId, addresses: Option<Vec<Multiaddr>>, reply: Opening) {
+        if self.swarm.is_connected(&peer) {
+            return self.open_on_connection(peer, reply);
+        }
+        let Some(addresses) = addresses else {
+            // Disconnected since the writer looked: it fails, the next send redials.
+            let _ = reply.send(Err(error(
+                TransportErrorKind::Unreachable,
+                format!("{peer} is not connected any more"),
+            )));
+            return;
+        };
+        // Dial from a fresh port: reusing the listening port (libp2p's
+        // default) turns two nodes dialing each other at once into a TCP
+        // simultaneous open that fails both handshakes.
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .addresses(addresses)
+            .allocate_new_port()
+            .build();
+        match self.swarm.dial(opts) {
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
+                self.awaiting_connection
+                    .entry(peer)
+                    .or_default()
+                    .push(reply);
+            }
+            Err(e) => {
+                tracing::debug!(local = %self.shared.local, %peer, %e, "dial refused");
+                let why = error(
+                    TransportErrorKind::Unreachable,
+                    format!("cannot dial {peer}"),
+                )
+                .with_source(e);
+                self.shared.dial_failed(&peer, why.clone());
+                let _ = reply.send(Err(why));
+            }
+        }
+    }
+
+    fn open_on_connection(&mut self, peer: PeerId, reply: Opening) {
+        self.next_open = self.next_open.wrapping_add(1);
+        let id = self.next_open;
+        self.opening.insert(id, (peer, reply));
+        self.swarm.behaviour_mut().frames.open(peer, id);
+    }
+
+    /// `peer` is connected: the writers waiting for it get their substreams.
+    fn connection_up(&mut self, peer: PeerId) {
+        for reply in self.awaiting_connection.remove(&peer).unwrap_or_default() {
+            self.open_on_connection(peer, reply);
+        }
+    }
+
+    /// `peer` cannot be reached (the dial failed) or is gone (its last
+    /// connection closed): the writers waiting for it fail.
+    fn connection_lost(&mut self, peer: PeerId, why: &TransportError) {
+        for reply in self.awaiting_connection.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(Err(why.clone()));
+        }
+        let lost: Vec<OpenId> = self
+            .opening
+            .iter()
+            .filter(|(_, (to, _))| *to == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in lost {
+            if let Some((_, reply)) = self.opening.remove(&id) {
+                let _ = reply.send(Err(why.clone()));
+            }
+        }
+    }
+
     /// Reports a peer event without waiting: dropped (and counted) when
     /// the inbound queue is full.
     fn notify(&self, event: TransportEvent) {
@@ -175,10 +219,7 @@ impl Driver {
     /// Reports bad input from a peer as an error from `recv`, without
     /// waiting: dropped (and counted) when the inbound queue is full.
     fn report(&self, failure: TransportError) {
-        tracing::debug!(local = %self.shared.local, %failure, "bad input");
-        if self.events.try_push(Err(failure)).is_err() {
-            bump(&self.shared.counters.dropped_events);
-        }
+        self.shared.report(&self.events, failure);
     }
 }
 

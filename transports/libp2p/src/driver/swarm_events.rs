@@ -1,21 +1,22 @@
 //! The swarm task's reactions to swarm events: connections, identify,
-//! inbound and outbound frames, and the bad input among them.
+//! frames substreams, and the bad input among them.
 
-use gossip_core::{PushError, TransportErrorKind, TransportEvent};
+use gossip_core::{TransportErrorKind, TransportEvent};
 use libp2p::{
-    identify, request_response,
+    identify,
     swarm::{DialError, ListenError, SwarmEvent},
     Multiaddr, PeerId,
 };
 
 use crate::{
     behaviour::{BehaviourEvent, IDENTIFY_PROTOCOL},
-    codec::{BadFrame, Request},
+    frames,
     identity::node_id_from_peer_id,
+    link::reader,
     state::{bump, error},
 };
 
-use super::{Driver, Pending};
+use super::Driver;
 
 impl Driver {
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
@@ -59,6 +60,7 @@ impl Driver {
                     remote = %endpoint.get_remote_address(), dialer = endpoint.is_dialer(),
                     "connected"
                 );
+                self.connection_up(peer_id);
                 if first {
                     if let Some(peer) = node_id_from_peer_id(&peer_id) {
                         self.notify(TransportEvent::Connected { peer });
@@ -76,6 +78,8 @@ impl Driver {
                     local = %self.shared.local, peer = %peer_id, ?cause, "connection closed"
                 );
                 if num_established == 0 {
+                    let why = error(TransportErrorKind::Unreachable, "the connection closed");
+                    self.connection_lost(peer_id, &why);
                     if let Some(peer) = node_id_from_peer_id(&peer_id) {
                         self.notify(TransportEvent::Disconnected { peer });
                     }
@@ -91,6 +95,9 @@ impl Driver {
                     format!("dial failed: {dial_error}"),
                 )
                 .with_source(dial_error);
+                if !self.swarm.is_connected(&peer) {
+                    self.connection_lost(peer, &why);
+                }
                 self.shared.dial_failed(&peer, why);
             }
             SwarmEvent::IncomingConnectionError {
@@ -139,22 +146,6 @@ impl Driver {
             }
             _ => {}
         }
-    }
-
-    /// A frame the codec refused: counted and reported; never acknowledged,
-    /// so its sender learns it failed.
-    fn refused(&self, peer: PeerId, bad: &BadFrame) {
-        bump(&self.shared.counters.inbound_failures);
-        let kind = match bad {
-            BadFrame::TooLarge { .. } => {
-                bump(&self.shared.counters.oversized_frames);
-                TransportErrorKind::FrameTooLarge
-            }
-            BadFrame::Truncated { .. } => TransportErrorKind::Rejected,
-        };
-        let from =
-            node_id_from_peer_id(&peer).map_or_else(|| peer.to_string(), |node| node.to_string());
-        self.report(error(kind, format!("frame from {from} refused: {bad}")));
     }
 
     /// An inbound connection that failed before it was established: garbage
@@ -210,79 +201,33 @@ impl Driver {
         }
     }
 
-    fn on_frames_event(&mut self, event: request_response::Event<Request, ()>) {
+    fn on_frames_event(&mut self, event: frames::Event) {
         match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                let request = match request {
-                    Request::Frame(frame) => frame,
-                    // Dropping the channel fails the sender's request.
-                    Request::Refused(bad) => return self.refused(peer, &bad),
-                };
-                let Some(from) = node_id_from_peer_id(&peer) else {
+            frames::Event::Inbound { peer, stream } => {
+                let max = self.shared.config.max_concurrent_streams;
+                let Some(turn) = self.shared.readers.admit(peer, max) else {
+                    // Dropping the substream resets it.
+                    bump(&self.shared.counters.refused_streams);
+                    tracing::debug!(local = %self.shared.local, %peer, max, "too many frames substreams; refused");
                     return;
                 };
-                if self.pending.is_empty() {
-                    if let Err(PushError::Full(Ok(TransportEvent::Frame { from, frame }))) =
-                        self.events.try_push(Ok(TransportEvent::Frame {
-                            from,
-                            frame: request,
-                        }))
-                    {
-                        self.pending.push_back(Pending {
-                            from,
-                            frame,
-                            channel,
-                        });
-                        return;
-                    }
-                    let _ = self.swarm.behaviour_mut().frames.send_response(channel, ());
-                } else if self.pending.len() < self.shared.config.max_pending_inbound {
-                    self.pending.push_back(Pending {
-                        from,
-                        frame: request,
-                        channel,
-                    });
-                } else {
-                    // Dropping the channel fails the sender's request: refused, not lost silently.
-                    bump(&self.shared.counters.refused_frames);
-                    tracing::debug!(local = %self.shared.local, %peer, "inbound backlog full; frame refused");
+                let reader =
+                    reader::read(self.shared.clone(), self.events.clone(), peer, stream, turn);
+                tokio::spawn(reader);
+            }
+            frames::Event::Opened { id, stream } => {
+                if let Some((_, reply)) = self.opening.remove(&id) {
+                    let _ = reply.send(Ok(stream));
                 }
             }
-            request_response::Event::Message {
-                peer,
-                message: request_response::Message::Response { .. },
-                ..
-            } => self.shared.release(&peer),
-            request_response::Event::OutboundFailure {
-                peer,
-                error: failure,
-                ..
-            } => {
-                self.shared.release(&peer);
-                bump(&self.shared.counters.failed_frames);
-                tracing::debug!(local = %self.shared.local, %peer, %failure, "frame failed");
-                if matches!(failure, request_response::OutboundFailure::DialFailure) {
-                    let why =
-                        error(TransportErrorKind::Unreachable, "dial failed").with_source(failure);
-                    self.shared.dial_failed(&peer, why);
+            frames::Event::OpenFailed { id, why } => {
+                if let Some((peer, reply)) = self.opening.remove(&id) {
+                    let _ = reply.send(Err(error(
+                        TransportErrorKind::Unreachable,
+                        format!("cannot open a frames substream to {peer}: {why}"),
+                    )));
                 }
             }
-            request_response::Event::InboundFailure {
-                peer,
-                error: failure,
-                ..
-            } => {
-                bump(&self.shared.counters.inbound_failures);
-                tracing::debug!(local = %self.shared.local, %peer, %failure, "inbound frame failed");
-            }
-            request_response::Event::ResponseSent { .. } => {}
         }
     }
 }

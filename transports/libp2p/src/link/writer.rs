@@ -1,0 +1,201 @@
+//! A peer's writer task: opens one substream to the peer (dialing first if
+//! needed) and drains the peer's send queue into it, every batch of queued
+//! frames in one flush, with no acknowledgement. It reads the substream only
+//! for the receiver's refusal notices. It stops when the substream stays
+//! idle for `idle_timeout` (closing it), when the substream breaks, or when
+//! the transport closes; frames it could not deliver are counted in
+//! `failed_frames`.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use gossip_core::{TransportError, TransportErrorKind};
+use libp2p::{
+    futures::{
+        io::{BufWriter, ReadHalf, WriteHalf},
+        AsyncReadExt, AsyncWriteExt,
+    },
+    swarm::Stream,
+    PeerId,
+};
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+
+use crate::{
+    codec::write_frame,
+    driver::Command,
+    state::{bump, error, Shared},
+    BACKEND,
+};
+
+/// Frames written before a flush, at most, when the queue is busy.
+const MAX_BATCH: usize = 64;
+
+/// Write buffer per substream: small frames are batched into one Yamux frame.
+const WRITE_BUFFER: usize = 64 * 1024;
+
+/// A peer's writer.
+pub(crate) struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) peer: PeerId,
+    /// The id of its queue in [`Links`](super::Links).
+    pub(crate) id: u64,
+    pub(crate) queue: mpsc::Receiver<Bytes>,
+}
+
+/// Why a substream stopped carrying frames.
+enum Stop {
+    /// Nothing to send for `idle_timeout`; the queue is retired.
+    Idle,
+    /// The substream failed or the peer closed it.
+    Broken(String),
+}
+
+impl Writer {
+    /// Runs until the link is idle, broken, or the transport closes.
+    pub(crate) async fn run(mut self) {
+        let span = tracing::debug_span!("writer", local = %self.shared.local, peer = %self.peer);
+        let mut shutdown = self.shared.shutdown.subscribe();
+        async {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|closed| *closed) => {}
+                () = self.serve() => {}
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    async fn serve(&mut self) {
+        let stream = match self.open().await {
+            Ok(stream) => stream,
+            Err(failure) => {
+                tracing::debug!(%failure, "cannot open the frames substream");
+                return self.fail_queued();
+            }
+        };
+        bump(&self.shared.counters.streams_opened);
+        match self.pump(stream).await {
+            Stop::Idle => tracing::debug!("idle; substream closed"),
+            Stop::Broken(why) => {
+                tracing::debug!(%why, "substream broken");
+                self.fail_queued();
+            }
+        }
+    }
+
+    /// Opens the substream: the swarm task dials first when the peer is not
+    /// connected (unless it is in backoff).
+    async fn open(&mut self) -> Result<Stream, TransportError> {
+        let addresses = self.shared.dial_plan(&self.peer)?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Open {
+                peer: self.peer,
+                addresses,
+                reply,
+            })
+            .await
+            .map_err(|_| TransportError::closed(BACKEND))?;
+        // The dial and the handshake are bounded by `handshake_timeout`;
+        // this only guards against a request lost with its connection.
+        let limit = self.shared.config.handshake_timeout.saturating_mul(2);
+        match tokio::time::timeout(limit, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(TransportError::closed(BACKEND)),
+            Err(_) => Err(error(
+                TransportErrorKind::Unreachable,
+                format!("no substream to {} after {limit:?}", self.peer),
+            )),
+        }
+    }
+
+    /// Writes queued frames until the substream is idle or broken.
+    async fn pump(&mut self, stream: Stream) -> Stop {
+        let (mut notices, out) = stream.split();
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, out);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        let idle = self.shared.config.idle_timeout;
+        loop {
+            tokio::select! {
+                received = self.queue.recv_many(&mut batch, MAX_BATCH) => {
+                    if received == 0 {
+                        // No sender left: the queue was retired.
+                        return Stop::Idle;
+                    }
+                }
+                stop = refusals(&self.shared, &mut notices) => return stop,
+                () = tokio::time::sleep(idle) => {
+                    if self.shared.links.retire(&self.peer, self.id, &self.queue, true) {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), out.close()).await;
+                        return Stop::Idle;
+                    }
+                    continue;
+                }
+            }
+            if let Err(failure) = write_batch(&mut out, &mut batch).await {
+                let lost = batch.len() as u64;
+                batch.clear();
+                self.shared
+                    .counters
+                    .failed_frames
+                    .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+                return Stop::Broken(format!("write failed: {failure}"));
+            }
+        }
+    }
+
+    /// Retires the queue and counts what is left in it as failed frames.
+    fn fail_queued(&mut self) {
+        self.shared
+            .links
+            .retire(&self.peer, self.id, &self.queue, false);
+        self.queue.close();
+        let mut failed = 0u64;
+        while self.queue.try_recv().is_ok() {
+            failed += 1;
+        }
+        if failed > 0 {
+            tracing::debug!(failed, "queued frames dropped");
+            self.shared
+                .counters
+                .failed_frames
+                .fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// Writes every frame of `batch` and flushes once; `batch` keeps the frames
+/// not known to be written when it fails, and is empty otherwise.
+async fn write_batch(
+    out: &mut BufWriter<WriteHalf<Stream>>,
+    batch: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
+    for frame in batch.iter() {
+        write_frame(out, frame).await?;
+    }
+    out.flush().await?;
+    batch.clear();
+    Ok(())
+}
+
+/// Waits for the receiver's refusal notices, counting each refused frame as
+/// failed; returns when the substream ends or fails.
+async fn refusals(shared: &Shared, notices: &mut ReadHalf<Stream>) -> Stop {
+    let mut buffer = [0u8; 64];
+    loop {
+        match notices.read(&mut buffer).await {
+            Ok(0) => return Stop::Broken("closed by the peer".to_owned()),
+            Ok(n) => {
+                tracing::debug!(refused = n, "frames refused by the peer");
+                shared
+                    .counters
+                    .failed_frames
+                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(failure) => return Stop::Broken(format!("read failed: {failure}")),
+        }
+    }
+}
