@@ -186,23 +186,6 @@ pub struct Delta {
     pub(crate) hashes: DecodedHashes,
 }
 
-impl Delta {
-    /// Appends `next`, the following piece of the same stream's delta (a
-    /// delta split across frames), so that the pieces merge as one: one
-    /// verification pass and one store write.
-    pub(crate) fn absorb(&mut self, next: Delta) {
-        let aligned = |d: &Delta| d.hashes.0.len() == d.entries.len();
-        if aligned(self) && aligned(&next) {
-            self.hashes.0.extend(next.hashes.0);
-        } else {
-            // The merge hashes what it is not given.
-            self.hashes.0.clear();
-        }
-        self.entries.extend(next.entries);
-        self.base.extend(next.base);
-    }
-}
-
 /// A [`Delta`] as decoded, before its runs are rebuilt into entries.
 #[derive(Deserialize)]
 struct WireDelta {

@@ -200,23 +200,6 @@ pub struct DeltaResponse {
     pub more: bool,
 }
 
-impl DeltaResponse {
-    /// Appends `next`, the following frame of the same answer (same
-    /// session; this one's `more` is false, as every frame's but the last
-    /// is): deltas of a stream split across the two frames become one.
-    pub(crate) fn absorb(&mut self, next: DeltaResponse) {
-        for delta in next.deltas {
-            match self.deltas.last_mut() {
-                Some(last) if last.channel == delta.channel && last.stream == delta.stream => {
-                    last.absorb(delta);
-                }
-                _ => self.deltas.push(delta),
-            }
-        }
-        self.more = next.more;
-    }
-}
-
 /// Eager push of freshly appended entries (on the wire as runs, like a
 /// [`Delta`]'s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

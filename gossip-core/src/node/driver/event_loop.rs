@@ -14,7 +14,7 @@ use crate::{
     error::{Error, TransportErrorKind},
     node::{budget::Admission, command::Command, health::NodeState},
     ports::{DynTransport, TransportEvent, TransportResult},
-    protocol::{codec, messages::DeltaResponse, swim::SwimOutput, Message},
+    protocol::{codec, swim::SwimOutput, Message},
 };
 
 /// Whether the loop goes on.
@@ -90,7 +90,9 @@ impl Driver {
                     Flow::Continue
                 }
                 Some(mut events) = recv_from(transport, std::mem::take(&mut self.inbox)), if networking => {
-                    self.handle_transport_events(&mut events).await;
+                    for event in events.drain(..) {
+                        self.handle_transport_event(event).await;
+                    }
                     self.inbox = events;
                     Flow::Continue
                 }
@@ -123,48 +125,6 @@ impl Driver {
         }
     }
 
-    /// Handles a burst of events in order. Consecutive frames of one delta
-    /// answer (same peer and session) are merged as one message, so that a
-    /// stream's delta split across frames is verified and written to the
-    /// store at once.
-    async fn handle_transport_events(&mut self, events: &mut Vec<TransportResult<TransportEvent>>) {
-        let mut held: Option<(NodeId, DeltaResponse)> = None;
-        for event in events.drain(..) {
-            let Ok(TransportEvent::Frame { from, frame }) = event else {
-                self.dispatch_held(&mut held).await;
-                self.handle_transport_event(event).await;
-                continue;
-            };
-            let Some(message) = self.admit_frame(&from, &frame) else {
-                continue;
-            };
-            match (message, &mut held) {
-                (Message::DeltaResponse(next), Some((peer, response)))
-                    if *peer == from && response.session == next.session && !response.more =>
-                {
-                    response.absorb(next);
-                }
-                (Message::DeltaResponse(next), _) => {
-                    self.dispatch_held(&mut held).await;
-                    held = Some((from, next));
-                }
-                (other, _) => {
-                    self.dispatch_held(&mut held).await;
-                    self.dispatch_in_span(from, other).await;
-                }
-            }
-        }
-        self.dispatch_held(&mut held).await;
-    }
-
-    /// Dispatches the delta answer held back by `handle_transport_events`.
-    async fn dispatch_held(&mut self, held: &mut Option<(NodeId, DeltaResponse)>) {
-        if let Some((from, response)) = held.take() {
-            self.dispatch_in_span(from, Message::DeltaResponse(response))
-                .await;
-        }
-    }
-
     async fn handle_transport_event(&mut self, event: TransportResult<TransportEvent>) {
         match event {
             Ok(TransportEvent::Frame { from, frame }) => self.handle_frame(from, frame).await,
@@ -186,53 +146,40 @@ impl Driver {
         }
     }
 
-    /// Counts, admits and decodes a frame, then dispatches it.
+    /// Counts, admits and decodes a frame, then dispatches it in a span
+    /// naming the node, the peer and the message kind.
     pub(super) async fn handle_frame(&mut self, from: NodeId, frame: Bytes) {
-        if let Some(message) = self.admit_frame(&from, &frame) {
-            self.dispatch_in_span(from, message).await;
-        }
-    }
-
-    /// Counts, admits and decodes a frame: the message, or `None` when the
-    /// frame is dropped (counted, and reported where that helps).
-    fn admit_frame(&mut self, from: &NodeId, frame: &Bytes) -> Option<Message> {
         self.stats.frames_in += 1;
         self.stats.bytes_in += frame.len() as u64;
         if self.state != NodeState::Running {
-            return None;
+            return;
         }
-        if !self.peers.contains(from) {
+        if !self.peers.contains(&from) {
             self.stats.unknown_peer_frames += 1;
-            self.report(Error::UnknownPeer(from.clone()), Some(from));
-            return None;
+            self.report(Error::UnknownPeer(from.clone()), Some(&from));
+            return;
         }
-        match self.peers.admit(from, frame.len(), self.timers.now_ms()) {
+        match self.peers.admit(&from, frame.len(), self.timers.now_ms()) {
             Admission::Admitted => {}
             Admission::ThrottlingStarted => {
                 self.stats.throttled_frames += 1;
-                self.report(Error::Throttled(from.clone()), Some(from));
-                return None;
+                self.report(Error::Throttled(from.clone()), Some(&from));
+                return;
             }
             Admission::Throttled => {
                 self.stats.throttled_frames += 1;
-                return None;
+                return;
             }
         }
-        let message = match codec::decode(frame, self.link.max_frame_len()) {
+        let message = match codec::decode(&frame, self.link.max_frame_len()) {
             Ok(message) => message,
             Err(error) => {
                 self.stats.malformed_frames += 1;
-                self.report(Error::Decode(error), Some(from));
-                return None;
+                self.report(Error::Decode(error), Some(&from));
+                return;
             }
         };
-        self.peers.heard_from(from);
-        Some(message)
-    }
-
-    /// Dispatches a message in a span naming the node, the peer and the
-    /// message kind.
-    async fn dispatch_in_span(&mut self, from: NodeId, message: Message) {
+        self.peers.heard_from(&from);
         let span = tracing::debug_span!(
             "frame",
             node = %self.local,
@@ -303,57 +250,6 @@ mod tests {
         }
         assert_eq!(f.driver.stats.entries_merged, 2);
         assert_eq!(f.driver.peers.last_heard_ms_ago(&node("b")), Some(0));
-        assert!(f.errors().is_empty());
-    }
-
-    #[tokio::test]
-    async fn frames_of_one_delta_answer_in_a_burst_merge_as_one_write() {
-        let mut f = Fixture::new(&["b"]).await;
-        f.driver.peers.insert(PeerRecord::new(node("b")));
-        f.driver.lifecycle(Lifecycle::Start).await.unwrap();
-        let delta = |entries| crate::domain::Delta {
-            channel: f.channel.clone(),
-            stream: f.stream.clone(),
-            base: Vec::new(),
-            entries,
-            hashes: Default::default(),
-        };
-        let frames = |entries, session| {
-            codec::delta_response_frames(session, vec![delta(entries)], false, 700).unwrap()
-        };
-        let first = frames(f.entries("b", 1..=30, 10), 7);
-        assert!(first.len() > 3, "the answer spans frames");
-        let mut burst: Vec<_> = first
-            .into_iter()
-            .map(|frame| {
-                Ok(TransportEvent::Frame {
-                    from: node("b"),
-                    frame,
-                })
-            })
-            .collect();
-        // Another session's answer after it is merged on its own.
-        burst.extend(
-            frames(f.entries("b", 31..=32, 10), 8)
-                .into_iter()
-                .map(|frame| {
-                    Ok(TransportEvent::Frame {
-                        from: node("b"),
-                        frame,
-                    })
-                }),
-        );
-        f.driver.handle_transport_events(&mut burst).await;
-        let merged: Vec<usize> = f
-            .events()
-            .into_iter()
-            .filter_map(|event| match event {
-                crate::domain::DomainEvent::EntriesMerged { count, .. } => Some(count),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(merged, vec![30, 2], "one merge per answer");
-        assert_eq!(f.driver.stats.entries_merged, 32);
         assert!(f.errors().is_empty());
     }
 }
