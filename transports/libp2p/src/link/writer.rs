@@ -1,6 +1,6 @@
 //! A peer's writer task: opens one substream to the peer (dialing first if
 //! needed) and drains the peer's send queue into it, every batch of queued
-//! frames in one flush, with no acknowledgement. It reads the substream only
+//! frames encoded into one buffer and sent in one write and one flush, with no acknowledgement. It reads the substream only
 //! for the receiver's refusal notices. It stops when the substream stays
 //! idle for `idle_timeout` (closing it), when the substream breaks, or when
 //! the transport closes; frames it could not deliver are counted in
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gossip_core::{TransportError, TransportErrorKind};
 use libp2p::{
     futures::{
-        io::{BufWriter, ReadHalf, WriteHalf},
+        io::{ReadHalf, WriteHalf},
         AsyncReadExt, AsyncWriteExt,
     },
     swarm::Stream,
@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use crate::{
-    codec::write_frame,
+    codec::encode_frame,
     driver::Command,
     state::{bump, error, Shared},
     BACKEND,
@@ -31,7 +31,8 @@ use crate::{
 /// Frames written before a flush, at most, when the queue is busy.
 const MAX_BATCH: usize = 64;
 
-/// Write buffer per substream: small frames are batched into one Yamux frame.
+/// Bytes gathered for one write, at least: small frames are batched into
+/// one write (and a few Yamux frames).
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// A peer's writer.
@@ -114,9 +115,9 @@ impl Writer {
 
     /// Writes queued frames until the substream is idle or broken.
     async fn pump(&mut self, stream: Stream) -> Stop {
-        let (mut notices, out) = stream.split();
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, out);
+        let (mut notices, mut out) = stream.split();
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut buffer = Vec::with_capacity(WRITE_BUFFER);
         let idle = self.shared.config.idle_timeout;
         loop {
             tokio::select! {
@@ -135,13 +136,32 @@ impl Writer {
                     continue;
                 }
             }
-            if let Err(failure) = write_batch(&mut out, &mut batch).await {
-                let lost = batch.len() as u64;
-                batch.clear();
+            // What else is queued already, up to a write's worth.
+            let mut frames = batch.len();
+            let encoded = encode_batch(&mut batch, &mut buffer).and_then(|()| {
+                while buffer.len() < WRITE_BUFFER {
+                    let Ok(frame) = self.queue.try_recv() else {
+                        break;
+                    };
+                    frames += 1;
+                    encode_frame(&frame, &mut buffer)?;
+                }
+                Ok(())
+            });
+            let written = match encoded {
+                Ok(()) => write_all(&mut out, &buffer).await,
+                Err(failure) => Err(failure),
+            };
+            buffer.clear();
+            if buffer.capacity() > 4 * WRITE_BUFFER {
+                // A batch of large frames: do not keep its buffer.
+                buffer = Vec::with_capacity(WRITE_BUFFER);
+            }
+            if let Err(failure) = written {
                 self.shared
                     .counters
                     .failed_frames
-                    .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(frames as u64, std::sync::atomic::Ordering::Relaxed);
                 return Stop::Broken(format!("write failed: {failure}"));
             }
         }
@@ -167,18 +187,20 @@ impl Writer {
     }
 }
 
-/// Writes every frame of `batch` and flushes once; `batch` keeps the frames
-/// not known to be written when it fails, and is empty otherwise.
-async fn write_batch(
-    out: &mut BufWriter<WriteHalf<Stream>>,
-    batch: &mut Vec<Bytes>,
-) -> std::io::Result<()> {
-    for frame in batch.iter() {
-        write_frame(out, frame).await?;
-    }
-    out.flush().await?;
+/// Encodes every frame of `batch` into `buffer`, emptying `batch`.
+fn encode_batch(batch: &mut Vec<Bytes>, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    let encoded = batch
+        .iter()
+        .try_for_each(|frame| encode_frame(frame, buffer));
     batch.clear();
-    Ok(())
+    encoded
+}
+
+/// Writes `buffer` in one write (Yamux makes a frame of each write, up to
+/// its split size) and flushes once.
+async fn write_all(out: &mut WriteHalf<Stream>, buffer: &[u8]) -> std::io::Result<()> {
+    out.write_all(buffer).await?;
+    out.flush().await
 }
 
 /// Waits for the receiver's refusal notices, counting each refused frame as
