@@ -90,6 +90,8 @@ pub(crate) struct FrameDecoder {
     buf: BytesMut,
     /// The body of a refused frame being discarded: (bytes skipped, length).
     skipping: Option<(usize, usize)>,
+    /// Where a read of one step lands (allocated by the first read).
+    scratch: Box<[u8]>,
 }
 
 impl FrameDecoder {
@@ -145,6 +147,18 @@ impl FrameDecoder {
         let room = wanted
             .min(INITIAL_CAPACITY.max(self.buf.len()))
             .max(INITIAL_CAPACITY);
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; INITIAL_CAPACITY].into_boxed_slice();
+        }
+        if room <= self.scratch.len() {
+            // The usual read: into the scratch buffer (zeroed once), then
+            // copied after what is buffered; cheaper than zeroing room in
+            // the buffer for every read.
+            let n = io.read(&mut self.scratch[..room]).await?;
+            self.buf.extend_from_slice(self.scratch.get(..n).unwrap_or_default());
+            return Ok(n);
+        }
+        // A large frame: straight into the buffer.
         let filled = self.buf.len();
         self.buf.resize(filled + room, 0);
         let read = io.read(&mut self.buf[filled..]).await;

@@ -18,7 +18,10 @@ use libp2p::{
     swarm::Stream,
     PeerId,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tracing::Instrument;
 
 use crate::{
@@ -119,6 +122,11 @@ impl Writer {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         let mut buffer = Vec::with_capacity(WRITE_BUFFER);
         let idle = self.shared.config.idle_timeout;
+        // One timer, re-armed only when it fires (not once per batch): the
+        // link is idle when nothing was written for `idle`.
+        let mut last_write = Instant::now();
+        let timer = tokio::time::sleep(idle);
+        tokio::pin!(timer);
         loop {
             tokio::select! {
                 received = self.queue.recv_many(&mut batch, MAX_BATCH) => {
@@ -128,14 +136,21 @@ impl Writer {
                     }
                 }
                 stop = refusals(&self.shared, &mut notices) => return stop,
-                () = tokio::time::sleep(idle) => {
+                () = &mut timer => {
+                    let quiet_until = last_write + idle;
+                    if quiet_until > Instant::now() {
+                        timer.as_mut().reset(quiet_until);
+                        continue;
+                    }
                     if self.shared.links.retire(&self.peer, self.id, &self.queue, true) {
                         let _ = tokio::time::timeout(Duration::from_secs(1), out.close()).await;
                         return Stop::Idle;
                     }
+                    timer.as_mut().reset(Instant::now() + idle);
                     continue;
                 }
             }
+            last_write = Instant::now();
             // What else is queued already, up to a write's worth.
             let mut frames = batch.len();
             let encoded = encode_batch(&mut batch, &mut buffer).and_then(|()| {
