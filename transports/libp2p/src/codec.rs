@@ -150,18 +150,22 @@ impl FrameDecoder {
         if self.scratch.is_empty() {
             self.scratch = vec![0; INITIAL_CAPACITY].into_boxed_slice();
         }
-        if room <= self.scratch.len() {
+        if let Some(scratch) = self.scratch.get_mut(..room) {
             // The usual read: into the scratch buffer (zeroed once), then
             // copied after what is buffered; cheaper than zeroing room in
             // the buffer for every read.
-            let n = io.read(&mut self.scratch[..room]).await?;
-            self.buf.extend_from_slice(self.scratch.get(..n).unwrap_or_default());
+            let n = io.read(scratch).await?;
+            self.buf
+                .extend_from_slice(scratch.get(..n).unwrap_or_default());
             return Ok(n);
         }
         // A large frame: straight into the buffer.
         let filled = self.buf.len();
         self.buf.resize(filled + room, 0);
-        let read = io.read(&mut self.buf[filled..]).await;
+        let read = match self.buf.get_mut(filled..) {
+            Some(free) => io.read(free).await,
+            None => Ok(0),
+        };
         let n = *read.as_ref().unwrap_or(&0);
         self.buf.truncate(filled + n);
         read
