@@ -151,23 +151,8 @@ impl Writer {
                 }
             }
             last_write = Instant::now();
-            // What else is queued already, up to a write's worth.
-            let mut frames = batch.len();
-            let encoded = encode_batch(&mut batch, &mut buffer).and_then(|()| {
-                while buffer.len() < WRITE_BUFFER {
-                    let Ok(frame) = self.queue.try_recv() else {
-                        break;
-                    };
-                    frames += 1;
-                    encode_frame(&frame, &mut buffer)?;
-                }
-                Ok(())
-            });
-            let written = match encoded {
-                Ok(()) => write_all(&mut out, &buffer).await,
-                Err(failure) => Err(failure),
-            };
-            buffer.clear();
+            let (frames, written) =
+                write_batch(&mut out, &mut buffer, &mut batch, &mut self.queue).await;
             if buffer.capacity() > 4 * WRITE_BUFFER {
                 // A batch of large frames: do not keep its buffer.
                 buffer = Vec::with_capacity(WRITE_BUFFER);
@@ -176,7 +161,7 @@ impl Writer {
                 self.shared
                     .counters
                     .failed_frames
-                    .fetch_add(frames as u64, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
                 return Stop::Broken(format!("write failed: {failure}"));
             }
         }
@@ -202,20 +187,42 @@ impl Writer {
     }
 }
 
-/// Encodes every frame of `batch` into `buffer`, emptying `batch`.
-fn encode_batch(batch: &mut Vec<Bytes>, buffer: &mut Vec<u8>) -> std::io::Result<()> {
-    let encoded = batch
-        .iter()
-        .try_for_each(|frame| encode_frame(frame, buffer));
+/// Writes the frames of `batch`, then what else is queued up to a write's
+/// worth, encoded into `buffer` and written [`WRITE_BUFFER`] bytes or more
+/// at a time (Yamux makes a frame of each write, up to its split size),
+/// then flushes once. Returns how many frames were taken (when it fails,
+/// they are not known to be delivered) and the outcome; `batch` and
+/// `buffer` are left empty.
+async fn write_batch(
+    out: &mut WriteHalf<Stream>,
+    buffer: &mut Vec<u8>,
+    batch: &mut Vec<Bytes>,
+    queue: &mut mpsc::Receiver<Bytes>,
+) -> (u64, std::io::Result<()>) {
+    let mut taken = batch.len() as u64;
+    let written = async {
+        for frame in batch.drain(..) {
+            encode_frame(&frame, buffer)?;
+            if buffer.len() >= WRITE_BUFFER {
+                // Large frames: the buffer stays within a write and a frame.
+                out.write_all(buffer).await?;
+                buffer.clear();
+            }
+        }
+        while buffer.len() < WRITE_BUFFER {
+            let Ok(frame) = queue.try_recv() else {
+                break;
+            };
+            taken += 1;
+            encode_frame(&frame, buffer)?;
+        }
+        out.write_all(buffer).await?;
+        out.flush().await
+    }
+    .await;
     batch.clear();
-    encoded
-}
-
-/// Writes `buffer` in one write (Yamux makes a frame of each write, up to
-/// its split size) and flushes once.
-async fn write_all(out: &mut WriteHalf<Stream>, buffer: &[u8]) -> std::io::Result<()> {
-    out.write_all(buffer).await?;
-    out.flush().await
+    buffer.clear();
+    (taken, written)
 }
 
 /// Waits for the receiver's refusal notices, counting each refused frame as
