@@ -9,10 +9,10 @@ use libp2p::{
     identity::Keypair,
     noise,
     swarm::NetworkBehaviour,
-    tcp, yamux, Swarm, SwarmBuilder,
+    tcp, Swarm, SwarmBuilder,
 };
 
-use crate::{frames::Frames, state::error, Libp2pConfig};
+use crate::{frames::Frames, muxer::YamuxUpgrade, state::error, Libp2pConfig};
 
 /// The identify protocol version: peers on another one are not gossip nodes.
 pub(crate) const IDENTIFY_PROTOCOL: &str = "/gossip/1.0.0";
@@ -77,7 +77,7 @@ pub(crate) fn build_swarm(
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            YamuxUpgrade::new,
         )
         .map_err(|e| error(TransportErrorKind::Other, "cannot set up Noise").with_source(e))?
         .with_behaviour(|key| behaviour(key, config))

@@ -48,9 +48,27 @@ pub fn node_id_from_peer_id(peer: &PeerId) -> Option<NodeId> {
     NodeId::from_bytes(&key.to_bytes()).ok()
 }
 
+/// The bytes of an Ed25519 [`PeerId`] before its key: the identity
+/// multihash (code 0, 36 bytes) of the key's protobuf encoding (field 1,
+/// key type Ed25519 = 1; field 2, 32 bytes).
+const ED25519_PEER_ID_PREFIX: [u8; 6] = [0x00, 0x24, 0x08, 0x01, 0x12, 0x20];
+
 /// The [`PeerId`] of the node `node`.
+///
+/// Cheap (no curve arithmetic): the peer id inlines the key, so it is built
+/// from the bytes; this runs on every `send`.
 #[must_use]
 pub fn peer_id_from_node_id(node: &NodeId) -> PeerId {
+    let mut bytes = [0u8; ED25519_PEER_ID_PREFIX.len() + 32];
+    let (prefix, key) = bytes.split_at_mut(ED25519_PEER_ID_PREFIX.len());
+    prefix.copy_from_slice(&ED25519_PEER_ID_PREFIX);
+    key.copy_from_slice(node.as_bytes());
+    PeerId::from_bytes(&bytes).unwrap_or_else(|_| peer_id_from_key(node))
+}
+
+/// [`peer_id_from_node_id`] through libp2p's key types (decompresses the
+/// point).
+fn peer_id_from_key(node: &NodeId) -> PeerId {
     match ed25519::PublicKey::try_from_bytes(node.as_bytes()) {
         Ok(key) => PublicKey::from(key).to_peer_id(),
         // A `NodeId` is checked to be a valid Ed25519 point when made.
@@ -73,6 +91,14 @@ mod tests {
             assert_eq!(peer_id_from_node_id(identity.node_id()), peer);
             assert_eq!(node_id_from_peer_id(&peer).unwrap(), *identity.node_id());
             assert!(peer.to_base58().starts_with("12D3KooW"));
+        }
+    }
+
+    #[test]
+    fn the_fast_peer_id_is_the_one_libp2p_derives() {
+        for seed in ["a", "b", "c", "d"] {
+            let node = Identity::from_seed(seed).node_id().clone();
+            assert_eq!(peer_id_from_node_id(&node), peer_id_from_key(&node));
         }
     }
 

@@ -9,6 +9,7 @@ mod driver;
 mod frames;
 mod identity;
 mod link;
+mod muxer;
 mod state;
 mod transport;
 

@@ -1,6 +1,7 @@
 //! [`Libp2pTransport`]: a node's libp2p endpoint.
 
 use std::{
+    collections::VecDeque,
     fmt,
     sync::{atomic::Ordering, Arc, Mutex, PoisonError},
 };
@@ -245,6 +246,34 @@ impl Libp2pTransport {
             .map_err(|_| TransportError::closed(BACKEND))
     }
 
+    /// Finishes a `send`: starts the writer of a new queue, or says the
+    /// queue is full.
+    fn enqueued(&self, to: &NodeId, peer: PeerId, enqueued: Enqueued) -> TransportResult<()> {
+        match enqueued {
+            Enqueued::Queued => Ok(()),
+            Enqueued::Full => Err(self.queue_full(to)),
+            Enqueued::Start(id, queue) => {
+                let writer = Writer {
+                    shared: self.shared.clone(),
+                    commands: self.commands.clone(),
+                    peer,
+                    id,
+                    queue,
+                };
+                self.runtime.spawn(writer.run());
+                Ok(())
+            }
+        }
+    }
+
+    fn queue_full(&self, to: &NodeId) -> TransportError {
+        TransportError::queue_full(
+            BACKEND,
+            format_args!("the frames queued for {to}"),
+            self.shared.config.limits.send_queue_capacity,
+        )
+    }
+
     fn shut(&self) -> bool {
         let first = !self.shared.closed.swap(true, Ordering::AcqRel);
         if first {
@@ -311,24 +340,40 @@ impl Transport for Libp2pTransport {
         }
         let peer = self.shared.admit(to)?;
         let capacity = self.shared.config.limits.send_queue_capacity;
-        match self.shared.links.enqueue(peer, frame, capacity) {
-            Enqueued::Queued => Ok(()),
-            Enqueued::Full => Err(TransportError::queue_full(
-                BACKEND,
-                format_args!("the frames queued for {to}"),
-                capacity,
-            )),
-            Enqueued::Start(id, queue) => {
-                let writer = Writer {
-                    shared: self.shared.clone(),
-                    commands: self.commands.clone(),
-                    peer,
-                    id,
-                    queue,
-                };
-                self.runtime.spawn(writer.run());
-                Ok(())
+        let enqueued = self.shared.links.enqueue(peer, frame, capacity);
+        self.enqueued(to, peer, enqueued)
+    }
+
+    /// Queues the batch under one lock and one queue reservation, and wakes
+    /// the peer's writer once; the same checks and errors as
+    /// [`send`](Transport::send), for the first frame not queued.
+    async fn send_many(&self, to: &NodeId, frames: &mut VecDeque<Bytes>) -> TransportResult<()> {
+        if frames.is_empty() {
+            return Ok(());
+        }
+        if self.is_closed() {
+            return Err(TransportError::closed(BACKEND));
+        }
+        let max = self.shared.config.limits.max_frame_len;
+        let fitting = frames.iter().take_while(|frame| frame.len() <= max).count();
+        if fitting > 0 {
+            if to == &self.shared.local {
+                return Err(TransportError::send_to_self(BACKEND));
             }
+            let peer = self.shared.admit(to)?;
+            let capacity = self.shared.config.limits.send_queue_capacity;
+            let enqueued = self
+                .shared
+                .links
+                .enqueue_many(peer, frames, fitting, capacity);
+            self.enqueued(to, peer, enqueued)?;
+        }
+        match frames.front() {
+            None => Ok(()),
+            Some(frame) if frame.len() > max => {
+                Err(TransportError::frame_too_large(BACKEND, frame.len(), max))
+            }
+            Some(_) => Err(self.queue_full(to)),
         }
     }
 

@@ -13,7 +13,7 @@ pub(crate) mod reader;
 pub(crate) mod writer;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
@@ -66,6 +66,54 @@ impl Links {
         if queue.try_send(frame).is_err() {
             // A new queue has room for one frame; nothing to start otherwise.
             return Enqueued::Full;
+        }
+        table.next_id = table.next_id.wrapping_add(1);
+        let id = table.next_id;
+        table.queues.insert(peer, (id, queue));
+        Enqueued::Start(id, drain)
+    }
+
+    /// Queues the first `count` frames of `frames` for `peer` under one
+    /// lock and one reservation, as many as there is room for, taking them
+    /// from `frames`; creates the queue (of `capacity` frames, at least 1) when
+    /// the peer has none. [`Enqueued::Full`] when not even the first frame
+    /// fit (`frames` is then untouched).
+    pub(crate) fn enqueue_many(
+        &self,
+        peer: PeerId,
+        frames: &mut VecDeque<Bytes>,
+        count: usize,
+        capacity: usize,
+    ) -> Enqueued {
+        let count = count.min(frames.len());
+        if count == 0 {
+            return Enqueued::Queued;
+        }
+        let mut table = self.lock();
+        if let Some((_, queue)) = table.queues.get(&peer) {
+            let room = queue.capacity().min(count);
+            if room == 0 {
+                return Enqueued::Full;
+            }
+            match queue.try_reserve_many(room) {
+                Ok(permits) => {
+                    for (permit, frame) in permits.zip(frames.drain(..room)) {
+                        permit.send(frame);
+                    }
+                    return Enqueued::Queued;
+                }
+                Err(mpsc::error::TrySendError::Full(())) => return Enqueued::Full,
+                // Its writer is gone without retiring it (it panicked): replace it.
+                Err(mpsc::error::TrySendError::Closed(())) => {}
+            }
+        }
+        let (queue, drain) = mpsc::channel(capacity.max(1));
+        let room = capacity.max(1).min(count);
+        let Ok(permits) = queue.try_reserve_many(room) else {
+            return Enqueued::Full;
+        };
+        for (permit, frame) in permits.zip(frames.drain(..room)) {
+            permit.send(frame);
         }
         table.next_id = table.next_id.wrapping_add(1);
         let id = table.next_id;
@@ -177,6 +225,31 @@ mod tests {
             links.enqueue(peer, Bytes::from_static(b"4"), 2),
             Enqueued::Start(..)
         ));
+    }
+
+    #[test]
+    fn a_batch_is_queued_as_far_as_there_is_room() {
+        let links = Links::default();
+        let peer = PeerId::random();
+        let mut frames: VecDeque<Bytes> = (0..5u8).map(|i| Bytes::from(vec![i])).collect();
+        let Enqueued::Start(id, mut drain) = links.enqueue_many(peer, &mut frames, 5, 2) else {
+            panic!("no writer started");
+        };
+        assert_eq!(frames.len(), 3, "two fit in a new queue of 2");
+        assert!(matches!(
+            links.enqueue_many(peer, &mut frames, 5, 2),
+            Enqueued::Full
+        ));
+        assert_eq!(frames.len(), 3, "nothing taken when full");
+        assert_eq!(drain.try_recv().unwrap(), vec![0u8]);
+        assert!(matches!(
+            links.enqueue_many(peer, &mut frames, 5, 2),
+            Enqueued::Queued
+        ));
+        assert_eq!(frames.len(), 2);
+        assert_eq!(drain.try_recv().unwrap(), vec![1u8]);
+        assert_eq!(drain.try_recv().unwrap(), vec![2u8]);
+        assert!(links.retire(&peer, id, &drain, true));
     }
 
     #[test]

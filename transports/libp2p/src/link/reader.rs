@@ -1,5 +1,7 @@
-//! A reader task per inbound substream: reads length-prefixed frames and
-//! pushes them into the inbound queue, waiting for room when it is full
+//! A reader task per inbound substream: reads whatever the substream has,
+//! splits every whole length-prefixed frame out of it (no copy, no
+//! allocation per frame) and pushes them into the inbound queue in one
+//! hand-over, waiting for room when it is full
 //! (back-pressure: the substream is not read meanwhile, Yamux's window
 //! closes, the sender's queue fills). Bad input is reported through the
 //! inbound queue; an oversized frame is refused and skipped (the sender is
@@ -9,24 +11,18 @@ use std::sync::Arc;
 
 use gossip_core::{InboundSender, NodeId, TransportErrorKind, TransportEvent};
 use libp2p::{
-    futures::{
-        io::{BufReader, WriteHalf},
-        AsyncReadExt, AsyncWriteExt, FutureExt,
-    },
+    futures::{io::WriteHalf, AsyncReadExt, AsyncWriteExt, FutureExt},
     swarm::Stream,
     PeerId,
 };
 use tracing::Instrument;
 
 use crate::{
-    codec::{read_frame, skip, BadFrame, REFUSED},
+    codec::{BadFrame, Decoded, FrameDecoder, REFUSED},
     identity::node_id_from_peer_id,
     state::{bump, error, Shared},
     MAX_FRAME_LEN_LIMIT,
 };
-
-/// Read buffer per substream.
-const READ_BUFFER: usize = 64 * 1024;
 
 /// Reads `stream` from `peer` until it ends, the transport closes, or bad
 /// input ends it; `turn` is the peer's (from [`Readers`](super::Readers)).
@@ -56,42 +52,48 @@ pub(crate) async fn read(
 
 async fn serve(shared: &Shared, events: &InboundSender, from: &NodeId, stream: Stream) {
     let max = shared.config.limits.max_frame_len;
-    let (input, mut notices) = stream.split();
-    let mut input = BufReader::with_capacity(READ_BUFFER, input);
+    let (mut input, mut notices) = stream.split();
+    let mut decoder = FrameDecoder::default();
+    let mut batch = Vec::new();
     loop {
-        let bad = match read_frame(&mut input, max).await {
-            Ok(Ok(frame)) => {
-                let frame = TransportEvent::Frame {
+        loop {
+            match decoder.next_frame(max) {
+                Decoded::Frame(frame) => batch.push(Ok(TransportEvent::Frame {
                     from: from.clone(),
                     frame,
-                };
-                if events.push(Ok(frame)).await.is_err() {
-                    return; // closed
+                })),
+                Decoded::Refused(bad) => {
+                    // The frames before it first, in order.
+                    if events.push_many(&mut batch).await.is_err() {
+                        return; // closed
+                    }
+                    refused(shared, events, from, &bad);
+                    notify_refusal(&mut notices);
+                    if matches!(bad, BadFrame::TooLarge { len, .. } if len > MAX_FRAME_LEN_LIMIT) {
+                        // No gossip node sends that: garbage, the framing is lost.
+                        return;
+                    }
                 }
-                continue;
+                Decoded::Incomplete => break,
             }
-            Ok(Err(bad)) => bad,
-            Err(failure) => {
-                if failure.kind() != std::io::ErrorKind::UnexpectedEof {
-                    bump(&shared.counters.inbound_failures);
-                    tracing::debug!(%failure, "substream failed");
+        }
+        // The whole read in one hand-over (waits for room: back-pressure).
+        if !batch.is_empty() && events.push_many(&mut batch).await.is_err() {
+            return; // closed
+        }
+        match decoder.read_more(&mut input).await {
+            Ok(0) => {
+                if let Some(bad) = decoder.at_end() {
+                    refused(shared, events, from, &bad); // cut short: the substream is over
                 }
                 return;
             }
-        };
-        refused(shared, events, from, &bad);
-        let BadFrame::TooLarge { len, .. } = bad else {
-            return; // cut short: the substream is over
-        };
-        notify_refusal(&mut notices);
-        if len > MAX_FRAME_LEN_LIMIT {
-            // No gossip node sends that: garbage, the framing is lost.
-            return;
-        }
-        match skip(&mut input, len).await {
-            Ok(Ok(())) => {}
-            Ok(Err(bad)) => return refused(shared, events, from, &bad),
-            Err(_) => return,
+            Ok(_) => {}
+            Err(failure) => {
+                bump(&shared.counters.inbound_failures);
+                tracing::debug!(%failure, "substream failed");
+                return;
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A peer's writer task: opens one substream to the peer (dialing first if
 //! needed) and drains the peer's send queue into it, every batch of queued
-//! frames in one flush, with no acknowledgement. It reads the substream only
+//! frames encoded into one buffer and sent in one write and one flush, with no acknowledgement. It reads the substream only
 //! for the receiver's refusal notices. It stops when the substream stays
 //! idle for `idle_timeout` (closing it), when the substream breaks, or when
 //! the transport closes; frames it could not deliver are counted in
@@ -12,17 +12,20 @@ use bytes::Bytes;
 use gossip_core::{TransportError, TransportErrorKind};
 use libp2p::{
     futures::{
-        io::{BufWriter, ReadHalf, WriteHalf},
+        io::{ReadHalf, WriteHalf},
         AsyncReadExt, AsyncWriteExt,
     },
     swarm::Stream,
     PeerId,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::Instant,
+};
 use tracing::Instrument;
 
 use crate::{
-    codec::write_frame,
+    codec::encode_frame,
     driver::Command,
     state::{bump, error, Shared},
     BACKEND,
@@ -31,7 +34,8 @@ use crate::{
 /// Frames written before a flush, at most, when the queue is busy.
 const MAX_BATCH: usize = 64;
 
-/// Write buffer per substream: small frames are batched into one Yamux frame.
+/// Bytes gathered for one write, at least: small frames are batched into
+/// one write (and a few Yamux frames).
 const WRITE_BUFFER: usize = 64 * 1024;
 
 /// A peer's writer.
@@ -114,10 +118,15 @@ impl Writer {
 
     /// Writes queued frames until the substream is idle or broken.
     async fn pump(&mut self, stream: Stream) -> Stop {
-        let (mut notices, out) = stream.split();
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, out);
+        let (mut notices, mut out) = stream.split();
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut buffer = Vec::with_capacity(WRITE_BUFFER);
         let idle = self.shared.config.idle_timeout;
+        // One timer, re-armed only when it fires (not once per batch): the
+        // link is idle when nothing was written for `idle`.
+        let mut last_write = Instant::now();
+        let timer = tokio::time::sleep(idle);
+        tokio::pin!(timer);
         loop {
             tokio::select! {
                 received = self.queue.recv_many(&mut batch, MAX_BATCH) => {
@@ -127,21 +136,32 @@ impl Writer {
                     }
                 }
                 stop = refusals(&self.shared, &mut notices) => return stop,
-                () = tokio::time::sleep(idle) => {
+                () = &mut timer => {
+                    let quiet_until = last_write + idle;
+                    if quiet_until > Instant::now() {
+                        timer.as_mut().reset(quiet_until);
+                        continue;
+                    }
                     if self.shared.links.retire(&self.peer, self.id, &self.queue, true) {
                         let _ = tokio::time::timeout(Duration::from_secs(1), out.close()).await;
                         return Stop::Idle;
                     }
+                    timer.as_mut().reset(Instant::now() + idle);
                     continue;
                 }
             }
-            if let Err(failure) = write_batch(&mut out, &mut batch).await {
-                let lost = batch.len() as u64;
-                batch.clear();
+            last_write = Instant::now();
+            let (frames, written) =
+                write_batch(&mut out, &mut buffer, &mut batch, &mut self.queue).await;
+            if buffer.capacity() > 4 * WRITE_BUFFER {
+                // A batch of large frames: do not keep its buffer.
+                buffer = Vec::with_capacity(WRITE_BUFFER);
+            }
+            if let Err(failure) = written {
                 self.shared
                     .counters
                     .failed_frames
-                    .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(frames, std::sync::atomic::Ordering::Relaxed);
                 return Stop::Broken(format!("write failed: {failure}"));
             }
         }
@@ -167,18 +187,42 @@ impl Writer {
     }
 }
 
-/// Writes every frame of `batch` and flushes once; `batch` keeps the frames
-/// not known to be written when it fails, and is empty otherwise.
+/// Writes the frames of `batch`, then what else is queued up to a write's
+/// worth, encoded into `buffer` and written [`WRITE_BUFFER`] bytes or more
+/// at a time (Yamux makes a frame of each write, up to its split size),
+/// then flushes once. Returns how many frames were taken (when it fails,
+/// they are not known to be delivered) and the outcome; `batch` and
+/// `buffer` are left empty.
 async fn write_batch(
-    out: &mut BufWriter<WriteHalf<Stream>>,
+    out: &mut WriteHalf<Stream>,
+    buffer: &mut Vec<u8>,
     batch: &mut Vec<Bytes>,
-) -> std::io::Result<()> {
-    for frame in batch.iter() {
-        write_frame(out, frame).await?;
+    queue: &mut mpsc::Receiver<Bytes>,
+) -> (u64, std::io::Result<()>) {
+    let mut taken = batch.len() as u64;
+    let written = async {
+        for frame in batch.drain(..) {
+            encode_frame(&frame, buffer)?;
+            if buffer.len() >= WRITE_BUFFER {
+                // Large frames: the buffer stays within a write and a frame.
+                out.write_all(buffer).await?;
+                buffer.clear();
+            }
+        }
+        while buffer.len() < WRITE_BUFFER {
+            let Ok(frame) = queue.try_recv() else {
+                break;
+            };
+            taken += 1;
+            encode_frame(&frame, buffer)?;
+        }
+        out.write_all(buffer).await?;
+        out.flush().await
     }
-    out.flush().await?;
+    .await;
     batch.clear();
-    Ok(())
+    buffer.clear();
+    (taken, written)
 }
 
 /// Waits for the receiver's refusal notices, counting each refused frame as
