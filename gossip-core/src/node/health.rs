@@ -144,4 +144,20 @@ pub struct NodeStats {
     /// Entries refused because the out-of-order buffer, the quarantine or
     /// the pending area, or the sending peer's share of it, was full.
     pub buffer_refused: u64,
+    /// `Push` frames sent (appends, forwards along the push tree, answers
+    /// to grafts).
+    pub push_frames_out: u64,
+    /// `IHave` frames sent (lazy announcements, large channels).
+    pub ihave_frames_out: u64,
+    /// `Graft` frames sent (announced entries still missing).
+    pub graft_frames_out: u64,
+    /// `Prune` frames sent (duplicate pushes).
+    pub prune_frames_out: u64,
+    /// Lazy push input ignored over its bounds: announced ranges not
+    /// tracked (tracking full, or the announcer's share of it), local
+    /// announcements dropped (queue full), grafts of non-members.
+    pub lazy_refused: u64,
+    /// Missing announced entries given up (too old, grafted three times):
+    /// anti-entropy fetches them.
+    pub lazy_expired: u64,
 }
