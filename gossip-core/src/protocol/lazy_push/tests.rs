@@ -247,7 +247,7 @@ fn bounds_hold_under_a_flood_of_announcements() {
     assert_eq!(lazy.missing(), 17);
     // Grafts are batched per announcer, and everything expires.
     let held = |_: &ChannelId, _: &StreamId, _: &NodeId| 0;
-    let tick = lazy.tick(10_000, &channels, &me, |_| true, held);
+    let tick = lazy.tick(5_000, &channels, &me, |_| true, held);
     let wants: usize = tick
         .sends
         .iter()

@@ -10,7 +10,8 @@ use crate::{
     },
     protocol::messages::{
         Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
-        MemberState, MemberUpdate, Message, Ping, PingReq, Push, StreamWant,
+        Announced, Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Ping, PingReq,
+        Prune, Push, StreamWant,
     },
 };
 
@@ -245,6 +246,32 @@ fn message() -> impl Strategy<Value = Message> {
                 entries,
             })
         }),
+        (channel(), vec((stream(), node(), any::<u64>()), 0..4)).prop_map(|(channel, ranges)| {
+            let ranges = ranges
+                .into_iter()
+                .map(|(stream, author, up_to)| Announced {
+                    stream,
+                    author,
+                    up_to,
+                })
+                .collect();
+            Message::IHave(IHave { channel, ranges })
+        }),
+        (channel(), vec((stream(), node(), any::<u64>(), any::<u64>()), 0..4)).prop_map(
+            |(channel, wants)| {
+                let wants = wants
+                    .into_iter()
+                    .map(|(stream, author, after, up_to)| GraftWant {
+                        stream,
+                        author,
+                        after,
+                        up_to,
+                    })
+                    .collect();
+                Message::Graft(Graft { channel, wants })
+            }
+        ),
+        channel().prop_map(|channel| Message::Prune(Prune { channel })),
     ]
 }
 
