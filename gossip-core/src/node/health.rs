@@ -46,6 +46,9 @@ pub struct Health {
     /// Entries held pending: by authors a channel's control log has not
     /// explained yet (the operation adding them is still on its way).
     pub pending_entries: usize,
+    /// Announced entries this node lacks and will graft (lazy push, large
+    /// channels), at most [`LazyPushConfig::max_missing`](crate::protocol::lazy_push::LazyPushConfig::max_missing).
+    pub lazy_missing: usize,
     /// Proofs that authors signed two histories, the first per channel,
     /// stream and author (bounded): those authors are faulty or their key
     /// is compromised. Nothing of a fork is applied.
