@@ -223,3 +223,57 @@ impl Driver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        node::driver::fixture::{node, Fixture},
+        protocol::{Announced, IHave},
+    };
+
+    const OTHERS: [&str; 10] = ["b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+
+    #[tokio::test]
+    async fn a_first_push_makes_its_link_eager_and_a_duplicate_prunes_it() {
+        let mut f = Fixture::new(&OTHERS).await;
+        let (c, s) = (f.channel.clone(), f.stream.clone());
+        assert!(f.driver.uses_tree(&c));
+        let entries = f.entries("b", 1..=2, 10);
+        let push = || Push {
+            channel: c.clone(),
+            stream: s.clone(),
+            entries: entries.clone(),
+        };
+        let eager = |f: &mut Fixture| {
+            let channel = f.driver.replica.channels.get(&c).cloned().unwrap();
+            f.driver.engines.lazy.eager(&channel, &node("a"))
+        };
+        f.driver.receive_push(node("k"), push()).await;
+        assert_eq!(f.driver.stats.entries_merged, 2);
+        assert!(eager(&mut f).contains(&node("k")));
+        f.driver.receive_push(node("k"), push()).await;
+        assert!(!eager(&mut f).contains(&node("k")));
+        assert_eq!(f.driver.stats.entries_merged, 2);
+    }
+
+    #[tokio::test]
+    async fn announcements_of_missing_entries_are_tracked_only_from_members() {
+        let mut f = Fixture::new(&OTHERS).await;
+        let ihave = Message::IHave(IHave {
+            channel: f.channel.clone(),
+            ranges: vec![Announced {
+                stream: f.stream.clone(),
+                author: node("b"),
+                up_to: 3,
+            }],
+        });
+        f.driver
+            .handle_lazy_message(node("stranger"), ihave.clone())
+            .await;
+        assert_eq!(f.driver.health().lazy_missing, 0);
+        assert_eq!(f.driver.stats.lazy_refused, 1);
+        f.driver.handle_lazy_message(node("c"), ihave).await;
+        assert_eq!(f.driver.health().lazy_missing, 1);
+    }
+}
