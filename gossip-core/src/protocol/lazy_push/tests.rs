@@ -272,3 +272,27 @@ fn bounds_hold_under_a_flood_of_announcements() {
     }
     assert_eq!(lazy.announcements(), 16);
 }
+
+#[test]
+fn members_added_after_the_tree_formed_get_about_fanout_eager_links() {
+    let mut c = channel(30);
+    let mut engines: Vec<LazyPush> = (0..30)
+        .map(|i| LazyPush::new(8, LazyPushConfig::default(), SeededRng::new(i as u64)))
+        .collect();
+    for (i, engine) in engines.iter_mut().enumerate() {
+        engine.eager(&c, &node(i));
+    }
+    for i in 30..40 {
+        c.add_member(node(i), Role::Writer);
+    }
+    let links: usize = engines
+        .iter_mut()
+        .enumerate()
+        .map(|(i, engine)| {
+            let eager = engine.eager(&c, &node(i));
+            (30..40).filter(|j| eager.contains(&node(*j))).count()
+        })
+        .sum();
+    // 30 nodes × 10 new members × 8 / 39: about 61.
+    assert!((30..=120).contains(&links), "{links} links to new members");
+}
