@@ -27,8 +27,8 @@ impl Driver {
             .is_some_and(|c| self.engines.lazy.uses_tree(c))
     }
 
-    /// A push arrived: in a tree channel, a duplicate prunes the link and a
-    /// first delivery makes it eager; then its entries are merged (and
+    /// A push arrived: in a tree channel, a duplicate of what a push
+    /// delivered prunes the link and a first delivery makes it eager; then its entries are merged (and
     /// forwarded along the tree), duplicates included, so that an author's
     /// second history is still noticed.
     pub(super) async fn receive_push(&mut self, from: NodeId, push: Push) {
@@ -38,16 +38,22 @@ impl Driver {
             .get(&push.channel)
             .filter(|c| self.engines.lazy.uses_tree(c));
         if let Some(channel) = channel {
+            let mut highest: BTreeMap<&NodeId, u64> = BTreeMap::new();
+            for entry in &push.entries {
+                let up_to = highest.entry(&entry.author).or_default();
+                *up_to = (*up_to).max(entry.sequence);
+            }
+            let highest: Vec<(NodeId, u64)> =
+                highest.into_iter().map(|(a, s)| (a.clone(), s)).collect();
             let index = &self.replica.index;
-            let duplicate = !push.entries.is_empty()
-                && push
-                    .entries
-                    .iter()
-                    .all(|e| e.sequence <= held(index, &push.channel, &push.stream, &e.author));
-            let prune = self
-                .engines
-                .lazy
-                .on_push(channel, &self.local, &from, duplicate);
+            let prune = self.engines.lazy.on_push(
+                channel,
+                &self.local,
+                &from,
+                &push.stream,
+                &highest,
+                |author| held(index, &push.channel, &push.stream, author),
+            );
             if let Some(prune) = prune {
                 self.send_lazy(&from, &prune).await;
             }

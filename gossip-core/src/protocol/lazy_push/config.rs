@@ -36,7 +36,10 @@ pub struct LazyPushConfig {
     /// after three grafts). Default 10 s.
     pub missing_ttl: Duration,
     /// Most announcements (channel, stream, author) waiting for the next
-    /// tick; more are dropped and counted. Default 4 096.
+    /// tick; more are dropped and counted. Also the most (channel, stream,
+    /// author) for which the node remembers how far pushes delivered them
+    /// (so that only a duplicate push, not one after an anti-entropy
+    /// repair, prunes a link). Default 4 096.
     pub max_announcements: usize,
     /// Most entries sent in answer to one `Graft`, within the peer's serve
     /// budget. Default 1 024.

@@ -36,6 +36,7 @@
 
 mod announcements;
 mod config;
+mod delivered;
 mod missing;
 mod tree;
 
@@ -44,6 +45,7 @@ use std::collections::BTreeMap;
 pub use self::config::LazyPushConfig;
 use self::{
     announcements::Announcements,
+    delivered::Delivered,
     missing::{MissingEntries, MissingKey},
     tree::PushTree,
 };
@@ -76,6 +78,7 @@ pub struct LazyPush {
     trees: BTreeMap<ChannelId, PushTree>,
     announcements: Announcements,
     missing: MissingEntries,
+    pushed: Delivered,
 }
 
 impl LazyPush {
@@ -83,6 +86,7 @@ impl LazyPush {
     /// used by channels of more than `fanout` other members.
     #[must_use]
     pub fn new(fanout: usize, config: LazyPushConfig, rng: SeededRng) -> Self {
+        let config_capacity = config.max_announcements;
         Self {
             config,
             fanout,
@@ -90,6 +94,7 @@ impl LazyPush {
             trees: BTreeMap::new(),
             announcements: Announcements::default(),
             missing: MissingEntries::default(),
+            pushed: Delivered::new(config_capacity),
         }
     }
 
@@ -176,34 +181,54 @@ impl LazyPush {
         author: &NodeId,
         up_to: u64,
     ) -> bool {
+        // What this node appended or was pushed: a push of it again is a
+        // duplicate worth pruning.
+        self.pushed
+            .note((channel.clone(), stream.clone(), author.clone()), up_to);
         let capacity = self.config.max_announcements;
         self.announcements
             .add(channel, stream, author, up_to, capacity)
     }
 
-    /// A push of `channel`'s entries arrived from `from`: a `duplicate`
-    /// (nothing in it was new) makes the link lazy and returns the `Prune`
-    /// to send back; a first delivery makes it eager.
+    /// A push of `channel`'s entries arrived from `from`, holding each of
+    /// `highest`'s authors' entries of `stream` up to the sequence given
+    /// (`have`: the highest this node held before). A first delivery makes
+    /// the link eager. A duplicate of entries an earlier *push* delivered
+    /// (or this node appended: see [`announce`](Self::announce)) makes it
+    /// lazy and returns the `Prune` to send back; a duplicate of entries
+    /// anti-entropy delivered first changes nothing (pruning then
+    /// would cut this node off the tree).
     pub fn on_push(
         &mut self,
         channel: &Channel,
         local: &NodeId,
         from: &NodeId,
-        duplicate: bool,
+        stream: &StreamId,
+        highest: &[(NodeId, u64)],
+        have: impl Fn(&NodeId) -> u64,
     ) -> Option<Message> {
-        if !channel.syncs_with(from) {
+        if !channel.syncs_with(from) || highest.is_empty() {
             return None;
         }
-        let tree = self.tree(channel, local);
-        if duplicate {
-            tree.demote(from);
-            Some(Message::Prune(Prune {
-                channel: channel.id().clone(),
-            }))
-        } else {
-            tree.promote(from);
-            None
+        let key = |author: &NodeId| (channel.id().clone(), stream.clone(), author.clone());
+        let duplicate = highest.iter().all(|(author, seq)| *seq <= have(author));
+        if !duplicate {
+            for (author, seq) in highest {
+                self.pushed.note(key(author), *seq);
+            }
+            self.tree(channel, local).promote(from);
+            return None;
         }
+        let pushed_before = highest
+            .iter()
+            .all(|(author, seq)| *seq <= self.pushed.get(&key(author)));
+        if !pushed_before {
+            return None;
+        }
+        self.tree(channel, local).demote(from);
+        Some(Message::Prune(Prune {
+            channel: channel.id().clone(),
+        }))
     }
 
     /// `from` asked not to be pushed `channel`'s entries: the link is lazy.

@@ -45,6 +45,7 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
     let mut costs = Vec::new();
     for seq in 1..=entries {
         held[0] = seq;
+        engines[0].announce(c.id(), &stream(), &node(0), seq);
         let mut queue: VecDeque<(usize, usize, bool)> = engines[0]
             .eager_targets(&c, &node(0), None, |_| true)
             .iter()
@@ -57,11 +58,13 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
                 continue;
             }
             let duplicate = held[to] >= seq;
-            if engines[to]
-                .on_push(&c, &node(to), &node(from), duplicate)
-                .is_some()
-            {
+            let before = held[to];
+            let pushed = [(node(0), seq)];
+            let prune = engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
+            if prune.is_some() {
                 queue.push_back((to, from, false));
+            }
+            if duplicate {
                 continue;
             }
             held[to] = seq;
@@ -102,16 +105,32 @@ fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
     let eager = lazy.eager(&c, &me);
     assert_eq!(eager.len(), 2);
     let sender = eager[0].clone();
-    let prune = lazy.on_push(&c, &me, &sender, true);
+    let other = eager[1].clone();
+    let pushed = [(node(5), 3)];
+    // A duplicate of what anti-entropy delivered: nothing changes.
+    assert!(lazy
+        .on_push(&c, &me, &sender, &stream(), &pushed, |_| 3)
+        .is_none());
+    assert!(lazy.eager(&c, &me).contains(&sender));
+    // Delivered by a push from `other`, then again by `sender`: pruned.
+    assert!(lazy
+        .on_push(&c, &me, &other, &stream(), &pushed, |_| 2)
+        .is_none());
+    let prune = lazy.on_push(&c, &me, &sender, &stream(), &pushed, |_| 3);
     assert!(matches!(prune, Some(Message::Prune(Prune { channel })) if channel == *c.id()));
     assert!(!lazy.eager(&c, &me).contains(&sender));
-    assert!(lazy.on_push(&c, &me, &sender, false).is_none());
+    let newer = [(node(5), 4)];
+    assert!(lazy
+        .on_push(&c, &me, &sender, &stream(), &newer, |_| 3)
+        .is_none());
     assert!(lazy.eager(&c, &me).contains(&sender));
     lazy.on_prune(&c, &me, &sender);
     assert!(!lazy.eager(&c, &me).contains(&sender));
     // A stranger is never made eager, and gets no prune.
     let stranger = NodeId::from_seed("stranger");
-    assert!(lazy.on_push(&c, &me, &stranger, true).is_none());
+    assert!(lazy
+        .on_push(&c, &me, &stranger, &stream(), &newer, |_| 9)
+        .is_none());
     lazy.on_graft(&c, &me, &stranger);
     assert!(!lazy.eager(&c, &me).contains(&stranger));
 }
