@@ -54,8 +54,8 @@ impl Driver {
                 &highest,
                 |author| held(index, &push.channel, &push.stream, author),
             );
-            if let Some(prune) = prune {
-                self.send_lazy(&from, &prune).await;
+            if let Some(message) = prune {
+                self.send_lazy(&from, &message).await;
             }
         }
         let origin = Origin::Peer {
@@ -163,6 +163,9 @@ impl Driver {
             return;
         }
         self.engines.lazy.on_graft(channel, &self.local, &from);
+        if graft.wants.is_empty() {
+            return;
+        }
         let Some((entries_allowed, bytes_allowed)) = self.allowance(&from, now_ms) else {
             return;
         };

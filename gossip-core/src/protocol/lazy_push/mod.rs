@@ -195,7 +195,10 @@ impl LazyPush {
     /// (`have`: the highest this node held before). A first delivery makes
     /// the link eager. A duplicate of entries an earlier *push* delivered
     /// (or this node appended: see [`announce`](Self::announce)) makes it
-    /// lazy and returns the `Prune` to send back; a duplicate of entries
+    /// lazy and returns the `Prune` to send back; a first delivery by a
+    /// lazy link returns an empty `Graft`, so the sender keeps pushing
+    /// even if it took a prune from this node meanwhile (two parents racing
+    /// must not leave this node with none); a duplicate of entries
     /// anti-entropy delivered first changes nothing (pruning then
     /// would cut this node off the tree).
     pub fn on_push(
@@ -216,8 +219,18 @@ impl LazyPush {
             for (author, seq) in highest {
                 self.pushed.note(key(author), *seq);
             }
-            self.tree(channel, local).promote(from);
-            return None;
+            let tree = self.tree(channel, local);
+            if tree.eager().contains(from) {
+                return None;
+            }
+            // A lazy link delivered first: the sender may have taken a
+            // prune from this node meanwhile; an empty graft keeps the link
+            // eager on its side too, or this node could lose every parent.
+            tree.promote(from);
+            return Some(Message::Graft(Graft {
+                channel: channel.id().clone(),
+                wants: Vec::new(),
+            }));
         }
         let pushed_before = highest
             .iter()

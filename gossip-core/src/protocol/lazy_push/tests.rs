@@ -60,9 +60,11 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
             let duplicate = held[to] >= seq;
             let before = held[to];
             let pushed = [(node(0), seq)];
-            let prune = engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
-            if prune.is_some() {
-                queue.push_back((to, from, false));
+            let reply = engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
+            match reply {
+                Some(Message::Prune(_)) => queue.push_back((to, from, false)),
+                Some(Message::Graft(_)) => engines[from].on_graft(&c, &node(from), &node(to)),
+                _ => {}
             }
             if duplicate {
                 continue;
@@ -112,17 +114,18 @@ fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
         .on_push(&c, &me, &sender, &stream(), &pushed, |_| 3)
         .is_none());
     assert!(lazy.eager(&c, &me).contains(&sender));
-    // Delivered by a push from `other`, then again by `sender`: pruned.
+    // Delivered by a push from `other` (eager: nothing to say), then again
+    // by `sender`: pruned.
     assert!(lazy
         .on_push(&c, &me, &other, &stream(), &pushed, |_| 2)
         .is_none());
     let prune = lazy.on_push(&c, &me, &sender, &stream(), &pushed, |_| 3);
     assert!(matches!(prune, Some(Message::Prune(Prune { channel })) if channel == *c.id()));
     assert!(!lazy.eager(&c, &me).contains(&sender));
+    // A lazy link delivering first is made eager, and told so.
     let newer = [(node(5), 4)];
-    assert!(lazy
-        .on_push(&c, &me, &sender, &stream(), &newer, |_| 3)
-        .is_none());
+    let graft = lazy.on_push(&c, &me, &sender, &stream(), &newer, |_| 3);
+    assert!(matches!(graft, Some(Message::Graft(g)) if g.wants.is_empty()));
     assert!(lazy.eager(&c, &me).contains(&sender));
     lazy.on_prune(&c, &me, &sender);
     assert!(!lazy.eager(&c, &me).contains(&sender));
