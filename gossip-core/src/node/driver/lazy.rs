@@ -27,16 +27,18 @@ impl Driver {
             .is_some_and(|c| self.engines.lazy.uses_tree(c))
     }
 
-    /// A push arrived: in a tree channel, a duplicate of what a push
-    /// delivered prunes the link and a first delivery makes it eager; then its entries are merged (and
-    /// forwarded along the tree), duplicates included, so that an author's
-    /// second history is still noticed.
+    /// A push arrived: in a tree channel, the engine says what it means for
+    /// the link ([`LazyPush::on_push`](crate::protocol::lazy_push::LazyPush::on_push));
+    /// then its entries are merged (and forwarded along the tree),
+    /// duplicates included, so that an author's second history is still
+    /// noticed.
     pub(super) async fn receive_push(&mut self, from: NodeId, push: Push) {
         let channel = self
             .replica
             .channels
             .get(&push.channel)
             .filter(|c| self.engines.lazy.uses_tree(c));
+        let mut forward_again = false;
         if let Some(channel) = channel {
             let mut highest: BTreeMap<&NodeId, u64> = BTreeMap::new();
             for entry in &push.entries {
@@ -46,7 +48,7 @@ impl Driver {
             let highest: Vec<(NodeId, u64)> =
                 highest.into_iter().map(|(a, s)| (a.clone(), s)).collect();
             let index = &self.replica.index;
-            let prune = self.engines.lazy.on_push(
+            let reply = self.engines.lazy.on_push(
                 channel,
                 &self.local,
                 &from,
@@ -54,9 +56,14 @@ impl Driver {
                 &highest,
                 |author| held(index, &push.channel, &push.stream, author),
             );
-            if let Some(message) = prune {
+            if let Some(message) = reply.message {
                 self.send_lazy(&from, &message).await;
             }
+            forward_again = reply.forward && self.config.eager_push && self.running();
+        }
+        if forward_again {
+            self.push_along_tree(&push.channel, &push.stream, &push.entries, Some(&from))
+                .await;
         }
         let origin = Origin::Peer {
             from: &from,

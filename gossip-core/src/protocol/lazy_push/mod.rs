@@ -68,6 +68,17 @@ pub struct LazyTick {
     pub expired: usize,
 }
 
+/// What to do about a push: see [`LazyPush::on_push`].
+#[derive(Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PushReply {
+    /// The message to send back to the pusher (`Prune` or empty `Graft`).
+    pub message: Option<Message>,
+    /// Whether the caller forwards the (duplicate) entries along the tree
+    /// itself: anti-entropy delivered them before the tree did.
+    pub forward: bool,
+}
+
 /// The lazy push engine of one node: push trees, announcements, missing
 /// entries.
 #[derive(Debug)]
@@ -192,15 +203,19 @@ impl LazyPush {
 
     /// A push of `channel`'s entries arrived from `from`, holding each of
     /// `highest`'s authors' entries of `stream` up to the sequence given
-    /// (`have`: the highest this node held before). A first delivery makes
-    /// the link eager. A duplicate of entries an earlier *push* delivered
-    /// (or this node appended: see [`announce`](Self::announce)) makes it
-    /// lazy and returns the `Prune` to send back; a first delivery by a
-    /// lazy link returns an empty `Graft`, so the sender keeps pushing
-    /// even if it took a prune from this node meanwhile (two parents racing
-    /// must not leave this node with none); a duplicate of entries
-    /// anti-entropy delivered first changes nothing (pruning then
-    /// would cut this node off the tree).
+    /// (`have`: the highest this node held before).
+    ///
+    /// - A first delivery makes the link eager; by a lazy link, the reply
+    ///   is an empty `Graft`, so the sender keeps pushing even if it took a
+    ///   prune from this node meanwhile (two parents racing must not leave
+    ///   this node with none).
+    /// - A duplicate of what a push delivered (or this node appended: see
+    ///   [`announce`](Self::announce)) makes the link lazy; the reply is a
+    ///   `Prune`.
+    /// - A duplicate of what anti-entropy delivered first keeps the link,
+    ///   and asks the caller to forward the entries along the tree now
+    ///   (they reach this node's subtree at tree speed, not at the next
+    ///   anti-entropy round's).
     pub fn on_push(
         &mut self,
         channel: &Channel,
@@ -209,39 +224,36 @@ impl LazyPush {
         stream: &StreamId,
         highest: &[(NodeId, u64)],
         have: impl Fn(&NodeId) -> u64,
-    ) -> Option<Message> {
+    ) -> PushReply {
+        let mut reply = PushReply::default();
         if !channel.syncs_with(from) || highest.is_empty() {
-            return None;
+            return reply;
         }
         let key = |author: &NodeId| (channel.id().clone(), stream.clone(), author.clone());
         let duplicate = highest.iter().all(|(author, seq)| *seq <= have(author));
-        if !duplicate {
-            for (author, seq) in highest {
-                self.pushed.note(key(author), *seq);
-            }
-            let tree = self.tree(channel, local);
-            if tree.eager().contains(from) {
-                return None;
-            }
-            // A lazy link delivered first: the sender may have taken a
-            // prune from this node meanwhile; an empty graft keeps the link
-            // eager on its side too, or this node could lose every parent.
+        let pushed_before = highest
+            .iter()
+            .all(|(author, seq)| *seq <= self.pushed.get(&key(author)));
+        if duplicate && pushed_before {
+            self.tree(channel, local).demote(from);
+            reply.message = Some(Message::Prune(Prune {
+                channel: channel.id().clone(),
+            }));
+            return reply;
+        }
+        for (author, seq) in highest {
+            self.pushed.note(key(author), *seq);
+        }
+        reply.forward = duplicate;
+        let tree = self.tree(channel, local);
+        if !tree.eager().contains(from) {
             tree.promote(from);
-            return Some(Message::Graft(Graft {
+            reply.message = Some(Message::Graft(Graft {
                 channel: channel.id().clone(),
                 wants: Vec::new(),
             }));
         }
-        let pushed_before = highest
-            .iter()
-            .all(|(author, seq)| *seq <= self.pushed.get(&key(author)));
-        if !pushed_before {
-            return None;
-        }
-        self.tree(channel, local).demote(from);
-        Some(Message::Prune(Prune {
-            channel: channel.id().clone(),
-        }))
+        reply
     }
 
     /// `from` asked not to be pushed `channel`'s entries: the link is lazy.

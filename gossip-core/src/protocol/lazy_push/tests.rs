@@ -61,7 +61,7 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
             let before = held[to];
             let pushed = [(node(0), seq)];
             let reply = engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
-            match reply {
+            match reply.message {
                 Some(Message::Prune(_)) => queue.push_back((to, from, false)),
                 Some(Message::Graft(_)) => engines[from].on_graft(&c, &node(from), &node(to)),
                 _ => {}
@@ -109,31 +109,40 @@ fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
     let sender = eager[0].clone();
     let other = eager[1].clone();
     let pushed = [(node(5), 3)];
-    // A duplicate of what anti-entropy delivered: nothing changes.
-    assert!(lazy
-        .on_push(&c, &me, &sender, &stream(), &pushed, |_| 3)
-        .is_none());
+    // A duplicate of what anti-entropy delivered: the link stays, and the
+    // entries go on along the tree.
+    let reply = lazy.on_push(&c, &me, &sender, &stream(), &pushed, |_| 3);
+    assert_eq!(
+        reply,
+        PushReply {
+            message: None,
+            forward: true
+        }
+    );
     assert!(lazy.eager(&c, &me).contains(&sender));
     // Delivered by a push from `other` (eager: nothing to say), then again
     // by `sender`: pruned.
-    assert!(lazy
-        .on_push(&c, &me, &other, &stream(), &pushed, |_| 2)
-        .is_none());
-    let prune = lazy.on_push(&c, &me, &sender, &stream(), &pushed, |_| 3);
+    let newest = [(node(5), 5)];
+    assert_eq!(
+        lazy.on_push(&c, &me, &other, &stream(), &newest, |_| 4),
+        PushReply::default()
+    );
+    let prune = lazy.on_push(&c, &me, &sender, &stream(), &newest, |_| 5).message;
     assert!(matches!(prune, Some(Message::Prune(Prune { channel })) if channel == *c.id()));
     assert!(!lazy.eager(&c, &me).contains(&sender));
     // A lazy link delivering first is made eager, and told so.
-    let newer = [(node(5), 4)];
-    let graft = lazy.on_push(&c, &me, &sender, &stream(), &newer, |_| 3);
+    let newer = [(node(5), 6)];
+    let graft = lazy.on_push(&c, &me, &sender, &stream(), &newer, |_| 5).message;
     assert!(matches!(graft, Some(Message::Graft(g)) if g.wants.is_empty()));
     assert!(lazy.eager(&c, &me).contains(&sender));
     lazy.on_prune(&c, &me, &sender);
     assert!(!lazy.eager(&c, &me).contains(&sender));
     // A stranger is never made eager, and gets no prune.
     let stranger = NodeId::from_seed("stranger");
-    assert!(lazy
-        .on_push(&c, &me, &stranger, &stream(), &newer, |_| 9)
-        .is_none());
+    assert_eq!(
+        lazy.on_push(&c, &me, &stranger, &stream(), &newer, |_| 9),
+        PushReply::default()
+    );
     lazy.on_graft(&c, &me, &stranger);
     assert!(!lazy.eager(&c, &me).contains(&stranger));
 }
