@@ -14,12 +14,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use gossip_core::protocol::lazy_push::LazyPushConfig;
 use gossip_core::{
     protocol::{codec, Message},
     testkit::misbehaving::{frames, MisbehavingPeer},
     BufferLimits, Config, Error, Hlc, LogEntry, ServeBudget, StreamId, SyncError,
 };
-use gossip_core::protocol::lazy_push::LazyPushConfig;
 use gossip_transport_memory::{MemoryNetworkConfig, MemoryTransport};
 use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
 
@@ -224,8 +224,7 @@ async fn announcement_and_graft_floods_stay_bounded_and_the_node_keeps_serving()
         }
         (served, most_missing)
     };
-    let (with, (served, most_missing)) =
-        tokio::join!(honest_round(&cluster, TEN + 2), attack);
+    let (with, (served, most_missing)) = tokio::join!(honest_round(&cluster, TEN + 2), attack);
     eprintln!(
         "lazy push flood: honest convergence {without:?} without the attack, {with:?} under it; \
          {served} entries served in {seconds} s; at most {most_missing} missing entries tracked"
@@ -234,8 +233,14 @@ async fn announcement_and_graft_floods_stay_bounded_and_the_node_keeps_serving()
     // announced (its quarter at most).
     assert!(most_missing <= 32, "{most_missing} missing entries tracked");
     let bound = 200 * (seconds as usize + 1) + TEN + 2;
-    assert!(served > 0, "the rogue is still a member: grafts are answered");
-    assert!(served <= bound, "{served} entries served, budget allows {bound}");
+    assert!(
+        served > 0,
+        "the rogue is still a member: grafts are answered"
+    );
+    assert!(
+        served <= bound,
+        "{served} entries served, budget allows {bound}"
+    );
     let health = cluster.node(0).health().await.unwrap();
     assert!(health.stats.lazy_refused > 0, "{:?}", health.stats);
     assert!(health.stats.serve_throttled > 0, "{:?}", health.stats);

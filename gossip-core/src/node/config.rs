@@ -239,8 +239,14 @@ impl Config {
             ("quarantine_capacity", self.quarantine_capacity),
             ("pending_capacity", self.pending_capacity),
             ("lazy_push.max_missing", self.lazy_push.max_missing),
-            ("lazy_push.max_announcements", self.lazy_push.max_announcements),
-            ("lazy_push.max_graft_entries", self.lazy_push.max_graft_entries),
+            (
+                "lazy_push.max_announcements",
+                self.lazy_push.max_announcements,
+            ),
+            (
+                "lazy_push.max_graft_entries",
+                self.lazy_push.max_graft_entries,
+            ),
             (
                 "inbound_budget.bytes_per_second",
                 usize::try_from(self.inbound_budget.bytes_per_second).unwrap_or(usize::MAX),

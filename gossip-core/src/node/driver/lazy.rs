@@ -142,9 +142,12 @@ impl Driver {
                     return;
                 };
                 let index = &self.replica.index;
-                let refused = self.engines.lazy.on_ihave(channel, &from, &ihave, now, |s, a| {
-                    held(index, &ihave.channel, s, a)
-                });
+                let refused = self
+                    .engines
+                    .lazy
+                    .on_ihave(channel, &from, &ihave, now, |s, a| {
+                        held(index, &ihave.channel, s, a)
+                    });
                 self.stats.lazy_refused += refused as u64;
             }
             Message::Prune(prune) => {
@@ -189,9 +192,12 @@ impl Driver {
                 self.stats.serve_throttled += 1;
                 break;
             }
-            let up_to = want
-                .up_to
-                .min(held(&self.replica.index, &graft.channel, &want.stream, &want.author));
+            let up_to = want.up_to.min(held(
+                &self.replica.index,
+                &graft.channel,
+                &want.stream,
+                &want.author,
+            ));
             if up_to <= want.after {
                 continue;
             }
@@ -200,7 +206,13 @@ impl Driver {
                 .min(entries_left);
             let page = match self
                 .store
-                .read_author(&graft.channel, &want.stream, &want.author, want.after, limit)
+                .read_author(
+                    &graft.channel,
+                    &want.stream,
+                    &want.author,
+                    want.after,
+                    limit,
+                )
                 .await
             {
                 Ok(page) => page,
@@ -223,7 +235,8 @@ impl Driver {
             self.push_to(&graft.channel, &want.stream, &entries, vec![from.clone()])
                 .await;
         }
-        self.peers.charge_served(&from, served, served_bytes, now_ms);
+        self.peers
+            .charge_served(&from, served, served_bytes, now_ms);
     }
 
     /// Sends one lazy push message, counting it by kind.

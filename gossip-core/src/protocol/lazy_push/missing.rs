@@ -67,7 +67,10 @@ impl MissingEntries {
     /// not hold; grafts after `timeout_ms`, gives up after `ttl_ms`.
     /// Whether it was tracked (false: `capacity`, or `from`'s quarter of
     /// it, is full).
-    #[expect(clippy::too_many_arguments, reason = "one call site; times come in as arguments")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site; times come in as arguments"
+    )]
     pub(crate) fn note(
         &mut self,
         key: MissingKey,

@@ -290,10 +290,17 @@ impl LazyPush {
         let mut refused = 0;
         for range in &ihave.ranges {
             let known = channel.role(&range.author).is_some();
-            if !known || range.up_to > MAX_SEQUENCE || have(&range.stream, &range.author) >= range.up_to {
+            if !known
+                || range.up_to > MAX_SEQUENCE
+                || have(&range.stream, &range.author) >= range.up_to
+            {
                 continue;
             }
-            let key = (channel.id().clone(), range.stream.clone(), range.author.clone());
+            let key = (
+                channel.id().clone(),
+                range.stream.clone(),
+                range.author.clone(),
+            );
             if !self
                 .missing
                 .note(key, from, range.up_to, now_ms, timeout, ttl, capacity)

@@ -60,7 +60,8 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
             let duplicate = held[to] >= seq;
             let before = held[to];
             let pushed = [(node(0), seq)];
-            let reply = engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
+            let reply =
+                engines[to].on_push(&c, &node(to), &node(from), &stream(), &pushed, |_| before);
             match reply.message {
                 Some(Message::Prune(_)) => queue.push_back((to, from, false)),
                 Some(Message::Graft(_)) => engines[from].on_graft(&c, &node(from), &node(to)),
@@ -75,7 +76,10 @@ fn broadcast(n: usize, fanout: usize, entries: u64) -> Vec<usize> {
                 queue.push_back((to, index(&t), true));
             }
         }
-        assert!(held.iter().all(|h| *h == seq), "entry {seq} reached everyone");
+        assert!(
+            held.iter().all(|h| *h == seq),
+            "entry {seq} reached everyone"
+        );
         costs.push(pushes);
     }
     costs
@@ -127,12 +131,16 @@ fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
         lazy.on_push(&c, &me, &other, &stream(), &newest, |_| 4),
         PushReply::default()
     );
-    let prune = lazy.on_push(&c, &me, &sender, &stream(), &newest, |_| 5).message;
+    let prune = lazy
+        .on_push(&c, &me, &sender, &stream(), &newest, |_| 5)
+        .message;
     assert!(matches!(prune, Some(Message::Prune(Prune { channel })) if channel == *c.id()));
     assert!(!lazy.eager(&c, &me).contains(&sender));
     // A lazy link delivering first is made eager, and told so.
     let newer = [(node(5), 6)];
-    let graft = lazy.on_push(&c, &me, &sender, &stream(), &newer, |_| 5).message;
+    let graft = lazy
+        .on_push(&c, &me, &sender, &stream(), &newer, |_| 5)
+        .message;
     assert!(matches!(graft, Some(Message::Graft(g)) if g.wants.is_empty()));
     assert!(lazy.eager(&c, &me).contains(&sender));
     lazy.on_prune(&c, &me, &sender);
@@ -183,7 +191,10 @@ fn a_missing_announced_entry_grafts_after_the_timeout_then_asks_the_next_announc
     lazy.on_ihave(&c, &second, &ihave(6, 2), 1_010, have);
     assert_eq!(lazy.missing(), 1);
     let held = |_: &ChannelId, _: &StreamId, _: &NodeId| 2;
-    assert!(lazy.tick(1_200, &channels, &me, |_| true, held).sends.is_empty());
+    assert!(lazy
+        .tick(1_200, &channels, &me, |_| true, held)
+        .sends
+        .is_empty());
     let tick = lazy.tick(1_300, &channels, &me, |_| true, held);
     let [(to, Message::Graft(graft))] = &tick.sends[..] else {
         panic!("one graft expected: {:?}", tick.sends);
@@ -205,7 +216,10 @@ fn a_missing_announced_entry_grafts_after_the_timeout_then_asks_the_next_announc
     assert!(matches!(&tick.sends[..], [(to, Message::Graft(_))] if *to == second));
     // Once held, it is forgotten.
     let all = |_: &ChannelId, _: &StreamId, _: &NodeId| 4;
-    assert!(lazy.tick(1_900, &channels, &me, |_| true, all).sends.is_empty());
+    assert!(lazy
+        .tick(1_900, &channels, &me, |_| true, all)
+        .sends
+        .is_empty());
     assert_eq!(lazy.missing(), 0);
 }
 
@@ -228,7 +242,10 @@ fn announcements_go_to_lazy_fanout_lazy_links_once_coalesced() {
     assert!(!eager.contains(to) && *to != me);
     assert_eq!(ihave.ranges.len(), 1);
     assert_eq!(ihave.ranges[0].up_to, 50);
-    assert!(lazy.tick(1, &channels, &me, |_| true, held).sends.is_empty());
+    assert!(lazy
+        .tick(1, &channels, &me, |_| true, held)
+        .sends
+        .is_empty());
 }
 
 #[test]

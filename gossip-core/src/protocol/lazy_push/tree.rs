@@ -42,7 +42,9 @@ impl PushTree {
             self.known = members.iter().cloned().collect();
             self.eager.extend(members.into_iter().take(fanout));
         } else if channel.members().len() != self.known.len() + 1
-            || channel.members().any(|m| m != local && !self.known.contains(m))
+            || channel
+                .members()
+                .any(|m| m != local && !self.known.contains(m))
         {
             let chance = fanout as f64 / others as f64;
             for member in channel.members().filter(|m| *m != local) {

@@ -9,9 +9,9 @@ use crate::{
         Signature, SignedHeader, StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
     protocol::messages::{
-        Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
-        Announced, Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Ping, PingReq,
-        Prune, Push, StreamWant,
+        Ack, Announced, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
+        Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Ping, PingReq, Prune, Push,
+        StreamWant,
     },
 };
 
@@ -257,8 +257,11 @@ fn message() -> impl Strategy<Value = Message> {
                 .collect();
             Message::IHave(IHave { channel, ranges })
         }),
-        (channel(), vec((stream(), node(), any::<u64>(), any::<u64>()), 0..4)).prop_map(
-            |(channel, wants)| {
+        (
+            channel(),
+            vec((stream(), node(), any::<u64>(), any::<u64>()), 0..4)
+        )
+            .prop_map(|(channel, wants)| {
                 let wants = wants
                     .into_iter()
                     .map(|(stream, author, after, up_to)| GraftWant {
@@ -269,8 +272,7 @@ fn message() -> impl Strategy<Value = Message> {
                     })
                     .collect();
                 Message::Graft(Graft { channel, wants })
-            }
-        ),
+            }),
         channel().prop_map(|channel| Message::Prune(Prune { channel })),
     ]
 }
