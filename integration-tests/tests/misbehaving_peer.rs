@@ -232,7 +232,7 @@ async fn announcement_and_graft_floods_stay_bounded_and_the_node_keeps_serving()
     // The rogue's quarter of the tracking (16), plus what the honest member
     // announced (its quarter at most).
     assert!(most_missing <= 32, "{most_missing} missing entries tracked");
-    let bound = 200 * (seconds as usize + 1) + TEN + 2;
+    let bound = 200 * (seconds + 1) + TEN + 2;
     assert!(
         served > 0,
         "the rogue is still a member: grafts are answered"
