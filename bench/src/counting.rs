@@ -14,7 +14,7 @@ use gossip_core::{
 };
 
 /// Message kinds, indexed by their wire byte (0 = unknown / not plain).
-const KINDS: usize = 9;
+const KINDS: usize = 12;
 
 /// Shared counters of one or more [`Counting`] transports.
 #[derive(Debug, Default)]

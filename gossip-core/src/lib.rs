@@ -39,7 +39,7 @@ pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer,
 // The node: builder, handles, configuration, health.
 pub use domain::BufferLimits;
 pub use node::{
-    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget,
+    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget, LazyPushConfig,
     MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, ResourceUsage, ServeBudget,
     StreamHandle, Subscription, SwimConfig,
 };

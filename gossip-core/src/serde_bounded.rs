@@ -42,6 +42,70 @@ where
     deserializer.deserialize_seq(BoundedVecVisitor(PhantomData))
 }
 
+/// Deserializes a `Vec<T>` of at most `MAX` elements (refused past it,
+/// before decoding more), allocation-bounded like [`deserialize_vec`].
+///
+/// # Errors
+///
+/// Whatever the deserializer or an element reports; "more than `MAX`
+/// elements" past the limit.
+pub(crate) fn deserialize_vec_at_most<'de, D, T, const MAX: usize>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserializer.deserialize_seq(AtMostVisitor::<T, MAX>(PhantomData))
+}
+
+/// The ranges of an [`IHave`](crate::protocol::IHave), at most
+/// [`MAX_IHAVE_RANGES`](crate::protocol::MAX_IHAVE_RANGES).
+pub(crate) fn deserialize_ihave_ranges<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserialize_vec_at_most::<D, T, { crate::protocol::MAX_IHAVE_RANGES }>(deserializer)
+}
+
+/// The wants of a [`Graft`](crate::protocol::Graft), at most
+/// [`MAX_GRAFT_WANTS`](crate::protocol::MAX_GRAFT_WANTS).
+pub(crate) fn deserialize_graft_wants<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    deserialize_vec_at_most::<D, T, { crate::protocol::MAX_GRAFT_WANTS }>(deserializer)
+}
+
+struct AtMostVisitor<T, const MAX: usize>(PhantomData<fn() -> T>);
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for AtMostVisitor<T, MAX> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "a sequence of at most {MAX} elements")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        if seq.size_hint().is_some_and(|n| n > MAX) {
+            return Err(serde::de::Error::invalid_length(
+                seq.size_hint().unwrap_or(0),
+                &self,
+            ));
+        }
+        let mut values = Vec::with_capacity(bounded_capacity::<T>(seq.size_hint()).min(MAX));
+        while let Some(value) = seq.next_element()? {
+            if values.len() == MAX {
+                return Err(serde::de::Error::invalid_length(MAX + 1, &self));
+            }
+            values.push(value);
+        }
+        Ok(values)
+    }
+}
+
 struct BoundedVecVisitor<T>(PhantomData<fn() -> T>);
 
 impl<'de, T: Deserialize<'de>> Visitor<'de> for BoundedVecVisitor<T> {

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use gossip_core::protocol::lazy_push::LazyPushConfig;
 use gossip_core::{
     protocol::{codec, Message},
     testkit::misbehaving::{frames, MisbehavingPeer},
@@ -175,6 +176,78 @@ async fn a_member_asking_for_everything_again_and_again_is_served_only_its_budge
     assert!(stats.serve_throttled > 0);
     let error = reported(&mut errors, |e| matches!(e.error, Error::ServeThrottled(_))).await;
     assert_eq!(error.peer.as_ref(), Some(&node_id(2)));
+}
+
+/// Entries carried by the pushes among `frames`.
+fn pushed_entries(frames: &[(gossip_core::NodeId, bytes::Bytes)]) -> usize {
+    frames
+        .iter()
+        .filter_map(|(_, f)| match codec::decode(f, usize::MAX) {
+            Ok(Message::Push(p)) => Some(p.entries.len()),
+            _ => None,
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn announcement_and_graft_floods_stay_bounded_and_the_node_keeps_serving() {
+    // A fanout of 1: the three members push along a tree and announce
+    // lazily (lazy push, issue 18).
+    let budget = ServeBudget::default()
+        .entries_per_second(200)
+        .burst_seconds(1);
+    let lazy = LazyPushConfig::default().max_missing(64);
+    let config = Config::default()
+        .push_fanout(1)
+        .lazy_push(lazy)
+        .serve_budget(budget);
+    let (cluster, rogue) = with_a_rogue_member(35, config).await;
+    let without = honest_round(&cluster, TEN + 1).await;
+    let target = node_id(0);
+    let authors = [node_id(0), node_id(1), node_id(2)];
+    let seconds = 5;
+    let attack = async {
+        let (mut served, mut most_missing) = (0, 0);
+        // Every 50 ms: 256 announcements of entries nobody wrote, and 20
+        // grafts of everything node 0 wrote (4 000 entries a second asked
+        // for, where 200 are allowed).
+        for round in 0..(seconds * 20) {
+            let announcements = frames::announcements(&cluster.channel, &authors, round);
+            rogue.send(&target, &announcements).await.unwrap();
+            let graft = frames::graft_everything(&cluster.channel, &cluster.stream, &target);
+            for _ in 0..20 {
+                rogue.send(&target, &graft).await.unwrap();
+            }
+            served += pushed_entries(&rogue.received_within(Duration::from_millis(50)).await);
+            let health = cluster.node(0).health().await.unwrap();
+            most_missing = most_missing.max(health.lazy_missing);
+        }
+        (served, most_missing)
+    };
+    let (with, (served, most_missing)) = tokio::join!(honest_round(&cluster, TEN + 2), attack);
+    eprintln!(
+        "lazy push flood: honest convergence {without:?} without the attack, {with:?} under it; \
+         {served} entries served in {seconds} s; at most {most_missing} missing entries tracked"
+    );
+    // The rogue's quarter of the tracking (16), plus what the honest member
+    // announced (its quarter at most).
+    assert!(most_missing <= 32, "{most_missing} missing entries tracked");
+    let bound = 200 * (seconds + 1) + TEN + 2;
+    assert!(
+        served > 0,
+        "the rogue is still a member: grafts are answered"
+    );
+    assert!(
+        served <= bound,
+        "{served} entries served, budget allows {bound}"
+    );
+    let health = cluster.node(0).health().await.unwrap();
+    assert!(health.stats.lazy_refused > 0, "{:?}", health.stats);
+    assert!(health.stats.serve_throttled > 0, "{:?}", health.stats);
+    // The tracking expires, and the node keeps serving honest members.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(cluster.node(0).health().await.unwrap().lazy_missing, 0);
+    honest_round(&cluster, TEN + 3).await;
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]

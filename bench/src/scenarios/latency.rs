@@ -11,7 +11,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use gossip_core::{Config, StreamConfig, StreamHandle, StreamId};
+use gossip_core::{protocol::MessageKind, Config, StreamConfig, StreamHandle, StreamId};
 use serde_json::json;
 
 use crate::{
@@ -49,6 +49,15 @@ pub(crate) fn matrix(ctx: &Ctx) -> Vec<(TransportKind, StoreKind, Stack)> {
     out
 }
 
+/// The kinds of frames that carry or announce new entries: what an entry
+/// costs in frames.
+const PUSH_KINDS: [MessageKind; 4] = [
+    MessageKind::Push,
+    MessageKind::IHave,
+    MessageKind::Graft,
+    MessageKind::Prune,
+];
+
 /// Per-entry results of one run.
 pub(crate) struct Run {
     /// Append→present-on-all latencies of the entries every node got.
@@ -57,6 +66,10 @@ pub(crate) struct Run {
     pub(crate) missing: usize,
     /// Bytes under the stack per appended entry (all frames of all nodes).
     pub(crate) wire_bytes_per_entry: f64,
+    /// Push, announce (`IHave`), graft and prune frames per appended entry
+    /// (all nodes, counted on the wire: plain stack only, 0 under layers
+    /// that hide the kind byte).
+    pub(crate) push_frames_per_entry: f64,
     /// Change→present-on-all latencies of the membership and settings
     /// changes every node got.
     pub(crate) changes: Vec<Duration>,
@@ -125,6 +138,7 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         got.push(r.await?);
     }
     let wire = cluster.wire.snapshot().since(&before);
+    let pushed: u64 = PUSH_KINDS.iter().map(|k| wire.of(*k).0).sum();
     let (latencies, missing) = latest_arrivals(&sent, &got);
     let (changes, changes_missing) = settings_changes(&cluster, spec, count.min(500), rate).await?;
     cluster.dispose().await?;
@@ -132,6 +146,7 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         latencies,
         missing,
         wire_bytes_per_entry: ratio(wire.total_bytes() as f64, count as f64),
+        push_frames_per_entry: ratio(pushed as f64, count as f64),
         changes,
         changes_missing,
     })
@@ -219,7 +234,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         ),
         &[
             "nodes", "transport", "store", "stack", "eager push", "entries", "missing",
-            "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 ÷ raw TCP p99", "wire B/entry",
+            "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 ÷ raw TCP p99", "wire B/entry", "push frames/entry",
             "changes", "change p50 ms", "change p99 ms", "change p99 ÷ entry p99",
         ],
     );
@@ -277,6 +292,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         f(s.max_us / 1e3, 2),
                         f(ratio(s.p99_us, raw_rtt.p99_us), 1),
                         f(result.wire_bytes_per_entry, 0),
+                        f(result.push_frames_per_entry, 1),
                         format!(
                             "{} ({} missing)",
                             result.changes.len(),
@@ -294,6 +310,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         "p99_ratio_to_raw_tcp_p99": ratio(s.p99_us, raw_rtt.p99_us),
                         "gossip_interval_ms": 200,
                         "wire_bytes_per_entry": result.wire_bytes_per_entry,
+                        "push_frames_per_entry": result.push_frames_per_entry,
                         "changes": result.changes.len(),
                         "changes_missing": result.changes_missing,
                         "change_latency": c,

@@ -25,7 +25,7 @@ use super::{budget::InboundBudget, serve_budget::ServeBudget};
 use crate::{
     domain::{BufferLimits, DEFAULT_MAX_PAYLOAD_BYTES},
     error::Error,
-    protocol::swim::SwimConfig,
+    protocol::{lazy_push::LazyPushConfig, swim::SwimConfig},
 };
 
 /// A node's configuration. Every field has a default (DESIGN §7).
@@ -40,8 +40,15 @@ pub struct Config {
     pub swim: SwimConfig,
     /// Whether appends are pushed to peers at once (anti-entropy still runs). Default true.
     pub eager_push: bool,
-    /// Members an append is pushed to. Default 8.
+    /// Members an append is pushed to. Default 8. A channel with at most
+    /// this many other members is pushed to whole by the writer; a larger
+    /// one pushes along a tree (each node starting with this many eager
+    /// links) and announces to the rest ([`Config::lazy_push`]).
     pub push_fanout: usize,
+    /// Lazy push in channels of more than `push_fanout` other members:
+    /// announcements per tick, graft timeout, bounds of the tracking.
+    /// Default [`LazyPushConfig::default`].
+    pub lazy_push: LazyPushConfig,
     /// Default largest payload of new channels' streams. Default 32 KiB.
     pub max_payload_bytes: usize,
     /// Out-of-order buffer limits. Defaults: 100 per author, 10 000 in total,
@@ -104,6 +111,7 @@ impl Default for Config {
             swim: SwimConfig::default(),
             eager_push: true,
             push_fanout: 8,
+            lazy_push: LazyPushConfig::default(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             buffer: BufferLimits::default(),
             max_clock_drift: Duration::from_secs(60),
@@ -149,6 +157,8 @@ setters! {
     eager_push: bool,
     /// Sets [`Config::push_fanout`].
     push_fanout: usize,
+    /// Sets [`Config::lazy_push`].
+    lazy_push: LazyPushConfig,
     /// Sets [`Config::max_payload_bytes`].
     max_payload_bytes: usize,
     /// Sets [`Config::buffer`].
@@ -199,6 +209,8 @@ impl Config {
             ("retention_interval", self.retention_interval),
             ("sync_session_timeout", self.sync_session_timeout),
             ("buffer.max_age", self.buffer.max_age),
+            ("lazy_push.graft_timeout", self.lazy_push.graft_timeout),
+            ("lazy_push.missing_ttl", self.lazy_push.missing_ttl),
         ];
         for (name, value) in positive {
             if value.is_zero() {
@@ -226,6 +238,15 @@ impl Config {
             ("max_authors_per_stream", self.max_authors_per_stream),
             ("quarantine_capacity", self.quarantine_capacity),
             ("pending_capacity", self.pending_capacity),
+            ("lazy_push.max_missing", self.lazy_push.max_missing),
+            (
+                "lazy_push.max_announcements",
+                self.lazy_push.max_announcements,
+            ),
+            (
+                "lazy_push.max_graft_entries",
+                self.lazy_push.max_graft_entries,
+            ),
             (
                 "inbound_budget.bytes_per_second",
                 usize::try_from(self.inbound_budget.bytes_per_second).unwrap_or(usize::MAX),

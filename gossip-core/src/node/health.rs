@@ -46,6 +46,9 @@ pub struct Health {
     /// Entries held pending: by authors a channel's control log has not
     /// explained yet (the operation adding them is still on its way).
     pub pending_entries: usize,
+    /// Announced entries this node lacks and will graft (lazy push, large
+    /// channels), at most [`LazyPushConfig::max_missing`](crate::protocol::lazy_push::LazyPushConfig::max_missing).
+    pub lazy_missing: usize,
     /// Proofs that authors signed two histories, the first per channel,
     /// stream and author (bounded): those authors are faulty or their key
     /// is compromised. Nothing of a fork is applied.
@@ -144,4 +147,20 @@ pub struct NodeStats {
     /// Entries refused because the out-of-order buffer, the quarantine or
     /// the pending area, or the sending peer's share of it, was full.
     pub buffer_refused: u64,
+    /// `Push` frames sent (appends, forwards along the push tree, answers
+    /// to grafts).
+    pub push_frames_out: u64,
+    /// `IHave` frames sent (lazy announcements, large channels).
+    pub ihave_frames_out: u64,
+    /// `Graft` frames sent (announced entries still missing).
+    pub graft_frames_out: u64,
+    /// `Prune` frames sent (duplicate pushes).
+    pub prune_frames_out: u64,
+    /// Lazy push input ignored over its bounds: announced ranges not
+    /// tracked (tracking full, or the announcer's share of it), local
+    /// announcements dropped (queue full), grafts of non-members.
+    pub lazy_refused: u64,
+    /// Missing announced entries given up (too old, grafted three times):
+    /// anti-entropy fetches them.
+    pub lazy_expired: u64,
 }

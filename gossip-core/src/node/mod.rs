@@ -15,7 +15,7 @@ mod sessions;
 mod stream_handle;
 mod subscription;
 
-pub use crate::protocol::swim::SwimConfig;
+pub use crate::protocol::{lazy_push::LazyPushConfig, swim::SwimConfig};
 pub use budget::InboundBudget;
 pub use builder::{CoordinatorBuilder, NoStore};
 pub use channel_handle::ChannelHandle;

@@ -8,12 +8,13 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 4 since channel digests may
-/// come in parts ([`DigestPart`](crate::raw::DigestPart)); 3 brought the
+/// The protocol version this build speaks: 5 since large channels push
+/// lazily ([`IHave`], [`Graft`], [`Prune`]); 4 brought channel digests in
+/// parts ([`DigestPart`](crate::raw::DigestPart)); 3 brought the
 /// signed control log (version 2 nodes took membership from local
 /// configuration, version 1 carried unsigned entries). Earlier versions are
 /// refused.
-pub const PROTOCOL_VERSION: u8 = 4;
+pub const PROTOCOL_VERSION: u8 = 5;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,11 +37,17 @@ pub enum MessageKind {
     DeltaResponse = 7,
     /// Eager push of freshly appended entries.
     Push = 8,
+    /// Lazy push: what the sender holds (large channels).
+    IHave = 9,
+    /// Lazy push: "send me these, and push to me eagerly".
+    Graft = 10,
+    /// Lazy push: "stop pushing to me eagerly".
+    Prune = 11,
 }
 
 impl MessageKind {
     /// Every kind, in kind-byte order.
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 11] = [
         MessageKind::Ping,
         MessageKind::Ack,
         MessageKind::PingReq,
@@ -49,6 +56,9 @@ impl MessageKind {
         MessageKind::DeltaRequest,
         MessageKind::DeltaResponse,
         MessageKind::Push,
+        MessageKind::IHave,
+        MessageKind::Graft,
+        MessageKind::Prune,
     ];
 
     /// The kind for a kind byte, if known.
@@ -69,6 +79,9 @@ impl MessageKind {
             MessageKind::DeltaRequest => "delta_request",
             MessageKind::DeltaResponse => "delta_response",
             MessageKind::Push => "push",
+            MessageKind::IHave => "ihave",
+            MessageKind::Graft => "graft",
+            MessageKind::Prune => "prune",
         }
     }
 }
@@ -236,6 +249,72 @@ impl TryFrom<WirePush> for Push {
     }
 }
 
+/// Most ranges one [`IHave`] carries; a frame announcing more is refused
+/// when decoded.
+pub const MAX_IHAVE_RANGES: usize = 256;
+
+/// Most wants one [`Graft`] carries; a frame asking for more is refused
+/// when decoded.
+pub const MAX_GRAFT_WANTS: usize = 64;
+
+/// One range of a lazy announcement: the sender holds `author`'s entries of
+/// `stream` up to `up_to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    /// The stream.
+    pub stream: StreamId,
+    /// The author.
+    pub author: NodeId,
+    /// The highest sequence of the author the sender holds.
+    pub up_to: u64,
+}
+
+/// Lazy push (large channels): what the sender received since its last
+/// gossip tick, sent instead of the entries to members that are not its
+/// eager links. A receiver missing some grafts them after a timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IHave {
+    /// The channel.
+    pub channel: ChannelId,
+    /// What the sender holds, at most [`MAX_IHAVE_RANGES`].
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_ihave_ranges")]
+    pub ranges: Vec<Announced>,
+}
+
+/// One range a [`Graft`] asks for: `author`'s entries of `stream` after
+/// `after`, up to `up_to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraftWant {
+    /// The stream.
+    pub stream: StreamId,
+    /// The author.
+    pub author: NodeId,
+    /// The highest sequence of the author the requester holds.
+    pub after: u64,
+    /// The highest sequence announced.
+    pub up_to: u64,
+}
+
+/// Lazy push: "send me these entries you announced, and push the channel's
+/// new entries to me eagerly from now on". Answered with [`Push`]es, within
+/// the requester's serve budget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Graft {
+    /// The channel.
+    pub channel: ChannelId,
+    /// What the requester lacks, at most [`MAX_GRAFT_WANTS`].
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_graft_wants")]
+    pub wants: Vec<GraftWant>,
+}
+
+/// Lazy push: "your push was a duplicate; only announce the channel's new
+/// entries to me from now on".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prune {
+    /// The channel.
+    pub channel: ChannelId,
+}
+
 /// Every message of the protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -256,6 +335,12 @@ pub enum Message {
     DeltaResponse(DeltaResponse),
     /// See [`Push`].
     Push(Push),
+    /// See [`IHave`].
+    IHave(IHave),
+    /// See [`Graft`].
+    Graft(Graft),
+    /// See [`Prune`].
+    Prune(Prune),
 }
 
 impl Message {
@@ -271,6 +356,9 @@ impl Message {
             Message::DeltaRequest(_) => MessageKind::DeltaRequest,
             Message::DeltaResponse(_) => MessageKind::DeltaResponse,
             Message::Push(_) => MessageKind::Push,
+            Message::IHave(_) => MessageKind::IHave,
+            Message::Graft(_) => MessageKind::Graft,
+            Message::Prune(_) => MessageKind::Prune,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The wire protocol: messages, their codec, and the sans-IO engines
-//! (anti-entropy, eager push, SWIM failure detection).
+//! (anti-entropy, eager push, lazy push, SWIM failure detection).
 
 pub mod anti_entropy;
 pub mod codec;
+pub mod lazy_push;
 pub mod messages;
 pub mod push;
 pub mod swim;

@@ -1,11 +1,11 @@
 //! Eager push: who receives a freshly appended (or freshly merged) entry at once.
 //!
-//! An append is pushed to up to `fanout` reachable members of its channel, so
-//! a connected group converges in about one network round trip instead of a
-//! gossip interval. Anti-entropy repairs whatever a push missed. When a
-//! channel has more members than the fanout, nodes that accept pushed entries
-//! forward them once to `fanout` other members (infect-and-die), so large
-//! groups still converge in a few hops.
+//! An append is pushed to every reachable member of a channel of at most
+//! `fanout` other members, so a small group converges in one network hop
+//! instead of a gossip interval. Anti-entropy repairs whatever a push
+//! missed. A larger channel pushes along a tree and announces to the rest
+//! instead ([`lazy_push`](super::lazy_push)), so that an entry costs about
+//! one frame per member, not members × fanout.
 //!
 //! ```
 //! use gossip_core::protocol::push::EagerPush;
@@ -43,7 +43,9 @@ impl EagerPush {
     }
 
     /// Whether a node that accepted pushed entries should forward them: only
-    /// when the originator could not reach every member itself.
+    /// when the originator could not reach every member itself (the
+    /// channel then pushes along a tree: see
+    /// [`LazyPush::uses_tree`](super::lazy_push::LazyPush::uses_tree)).
     #[must_use]
     pub fn forwards(&self, channel: &Channel) -> bool {
         channel.members().len().saturating_sub(1) > self.fanout

@@ -42,8 +42,8 @@ use crate::{
     identity::Identity,
     ports::{Transport, TransportEvent},
     protocol::{
-        codec, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Message, Push,
-        StreamWant,
+        codec, Announced, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
+        GraftWant, IHave, Message, Push, StreamWant, MAX_IHAVE_RANGES,
     },
 };
 
@@ -176,6 +176,43 @@ pub mod frames {
                 channel: channel.clone(),
                 stream: stream.clone(),
                 have: VersionVector::new(),
+            }],
+        })
+    }
+
+    /// A lazy announcement (`IHave`) of as many ranges as a frame may
+    /// carry, each in a stream nobody wrote (`ann-{round}-0`, …), by one of
+    /// `authors` in turn, up to sequence 1 000: a receiver that believed
+    /// it would track them all and graft them forever.
+    #[must_use]
+    pub fn announcements(channel: &ChannelId, authors: &[NodeId], round: usize) -> Message {
+        let ranges = (0..MAX_IHAVE_RANGES)
+            .filter_map(|j| {
+                let stream = StreamId::new(format!("ann-{round}-{j}")).ok()?;
+                let author = authors.get(j % authors.len().max(1))?.clone();
+                Some(Announced {
+                    stream,
+                    author,
+                    up_to: 1_000,
+                })
+            })
+            .collect();
+        Message::IHave(IHave {
+            channel: channel.clone(),
+            ranges,
+        })
+    }
+
+    /// A graft asking for every entry of `author` in `stream`.
+    #[must_use]
+    pub fn graft_everything(channel: &ChannelId, stream: &StreamId, author: &NodeId) -> Message {
+        Message::Graft(Graft {
+            channel: channel.clone(),
+            wants: vec![GraftWant {
+                stream: stream.clone(),
+                author: author.clone(),
+                after: 0,
+                up_to: u64::MAX,
             }],
         })
     }

@@ -325,6 +325,7 @@ fn refused(health: &gossip::Health) -> Vec<(String, u64)> {
         ("limit_refused", s.limit_refused),
         ("buffer_refused", s.buffer_refused),
         ("buffer_expired", s.buffer_expired),
+        ("lazy_refused", s.lazy_refused),
     ];
     let transport = health
         .transport

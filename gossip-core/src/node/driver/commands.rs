@@ -141,6 +141,7 @@ impl Driver {
             buffered_entries: self.replica.buffer.len(),
             quarantined_entries: self.replica.quarantine.len(),
             pending_entries: self.replica.pending.len(),
+            lazy_missing: self.engines.lazy.missing(),
             equivocations: self.replica.equivocations.values().cloned().collect(),
             stats: self.stats,
             transport: self

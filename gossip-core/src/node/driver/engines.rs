@@ -5,16 +5,19 @@ use std::time::Duration;
 use crate::{
     domain::{NodeId, PeerStatus, SeededRng},
     node::config::Config,
-    protocol::{anti_entropy::AntiEntropy, push::EagerPush, swim::FailureDetector},
+    protocol::{
+        anti_entropy::AntiEntropy, lazy_push::LazyPush, push::EagerPush, swim::FailureDetector,
+    },
 };
 
-/// SWIM, anti-entropy and eager push, each with its own fork of the node's
+/// SWIM, anti-entropy, eager and lazy push, each with its own fork of the node's
 /// seeded randomness (forked in a fixed order, so a seed replays a run).
 #[derive(Debug)]
 pub(crate) struct Engines {
     pub(crate) swim: FailureDetector,
     pub(crate) anti_entropy: AntiEntropy,
     pub(crate) push: EagerPush,
+    pub(crate) lazy: LazyPush,
     rng: SeededRng,
 }
 
@@ -25,10 +28,12 @@ impl Engines {
         let swim = FailureDetector::new(local, config.swim.clone(), rng.fork());
         let anti_entropy = AntiEntropy::new(rng.fork());
         let push = EagerPush::new(config.push_fanout, rng.fork());
+        let lazy = LazyPush::new(config.push_fanout, config.lazy_push.clone(), rng.fork());
         Self {
             swim,
             anti_entropy,
             push,
+            lazy,
             rng,
         }
     }

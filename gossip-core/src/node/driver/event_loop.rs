@@ -81,6 +81,7 @@ impl Driver {
                     self.release_quarantine().await;
                     let expired = self.replica.buffer.expire(self.clock.now_ms());
                     self.stats.buffer_expired += expired as u64;
+                    self.lazy_tick().await;
                     self.gossip_round(None).await;
                     Flow::Continue
                 }

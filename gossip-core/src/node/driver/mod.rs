@@ -6,14 +6,14 @@
 //! - [`Link`](link::Link): the transport and its frame limit;
 //! - [`Timers`](timers::Timers): the time base and periodic deadlines;
 //! - [`PeerBook`](peers::PeerBook): peers, budgets, pulls under way;
-//! - [`Engines`](engines::Engines): SWIM, anti-entropy, eager push;
+//! - [`Engines`](engines::Engines): SWIM, anti-entropy, eager and lazy push;
 //! - [`Replica`](replica::Replica): channels, the replica index, the
 //!   out-of-order buffer and the hybrid clock.
 //!
 //! Its behaviour is split the same way: the `select!` loop and frame
 //! handling ([`event_loop`]), commands from handles ([`commands`]), the
 //! lifecycle ([`lifecycle`]), replication — gossip rounds, digests, deltas,
-//! pushes ([`replication`]), ingest — local appends and remote merges
+//! pushes ([`replication`]), lazy push in large channels ([`lazy`]), ingest — local appends and remote merges
 //! through one commit path ([`ingest`]), and retention ([`retention`]).
 //! Handles talk to the task through a bounded command queue.
 
@@ -24,6 +24,7 @@ mod event_loop;
 #[cfg(test)]
 mod fixture;
 mod ingest;
+mod lazy;
 mod lifecycle;
 mod limits;
 mod link;

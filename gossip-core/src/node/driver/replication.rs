@@ -1,4 +1,5 @@
-//! Replication: anti-entropy rounds (digests, then deltas) and eager push.
+//! Replication: anti-entropy rounds (digests, then deltas) and eager push
+//! (lazy push in large channels: [`lazy`](super::lazy)).
 
 use bytes::Bytes;
 use tracing::Instrument;
@@ -149,20 +150,9 @@ impl Driver {
                     self.gossip_round(Some(from)).await;
                 }
             }
-            Message::Push(push) => {
-                let origin = Origin::Peer {
-                    from: &from,
-                    forward: true,
-                };
-                self.merge(
-                    origin,
-                    &push.channel,
-                    &push.stream,
-                    push.entries,
-                    Vec::new(),
-                    Vec::new(),
-                )
-                .await;
+            Message::Push(push) => self.receive_push(from, push).await,
+            message @ (Message::IHave(_) | Message::Graft(_) | Message::Prune(_)) => {
+                self.handle_lazy_message(from, message).await;
             }
             Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) => {}
         }
@@ -296,7 +286,7 @@ impl Driver {
 
     /// What `peer` may be served now, in entries and bytes; `None` (counted,
     /// reported once per episode) when its budget is spent.
-    fn allowance(&mut self, peer: &NodeId, now_ms: u64) -> Option<(u64, u64)> {
+    pub(super) fn allowance(&mut self, peer: &NodeId, now_ms: u64) -> Option<(u64, u64)> {
         match self.peers.serve_allowance(peer, now_ms) {
             Allowance::Serve { entries, bytes } => Some((entries, bytes)),
             Allowance::ThrottlingStarted => {
@@ -346,7 +336,9 @@ impl Driver {
         }
     }
 
-    /// Pushes entries to up to `push_fanout` reachable members at once.
+    /// Pushes entries to up to `push_fanout` reachable members at once
+    /// (all of them in a channel that small), or, in a larger channel,
+    /// along its push tree with announcements to the rest.
     /// Never waits for a slow peer: a full queue drops the push (counted).
     pub(super) async fn push_entries(
         &mut self,
@@ -355,6 +347,11 @@ impl Driver {
         entries: &[LogEntry],
         exclude: Option<&NodeId>,
     ) {
+        if self.uses_tree(channel_id) {
+            self.push_along_tree(channel_id, stream, entries, exclude)
+                .await;
+            return;
+        }
         let Some(channel) = self.replica.channels.get(channel_id) else {
             return;
         };
@@ -401,6 +398,7 @@ impl Driver {
             let sent = self
                 .send_batch(&target, frames.iter().cloned().collect())
                 .await;
+            self.stats.push_frames_out += sent as u64;
             self.stats.push_dropped += (frames.len() - sent) as u64;
         }
     }

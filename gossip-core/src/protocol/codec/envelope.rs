@@ -25,6 +25,9 @@ macro_rules! with_body {
             Message::DeltaRequest($body) => $f,
             Message::DeltaResponse($body) => $f,
             Message::Push($body) => $f,
+            Message::IHave($body) => $f,
+            Message::Graft($body) => $f,
+            Message::Prune($body) => $f,
         }
     };
 }
@@ -95,6 +98,9 @@ pub fn decode(frame: &[u8], max_frame_len: usize) -> Result<Message, DecodeError
         MessageKind::DeltaRequest => Message::DeltaRequest(decode_body(kind, body)?),
         MessageKind::DeltaResponse => Message::DeltaResponse(decode_body(kind, body)?),
         MessageKind::Push => Message::Push(decode_body(kind, body)?),
+        MessageKind::IHave => Message::IHave(decode_body(kind, body)?),
+        MessageKind::Graft => Message::Graft(decode_body(kind, body)?),
+        MessageKind::Prune => Message::Prune(decode_body(kind, body)?),
     })
 }
 

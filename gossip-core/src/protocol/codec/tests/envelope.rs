@@ -92,8 +92,8 @@ fn every_decode_error_has_a_frame() {
         Err(DecodeError::UnknownKind(0))
     );
     assert_eq!(
-        decode(&[PROTOCOL_VERSION, 9, 1, 2], MAX),
-        Err(DecodeError::UnknownKind(9))
+        decode(&[PROTOCOL_VERSION, 12, 1, 2], MAX),
+        Err(DecodeError::UnknownKind(12))
     );
     // An empty body.
     assert!(matches!(
@@ -261,4 +261,60 @@ fn huge_declared_counts_fail_fast() {
         );
     }
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn lazy_push_messages_past_their_limits_are_refused() {
+    use crate::{
+        domain::{ChannelId, NodeId, StreamId},
+        protocol::messages::{
+            Announced, Graft, GraftWant, IHave, MAX_GRAFT_WANTS, MAX_IHAVE_RANGES,
+        },
+    };
+    let channel = ChannelId::new("c").unwrap();
+    let range = Announced {
+        stream: StreamId::new("s").unwrap(),
+        author: NodeId::from_seed("a"),
+        up_to: 3,
+    };
+    let ihave = |n: usize| {
+        Message::IHave(IHave {
+            channel: channel.clone(),
+            ranges: vec![range.clone(); n],
+        })
+    };
+    let at_limit = ihave(MAX_IHAVE_RANGES);
+    assert_eq!(decode(&encode(&at_limit), usize::MAX), Ok(at_limit));
+    assert!(matches!(
+        decode(&encode(&ihave(MAX_IHAVE_RANGES + 1)), usize::MAX),
+        Err(DecodeError::Malformed { kind: "ihave", .. })
+    ));
+    let want = GraftWant {
+        stream: StreamId::new("s").unwrap(),
+        author: NodeId::from_seed("a"),
+        after: 1,
+        up_to: 3,
+    };
+    let graft = |n: usize| {
+        Message::Graft(Graft {
+            channel: channel.clone(),
+            wants: vec![want.clone(); n],
+        })
+    };
+    let at_limit = graft(MAX_GRAFT_WANTS);
+    assert_eq!(decode(&encode(&at_limit), usize::MAX), Ok(at_limit));
+    assert!(matches!(
+        decode(&encode(&graft(MAX_GRAFT_WANTS + 1)), usize::MAX),
+        Err(DecodeError::Malformed { kind: "graft", .. })
+    ));
+    // A count declared far past the limit fails before anything decodes.
+    let huge = [
+        &[PROTOCOL_VERSION, MessageKind::IHave as u8, 1, b'c'][..],
+        &super::varint(1 << 60),
+    ]
+    .concat();
+    assert!(matches!(
+        decode(&huge, usize::MAX),
+        Err(DecodeError::Malformed { kind: "ihave", .. })
+    ));
 }

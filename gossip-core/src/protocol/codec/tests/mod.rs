@@ -9,8 +9,9 @@ use crate::{
         Signature, SignedHeader, StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
     protocol::messages::{
-        Ack, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
-        MemberState, MemberUpdate, Message, Ping, PingReq, Push, StreamWant,
+        Ack, Announced, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
+        Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Ping, PingReq, Prune, Push,
+        StreamWant,
     },
 };
 
@@ -245,6 +246,34 @@ fn message() -> impl Strategy<Value = Message> {
                 entries,
             })
         }),
+        (channel(), vec((stream(), node(), any::<u64>()), 0..4)).prop_map(|(channel, ranges)| {
+            let ranges = ranges
+                .into_iter()
+                .map(|(stream, author, up_to)| Announced {
+                    stream,
+                    author,
+                    up_to,
+                })
+                .collect();
+            Message::IHave(IHave { channel, ranges })
+        }),
+        (
+            channel(),
+            vec((stream(), node(), any::<u64>(), any::<u64>()), 0..4)
+        )
+            .prop_map(|(channel, wants)| {
+                let wants = wants
+                    .into_iter()
+                    .map(|(stream, author, after, up_to)| GraftWant {
+                        stream,
+                        author,
+                        after,
+                        up_to,
+                    })
+                    .collect();
+                Message::Graft(Graft { channel, wants })
+            }),
+        channel().prop_map(|channel| Message::Prune(Prune { channel })),
     ]
 }
 
