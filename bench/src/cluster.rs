@@ -118,9 +118,14 @@ pub(crate) async fn transports(
         TransportKind::Tcp => {
             let mut bound = Vec::new();
             for identity in identities {
+                // Every node of the cluster dials from 127.0.0.1: the
+                // per-address inbound caps (16 connections, 8 handshakes)
+                // would refuse a loopback cluster of more than 16 nodes.
                 let config = TcpConfig::default()
                     .send_queue_capacity(4_096)
-                    .inbound_queue_capacity(4_096);
+                    .inbound_queue_capacity(4_096)
+                    .max_inbound_connections_per_ip(identities.len())
+                    .max_pending_handshakes_per_ip(identities.len());
                 let addr: SocketAddr = ([127, 0, 0, 1], 0).into();
                 bound.push(TcpTransport::bind(identity, addr, config).await?);
             }
