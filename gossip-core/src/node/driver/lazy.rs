@@ -264,7 +264,7 @@ mod tests {
     const OTHERS: [&str; 10] = ["b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
 
     #[tokio::test]
-    async fn a_first_push_makes_its_link_eager_and_a_duplicate_prunes_it() {
+    async fn a_first_push_makes_its_link_eager_and_a_run_of_duplicates_prunes_it() {
         let mut f = Fixture::new(&OTHERS).await;
         let (c, s) = (f.channel.clone(), f.stream.clone());
         assert!(f.driver.uses_tree(&c));
@@ -281,6 +281,12 @@ mod tests {
         f.driver.receive_push(node("k"), push()).await;
         assert_eq!(f.driver.stats.entries_merged, 2);
         assert!(eager(&mut f).contains(&node("k")));
+        // Duplicates prune the link at the `prune_after`-th in a row.
+        let prune_after = f.driver.config.lazy_push.prune_after;
+        for _ in 1..prune_after {
+            f.driver.receive_push(node("k"), push()).await;
+            assert!(eager(&mut f).contains(&node("k")));
+        }
         f.driver.receive_push(node("k"), push()).await;
         assert!(!eager(&mut f).contains(&node("k")));
         assert_eq!(f.driver.stats.entries_merged, 2);

@@ -44,6 +44,15 @@ pub struct LazyPushConfig {
     /// Most entries sent in answer to one `Graft`, within the peer's serve
     /// budget. Default 1 024.
     pub max_graft_entries: usize,
+    /// Consecutive duplicate pushes from one link before it is pruned
+    /// (made lazy); a first delivery by the link starts the count again.
+    /// Default 3. PlumTree prunes on the first duplicate (1), which keeps
+    /// the fewest eager links when links keep their order; when the
+    /// first copy of successive entries comes by different parents (timing
+    /// jitter between connections, several entries in flight), pruning at
+    /// once swaps the parents on every entry, a prune and a re-promotion
+    /// each time, and the tree never settles. Values below 1 count as 1.
+    pub prune_after: u32,
 }
 
 impl Default for LazyPushConfig {
@@ -55,6 +64,7 @@ impl Default for LazyPushConfig {
             missing_ttl: Duration::from_secs(10),
             max_announcements: 4_096,
             max_graft_entries: 1_024,
+            prune_after: 3,
         }
     }
 }
@@ -87,6 +97,8 @@ setters! {
     max_announcements: usize,
     /// Sets [`LazyPushConfig::max_graft_entries`].
     max_graft_entries: usize,
+    /// Sets [`LazyPushConfig::prune_after`].
+    prune_after: u32,
 }
 
 impl LazyPushConfig {

@@ -3,8 +3,9 @@
 //! channel's members, and lazily, as announcements (`IHave`: stream, author,
 //! highest sequence), to the other members; an announced entry still
 //! missing after [`graft_timeout`](LazyPushConfig::graft_timeout) is asked
-//! for (`Graft`), which also makes that link eager again. A duplicate push
-//! makes its link lazy (`Prune`). An entry then costs about one push per
+//! for (`Graft`), which also makes that link eager again. A run of
+//! [`prune_after`](LazyPushConfig::prune_after) duplicate pushes makes
+//! their link lazy (`Prune`). An entry then costs about one push per
 //! member plus a few announcements, not members × fanout pushes.
 //!
 //! Channels whose other members number at most the fanout do not use it:
@@ -210,8 +211,9 @@ impl LazyPush {
     ///   prune from this node meanwhile (two parents racing must not leave
     ///   this node with none).
     /// - A duplicate of what a push delivered (or this node appended: see
-    ///   [`announce`](Self::announce)) makes the link lazy; the reply is a
-    ///   `Prune`.
+    ///   [`announce`](Self::announce)) counts against the link; the
+    ///   [`prune_after`](LazyPushConfig::prune_after)-th in a row makes it
+    ///   lazy, and the reply is a `Prune`.
     /// - A duplicate of what anti-entropy delivered first keeps the link,
     ///   and asks the caller to forward the entries along the tree now
     ///   (they reach this node's subtree at tree speed, not at the next
@@ -235,10 +237,14 @@ impl LazyPush {
             .iter()
             .all(|(author, seq)| *seq <= self.pushed.get(&key(author)));
         if duplicate && pushed_before {
-            self.tree(channel, local).demote(from);
-            reply.message = Some(Message::Prune(Prune {
-                channel: channel.id().clone(),
-            }));
+            let prune_after = self.config.prune_after;
+            let tree = self.tree(channel, local);
+            if tree.strike(from, prune_after) {
+                tree.demote(from);
+                reply.message = Some(Message::Prune(Prune {
+                    channel: channel.id().clone(),
+                }));
+            }
             return reply;
         }
         for (author, seq) in highest {
@@ -246,6 +252,7 @@ impl LazyPush {
         }
         reply.forward = duplicate;
         let tree = self.tree(channel, local);
+        tree.clear_strikes(from);
         if !tree.eager().contains(from) {
             tree.promote(from);
             reply.message = Some(Message::Graft(Graft {

@@ -107,7 +107,8 @@ fn the_tree_forms_and_an_entry_then_costs_one_push_per_member() {
 fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
     let c = channel(12);
     let me = node(0);
-    let mut lazy = LazyPush::new(2, LazyPushConfig::default(), SeededRng::new(3));
+    let config = LazyPushConfig::default().prune_after(1);
+    let mut lazy = LazyPush::new(2, config, SeededRng::new(3));
     let eager = lazy.eager(&c, &me);
     assert_eq!(eager.len(), 2);
     let sender = eager[0].clone();
@@ -153,6 +154,42 @@ fn a_duplicate_prunes_the_link_and_a_first_delivery_makes_it_eager() {
     );
     lazy.on_graft(&c, &me, &stranger);
     assert!(!lazy.eager(&c, &me).contains(&stranger));
+}
+
+#[test]
+fn only_a_run_of_duplicates_prunes_so_racing_parents_do_not_thrash() {
+    let c = channel(12);
+    let me = node(0);
+    let mut lazy = LazyPush::new(2, LazyPushConfig::default(), SeededRng::new(3));
+    assert_eq!(lazy.config().prune_after, 3);
+    let eager = lazy.eager(&c, &me);
+    let (a, b) = (eager[0].clone(), eager[1].clone());
+    let push = |lazy: &mut LazyPush, from: &NodeId, seq: u64, held: u64| {
+        lazy.on_push(&c, &me, from, &stream(), &[(node(5), seq)], |_| held)
+            .message
+    };
+    // The first copy of each entry comes by either parent, in no order:
+    // every link delivers first often enough, and nothing is pruned.
+    for seq in 1..=21u64 {
+        let (first, second) = if seq % 3 == 0 { (&b, &a) } else { (&a, &b) };
+        assert_eq!(push(&mut lazy, first, seq, seq - 1), None, "entry {seq}");
+        assert_eq!(push(&mut lazy, second, seq, seq), None, "entry {seq}");
+    }
+    assert!(lazy.eager(&c, &me).contains(&a) && lazy.eager(&c, &me).contains(&b));
+    // A link that only ever brings duplicates is pruned at the third.
+    for seq in 22..=24u64 {
+        assert_eq!(push(&mut lazy, &a, seq, seq - 1), None);
+        let reply = push(&mut lazy, &b, seq, seq);
+        assert_eq!(
+            matches!(reply, Some(Message::Prune(_))),
+            seq == 24,
+            "entry {seq}"
+        );
+    }
+    assert!(!lazy.eager(&c, &me).contains(&b));
+    // Pushes still in flight from the pruned link count again from zero:
+    // one more duplicate is not answered with another prune.
+    assert_eq!(push(&mut lazy, &b, 24, 24), None);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! [`PushTree`]: one channel's eager links (the push tree); every other
 //! member is a lazy link.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::domain::{Channel, NodeId, SeededRng};
 
@@ -12,14 +12,17 @@ use crate::domain::{Channel, NodeId, SeededRng};
 /// Formed on first use from `fanout` random members; a member who joins
 /// later becomes eager with probability `fanout / members`, so that every
 /// member keeps about `fanout` nodes pushing to it whenever it joined. A
-/// duplicate push demotes its sender (PRUNE), a first delivery or a graft
-/// promotes it, as in PlumTree. Only members of the channel are ever eager
-/// or known, so both sets are bounded by the channel's membership.
+/// run of duplicate pushes demotes their sender (PRUNE), a first delivery
+/// or a graft promotes it, as in PlumTree. Only members of the channel are
+/// ever eager, known or counted, so every map is bounded by the channel's
+/// membership.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PushTree {
     eager: BTreeSet<NodeId>,
     /// The other members when the tree was last refreshed.
     known: BTreeSet<NodeId>,
+    /// Consecutive duplicate pushes per link since its last first delivery.
+    strikes: BTreeMap<NodeId, u32>,
     formed: bool,
 }
 
@@ -55,6 +58,7 @@ impl PushTree {
             self.known.retain(|m| channel.is_member(m));
         }
         self.eager.retain(|m| channel.syncs_with(m) && m != local);
+        self.strikes.retain(|m, _| channel.syncs_with(m));
     }
 
     /// The eager links.
@@ -69,7 +73,25 @@ impl PushTree {
 
     /// Makes `peer` a lazy link; whether it was eager.
     pub(crate) fn demote(&mut self, peer: &NodeId) -> bool {
+        self.strikes.remove(peer);
         self.eager.remove(peer)
+    }
+
+    /// `peer` pushed a duplicate: whether that makes `prune_after` in a row
+    /// (the count then starts again).
+    pub(crate) fn strike(&mut self, peer: &NodeId, prune_after: u32) -> bool {
+        let strikes = self.strikes.entry(peer.clone()).or_default();
+        *strikes += 1;
+        if *strikes < prune_after.max(1) {
+            return false;
+        }
+        self.strikes.remove(peer);
+        true
+    }
+
+    /// `peer` delivered something first: its duplicates count from zero.
+    pub(crate) fn clear_strikes(&mut self, peer: &NodeId) {
+        self.strikes.remove(peer);
     }
 
     /// The lazy links: members other than `local` and the eager links.
