@@ -40,8 +40,8 @@ pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer,
 pub use domain::BufferLimits;
 pub use node::{
     ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget, LazyPushConfig,
-    MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, ResourceUsage, ServeBudget,
-    StreamHandle, Subscription, SwimConfig,
+    MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, PeerStreamSync, ResourceUsage,
+    ServeBudget, StreamHandle, Subscription, SwimConfig,
 };
 // The ports plug-ins implement, and the clock.
 pub use ports::{

@@ -7,7 +7,7 @@ use crate::{
         StatusArgs, TailArgs,
     },
     config::{parse_invitation, parse_node_id},
-    control::{ControlClient, EntryView, MemberView, Request, Response, StatusView},
+    control::{ControlClient, EntryView, MemberView, PeerView, Request, Response, StatusView},
     error::{CliError, CliResult},
 };
 
@@ -248,6 +248,28 @@ pub(crate) fn format_members(channel: &str, node: &str, members: &[MemberView]) 
     out
 }
 
+/// Where a peer stands: last sync, what it lacks and how old, its clock.
+fn peer_sync(peer: &PeerView) -> String {
+    let synced = peer.last_sync_ms_ago.map_or_else(
+        || "never synced".to_owned(),
+        |ms| format!("synced {ms} ms ago"),
+    );
+    let lack = match (peer.lacking_entries, peer.lag_ms) {
+        (None, _) => "holdings unknown".to_owned(),
+        (Some(0), _) => "caught up".to_owned(),
+        (Some(n), lag) => format!(
+            "lacks {n} entries ({} B), {} ms behind",
+            peer.lacking_bytes,
+            lag.unwrap_or(0)
+        ),
+    };
+    let clock = peer
+        .clock_skew_ms
+        .map(|ms| format!(", clock {ms:+} ms"))
+        .unwrap_or_default();
+    format!("{synced}, {lack}{clock}")
+}
+
 /// The status as a short human report.
 pub(crate) fn format_status(status: &StatusView) -> String {
     use std::fmt::Write as _;
@@ -262,7 +284,13 @@ pub(crate) fn format_status(status: &StatusView) -> String {
             || "never heard from".to_owned(),
             |ms| format!("heard {ms} ms ago"),
         );
-        let _ = writeln!(out, "  {:<16} {:<12} {heard}", peer.id, peer.status);
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<12} {heard}, {}",
+            peer.id,
+            peer.status,
+            peer_sync(peer)
+        );
     }
     let _ = writeln!(out, "channels:");
     if status.channels.is_empty() {
@@ -334,18 +362,35 @@ pub(crate) fn format_status(status: &StatusView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{ChannelView, PeerView, StreamView};
+    use crate::control::{ChannelView, StreamView};
 
     #[test]
     fn status_report_names_peers_streams_and_lag() {
         let status = StatusView {
             node: "a".into(),
             state: "running".into(),
-            peers: vec![PeerView {
-                id: "b".into(),
-                status: "suspected".into(),
-                last_heard_ms_ago: Some(1500),
-            }],
+            peers: vec![
+                PeerView {
+                    id: "b".into(),
+                    status: "suspected".into(),
+                    last_heard_ms_ago: Some(1500),
+                    last_sync_ms_ago: Some(4000),
+                    lacking_entries: Some(5),
+                    lacking_bytes: 510,
+                    lag_ms: Some(3200),
+                    clock_skew_ms: Some(-40),
+                },
+                PeerView {
+                    id: "c".into(),
+                    status: "reachable".into(),
+                    last_heard_ms_ago: Some(10),
+                    last_sync_ms_ago: Some(200),
+                    lacking_entries: Some(0),
+                    lacking_bytes: 0,
+                    lag_ms: None,
+                    clock_skew_ms: None,
+                },
+            ],
             channels: vec![
                 ChannelView {
                     id: "main~x".into(),
@@ -377,6 +422,13 @@ mod tests {
         let text = format_status(&status);
         assert!(text.contains("refused: 7 unsolicited_sync"), "{text}");
         assert!(text.contains("suspected"), "{text}");
+        assert!(
+            text.contains(
+                "heard 1500 ms ago, synced 4000 ms ago, lacks 5 entries (510 B), 3200 ms behind, clock -40 ms"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("synced 200 ms ago, caught up\n"), "{text}");
         assert!(
             text.contains("main/events  3 entries (10 B)  [a:2 b:1]"),
             "{text}"

@@ -18,6 +18,32 @@ pub(crate) fn install() -> Result<PrometheusHandle, String> {
         .map_err(|error| error.to_string())
 }
 
+/// Every second, where each peer stands, as gauges labelled by peer:
+/// `gossip_peer_lacking_entries`, `gossip_peer_lacking_bytes`,
+/// `gossip_peer_lag_ms` (age of the oldest entry it lacks, 0 when caught
+/// up) and `gossip_peer_last_sync_ms_ago`. Runs until the node is disposed.
+pub(crate) async fn export_peer_sync(node: gossip::Coordinator) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Ok(health) = node.health().await else {
+            return;
+        };
+        for peer in health.peers {
+            let id = peer.id.to_string();
+            metrics::gauge!("gossip_peer_lacking_entries", "peer" => id.clone())
+                .set(peer.lacking_entries() as f64);
+            let bytes: u64 = peer.streams.iter().map(|s| s.lacking_bytes).sum();
+            metrics::gauge!("gossip_peer_lacking_bytes", "peer" => id.clone()).set(bytes as f64);
+            metrics::gauge!("gossip_peer_lag_ms", "peer" => id.clone())
+                .set(peer.lag_ms().unwrap_or(0) as f64);
+            if let Some(ago) = peer.last_sync_ms_ago {
+                metrics::gauge!("gossip_peer_last_sync_ms_ago", "peer" => id).set(ago as f64);
+            }
+        }
+    }
+}
+
 /// Answers scrapes until the task is aborted.
 pub(crate) async fn serve(listener: TcpListener, handle: PrometheusHandle) {
     loop {

@@ -76,6 +76,9 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
     )
     .await?;
     let channels = channel_lines(&coordinator).await?;
+    if metrics.is_some() {
+        tokio::spawn(metrics_http::export_peer_sync(coordinator.clone()));
+    }
 
     let control_listener = bind("control", config.control).await?;
     let control_addr = local_addr(&control_listener, config.control);

@@ -285,13 +285,28 @@ fn append_on_one_process_reaches_tail_on_another() {
     assert!(out.stdout.contains("owner, 3 members"), "{out:?}");
     assert!(out.stdout.contains("/events"), "{out:?}");
 
-    // Prometheus: the metrics layer counted frames.
+    // Per-peer lag: a learns, by anti-entropy, that both peers hold all it
+    // holds.
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let out = client(&a, &["status"]);
+        assert_eq!(out.code, Some(0), "{out:?}");
+        if out.stdout.matches("caught up").count() == 2 {
+            assert!(out.stdout.contains("synced"), "{out:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "peers never caught up: {out:?}");
+        thread::sleep(Duration::from_millis(200));
+    }
+
+    // Prometheus: the metrics layer counted frames; per-peer lag gauges.
     let body = scrape(a.metrics);
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(
         body.contains("gossip_transport_frames_sent_total"),
         "{body}"
     );
+    assert!(body.contains("gossip_peer_lag_ms{peer="), "{body}");
 
     drop(tail);
     drop((a.process, b.process, c.process));

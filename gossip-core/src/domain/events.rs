@@ -92,6 +92,16 @@ pub enum DomainEvent {
         /// The peer.
         peer: NodeId,
     },
+    /// A peer is now known to hold every entry this node holds of a
+    /// channel (learnt from anti-entropy, pushes or announcements). Reported
+    /// again after this node's copy grows and the peer catches up anew.
+    /// Per-stream figures are in [`PeerHealth::streams`](crate::PeerHealth::streams).
+    PeerCaughtUp {
+        /// The peer.
+        peer: NodeId,
+        /// The channel.
+        channel: ChannelId,
+    },
 }
 
 /// A non-fatal error met while syncing, with where it happened.

@@ -1,6 +1,6 @@
 //! What a node reports about itself: [`NodeState`], [`Health`], [`ResourceUsage`], [`NodeStats`].
 
-use crate::domain::{EquivocationProof, NodeId, PeerStatus};
+use crate::domain::{ChannelId, EquivocationProof, NodeId, PeerStatus, StreamId, VersionVector};
 
 /// The lifecycle state of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +28,81 @@ pub struct PeerHealth {
     pub status: PeerStatus,
     /// Milliseconds since the node last heard from it (`None`: never).
     pub last_heard_ms_ago: Option<u64>,
+    /// Milliseconds since an anti-entropy exchange with it last completed
+    /// (a digest either way), when this node last learnt where it stands
+    /// (`None`: never).
+    pub last_sync_ms_ago: Option<u64>,
+    /// The estimated offset of its clock from this node's, in ms (positive:
+    /// ahead), from the timestamps of its own entries as they arrive: the
+    /// largest of the last 16 samples, each the offset minus the one-way
+    /// delay. `None` until it has pushed an entry of its own.
+    pub clock_skew_ms: Option<i64>,
+    /// Where it stands in each stream of the channels shared with it that
+    /// this node has learnt about (a stream it was never heard about is not
+    /// listed).
+    pub streams: Vec<PeerStreamSync>,
+}
+
+impl PeerHealth {
+    /// Whether it is known to hold everything this node holds of every
+    /// stream listed.
+    #[must_use]
+    pub fn caught_up(&self) -> bool {
+        self.streams.iter().all(|s| s.lacking_entries == 0)
+    }
+
+    /// Entries it lacks, over every stream listed.
+    #[must_use]
+    pub fn lacking_entries(&self) -> u64 {
+        self.streams.iter().map(|s| s.lacking_entries).sum()
+    }
+
+    /// The age of the oldest entry it lacks, in ms, over every stream
+    /// listed (`None`: it lacks nothing known).
+    #[must_use]
+    pub fn lag_ms(&self) -> Option<u64> {
+        self.streams.iter().filter_map(|s| s.lag_ms).max()
+    }
+}
+
+/// Where a peer stands in one stream, as this node knows it: learnt from
+/// anti-entropy digests and delta requests (exact at that moment), pushes,
+/// announcements and grafts (the peer holds at least those entries).
+/// Between exchanges it may hold more than shown, never less (barring data
+/// loss on its side).
+///
+/// ```
+/// # async fn run() -> Result<(), gossip_core::Error> {
+/// # let node: gossip_core::Coordinator = unimplemented!();
+/// for peer in node.health().await?.peers {
+///     for s in &peer.streams {
+///         println!(
+///             "{} {}/{}: lacks {} entries ({} B), {} ms behind",
+///             peer.id, s.channel, s.stream, s.lacking_entries, s.lacking_bytes,
+///             s.lag_ms.unwrap_or(0),
+///         );
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PeerStreamSync {
+    /// The channel.
+    pub channel: ChannelId,
+    /// The stream.
+    pub stream: StreamId,
+    /// The peer's version of the stream as last learnt.
+    pub version: VersionVector,
+    /// Entries this node holds (above its compaction base) that the peer
+    /// lacks.
+    pub lacking_entries: u64,
+    /// Their payload bytes: exact up to 1 024 entries, estimated beyond
+    /// from the mean size of those read.
+    pub lacking_bytes: u64,
+    /// The age of the oldest entry it lacks, by its timestamp against this
+    /// node's clock, in ms (`None`: it lacks nothing).
+    pub lag_ms: Option<u64>,
 }
 
 /// A snapshot of a node's health.

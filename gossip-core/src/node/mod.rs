@@ -21,7 +21,7 @@ pub use builder::{CoordinatorBuilder, NoStore};
 pub use channel_handle::ChannelHandle;
 pub use config::Config;
 pub use coordinator::Coordinator;
-pub use health::{Health, NodeState, NodeStats, PeerHealth, ResourceUsage};
+pub use health::{Health, NodeState, NodeStats, PeerHealth, PeerStreamSync, ResourceUsage};
 pub use materialized::MaterializedView;
 pub use serve_budget::ServeBudget;
 pub use stream_handle::StreamHandle;

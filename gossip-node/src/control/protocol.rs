@@ -105,6 +105,22 @@ pub(crate) struct PeerView {
     pub(crate) id: String,
     pub(crate) status: String,
     pub(crate) last_heard_ms_ago: Option<u64>,
+    /// Since an anti-entropy exchange with it last completed.
+    #[serde(default)]
+    pub(crate) last_sync_ms_ago: Option<u64>,
+    /// Entries this node holds that it lacks, over the streams it is known
+    /// about (`None`: nothing known of it yet).
+    #[serde(default)]
+    pub(crate) lacking_entries: Option<u64>,
+    /// Their payload bytes.
+    #[serde(default)]
+    pub(crate) lacking_bytes: u64,
+    /// The age of the oldest entry it lacks, ms.
+    #[serde(default)]
+    pub(crate) lag_ms: Option<u64>,
+    /// The estimated offset of its clock, ms (positive: ahead).
+    #[serde(default)]
+    pub(crate) clock_skew_ms: Option<i64>,
 }
 
 /// A stream in a status report.

@@ -297,6 +297,11 @@ pub(crate) async fn status(
                 id: peer.id.to_string(),
                 status: peer.status.to_string(),
                 last_heard_ms_ago: peer.last_heard_ms_ago,
+                last_sync_ms_ago: peer.last_sync_ms_ago,
+                lacking_entries: (!peer.streams.is_empty()).then(|| peer.lacking_entries()),
+                lacking_bytes: peer.streams.iter().map(|s| s.lacking_bytes).sum(),
+                lag_ms: peer.lag_ms(),
+                clock_skew_ms: peer.clock_skew_ms,
             })
             .collect(),
         channels,

@@ -88,7 +88,7 @@ impl Driver {
                 let _ = reply.send(Ok(()));
             }
             Command::Health(reply) => {
-                let _ = reply.send(Ok(self.health()));
+                let _ = reply.send(Ok(self.health().await));
             }
             Command::ResourceUsage(reply) => {
                 let _ = reply.send(self.resource_usage().await);
@@ -114,6 +114,7 @@ impl Driver {
     async fn remove_peer(&mut self, peer: &NodeId) -> Result<(), Error> {
         self.store.remove_peer(peer).await?;
         self.peers.remove(peer);
+        self.peer_sync.forget_peer(peer);
         self.engines.swim.remove_member(peer);
         Ok(())
     }
@@ -121,20 +122,26 @@ impl Driver {
     async fn delete_channel(&mut self, id: &ChannelId) -> Result<(), Error> {
         self.store.delete_channel(id).await?;
         self.replica.remove_channel(id);
+        self.peer_sync.forget_channel(id);
         Ok(())
     }
 
-    pub(super) fn health(&self) -> Health {
-        let peers = self
-            .peers
-            .ids()
-            .into_iter()
-            .map(|id| PeerHealth {
+    pub(super) async fn health(&self) -> Health {
+        let now = self.timers.now_ms();
+        let mut peers = Vec::new();
+        for id in self.peers.ids() {
+            let view = self.peer_sync.view(&id);
+            peers.push(PeerHealth {
                 status: self.engines.status(&id),
                 last_heard_ms_ago: self.peers.last_heard_ms_ago(&id),
+                last_sync_ms_ago: view
+                    .and_then(|v| v.last_sync_ms)
+                    .map(|at| now.saturating_sub(at)),
+                clock_skew_ms: view.and_then(|v| v.clock_skew_ms()),
+                streams: self.peer_streams(&id).await,
                 id,
-            })
-            .collect();
+            });
+        }
         Health {
             state: self.state,
             peers,
@@ -197,7 +204,7 @@ mod tests {
         f.driver.add_peer(PeerRecord::new(node("b"))).await.unwrap();
         assert!(f.driver.peers.contains(&node("b")));
         assert_eq!(f.store.load_peers().await.unwrap().len(), 1);
-        let health = f.driver.health();
+        let health = f.driver.health().await;
         assert_eq!(health.peers.len(), 1);
         assert_eq!(health.peers[0].id, node("b"));
 

@@ -470,6 +470,9 @@ impl Driver {
         } = commit;
         self.store.append(channel, stream, &entries).await?;
         self.replica.index.set(channel, stream, version, base);
+        if !entries.is_empty() {
+            self.peer_sync.ours_grew(channel);
+        }
         self.replica
             .note_own(&self.local, channel, stream, &entries);
         let mut removed = Vec::new();
@@ -606,18 +609,18 @@ mod tests {
             .await;
         assert!(accepted.is_empty());
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 0);
-        assert_eq!(f.driver.health().quarantined_entries, 2);
+        assert_eq!(f.driver.health().await.quarantined_entries, 2);
         assert!(matches!(
             &f.errors()[..],
             [Error::FutureEntries { count: 2, ahead_ms, .. }] if *ahead_ms > 60_000
         ));
         // Not yet: still beyond the drift.
         f.driver.release_quarantine().await;
-        assert_eq!(f.driver.health().quarantined_entries, 2);
+        assert_eq!(f.driver.health().await.quarantined_entries, 2);
         // A minute later the entries are within the drift, and merged.
         f.clock.advance(61_000);
         f.driver.release_quarantine().await;
-        assert_eq!(f.driver.health().quarantined_entries, 0);
+        assert_eq!(f.driver.health().await.quarantined_entries, 0);
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&from), 2);
         assert!(f.errors().is_empty());
     }
@@ -636,7 +639,7 @@ mod tests {
         f.driver
             .merge(origin, &c, &s, incoming, Vec::new(), Vec::new())
             .await;
-        assert_eq!(f.driver.health().quarantined_entries, 1);
+        assert_eq!(f.driver.health().await.quarantined_entries, 1);
         assert!(f
             .errors()
             .iter()
@@ -661,8 +664,8 @@ mod tests {
                 .await;
         }
         // Two of the flooding sender's five, both of the other's.
-        assert_eq!(f.driver.health().quarantined_entries, 4);
-        assert_eq!(f.driver.health().stats.buffer_refused, 3);
+        assert_eq!(f.driver.health().await.quarantined_entries, 4);
+        assert_eq!(f.driver.health().await.stats.buffer_refused, 3);
     }
 
     #[tokio::test]
@@ -757,14 +760,14 @@ mod tests {
             .merge(origin, &c, &s, early, Vec::new(), Vec::new())
             .await
             .is_empty());
-        assert_eq!(f.driver.health().pending_entries, 2);
+        assert_eq!(f.driver.health().await.pending_entries, 2);
         assert!(f.errors().is_empty(), "waiting is not an error");
         // The operation adding "n" arrives: the pending entries are merged.
         let add =
             crate::node::command::ChannelChange::AddMember(node("n"), Role::Writer, String::new());
         f.driver.change_channel(&c, add).await.unwrap();
         f.driver.release_pending().await;
-        assert_eq!(f.driver.health().pending_entries, 0);
+        assert_eq!(f.driver.health().await.pending_entries, 0);
         assert_eq!(f.store.version(&c, &s).await.unwrap().get(&node("n")), 2);
         assert!(f.errors().is_empty());
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{ingest::Origin, Driver};
+use super::{ingest::Origin, sync_state::PushSummary, Driver};
 use crate::{
     domain::{ChannelId, LogEntry, NodeId, PeerStatus, StreamId},
     protocol::{anti_entropy::ReplicaIndex, codec, Graft, Message, MessageKind, Push},
@@ -74,8 +74,10 @@ impl Driver {
             stream,
             entries,
         } = push;
+        let pushed = PushSummary::of(&from, &entries);
         self.merge(origin, &channel, &stream, entries, Vec::new(), Vec::new())
             .await;
+        self.learn_from_push(&from, &channel, &stream, pushed);
     }
 
     /// Pushes `entries` along `channel`'s tree (its eager links other than
@@ -138,6 +140,7 @@ impl Driver {
         let now = self.timers.now_ms();
         match message {
             Message::IHave(ihave) => {
+                self.learn_from_lazy(&from, &ihave.channel, Self::ihave_ranges(&ihave));
                 let Some(channel) = self.replica.channels.get(&ihave.channel) else {
                     return;
                 };
@@ -155,7 +158,11 @@ impl Driver {
                     self.engines.lazy.on_prune(channel, &self.local, &from);
                 }
             }
-            Message::Graft(graft) => self.serve_graft(from, graft, now).await,
+            Message::Graft(graft) => {
+                let held = Self::graft_ranges(&graft.wants);
+                self.learn_from_lazy(&from, &graft.channel, held);
+                self.serve_graft(from, graft, now).await;
+            }
             _ => {}
         }
     }
@@ -306,9 +313,9 @@ mod tests {
         f.driver
             .handle_lazy_message(node("stranger"), ihave.clone())
             .await;
-        assert_eq!(f.driver.health().lazy_missing, 0);
+        assert_eq!(f.driver.health().await.lazy_missing, 0);
         assert_eq!(f.driver.stats.lazy_refused, 1);
         f.driver.handle_lazy_message(node("c"), ihave).await;
-        assert_eq!(f.driver.health().lazy_missing, 1);
+        assert_eq!(f.driver.health().await.lazy_missing, 1);
     }
 }

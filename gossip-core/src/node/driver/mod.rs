@@ -8,7 +8,9 @@
 //! - [`PeerBook`](peers::PeerBook): peers, budgets, pulls under way;
 //! - [`Engines`](engines::Engines): SWIM, anti-entropy, eager and lazy push;
 //! - [`Replica`](replica::Replica): channels, the replica index, the
-//!   out-of-order buffer and the hybrid clock.
+//!   out-of-order buffer and the hybrid clock;
+//! - [`PeerSync`](peer_sync::PeerSync): where each peer stands, per
+//!   channel and stream.
 //!
 //! Its behaviour is split the same way: the `select!` loop and frame
 //! handling ([`event_loop`]), commands from handles ([`commands`]), the
@@ -29,17 +31,22 @@ mod lifecycle;
 mod limits;
 mod link;
 mod membership;
+mod peer_sync;
 mod peers;
 mod replica;
 mod replication;
 mod retention;
+mod sync_state;
 mod timers;
 
 use std::{collections::VecDeque, sync::Arc};
 
 use bytes::Bytes;
 
-use self::{engines::Engines, link::Link, peers::PeerBook, replica::Replica, timers::Timers};
+use self::{
+    engines::Engines, link::Link, peer_sync::PeerSync, peers::PeerBook, replica::Replica,
+    timers::Timers,
+};
 use super::{
     config::Config,
     health::{NodeState, NodeStats},
@@ -70,6 +77,8 @@ pub(crate) struct Driver {
     peers: PeerBook,
     engines: Engines,
     replica: Replica,
+    /// Where each peer stands, per channel and stream.
+    peer_sync: PeerSync,
 }
 
 impl Driver {
@@ -108,6 +117,7 @@ impl Driver {
             link,
             peers,
             replica,
+            peer_sync: PeerSync::default(),
             config,
         })
     }

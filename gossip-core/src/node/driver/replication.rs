@@ -14,7 +14,7 @@ use crate::{
     node::serve_budget::Allowance,
     protocol::{
         anti_entropy::{AntiEntropy, DeltaPlan},
-        codec, Message, MessageKind,
+        codec, DigestResponse, Message, MessageKind,
     },
 };
 
@@ -67,6 +67,7 @@ impl Driver {
         self.stats.gossip_rounds += 1;
         let now = self.timers.now_ms();
         self.peers.sessions().asked(&peer, request.session, now);
+        self.note_digest_asked(&peer, &request);
         let frames = codec::digest_request_frames(request, self.link.max_frame_len());
         self.send_frames(&peer, frames).await;
     }
@@ -76,12 +77,14 @@ impl Driver {
         let now = self.timers.now_ms();
         match message {
             Message::DigestRequest(request) => {
+                self.learn_from_digest_request(&from, &request);
                 let (index, channels) = (&self.replica.index, &self.replica.channels);
-                let Some(response) =
-                    AntiEntropy::answer_digest_request(index, channels, &from, &request)
-                else {
-                    return;
-                };
+                // In sync: an empty answer says so (and where we stand).
+                let response = AntiEntropy::answer_digest_request(index, channels, &from, &request)
+                    .unwrap_or(DigestResponse {
+                        session: request.session,
+                        digests: Vec::new(),
+                    });
                 let Some((_, bytes)) = self.allowance(&from, now) else {
                     return;
                 };
@@ -99,6 +102,7 @@ impl Driver {
                 if !self.solicited(&from, MessageKind::DigestResponse, response.session, now) {
                     return;
                 }
+                self.learn_from_digest_response(&from, &response);
                 let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let outcome = AntiEntropy::on_digest_response(index, channels, &from, &response);
                 if let Some(request) = outcome.request {
@@ -120,6 +124,7 @@ impl Driver {
                     return;
                 }
                 self.peers.serving(&from);
+                self.learn_from_delta_request(&from, &request);
                 let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let plans = AntiEntropy::plan_deltas(index, channels, &from, &request.wants);
                 self.send_deltas(&from, request.session, plans).await;
