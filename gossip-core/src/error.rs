@@ -3,7 +3,7 @@
 use std::{fmt, path::PathBuf, sync::Arc};
 
 use crate::{
-    domain::{ChannelId, Hlc, NodeId, StreamId},
+    domain::{ChannelId, Hlc, LogEntry, NodeId, StreamId},
     identity::KeyFileErrorKind,
 };
 
@@ -204,6 +204,19 @@ pub enum Error {
     /// The node has been stopped or disposed.
     #[error("the node is not running")]
     NodeStopped,
+    /// A [durable append](crate::StreamHandle::append_durable) was written
+    /// here, but fewer members than wanted were known to hold it when the
+    /// wait ended (timeout, or the node stopped). The entry stays appended
+    /// and keeps replicating; it is not lost, only not yet confirmed.
+    #[error("entry {} of {} held by {held_by} of the {wanted} members wanted", .entry.sequence, .entry.author)]
+    NotDurable {
+        /// The entry appended.
+        entry: Box<LogEntry>,
+        /// Members known to hold it, this node included.
+        held_by: usize,
+        /// Members wanted.
+        wanted: usize,
+    },
     /// A subscriber read too slowly and missed items; it keeps receiving from
     /// the newest ones.
     #[error("subscriber lagged behind and missed {missed} items")]

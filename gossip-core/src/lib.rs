@@ -39,9 +39,9 @@ pub use domain::{DomainEvent, Fold, Materialized, PeerStatus, StateMaterializer,
 // The node: builder, handles, configuration, health.
 pub use domain::BufferLimits;
 pub use node::{
-    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Health, InboundBudget, LazyPushConfig,
-    MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, PeerStreamSync, ResourceUsage,
-    ServeBudget, StreamHandle, Subscription, SwimConfig,
+    ChannelHandle, Config, Coordinator, CoordinatorBuilder, Durability, Health, InboundBudget,
+    LazyPushConfig, MaterializedView, NoStore, NodeState, NodeStats, PeerHealth, PeerStreamSync,
+    ResourceUsage, ServeBudget, StreamHandle, Subscription, SwimConfig,
 };
 // The ports plug-ins implement, and the clock.
 pub use ports::{

@@ -1,7 +1,8 @@
 //! Where every replica stands: `health()` shows, per peer and stream, what
 //! the peer lacks (entries, bytes, age of the oldest) and when it last
 //! synced; `PeerCaughtUp` reports a peer that holds everything again; the
-//! clock-skew estimate follows a peer's clock.
+//! clock-skew estimate follows a peer's clock; a durable append returns
+//! once enough members hold its entry.
 
 // Test code: a failed unwrap or a bad index is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -9,7 +10,9 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use gossip_core::{Config, Coordinator, DomainEvent, NodeId, PeerHealth, PeerStreamSync};
+use gossip_core::{
+    Config, Coordinator, DomainEvent, Durability, Error, NodeId, PeerHealth, PeerStreamSync,
+};
 use integration_tests::{node_id, Cluster};
 
 const INTERVAL: Duration = Duration::from_millis(200);
@@ -139,4 +142,62 @@ async fn the_clock_skew_estimate_follows_a_peer_clock() {
         skew.is_some_and(|s| (380..=400).contains(&s)),
         "estimated {skew:?}"
     );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_durable_append_returns_once_enough_members_hold_it() {
+    // Rounds far apart: the receipt cannot wait for a periodic one.
+    let config = Config::default().gossip_interval(Duration::from_secs(30));
+    let mut cluster = Cluster::start(3, config, 9).await.unwrap();
+    let stream = cluster.stream(0).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let entry = stream
+        .append_durable(b"safe".to_vec(), Durability::copies(2))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "confirmed by the exchange behind the push, not a periodic round: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(entry.sequence, 1);
+    let one = peer(cluster.node(0), &node_id(1)).await;
+    let two = peer(cluster.node(0), &node_id(2)).await;
+    assert!(
+        [one, two]
+            .iter()
+            .any(|p| data(p, &cluster).version.get(&node_id(0)) >= 1),
+        "a peer is known to hold it"
+    );
+    // All three: still reachable.
+    stream
+        .append_durable(b"everywhere".to_vec(), Durability::copies(3))
+        .await
+        .unwrap();
+
+    // With one of three down, three copies cannot be confirmed: a typed
+    // error after the timeout, the entry appended all the same.
+    cluster.crash(2).await.unwrap();
+    let wait = Durability::copies(3).timeout(Duration::from_secs(2));
+    let error = stream
+        .append_durable(b"two of three".to_vec(), wait)
+        .await
+        .unwrap_err();
+    let Error::NotDurable {
+        entry,
+        held_by,
+        wanted,
+    } = error
+    else {
+        panic!("not NotDurable: {error:?}");
+    };
+    assert_eq!((held_by, wanted), (2, 3));
+    assert_eq!(&entry.payload[..], b"two of three");
+    let held = cluster.entries(0).await.unwrap();
+    assert!(held.iter().any(|e| e.payload == entry.payload));
+    // One copy is a plain append.
+    stream
+        .append_durable(b"local".to_vec(), Durability::copies(1))
+        .await
+        .unwrap();
 }

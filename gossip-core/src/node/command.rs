@@ -56,6 +56,14 @@ pub(crate) enum Command {
         payloads: Vec<Bytes>,
         reply: Reply<Vec<LogEntry>>,
     },
+    /// Append one entry and track how many members hold it.
+    AppendDurable {
+        channel: ChannelId,
+        stream: StreamId,
+        payload: Bytes,
+        copies: usize,
+        reply: Reply<(LogEntry, tokio::sync::watch::Receiver<usize>)>,
+    },
     Compact(Reply<u64>),
     SyncNow(Reply<()>),
     Health(Reply<Health>),

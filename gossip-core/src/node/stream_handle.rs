@@ -55,6 +55,33 @@ impl StreamHandle {
         entries.pop().ok_or(Error::NodeStopped)
     }
 
+    /// Appends one entry and waits until at least `durability.copies`
+    /// members of the channel hold it (this node counts as one): the
+    /// answer to "is my write safe if this device is lost now?". Peers are
+    /// asked at once (a digest exchange right after the push), so with
+    /// reachable peers this takes a round trip or two; holders are learnt
+    /// the way [`PeerHealth::streams`](crate::PeerHealth::streams) learns
+    /// them.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append) (nothing written); then
+    /// [`Error::NotDurable`] when fewer members were known to hold it after
+    /// `durability.timeout` (the entry stays appended and keeps
+    /// replicating: retrying the append would write a second entry).
+    pub async fn append_durable(
+        &self,
+        payload: impl Into<Bytes>,
+        durability: super::durability::Durability,
+    ) -> Result<LogEntry, Error> {
+        if self.stream.is_control() {
+            return Err(Error::ReservedStream(self.stream.clone()));
+        }
+        let (channel, stream) = (self.channel.clone(), self.stream.clone());
+        super::durability::append_durable(&self.node, channel, stream, payload.into(), durability)
+            .await
+    }
+
     /// Appends several entries in one atomic batch.
     ///
     /// # Errors

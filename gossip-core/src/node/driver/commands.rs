@@ -76,6 +76,18 @@ impl Driver {
                     .await;
                 let _ = reply.send(result);
             }
+            Command::AppendDurable {
+                channel,
+                stream,
+                payload,
+                copies,
+                reply,
+            } => {
+                let result = self
+                    .append_durable(&channel, &stream, payload, copies)
+                    .await;
+                let _ = reply.send(result);
+            }
             Command::Compact(reply) => {
                 let _ = reply.send(Ok(self.apply_retention().await));
             }

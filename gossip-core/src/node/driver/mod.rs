@@ -33,6 +33,7 @@ mod link;
 mod membership;
 mod peer_sync;
 mod peers;
+mod receipts;
 mod replica;
 mod replication;
 mod retention;
@@ -79,6 +80,8 @@ pub(crate) struct Driver {
     replica: Replica,
     /// Where each peer stands, per channel and stream.
     peer_sync: PeerSync,
+    /// Durable appends waiting for enough holders.
+    receipts: receipts::Receipts,
 }
 
 impl Driver {
@@ -118,6 +121,7 @@ impl Driver {
             peers,
             replica,
             peer_sync: PeerSync::default(),
+            receipts: receipts::Receipts::default(),
             config,
         })
     }

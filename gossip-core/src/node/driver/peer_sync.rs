@@ -61,6 +61,26 @@ impl PeerSync {
         self.peers.get(peer)
     }
 
+    /// The peers known to hold `author`'s entries of a stream up to
+    /// `sequence`.
+    pub(super) fn holders<'a>(
+        &'a self,
+        channel: &'a ChannelId,
+        stream: &'a StreamId,
+        author: &'a NodeId,
+        sequence: u64,
+    ) -> impl Iterator<Item = &'a NodeId> + 'a {
+        let key = (channel.clone(), stream.clone());
+        self.peers
+            .iter()
+            .filter(move |(_, view)| {
+                view.versions
+                    .get(&key)
+                    .is_some_and(|v| v.get(author) >= sequence)
+            })
+            .map(|(peer, _)| peer)
+    }
+
     /// Forgets `peer`.
     pub(super) fn forget_peer(&mut self, peer: &NodeId) {
         self.peers.remove(peer);

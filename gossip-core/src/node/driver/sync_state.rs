@@ -220,6 +220,7 @@ impl Driver {
     /// Reports `peer` caught up in each of `channels` where it now is.
     fn report_caught_up(&mut self, peer: &NodeId, channels: impl IntoIterator<Item = ChannelId>) {
         for channel in channels {
+            self.count_holders(&channel);
             if self
                 .peer_sync
                 .caught_up_now(peer, &channel, &self.replica.index)
