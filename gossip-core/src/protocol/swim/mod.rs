@@ -110,8 +110,10 @@
 
 mod config;
 mod dissemination;
+mod health;
 mod member;
 mod probe;
+mod suspicion;
 #[cfg(test)]
 mod tests;
 
@@ -120,6 +122,7 @@ use std::collections::BTreeMap;
 use config::millis;
 pub use config::SwimConfig;
 use dissemination::Dissemination;
+use health::LocalHealth;
 use member::{status_of, Member};
 use probe::{Phase, Probe, Relay};
 
@@ -169,6 +172,7 @@ pub struct FailureDetector {
     config: SwimConfig,
     rng: SeededRng,
     incarnation: u64,
+    health: LocalHealth,
     members: BTreeMap<NodeId, Member>,
     probe_order: Vec<NodeId>,
     probe_cursor: usize,
@@ -185,11 +189,13 @@ impl FailureDetector {
     #[must_use]
     pub fn new(local: NodeId, config: SwimConfig, mut rng: SeededRng) -> Self {
         let next_probe_number = rng.next_u64();
+        let health = LocalHealth::new(config.health_cap());
         Self {
             local,
             config,
             rng,
             incarnation: 0,
+            health,
             members: BTreeMap::new(),
             probe_order: Vec::new(),
             probe_cursor: 0,
@@ -227,7 +233,7 @@ impl FailureDetector {
             Member {
                 incarnation: 0,
                 state: MemberState::Alive,
-                suspicion_deadline: None,
+                suspicion: None,
                 failed_probes: 0,
                 last_contact: None,
             },
@@ -299,6 +305,15 @@ impl FailureDetector {
         self.incarnation
     }
 
+    /// Lifeguard's local health multiplier, from 0 (healthy) to
+    /// [`max_local_health`](SwimConfig::max_local_health): this node's probe
+    /// period and ping timeout are currently `local_health() + 1` times the
+    /// configured ones. Always 0 without [`lifeguard`](SwimConfig::lifeguard).
+    #[must_use]
+    pub fn local_health(&self) -> u32 {
+        self.health.score()
+    }
+
     /// The earliest time at which [`handle_timeout`](Self::handle_timeout)
     /// has something to do; `None` without members.
     #[must_use]
@@ -313,18 +328,21 @@ impl FailureDetector {
         let suspicion = self
             .members
             .values()
-            .filter_map(|m| m.suspicion_deadline)
+            .filter_map(|m| m.suspicion.as_ref().map(suspicion::Suspicion::deadline))
             .min();
-        probe.into_iter().chain(suspicion).min()
+        let nack = self.relays.values().filter_map(|r| r.nack_at).min();
+        probe.into_iter().chain(suspicion).chain(nack).min()
     }
 
     /// Runs everything due at `now_ms`: expired suspicions become
-    /// unreachable; a probe without a direct ack goes indirect; a probe
+    /// unreachable; indirect probes run for others that got no ack in time
+    /// are nacked; a probe without a direct ack goes indirect; a probe
     /// without any ack by the end of its period fails; a new probe round
     /// starts. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.expire_suspicions(now_ms);
         self.relays.retain(|_, r| r.expires > now_ms);
+        self.send_due_nacks(now_ms);
         if let Some(Probe {
             phase: Phase::Direct { until },
             ..
@@ -351,7 +369,9 @@ impl FailureDetector {
     /// Handles a message from `from`. Any message from a member is contact
     /// (see [`handle_contact`](Self::handle_contact)); a [`Ping`] is answered
     /// with an [`Ack`]; a [`PingReq`](super::messages::PingReq) makes this node probe the target and
-    /// relay its ack; an [`Ack`] resolves the probe it answers. Piggybacked
+    /// relay its ack (or, with Lifeguard, send a [`Nack`](super::messages::Nack) when none
+    /// comes in time); an [`Ack`] resolves the probe it answers; a
+    /// [`Nack`](super::messages::Nack) is counted for the probe it answers. Piggybacked
     /// updates are applied. Messages from non-members are ignored, as are
     /// non-SWIM messages beyond the contact they are.
     pub fn handle_message(&mut self, from: &NodeId, message: &Message, now_ms: u64) {
@@ -362,7 +382,7 @@ impl FailureDetector {
         match message {
             Message::Ping(ping) => {
                 self.assert_alive(from, ping.incarnation, now_ms);
-                self.apply_updates(&ping.updates, now_ms);
+                self.apply_updates(&ping.updates, from, now_ms);
                 let updates = self.piggyback(from);
                 self.send(
                     from.clone(),
@@ -375,12 +395,16 @@ impl FailureDetector {
                 );
             }
             Message::Ack(ack) => {
-                self.apply_updates(&ack.updates, now_ms);
+                self.apply_updates(&ack.updates, from, now_ms);
                 self.on_ack(from, ack, now_ms);
             }
             Message::PingReq(request) => {
-                self.apply_updates(&request.updates, now_ms);
+                self.apply_updates(&request.updates, from, now_ms);
                 self.on_ping_req(from, request, now_ms);
+            }
+            Message::Nack(nack) => {
+                self.apply_updates(&nack.updates, from, now_ms);
+                self.on_nack(from, nack);
             }
             _ => {}
         }
@@ -405,12 +429,16 @@ impl FailureDetector {
         node != &self.local && self.members.contains_key(node)
     }
 
+    /// The probe period, stretched by the local health multiplier.
     fn period_ms(&self) -> u64 {
-        millis(self.config.probe_interval).max(1)
+        self.health.scale(millis(self.config.probe_interval)).max(1)
     }
 
+    /// The ping timeout, stretched by the local health multiplier.
     fn direct_ms(&self) -> u64 {
-        millis(self.config.ping_timeout).min(self.period_ms())
+        self.health
+            .scale(millis(self.config.ping_timeout))
+            .min(self.period_ms())
     }
 
     fn new_probe_number(&mut self) -> u64 {
