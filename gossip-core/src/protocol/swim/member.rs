@@ -116,10 +116,15 @@ impl FailureDetector {
     /// A suspicion starting now: from `suspicion_timeout` up to
     /// [`max_suspicion_timeout`](super::SwimConfig::max_suspicion_timeout),
     /// expecting confirmations from at most the members that could give
-    /// them (all but the suspect; this node is not a member).
+    /// them (all but the suspect and the origin; this node is not a member).
     fn new_suspicion(&self, origin: Option<&NodeId>, now_ms: u64) -> Suspicion {
         let expected = if self.config.lifeguard {
-            let others = u32::try_from(self.members.len().saturating_sub(1)).unwrap_or(u32::MAX);
+            let others = self
+                .members
+                .len()
+                .saturating_sub(1)
+                .saturating_sub(usize::from(origin.is_some()));
+            let others = u32::try_from(others).unwrap_or(u32::MAX);
             self.config.suspicion_confirmations.min(others)
         } else {
             0

@@ -432,21 +432,24 @@ fn same_seed_same_trace() {
 
 #[test]
 fn detection_bound_holds_for_a_small_config_too() {
-    let config = SwimConfig::default()
-        .lifeguard(false)
-        .probe_interval(Duration::from_millis(200))
-        .ping_timeout(Duration::from_millis(80))
-        .suspicion_threshold(2)
-        .suspicion_timeout(Duration::from_millis(600));
-    let bound = u64::try_from(config.detection_bound(4).as_millis()).unwrap();
-    let mut sim = Sim::new(5, 9, 0.0, config);
-    sim.run_until(5_000);
-    sim.stop(4);
-    sim.run_until(5_000 + bound);
-    for observer in 0..4 {
-        assert_eq!(
-            sim.nodes[observer].status(&sim.ids[4]),
-            Some(PeerStatus::Unreachable)
-        );
+    for lifeguard in [false, true] {
+        let config = SwimConfig::default()
+            .lifeguard(lifeguard)
+            .probe_interval(Duration::from_millis(200))
+            .ping_timeout(Duration::from_millis(80))
+            .suspicion_threshold(2)
+            .suspicion_timeout(Duration::from_millis(600));
+        let bound = u64::try_from(config.detection_bound(4).as_millis()).unwrap();
+        let mut sim = Sim::new(5, 9, 0.0, config);
+        sim.run_until(5_000);
+        sim.stop(4);
+        sim.run_until(5_000 + bound);
+        for observer in 0..4 {
+            assert_eq!(
+                sim.nodes[observer].status(&sim.ids[4]),
+                Some(PeerStatus::Unreachable),
+                "lifeguard {lifeguard}"
+            );
+        }
     }
 }
