@@ -239,6 +239,27 @@ fn independent_confirmations_shorten_a_suspicion_down_to_the_timeout() {
         0
     );
 
+    // In a 3-node cluster a suspicion heard from the only other member can
+    // get no confirmation: it runs the minimum at once. One raised by our
+    // own probes can still be confirmed by that member.
+    let mut small = detector("a", &["b", "f"], 4);
+    small.handle_message(&id("b"), &suspect_f, 10_000);
+    assert_eq!(deadline(&small), Some(10_000 + 5_000));
+    let mut small = detector("a", &["b", "f"], 4);
+    while small.status(&id("f")) != Some(PeerStatus::Suspected) {
+        let t = small.next_deadline().unwrap();
+        small.handle_timeout(t);
+        small.handle_contact(&id("b"), t); // b stays in touch; f is silent
+    }
+    let started = small.members[&id("f")]
+        .suspicion
+        .as_ref()
+        .unwrap()
+        .deadline()
+        - 30_000;
+    small.handle_message(&id("b"), &suspect_f, started + 10);
+    assert_eq!(deadline(&small), Some(started + 5_000), "k = 1, confirmed");
+
     // Without Lifeguard, the suspicion is the fixed timeout.
     let config = five_second_suspicion().lifeguard(false);
     let mut classic = detector_with(config, "a", &["b", "c", "d", "e", "f"], 1);
