@@ -3,8 +3,8 @@
 
 use gossip_core::{
     protocol::{
-        codec, Ack, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Message, Ping,
-        PingReq, StreamWant,
+        codec, Ack, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Message, Nack,
+        Ping, PingReq, StreamWant,
     },
     raw::{ChannelDigest, DigestHash, StreamDigest},
     ChannelId, Identity, StreamId, VersionVector,
@@ -52,6 +52,14 @@ fn frame_decode() -> Vec<(String, Vec<u8>)> {
         (
             "ping-req",
             Message::PingReq(PingReq {
+                probe: 3,
+                target: alice.clone(),
+                updates: vec![],
+            }),
+        ),
+        (
+            "nack",
+            Message::Nack(Nack {
                 probe: 3,
                 target: alice.clone(),
                 updates: vec![],

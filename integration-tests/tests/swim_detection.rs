@@ -44,9 +44,10 @@ async fn stopped_node_is_suspected_then_unreachable_then_back() {
     let config = Config::default();
     // The bound SWIM guarantees for this configuration: round-robin probing
     // reaches the silent member `threshold` times within `threshold + 1`
-    // passes over the members, then the suspicion timeout runs out.
+    // passes over the members (each period stretched by at most Lifeguard's
+    // highest local health multiplier), then the suspicion runs out.
     let unreachable_bound = config.swim.detection_bound(n - 1);
-    let suspect_bound = unreachable_bound - config.swim.suspicion_timeout;
+    let suspect_bound = unreachable_bound - config.swim.max_suspicion_timeout();
 
     let mut cluster = Cluster::start(n, config, 11).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;

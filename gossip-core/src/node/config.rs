@@ -292,6 +292,7 @@ mod tests {
         assert_eq!(c.swim.suspicion_threshold, 3);
         assert_eq!(c.swim.suspicion_timeout, Duration::from_secs(8));
         assert_eq!(c.swim.ping_req_fanout, 3);
+        assert!(c.swim.lifeguard);
         assert_eq!(c.max_payload_bytes, 32 * 1024);
         assert_eq!((c.buffer.per_author, c.buffer.total), (100, 10_000));
         c.validate().unwrap();

@@ -8,13 +8,14 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 5 since large channels push
-/// lazily ([`IHave`], [`Graft`], [`Prune`]); 4 brought channel digests in
+/// The protocol version this build speaks: 6 since SWIM intermediaries
+/// answer a [`PingReq`] they cannot serve with a [`Nack`] (Lifeguard); 5
+/// brought lazy push for large channels ([`IHave`], [`Graft`], [`Prune`]); 4 brought channel digests in
 /// parts ([`DigestPart`](crate::raw::DigestPart)); 3 brought the
 /// signed control log (version 2 nodes took membership from local
 /// configuration, version 1 carried unsigned entries). Earlier versions are
 /// refused.
-pub const PROTOCOL_VERSION: u8 = 5;
+pub const PROTOCOL_VERSION: u8 = 6;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,11 +44,13 @@ pub enum MessageKind {
     Graft = 10,
     /// Lazy push: "stop pushing to me eagerly".
     Prune = 11,
+    /// SWIM: an intermediary got no ack from the target of a [`PingReq`].
+    Nack = 12,
 }
 
 impl MessageKind {
     /// Every kind, in kind-byte order.
-    pub const ALL: [MessageKind; 11] = [
+    pub const ALL: [MessageKind; 12] = [
         MessageKind::Ping,
         MessageKind::Ack,
         MessageKind::PingReq,
@@ -59,6 +62,7 @@ impl MessageKind {
         MessageKind::IHave,
         MessageKind::Graft,
         MessageKind::Prune,
+        MessageKind::Nack,
     ];
 
     /// The kind for a kind byte, if known.
@@ -82,6 +86,7 @@ impl MessageKind {
             MessageKind::IHave => "ihave",
             MessageKind::Graft => "graft",
             MessageKind::Prune => "prune",
+            MessageKind::Nack => "nack",
         }
     }
 }
@@ -142,6 +147,21 @@ pub struct PingReq {
     /// The requester's probe number, echoed in the relayed [`Ack`].
     pub probe: u64,
     /// The node to probe.
+    pub target: NodeId,
+    /// Piggybacked membership updates.
+    #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
+    pub updates: Vec<MemberUpdate>,
+}
+
+/// SWIM negative acknowledgement (Lifeguard): an intermediary asked by a
+/// [`PingReq`] got no ack from `target` in time. It tells the requester
+/// that its request arrived and the intermediary is alive, so a probe that
+/// gets neither ack nor nack points at the requester's own slowness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nack {
+    /// The requester's probe number, from its [`PingReq`].
+    pub probe: u64,
+    /// The node that did not answer.
     pub target: NodeId,
     /// Piggybacked membership updates.
     #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
@@ -341,6 +361,8 @@ pub enum Message {
     Graft(Graft),
     /// See [`Prune`].
     Prune(Prune),
+    /// See [`Nack`].
+    Nack(Nack),
 }
 
 impl Message {
@@ -359,6 +381,7 @@ impl Message {
             Message::IHave(_) => MessageKind::IHave,
             Message::Graft(_) => MessageKind::Graft,
             Message::Prune(_) => MessageKind::Prune,
+            Message::Nack(_) => MessageKind::Nack,
         }
     }
 }

@@ -193,7 +193,7 @@ impl Driver {
     async fn dispatch(&mut self, from: NodeId, message: Message) {
         let now = self.timers.now_ms();
         match message {
-            Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) => {
+            Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) | Message::Nack(_) => {
                 self.engines.swim.handle_message(&from, &message, now);
             }
             other => {

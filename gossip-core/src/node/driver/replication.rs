@@ -159,7 +159,7 @@ impl Driver {
             message @ (Message::IHave(_) | Message::Graft(_) | Message::Prune(_)) => {
                 self.handle_lazy_message(from, message).await;
             }
-            Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) => {}
+            Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) | Message::Nack(_) => {}
         }
     }
 

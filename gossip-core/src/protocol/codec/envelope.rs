@@ -28,6 +28,7 @@ macro_rules! with_body {
             Message::IHave($body) => $f,
             Message::Graft($body) => $f,
             Message::Prune($body) => $f,
+            Message::Nack($body) => $f,
         }
     };
 }
@@ -101,6 +102,7 @@ pub fn decode(frame: &[u8], max_frame_len: usize) -> Result<Message, DecodeError
         MessageKind::IHave => Message::IHave(decode_body(kind, body)?),
         MessageKind::Graft => Message::Graft(decode_body(kind, body)?),
         MessageKind::Prune => Message::Prune(decode_body(kind, body)?),
+        MessageKind::Nack => Message::Nack(decode_body(kind, body)?),
     })
 }
 

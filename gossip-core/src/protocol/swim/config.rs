@@ -6,8 +6,9 @@ use std::time::Duration;
 ///
 /// The defaults suit a handful of devices on a lossy network: they keep 8
 /// members free of false "unreachable" verdicts under 30 % random message
-/// loss (see the module tests) and detect a silent member within
-/// [`SwimConfig::detection_bound`]. A node takes them as
+/// loss (see the module tests), detect a silent member within
+/// [`SwimConfig::detection_bound`], and, with [`lifeguard`](Self::lifeguard),
+/// keep a slow node from declaring healthy members dead. A node takes them as
 /// [`Config::swim`](crate::Config::swim); these are its defaults too.
 ///
 /// ```
@@ -18,7 +19,12 @@ use std::time::Duration;
 ///     .probe_interval(Duration::from_millis(500))
 ///     .ping_timeout(Duration::from_millis(200));
 /// assert_eq!(config.suspicion_threshold, 3);
-/// assert_eq!(config.detection_bound(7), Duration::from_millis(22_500));
+/// // Lifeguard on (the default): the worst case has this node at its
+/// // highest local health multiplier and the suspicion unconfirmed.
+/// assert_eq!(config.detection_bound(7), Duration::from_millis(14_500 * 9 + 48_000));
+/// // Classic SWIM timings.
+/// let classic = config.lifeguard(false);
+/// assert_eq!(classic.detection_bound(7), Duration::from_millis(22_500));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -52,6 +58,32 @@ pub struct SwimConfig {
     /// Most indirect probes run at once on behalf of other members
     /// (answers to their `PingReq`s); further requests are ignored. Default 64.
     pub max_relays: usize,
+    /// Lifeguard (Dadgar et al., 2018, as in HashiCorp's memberlist): a
+    /// local health multiplier that slows this node's probing while it is
+    /// itself slow, nacks from intermediaries, and suspicions that start
+    /// long and shorten as other members confirm them. `false` gives classic
+    /// SWIM timings: fixed probe period, ping timeout and suspicion timeout,
+    /// nacks neither sent nor counted. Default `true`.
+    pub lifeguard: bool,
+    /// Lifeguard: the highest local health multiplier. Probe period and ping
+    /// timeout are scaled by `health + 1`, where `health` (0 to this) rises on
+    /// failed probes (by the nacks missing from the intermediaries asked, or
+    /// by 1 without intermediaries), on refuting a suspicion about this node,
+    /// and falls by 1 on each successful probe. 0 turns the multiplier off.
+    /// Default 8, as memberlist's `AwarenessMaxMultiplier`.
+    pub max_local_health: u32,
+    /// Lifeguard: a suspicion starts at `suspicion_timeout ×` this and
+    /// shrinks towards `suspicion_timeout` as independent confirmations
+    /// arrive (see [`suspicion_confirmations`](Self::suspicion_confirmations)).
+    /// 0 and 1 keep suspicions at `suspicion_timeout`. Default 6, as
+    /// memberlist's `SuspicionMaxTimeoutMult`.
+    pub suspicion_max_multiplier: u32,
+    /// Lifeguard: the confirmations (other members gossiping the same
+    /// suspicion) that bring a suspicion down to `suspicion_timeout`; the
+    /// timeout after `c` of them is
+    /// `max − (max − min) × log(c + 1) / log(k + 1)`, with `k` this value
+    /// capped at the members that could confirm. Default 3.
+    pub suspicion_confirmations: u32,
 }
 
 impl Default for SwimConfig {
@@ -66,6 +98,10 @@ impl Default for SwimConfig {
             retransmit_multiplier: 3,
             max_incarnation_jump: 1 << 16,
             max_relays: 64,
+            lifeguard: true,
+            max_local_health: 8,
+            suspicion_max_multiplier: 6,
+            suspicion_confirmations: 3,
         }
     }
 }
@@ -104,6 +140,14 @@ setters! {
     max_incarnation_jump: u64,
     /// Sets [`SwimConfig::max_relays`].
     max_relays: usize,
+    /// Sets [`SwimConfig::lifeguard`].
+    lifeguard: bool,
+    /// Sets [`SwimConfig::max_local_health`].
+    max_local_health: u32,
+    /// Sets [`SwimConfig::suspicion_max_multiplier`].
+    suspicion_max_multiplier: u32,
+    /// Sets [`SwimConfig::suspicion_confirmations`].
+    suspicion_confirmations: u32,
 }
 
 impl SwimConfig {
@@ -112,24 +156,66 @@ impl SwimConfig {
     /// [`handle_timeout`](super::FailureDetector::handle_timeout) at every
     /// [`next_deadline`](super::FailureDetector::next_deadline).
     ///
-    /// `((suspicion_threshold + 1) × members + 1) × probe_interval + suspicion_timeout`:
+    /// [`detection_bound_at_health`](Self::detection_bound_at_health) for the
+    /// highest local health multiplier the detector may reach
+    /// ([`max_local_health`](Self::max_local_health) with Lifeguard on, 0
+    /// without): a slow node stretches its own probe periods, and the bound
+    /// has to allow for it.
+    #[must_use]
+    pub fn detection_bound(&self, members: usize) -> Duration {
+        self.detection_bound_at_health(members, self.max_local_health)
+    }
+
+    /// [`detection_bound`](Self::detection_bound) for a detector whose local
+    /// health multiplier never exceeds `health` (for instance 0 on a healthy
+    /// node whose probes succeed and whose intermediaries answer).
+    ///
+    /// `((suspicion_threshold + 1) × members + 1) × probe_interval × (health + 1)
+    /// + max_suspicion_timeout`:
     /// probing is round-robin over a list reshuffled each pass, so the
     /// `threshold`-th probe after the member fell silent ends at the latest
     /// `threshold + 1` passes of `members` periods later (the pass under way
     /// may already have probed it), plus one period for the first round to
-    /// start; then the suspicion runs out. Contact with the member in the
-    /// meantime restarts the count; gossip from other members only makes
-    /// detection faster.
+    /// start, each period at most `health + 1` times the configured one; then
+    /// the suspicion runs out, at the latest after
+    /// [`max_suspicion_timeout`](Self::max_suspicion_timeout) (no
+    /// confirmation). Contact with the member in the meantime restarts the
+    /// count; gossip from other members only makes detection faster.
+    /// `health` is capped at what the configuration allows.
     #[must_use]
-    pub fn detection_bound(&self, members: usize) -> Duration {
+    pub fn detection_bound_at_health(&self, members: usize, health: u32) -> Duration {
         let passes = u64::from(self.suspicion_threshold).saturating_add(1);
         let periods = passes
             .saturating_mul(u64::try_from(members).unwrap_or(u64::MAX))
             .saturating_add(1);
         let periods = u32::try_from(periods).unwrap_or(u32::MAX);
+        let scale = health.min(self.health_cap()).saturating_add(1);
         self.probe_interval
             .saturating_mul(periods)
-            .saturating_add(self.suspicion_timeout)
+            .saturating_mul(scale)
+            .saturating_add(self.max_suspicion_timeout())
+    }
+
+    /// The longest a suspicion runs before the member is declared
+    /// unreachable: `suspicion_timeout × suspicion_max_multiplier` with
+    /// Lifeguard on (an unconfirmed suspicion), `suspicion_timeout` without.
+    #[must_use]
+    pub fn max_suspicion_timeout(&self) -> Duration {
+        let multiplier = if self.lifeguard {
+            self.suspicion_max_multiplier.max(1)
+        } else {
+            1
+        };
+        self.suspicion_timeout.saturating_mul(multiplier)
+    }
+
+    /// The highest local health multiplier in force: 0 without Lifeguard.
+    pub(crate) fn health_cap(&self) -> u32 {
+        if self.lifeguard {
+            self.max_local_health
+        } else {
+            0
+        }
     }
 
     /// How often one update is piggybacked in a cluster of `cluster` nodes
@@ -160,8 +246,33 @@ mod tests {
 
     #[test]
     fn detection_bound_formula() {
-        let config = SwimConfig::default();
+        let classic = SwimConfig::default().lifeguard(false);
         // ((3 + 1) × 7 + 1) × 1 s + 8 s
-        assert_eq!(config.detection_bound(7), Duration::from_secs(37));
+        assert_eq!(classic.detection_bound(7), Duration::from_secs(37));
+        assert_eq!(
+            classic.detection_bound_at_health(7, 8),
+            Duration::from_secs(37)
+        );
+        let lifeguard = SwimConfig::default();
+        // ((3 + 1) × 7 + 1) × 1 s × (8 + 1) + 8 s × 6
+        assert_eq!(
+            lifeguard.detection_bound(7),
+            Duration::from_secs(29 * 9 + 48)
+        );
+        assert_eq!(
+            lifeguard.detection_bound_at_health(7, 0),
+            Duration::from_secs(29 + 48)
+        );
+        assert_eq!(
+            lifeguard.detection_bound_at_health(7, 100),
+            lifeguard.detection_bound(7)
+        );
+        assert_eq!(
+            lifeguard
+                .max_local_health(0)
+                .suspicion_max_multiplier(0)
+                .detection_bound(7),
+            Duration::from_secs(37)
+        );
     }
 }

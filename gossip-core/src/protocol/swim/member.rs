@@ -1,6 +1,6 @@
 //! What the detector knows of each member, and how updates and contact change it.
 
-use super::{millis, FailureDetector, MAX_UPDATES_READ};
+use super::{millis, suspicion::Suspicion, FailureDetector, MAX_UPDATES_READ};
 use crate::{
     domain::{NodeId, PeerStatus},
     protocol::messages::{MemberState, MemberUpdate},
@@ -13,8 +13,8 @@ pub(super) struct Member {
     pub(super) incarnation: u64,
     /// The state at that incarnation.
     pub(super) state: MemberState,
-    /// When the suspicion runs out (only while `Suspect`).
-    pub(super) suspicion_deadline: Option<u64>,
+    /// The suspicion running (only while `Suspect`).
+    pub(super) suspicion: Option<Suspicion>,
     /// Consecutive failed probes since the last contact.
     pub(super) failed_probes: u32,
     /// Last time we heard from the member, directly or through a relayed ack.
@@ -49,33 +49,35 @@ impl FailureDetector {
             .members
             .iter()
             .filter(|(_, m)| {
-                m.state == MemberState::Suspect && m.suspicion_deadline.is_some_and(|d| d <= now_ms)
+                m.state == MemberState::Suspect
+                    && m.suspicion.as_ref().is_some_and(|s| s.deadline() <= now_ms)
             })
             .map(|(n, m)| (n.clone(), m.incarnation))
             .collect();
         for (node, incarnation) in expired {
-            self.set_state(&node, incarnation, MemberState::Unreachable, now_ms);
+            self.set_state(&node, incarnation, MemberState::Unreachable, None, now_ms);
         }
     }
 
     /// Sets a member's state, arms or clears its suspicion timer, emits the
-    /// status change and queues the update for gossip.
+    /// status change and queues the update for gossip. `origin` is the
+    /// member whose gossip raised a suspicion (`None` for our own probes).
     pub(super) fn set_state(
         &mut self,
         node: &NodeId,
         incarnation: u64,
         state: MemberState,
+        origin: Option<&NodeId>,
         now_ms: u64,
     ) {
-        let suspicion_ms = millis(self.config.suspicion_timeout);
+        let suspicion = (state == MemberState::Suspect).then(|| self.new_suspicion(origin, now_ms));
         let Some(member) = self.members.get_mut(node) else {
             return;
         };
         let before = status_of(member.state);
         member.incarnation = incarnation;
         member.state = state;
-        member.suspicion_deadline =
-            (state == MemberState::Suspect).then(|| now_ms.saturating_add(suspicion_ms));
+        member.suspicion = suspicion;
         if state == MemberState::Alive {
             member.failed_probes = 0;
         }
@@ -106,9 +108,34 @@ impl FailureDetector {
                 state: member.state,
             });
             member.state = MemberState::Alive;
-            member.suspicion_deadline = None;
+            member.suspicion = None;
             self.emit(node.clone(), PeerStatus::Reachable);
         }
+    }
+
+    /// A suspicion starting now: from `suspicion_timeout` up to
+    /// [`max_suspicion_timeout`](super::SwimConfig::max_suspicion_timeout),
+    /// expecting confirmations from at most the members that could give
+    /// them (all but the suspect and the origin; this node is not a member).
+    fn new_suspicion(&self, origin: Option<&NodeId>, now_ms: u64) -> Suspicion {
+        let expected = if self.config.lifeguard {
+            let others = self
+                .members
+                .len()
+                .saturating_sub(1)
+                .saturating_sub(usize::from(origin.is_some()));
+            let others = u32::try_from(others).unwrap_or(u32::MAX);
+            self.config.suspicion_confirmations.min(others)
+        } else {
+            0
+        };
+        Suspicion::new(
+            now_ms,
+            millis(self.config.suspicion_timeout),
+            millis(self.config.max_suspicion_timeout()),
+            expected,
+            origin.cloned(),
+        )
     }
 
     /// `node` (or an intermediary for it) says it is alive at `incarnation`.
@@ -119,25 +146,44 @@ impl FailureDetector {
                 incarnation,
                 state: MemberState::Alive,
             },
+            None,
             now_ms,
         );
     }
 
-    pub(super) fn apply_updates(&mut self, updates: &[MemberUpdate], now_ms: u64) {
+    /// Applies the updates piggybacked on a message from `from`.
+    pub(super) fn apply_updates(&mut self, updates: &[MemberUpdate], from: &NodeId, now_ms: u64) {
         for update in updates.iter().take(MAX_UPDATES_READ) {
-            self.apply_update(update, now_ms);
+            self.apply_update(update, Some(from), now_ms);
         }
     }
 
-    pub(super) fn apply_update(&mut self, update: &MemberUpdate, now_ms: u64) {
+    /// Applies one update, gossiped by `from` (`None`: first-hand, from the
+    /// member itself or an ack relayed for it).
+    pub(super) fn apply_update(
+        &mut self,
+        update: &MemberUpdate,
+        from: Option<&NodeId>,
+        now_ms: u64,
+    ) {
         let jump = self.config.max_incarnation_jump;
         if update.node == self.local {
             self.apply_about_self(update);
             return;
         }
-        let Some(member) = self.members.get(&update.node) else {
+        let Some(member) = self.members.get_mut(&update.node) else {
             return;
         };
+        if let (Some(from), Some(suspicion)) = (from, member.suspicion.as_mut()) {
+            // Lifeguard: another member gossiping the suspicion we hold is
+            // an independent confirmation, and shortens it.
+            let same = update.state == MemberState::Suspect
+                && member.state == MemberState::Suspect
+                && update.incarnation == member.incarnation;
+            if same && from != &update.node {
+                suspicion.confirm(from);
+            }
+        }
         if update.incarnation > member.incarnation.saturating_add(jump) {
             tracing::debug!(
                 node = %update.node,
@@ -162,10 +208,12 @@ impl FailureDetector {
                 return;
             }
         }
-        self.set_state(&update.node, update.incarnation, update.state, now_ms);
+        self.set_state(&update.node, update.incarnation, update.state, from, now_ms);
     }
 
-    /// Refutes a suspicion of this node by raising its incarnation.
+    /// Refutes a suspicion of this node by raising its incarnation. Having
+    /// to refute is a hint that this node is slow: it raises the local
+    /// health multiplier.
     pub(super) fn apply_about_self(&mut self, update: &MemberUpdate) {
         if update.state == MemberState::Alive
             || update.incarnation < self.incarnation
@@ -177,6 +225,7 @@ impl FailureDetector {
             return;
         }
         self.incarnation = update.incarnation.saturating_add(1);
+        self.health.raise(1);
         self.gossip.push(MemberUpdate {
             node: self.local.clone(),
             incarnation: self.incarnation,

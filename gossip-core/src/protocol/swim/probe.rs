@@ -1,11 +1,15 @@
 //! The probe cycle: round-robin target choice, direct and indirect probes,
-//! and the indirect probes run on behalf of other members.
+//! and the indirect probes run on behalf of other members (with their nacks).
 
-use super::{FailureDetector, MAX_RELAYS_PER_REQUESTER};
+use super::{millis, FailureDetector, MAX_RELAYS_PER_REQUESTER};
 use crate::{
     domain::NodeId,
-    protocol::messages::{Ack, MemberState, Message, PingReq},
+    protocol::messages::{Ack, MemberState, Message, Nack, PingReq},
 };
+
+/// An intermediary nacks at this share (in percent) of the requester's
+/// indirect phase, leaving the rest for the nack to travel (Lifeguard's 80 %).
+const NACK_AT_PERCENT: u64 = 80;
 
 /// Where a probe of ours stands.
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +26,12 @@ pub(super) struct Probe {
     pub(super) number: u64,
     pub(super) target: NodeId,
     pub(super) phase: Phase,
+    /// Length of the indirect phase, fixed when the probe starts (the local
+    /// health multiplier may change meanwhile).
+    pub(super) indirect_ms: u64,
     pub(super) intermediaries: Vec<NodeId>,
+    /// The intermediaries that nacked (a subset of `intermediaries`).
+    pub(super) nacks: Vec<NodeId>,
 }
 
 /// An indirect probe run for another member: our ping `number` (the map
@@ -33,6 +42,8 @@ pub(super) struct Relay {
     pub(super) requester_probe: u64,
     pub(super) target: NodeId,
     pub(super) expires: u64,
+    /// When to nack if no ack came (Lifeguard); `None` once sent, or without it.
+    pub(super) nack_at: Option<u64>,
 }
 
 impl FailureDetector {
@@ -63,13 +74,16 @@ impl FailureDetector {
         };
         let number = self.new_probe_number();
         self.ping(&target, number);
+        let direct_ms = self.direct_ms();
         self.probe = Some(Probe {
             number,
             target,
             phase: Phase::Direct {
-                until: now_ms.saturating_add(self.direct_ms()),
+                until: now_ms.saturating_add(direct_ms),
             },
+            indirect_ms: period.saturating_sub(direct_ms),
             intermediaries: Vec::new(),
+            nacks: Vec::new(),
         });
     }
 
@@ -102,13 +116,17 @@ impl FailureDetector {
             // A second direct ping: the first one or its ack may just have been lost.
             self.ping(&probe.target, probe.number);
         }
-        let indirect_ms = self.period_ms().saturating_sub(self.direct_ms());
         probe.phase = Phase::Indirect {
-            until: now_ms.saturating_add(indirect_ms),
+            until: now_ms.saturating_add(probe.indirect_ms),
         };
         self.probe = Some(probe);
     }
 
+    /// The probe got no ack in its period. Lifeguard: every intermediary
+    /// that neither acked nor nacked points at this node's own slowness, as
+    /// does a failed probe without intermediaries; each raises the local
+    /// health multiplier by one. Probes of unreachable members are expected
+    /// to fail and say nothing about this node.
     pub(super) fn fail_probe(&mut self, now_ms: u64) {
         let Some(probe) = self.probe.take() else {
             return;
@@ -117,10 +135,25 @@ impl FailureDetector {
         let Some(member) = self.members.get_mut(&probe.target) else {
             return;
         };
+        if member.state != MemberState::Unreachable {
+            let missing = if probe.intermediaries.is_empty() {
+                1
+            } else {
+                probe.intermediaries.len().saturating_sub(probe.nacks.len())
+            };
+            self.health
+                .raise(u32::try_from(missing).unwrap_or(u32::MAX));
+        }
         member.failed_probes = member.failed_probes.saturating_add(1);
         if member.failed_probes >= threshold && member.state == MemberState::Alive {
             let incarnation = member.incarnation;
-            self.set_state(&probe.target, incarnation, MemberState::Suspect, now_ms);
+            self.set_state(
+                &probe.target,
+                incarnation,
+                MemberState::Suspect,
+                None,
+                now_ms,
+            );
         }
     }
 
@@ -135,6 +168,7 @@ impl FailureDetector {
             if answers {
                 let target = probe.target.clone();
                 self.probe = None;
+                self.health.lower();
                 if &target != from {
                     self.assert_alive(&target, ack.incarnation, now_ms);
                     self.contact(&target, now_ms);
@@ -193,6 +227,13 @@ impl FailureDetector {
             return;
         }
         let number = self.new_probe_number();
+        let nack_at = self.config.lifeguard.then(|| {
+            // The requester's indirect phase at its configured length: a
+            // slow requester waits longer, so the nack still arrives in time.
+            let indirect =
+                millis(self.config.probe_interval).saturating_sub(millis(self.config.ping_timeout));
+            now_ms.saturating_add(indirect.saturating_mul(NACK_AT_PERCENT) / 100)
+        });
         self.relays.insert(
             number,
             Relay {
@@ -200,8 +241,57 @@ impl FailureDetector {
                 requester_probe: request.probe,
                 target: request.target.clone(),
                 expires: now_ms.saturating_add(self.period_ms()),
+                nack_at,
             },
         );
         self.ping(&request.target, number);
+    }
+
+    /// Nacks the indirect probes run for others whose target has not acked
+    /// by their nack time. The relay stays: a late ack is still relayed.
+    pub(super) fn send_due_nacks(&mut self, now_ms: u64) {
+        let due: Vec<u64> = self
+            .relays
+            .iter()
+            .filter(|(_, r)| r.nack_at.is_some_and(|at| at <= now_ms))
+            .map(|(number, _)| *number)
+            .collect();
+        for number in due {
+            let Some(relay) = self.relays.get_mut(&number) else {
+                continue;
+            };
+            relay.nack_at = None;
+            let (requester, probe, target) = (
+                relay.requester.clone(),
+                relay.requester_probe,
+                relay.target.clone(),
+            );
+            let updates = self.piggyback(&requester);
+            self.send(
+                requester,
+                Message::Nack(Nack {
+                    probe,
+                    target,
+                    updates,
+                }),
+            );
+        }
+    }
+
+    /// Counts a nack from one of the intermediaries of our probe in flight
+    /// (once per intermediary). Ignored without Lifeguard.
+    pub(super) fn on_nack(&mut self, from: &NodeId, nack: &Nack) {
+        if !self.config.lifeguard {
+            return;
+        }
+        let Some(probe) = self.probe.as_mut() else {
+            return;
+        };
+        let answers = probe.number == nack.probe
+            && probe.target == nack.target
+            && probe.intermediaries.contains(from);
+        if answers && !probe.nacks.contains(from) {
+            probe.nacks.push(from.clone());
+        }
     }
 }

@@ -10,8 +10,8 @@ use crate::{
     },
     protocol::messages::{
         Ack, Announced, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
-        Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Ping, PingReq, Prune, Push,
-        StreamWant,
+        Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Nack, Ping, PingReq, Prune,
+        Push, StreamWant,
     },
 };
 
@@ -206,6 +206,13 @@ fn message() -> impl Strategy<Value = Message> {
         ),
         (any::<u64>(), node(), updates()).prop_map(|(probe, target, updates)| {
             Message::PingReq(PingReq {
+                probe,
+                target,
+                updates,
+            })
+        }),
+        (any::<u64>(), node(), updates()).prop_map(|(probe, target, updates)| {
+            Message::Nack(Nack {
                 probe,
                 target,
                 updates,

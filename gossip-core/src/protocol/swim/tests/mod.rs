@@ -5,6 +5,7 @@ use super::member::overrides;
 use super::*;
 use crate::protocol::messages::PingReq;
 
+mod lifeguard;
 mod sim;
 
 fn id(s: &str) -> NodeId {
@@ -34,7 +35,11 @@ pub(super) fn five_second_suspicion() -> SwimConfig {
 }
 
 fn detector(local: &str, members: &[&str], seed: u64) -> FailureDetector {
-    let mut d = FailureDetector::new(id(local), five_second_suspicion(), SeededRng::new(seed));
+    detector_with(five_second_suspicion(), local, members, seed)
+}
+
+fn detector_with(config: SwimConfig, local: &str, members: &[&str], seed: u64) -> FailureDetector {
+    let mut d = FailureDetector::new(id(local), config, SeededRng::new(seed));
     for m in members {
         d.add_member(id(m), 0);
     }
@@ -223,7 +228,8 @@ fn acks_for_unknown_probes_and_messages_from_strangers_are_ignored() {
 #[test]
 fn suspicion_threshold_failed_probes_suspect_then_timeout_declares_unreachable_then_contact_clears()
 {
-    let mut a = detector("a", &["b"], 1);
+    // Classic timings (`lifeguard::a_lone_prober_slows_down_as_its_probes_fail`: the same with Lifeguard).
+    let mut a = detector_with(five_second_suspicion().lifeguard(false), "a", &["b"], 1);
     let mut t = 0;
     let mut seen = Vec::new();
     while a.status(&id("b")) != Some(PeerStatus::Unreachable) {

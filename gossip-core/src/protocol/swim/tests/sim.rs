@@ -13,30 +13,79 @@ struct Envelope {
     from: usize,
     to: usize,
     message: Message,
+    /// Already held back by a starved receiver (not held back twice).
+    held: bool,
 }
 
 /// Several detectors on a simulated network: seeded loss, 1–20 ms latency,
-/// directed links that can be cut, nodes that can be stopped and restarted.
+/// directed links that can be cut, nodes that can be stopped and restarted,
+/// and nodes starved of CPU (see [`Starvation`]).
 /// Time advances to the next delivery or deadline; nothing reads a clock.
-struct Sim {
-    ids: Vec<NodeId>,
-    nodes: Vec<FailureDetector>,
+pub(super) struct Sim {
+    pub(super) ids: Vec<NodeId>,
+    pub(super) nodes: Vec<FailureDetector>,
     up: Vec<bool>,
+    starved: BTreeMap<usize, Starvation>,
     config: SwimConfig,
     rng: SeededRng,
     loss: f64,
     cut: BTreeSet<(usize, usize)>,
     in_flight: BTreeMap<(u64, u64), Envelope>,
     seq: u64,
-    now: u64,
+    pub(super) now: u64,
     /// (time, observer, peer, status)
-    events: Vec<(u64, usize, usize, PeerStatus)>,
-    sent: BTreeMap<&'static str, usize>,
+    pub(super) events: Vec<(u64, usize, usize, PeerStatus)>,
+    pub(super) sent: BTreeMap<&'static str, usize>,
     trace: Option<Vec<String>>,
 }
 
+/// The share of the messages arriving at a node in a starvation burst that
+/// its full receive buffer drops.
+const STARVED_OVERFLOW: f64 = 0.2;
+
+/// A node starved of CPU in bursts: during a burst its incoming messages
+/// wait `lag` ms in its receive queue (in order) before it handles them, and
+/// its timers fire `lag / 4` ms late. Between bursts it is healthy.
+#[derive(Debug, Clone)]
+pub(super) struct Starvation {
+    /// (start, end, lag), sorted and disjoint.
+    bursts: Vec<(u64, u64, u64)>,
+    /// When the receive queue's last message is handled (keeps it in order).
+    queue_tail: u64,
+}
+
+impl Starvation {
+    /// Bursts until `end`: healthy for 2–10 s, then starved for 5–30 s with
+    /// a lag of 300–3000 ms, and so on.
+    pub(super) fn random(rng: &mut SeededRng, end: u64) -> Self {
+        let mut bursts = Vec::new();
+        let mut t = 0;
+        loop {
+            let start = t + 2_000 + rng.below(8_001);
+            if start >= end {
+                break;
+            }
+            let stop = start + 5_000 + rng.below(25_001);
+            bursts.push((start, stop, 300 + rng.below(5_701)));
+            t = stop;
+        }
+        Self {
+            bursts,
+            queue_tail: 0,
+        }
+    }
+
+    /// The receive lag at `t`: that of the burst under way, else 0.
+    fn lag(&self, t: u64) -> u64 {
+        self.bursts
+            .iter()
+            .find(|(start, end, _)| (*start..*end).contains(&t))
+            .map_or(0, |b| b.2)
+    }
+}
+
 impl Sim {
-    fn new(n: usize, seed: u64, loss: f64, config: SwimConfig) -> Self {
+    pub(super) fn new(n: usize, seed: u64, loss: f64, config: SwimConfig) -> Self {
         let mut rng = SeededRng::new(seed);
         let ids: Vec<NodeId> = (0..n).map(|i| id(&format!("n{i}"))).collect();
         let nodes = ids
@@ -53,6 +102,7 @@ impl Sim {
             ids,
             nodes,
             up: vec![true; n],
+            starved: BTreeMap::new(),
             config,
             rng,
             loss,
@@ -64,6 +114,17 @@ impl Sim {
             sent: BTreeMap::new(),
             trace: None,
         }
+    }
+
+    /// Starves node `i` as `starvation` says.
+    pub(super) fn starve(&mut self, i: usize, starvation: Starvation) {
+        self.starved.insert(i, starvation);
+    }
+
+    /// When node `i` handles a timer due at `deadline`.
+    fn timer_fires(&self, i: usize, deadline: u64) -> u64 {
+        let lag = self.starved.get(&i).map_or(0, |s| s.lag(deadline));
+        deadline + lag / 4
     }
 
     fn index(&self, node: &NodeId) -> usize {
@@ -92,6 +153,7 @@ impl Sim {
                             from: i,
                             to,
                             message,
+                            held: false,
                         },
                     );
                 }
@@ -103,14 +165,18 @@ impl Sim {
         }
     }
 
-    fn run_until(&mut self, end: u64) {
+    pub(super) fn run_until(&mut self, end: u64) {
         let mut steps = 0u64;
         loop {
             steps += 1;
             assert!(steps < 10_000_000, "simulation does not progress");
             let timer = (0..self.nodes.len())
                 .filter(|i| self.up[*i])
-                .filter_map(|i| self.nodes[i].next_deadline().map(|t| (t, i)))
+                .filter_map(|i| {
+                    self.nodes[i]
+                        .next_deadline()
+                        .map(|t| (self.timer_fires(i, t).max(self.now), i))
+                })
                 .min();
             let delivery = self.in_flight.keys().next().copied();
             let next = match (timer, delivery) {
@@ -125,7 +191,22 @@ impl Sim {
             assert!(next >= self.now, "time went backwards");
             self.now = next;
             if delivery.is_some_and(|(d, _)| d == next) {
-                let (_, envelope) = self.in_flight.pop_first().unwrap();
+                let (_, mut envelope) = self.in_flight.pop_first().unwrap();
+                if let Some(starvation) = self.starved.get_mut(&envelope.to) {
+                    let lag = starvation.lag(next);
+                    if !envelope.held && (lag > 0 || starvation.queue_tail > next) {
+                        if lag > 0 && self.rng.chance(STARVED_OVERFLOW) {
+                            continue; // its receive buffer overflowed
+                        }
+                        // Into the starved node's receive queue, in order.
+                        let at = (next + lag).max(starvation.queue_tail);
+                        starvation.queue_tail = at;
+                        envelope.held = true;
+                        self.seq += 1;
+                        self.in_flight.insert((at, self.seq), envelope);
+                        continue;
+                    }
+                }
                 if self.up[envelope.to] {
                     let from = self.ids[envelope.from].clone();
                     self.nodes[envelope.to].handle_message(&from, &envelope.message, next);
@@ -139,7 +220,7 @@ impl Sim {
         self.now = end;
     }
 
-    fn stop(&mut self, i: usize) {
+    pub(super) fn stop(&mut self, i: usize) {
         self.up[i] = false;
     }
 
@@ -158,7 +239,7 @@ impl Sim {
         self.cut.insert((b, a));
     }
 
-    fn unreachable_verdicts(&self) -> Vec<&(u64, usize, usize, PeerStatus)> {
+    pub(super) fn unreachable_verdicts(&self) -> Vec<&(u64, usize, usize, PeerStatus)> {
         self.events
             .iter()
             .filter(|e| e.3 == PeerStatus::Unreachable)
@@ -166,7 +247,7 @@ impl Sim {
     }
 }
 
-fn secs(s: u64) -> u64 {
+pub(super) fn secs(s: u64) -> u64 {
     s * 1_000
 }
 
@@ -190,7 +271,9 @@ fn direct_ping_ack_keeps_everyone_reachable() {
 
 #[test]
 fn silent_node_is_suspected_then_unreachable_within_the_bound_and_reachable_after_it_returns() {
-    let config = super::five_second_suspicion();
+    // Classic SWIM timings; `lifeguard::a_dead_node_is_still_declared_unreachable_within_the_bound`
+    // runs this with Lifeguard.
+    let config = super::five_second_suspicion().lifeguard(false);
     let n = 8;
     let bound = u64::try_from(config.detection_bound(n - 1).as_millis()).unwrap();
     // ((3 + 1) × 7 + 1) × 1 s + 5 s
@@ -349,20 +432,24 @@ fn same_seed_same_trace() {
 
 #[test]
 fn detection_bound_holds_for_a_small_config_too() {
-    let config = SwimConfig::default()
-        .probe_interval(Duration::from_millis(200))
-        .ping_timeout(Duration::from_millis(80))
-        .suspicion_threshold(2)
-        .suspicion_timeout(Duration::from_millis(600));
-    let bound = u64::try_from(config.detection_bound(4).as_millis()).unwrap();
-    let mut sim = Sim::new(5, 9, 0.0, config);
-    sim.run_until(5_000);
-    sim.stop(4);
-    sim.run_until(5_000 + bound);
-    for observer in 0..4 {
-        assert_eq!(
-            sim.nodes[observer].status(&sim.ids[4]),
-            Some(PeerStatus::Unreachable)
-        );
+    for lifeguard in [false, true] {
+        let config = SwimConfig::default()
+            .lifeguard(lifeguard)
+            .probe_interval(Duration::from_millis(200))
+            .ping_timeout(Duration::from_millis(80))
+            .suspicion_threshold(2)
+            .suspicion_timeout(Duration::from_millis(600));
+        let bound = u64::try_from(config.detection_bound(4).as_millis()).unwrap();
+        let mut sim = Sim::new(5, 9, 0.0, config);
+        sim.run_until(5_000);
+        sim.stop(4);
+        sim.run_until(5_000 + bound);
+        for observer in 0..4 {
+            assert_eq!(
+                sim.nodes[observer].status(&sim.ids[4]),
+                Some(PeerStatus::Unreachable),
+                "lifeguard {lifeguard}"
+            );
+        }
     }
 }
