@@ -145,3 +145,41 @@ impl std::error::Error for SyncError {
         Some(&self.error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DomainEvent;
+
+    /// The test of `integration-tests/tests/node_events.rs` that triggers
+    /// each variant through the public API. The match has no wildcard: a
+    /// new variant does not compile here until it names its test there.
+    fn covered_by(event: &DomainEvent) -> &'static str {
+        match event {
+            DomainEvent::EntriesAppended { .. } | DomainEvent::EntriesMerged { .. } => {
+                "entries_appended_and_entries_merged"
+            }
+            DomainEvent::ChannelChanged { .. } => {
+                "channel_changed_where_a_change_is_made_and_where_it_arrives"
+            }
+            DomainEvent::NonMemberEntriesRejected { .. } => {
+                "non_member_entries_rejected_when_a_reader_s_entries_arrive"
+            }
+            DomainEvent::StreamCompacted { .. } => "stream_compacted_with_how_many_entries_went",
+            DomainEvent::PeerStatusChanged { .. } => {
+                "peer_status_changed_as_a_peer_goes_and_returns"
+            }
+            DomainEvent::PeerDiscovered { .. } => "peer_discovered_when_an_unknown_peer_connects",
+            DomainEvent::PeerCaughtUp { .. } => "peer_caught_up_once_it_holds_what_was_appended",
+        }
+    }
+
+    #[test]
+    fn every_variant_names_the_integration_test_that_triggers_it() {
+        let peer = crate::NodeId::from_seed("p");
+        let event = DomainEvent::PeerDiscovered { peer };
+        assert_eq!(
+            covered_by(&event),
+            "peer_discovered_when_an_unknown_peer_connects"
+        );
+    }
+}

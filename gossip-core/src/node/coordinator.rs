@@ -101,50 +101,84 @@ impl Coordinator {
 
     /// Starts networking: receiving, anti-entropy, probing, eager push.
     ///
+    /// # Lifecycle
+    ///
+    /// idle → running ⇄ paused → stopped → disposed
+    /// ([`NodeState`](crate::NodeState), reported by [`health`](Self::health)):
+    ///
+    /// | call | from | to |
+    /// |---|---|---|
+    /// | `start` | idle | running |
+    /// | `pause` | running | paused |
+    /// | `resume` | paused | running |
+    /// | `stop` | idle, running, paused | stopped |
+    /// | `dispose` | any | disposed |
+    ///
+    /// Asking for the state the node is in already succeeds and changes
+    /// nothing: `start` or `resume` while running, `pause` while paused,
+    /// `stop` while stopped. Any other change is an
+    /// [`Error::InvalidState`]: `pause` or `resume` an idle node, `start` a
+    /// paused node (`resume` it), `start`, `pause` or `resume` a stopped
+    /// node. A stopped node is not started again: build a new node on its
+    /// store.
+    ///
     /// # Errors
     ///
-    /// [`Error::NodeStopped`] after [`dispose`](Self::dispose);
     /// [`Error::InvalidState`] when the node's state does not allow the
-    /// change (starting a stopped node, pausing one that is not running,
-    /// resuming one that is not paused); the node stays as it was.
+    /// change (see above); the node stays as it was.
+    /// [`Error::NodeStopped`] after [`dispose`](Self::dispose).
     pub async fn start(&self) -> Result<(), Error> {
         self.request(|r| Command::Lifecycle(Lifecycle::Start, r))
             .await
     }
 
-    /// Suspends networking; local operations keep working.
+    /// Suspends networking (from running); local operations keep working.
+    /// While paused, frames from peers are received and dropped, and nothing
+    /// is sent: appends reach peers after [`resume`](Self::resume), by
+    /// anti-entropy.
     ///
     /// # Errors
     ///
-    /// As [`start`](Self::start).
+    /// As [`start`](Self::start): [`Error::InvalidState`] unless running or
+    /// paused.
     pub async fn pause(&self) -> Result<(), Error> {
         self.request(|r| Command::Lifecycle(Lifecycle::Pause, r))
             .await
     }
 
-    /// Resumes networking after [`pause`](Self::pause).
+    /// Resumes networking after [`pause`](Self::pause): a gossip round with
+    /// the peers follows at once.
     ///
     /// # Errors
     ///
-    /// As [`start`](Self::start).
+    /// As [`start`](Self::start): [`Error::InvalidState`] unless paused or
+    /// running.
     pub async fn resume(&self) -> Result<(), Error> {
         self.request(|r| Command::Lifecycle(Lifecycle::Resume, r))
             .await
     }
 
-    /// Ends networking for good (closes the transport, saves the clock).
-    /// Local appends and reads keep working.
+    /// Ends networking for good (closes the transport, saves the clock),
+    /// from any state but disposed. Local appends, reads and retention keep
+    /// working; the node cannot be started again (see [`start`](Self::start)).
     ///
     /// # Errors
     ///
-    /// [`Error::Store`] if the clock could not be saved.
+    /// [`Error::Store`] if the clock could not be saved;
+    /// [`Error::NodeStopped`] after [`dispose`](Self::dispose).
     pub async fn stop(&self) -> Result<(), Error> {
         self.request(|r| Command::Lifecycle(Lifecycle::Stop, r))
             .await
     }
 
-    /// Ends everything: networking, then the node task; closes the store.
-    /// Later calls on any handle fail with [`Error::NodeStopped`].
+    /// Ends everything, from any state: networking, then the node task;
+    /// saves the clock and closes the store. The event, error and entry
+    /// feeds ([`events`](Self::events), [`errors`](Self::errors),
+    /// [`StreamHandle::subscribe`](crate::StreamHandle::subscribe)) end.
+    /// Later calls on this node or its handles that go through the node
+    /// task fail with [`Error::NodeStopped`] (every call but the reads a
+    /// [`StreamHandle`](crate::StreamHandle) serves from the store itself:
+    /// those answer as the closed store does).
     ///
     /// # Errors
     ///

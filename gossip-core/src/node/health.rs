@@ -161,15 +161,17 @@ impl Health {
 pub struct ResourceUsage {
     /// Channels.
     pub channels: usize,
-    /// Streams holding entries.
+    /// Streams holding entries (the channels' control logs included).
     pub streams: usize,
-    /// Entries stored.
+    /// Entries stored (the channels' control logs included).
     pub entries: u64,
-    /// Payload bytes stored.
+    /// Bytes of the entries stored: payloads and signatures, as
+    /// [`LogEntry::size_bytes`](crate::LogEntry::size_bytes) counts them.
     pub bytes: u64,
     /// Entries in the out-of-order buffer.
     pub buffered_entries: usize,
-    /// Payload bytes in the out-of-order buffer.
+    /// Bytes of the entries in the out-of-order buffer, counted as
+    /// [`bytes`](Self::bytes) is.
     pub buffered_bytes: u64,
 }
 

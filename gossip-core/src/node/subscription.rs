@@ -53,34 +53,57 @@ type StreamKey = (ChannelId, StreamId);
 
 /// The feeds shared by the node task (which publishes) and the handles
 /// (which subscribe).
+///
+/// A feed ends when every sender of its broadcast channel is gone; the
+/// handles keep `Feeds` alive, so [`close`](Self::close) (on dispose) drops
+/// the senders for them: open feeds end, and feeds opened later end at once.
 #[derive(Debug)]
 pub(crate) struct Feeds {
     capacity: usize,
-    events: broadcast::Sender<DomainEvent>,
-    errors: broadcast::Sender<SyncError>,
-    entries: Mutex<HashMap<StreamKey, broadcast::Sender<LogEntry>>>,
+    /// `None` once closed.
+    events: Mutex<Option<broadcast::Sender<DomainEvent>>>,
+    /// `None` once closed.
+    errors: Mutex<Option<broadcast::Sender<SyncError>>>,
+    /// `None` once closed.
+    entries: Mutex<Option<HashMap<StreamKey, broadcast::Sender<LogEntry>>>>,
+}
+
+/// A feed that has ended: its sender is gone.
+fn ended<T: Clone + Send + 'static>() -> Subscription<T> {
+    Subscription::new(broadcast::channel(1).0.subscribe())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Feeds {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            events: broadcast::channel(capacity).0,
-            errors: broadcast::channel(capacity).0,
-            entries: Mutex::new(HashMap::new()),
+            events: Mutex::new(Some(broadcast::channel(capacity).0)),
+            errors: Mutex::new(Some(broadcast::channel(capacity).0)),
+            entries: Mutex::new(Some(HashMap::new())),
         }
     }
 
     pub(crate) fn events(&self) -> Subscription<DomainEvent> {
-        Subscription::new(self.events.subscribe())
+        lock(&self.events)
+            .as_ref()
+            .map_or_else(ended, |sender| Subscription::new(sender.subscribe()))
     }
 
     pub(crate) fn errors(&self) -> Subscription<SyncError> {
-        Subscription::new(self.errors.subscribe())
+        lock(&self.errors)
+            .as_ref()
+            .map_or_else(ended, |sender| Subscription::new(sender.subscribe()))
     }
 
     pub(crate) fn entries(&self, channel: &ChannelId, stream: &StreamId) -> Subscription<LogEntry> {
-        let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.entries);
+        let Some(map) = map.as_mut() else {
+            return ended();
+        };
         let sender = map
             .entry((channel.clone(), stream.clone()))
             .or_insert_with(|| broadcast::channel(self.capacity).0);
@@ -89,16 +112,30 @@ impl Feeds {
 
     pub(crate) fn event(&self, event: DomainEvent) {
         // No receiver is not an error: nobody is listening.
-        let _ = self.events.send(event);
+        if let Some(sender) = lock(&self.events).as_ref() {
+            let _ = sender.send(event);
+        }
     }
 
     pub(crate) fn error(&self, error: SyncError) {
         tracing::debug!(%error, "sync error");
-        let _ = self.errors.send(error);
+        if let Some(sender) = lock(&self.errors).as_ref() {
+            let _ = sender.send(error);
+        }
+    }
+
+    /// Ends every feed, open or opened later (the node is disposed).
+    pub(crate) fn close(&self) {
+        lock(&self.events).take();
+        lock(&self.errors).take();
+        lock(&self.entries).take();
     }
 
     pub(crate) fn publish(&self, channel: &ChannelId, stream: &StreamId, entries: &[LogEntry]) {
-        let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = lock(&self.entries);
+        let Some(map) = map.as_mut() else {
+            return;
+        };
         let key = (channel.clone(), stream.clone());
         let Some(sender) = map.get(&key) else {
             return;

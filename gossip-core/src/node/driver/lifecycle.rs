@@ -94,7 +94,8 @@ impl Driver {
         Ok(())
     }
 
-    /// Ends everything: networking, clock saved, store closed.
+    /// Ends everything: networking, clock saved, store closed, and the
+    /// event, error and entry feeds (open subscriptions end).
     pub(super) async fn shutdown(&mut self) {
         if self.state == NodeState::Disposed {
             return;
@@ -106,6 +107,7 @@ impl Driver {
         if let Err(error) = self.store.close().await {
             self.report(Error::Store(error), None);
         }
+        self.feeds.close();
         self.state = NodeState::Disposed;
     }
 }
@@ -197,5 +199,25 @@ mod driver_tests {
         let err = f.driver.lifecycle(Lifecycle::Start).await.unwrap_err();
         assert!(matches!(err, Error::InvalidState(_)));
         assert_eq!(f.driver.state, NodeState::Stopped);
+    }
+
+    #[tokio::test]
+    async fn disposing_ends_the_feeds_the_handles_keep_alive() {
+        use futures_util::StreamExt;
+
+        let mut f = Fixture::new(&[]).await;
+        let mut events = f.driver.feeds.events();
+        let mut errors = f.driver.feeds.errors();
+        let mut entries = f.driver.feeds.entries(&f.channel, &f.stream);
+        // A handle's share of the feeds outlives the node task.
+        let feeds = f.driver.feeds.clone();
+
+        f.driver.lifecycle(Lifecycle::Dispose).await.unwrap();
+        assert_eq!(f.driver.state, NodeState::Disposed);
+        assert!(events.next().await.is_none());
+        assert!(errors.next().await.is_none());
+        assert!(entries.next().await.is_none());
+        assert!(feeds.events().next().await.is_none(), "opened after");
+        assert!(feeds.entries(&f.channel, &f.stream).next().await.is_none());
     }
 }
