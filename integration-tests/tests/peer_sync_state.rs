@@ -201,3 +201,37 @@ async fn a_durable_append_returns_once_enough_members_hold_it() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_node_paused_for_30_s_is_left_alone_and_catches_up_after_resume() {
+    let config = Config::default().gossip_interval(INTERVAL);
+    let cluster = Cluster::start(3, config, 10).await.unwrap();
+    let two = node_id(2);
+    let mut events = cluster.node(0).events();
+    cluster.node(2).pause().await.unwrap();
+    for i in 0..30u8 {
+        cluster.append(0, vec![i]).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let away = peer(cluster.node(0), &two).await;
+    assert_eq!(away.status, gossip_core::PeerStatus::Dormant, "{away:?}");
+    assert_eq!(data(&away, &cluster).lacking_entries, 30);
+    cluster.node(2).resume().await.unwrap();
+    cluster
+        .wait_converged(30, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the resumed node catches up");
+    until_caught_up(cluster.node(0), &two).await;
+    // Node 0 saw it go dormant and come back, nothing worse.
+    let mut seen = Vec::new();
+    while let Some(Some(Ok(event))) = futures_util::FutureExt::now_or_never(events.next()) {
+        if let DomainEvent::PeerStatusChanged { peer, status } = event {
+            if peer == two {
+                seen.push(status);
+            }
+        }
+    }
+    use gossip_core::PeerStatus::{Dormant, Reachable};
+    assert_eq!(seen, [Dormant, Reachable]);
+}

@@ -18,6 +18,10 @@ pub enum PeerStatus {
     Suspected,
     /// Suspected for longer than the suspicion timeout.
     Unreachable,
+    /// Paused, and said so: not probed, suspected or synced with until it
+    /// resumes (or stays away longer than
+    /// [`max_dormancy`](crate::SwimConfig::max_dormancy)).
+    Dormant,
 }
 
 impl fmt::Display for PeerStatus {
@@ -26,6 +30,7 @@ impl fmt::Display for PeerStatus {
             PeerStatus::Reachable => "reachable",
             PeerStatus::Suspected => "suspected",
             PeerStatus::Unreachable => "unreachable",
+            PeerStatus::Dormant => "dormant",
         })
     }
 }

@@ -133,9 +133,15 @@ impl Coordinator {
     }
 
     /// Suspends networking (from running); local operations keep working.
-    /// While paused, frames from peers are received and dropped, and nothing
-    /// is sent: appends reach peers after [`resume`](Self::resume), by
-    /// anti-entropy.
+    /// First it tells its peers it is going dormant (SWIM, at a new
+    /// incarnation, gossiped on): they see it as
+    /// [`PeerStatus::Dormant`](crate::PeerStatus::Dormant) and neither probe,
+    /// suspect, push to nor sync with it, for up to
+    /// [`SwimConfig::max_dormancy`](crate::SwimConfig::max_dormancy) (then
+    /// the normal rules apply: a node that never comes back is suspected and
+    /// declared unreachable). While paused, frames still arriving are
+    /// dropped and nothing is sent: appends reach peers after
+    /// [`resume`](Self::resume).
     ///
     /// # Errors
     ///
@@ -146,8 +152,10 @@ impl Coordinator {
             .await
     }
 
-    /// Resumes networking after [`pause`](Self::pause): a gossip round with
-    /// the peers follows at once.
+    /// Resumes networking after [`pause`](Self::pause): the node tells its
+    /// peers it is back (at a new incarnation, so their "dormant" gives way
+    /// everywhere) and starts a gossip round with every peer at once, to
+    /// sync from where it stands.
     ///
     /// # Errors
     ///

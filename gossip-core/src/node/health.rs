@@ -10,7 +10,9 @@ pub enum NodeState {
     Idle,
     /// Gossiping, probing and pushing.
     Running,
-    /// Networking suspended: frames are drained and dropped, nothing is sent.
+    /// Networking suspended, announced to the peers (they see it
+    /// [`Dormant`](crate::PeerStatus::Dormant) and leave it alone): frames
+    /// still arriving are drained and dropped, nothing is sent.
     Paused,
     /// Networking ended (transport closed, clock saved); local operations still work.
     Stopped,

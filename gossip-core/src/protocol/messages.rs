@@ -101,6 +101,10 @@ pub enum MemberState {
     Suspect,
     /// Declared unreachable at this incarnation.
     Unreachable,
+    /// Announced by the member itself as it pauses: neither probed nor
+    /// suspected until it speaks again at a higher incarnation, or until
+    /// [`max_dormancy`](crate::protocol::swim::SwimConfig::max_dormancy) passes.
+    Dormant,
 }
 
 /// A piggybacked SWIM membership update.

@@ -50,10 +50,17 @@ impl Engines {
         self.swim.status(peer).unwrap_or(PeerStatus::Reachable)
     }
 
-    /// Whether `peer` is worth sending to (not declared unreachable).
+    /// Whether `peer` is worth sending to: not declared unreachable, and
+    /// not dormant (paused, as it announced).
     pub(crate) fn reachable(&self, peer: &NodeId) -> bool {
-        self.status(peer) != PeerStatus::Unreachable
+        worth_sending(self.swim.status(peer))
     }
+}
+
+/// Whether a peer whose SWIM status is `status` (`None`: not tracked) is
+/// worth sending to.
+pub(crate) fn worth_sending(status: Option<PeerStatus>) -> bool {
+    !matches!(status, Some(PeerStatus::Unreachable | PeerStatus::Dormant))
 }
 
 #[cfg(test)]

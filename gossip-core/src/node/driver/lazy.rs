@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{ingest::Origin, sync_state::PushSummary, Driver};
+use super::{engines::worth_sending, ingest::Origin, sync_state::PushSummary, Driver};
 use crate::{
-    domain::{ChannelId, LogEntry, NodeId, PeerStatus, StreamId},
+    domain::{ChannelId, LogEntry, NodeId, StreamId},
     protocol::{anti_entropy::ReplicaIndex, codec, Graft, Message, MessageKind, Push},
 };
 
@@ -97,7 +97,7 @@ impl Driver {
             .engines
             .lazy
             .eager_targets(channel, &self.local, exclude, |n| {
-                peers.contains(n) && swim.status(n) != Some(PeerStatus::Unreachable)
+                peers.contains(n) && worth_sending(swim.status(n))
             });
         let mut highest: BTreeMap<&NodeId, u64> = BTreeMap::new();
         for entry in entries {
@@ -125,7 +125,7 @@ impl Driver {
             now,
             &self.replica.channels,
             &self.local,
-            |n| peers.contains(n) && swim.status(n) != Some(PeerStatus::Unreachable),
+            |n| peers.contains(n) && worth_sending(swim.status(n)),
             |c, s, a| held(index, c, s, a),
         );
         self.stats.lazy_expired += tick.expired as u64;

@@ -59,6 +59,7 @@ impl Driver {
     pub(super) async fn lifecycle(&mut self, change: Lifecycle) -> Result<(), Error> {
         match step(change, self.state)? {
             Step::Run => {
+                let resuming = self.state == NodeState::Paused;
                 self.state = NodeState::Running;
                 self.learn_known_addresses();
                 let channels: Vec<_> = self.replica.channels.keys().cloned().collect();
@@ -67,9 +68,25 @@ impl Driver {
                 for peer in self.peers.ids() {
                     self.engines.swim.add_member(peer, now);
                 }
+                if resuming {
+                    // Back: say so, then sync from where this node stands
+                    // with every peer at once.
+                    self.engines.swim.wake(now);
+                    self.flush_swim().await;
+                    for peer in self.peers.ids() {
+                        self.gossip_round(Some(peer)).await;
+                    }
+                }
                 self.timers.gossip_now();
             }
-            Step::Pause => self.state = NodeState::Paused,
+            Step::Pause => {
+                // Tell the peers before going quiet: they leave a dormant
+                // node alone instead of suspecting it.
+                let now = self.timers.now_ms();
+                self.engines.swim.go_dormant(now);
+                self.flush_swim().await;
+                self.state = NodeState::Paused;
+            }
             Step::Stop => {
                 self.stop_networking().await;
                 self.save_clock().await?;

@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use tracing::Instrument;
 
-use super::{ingest::Origin, Driver};
+use super::{engines::worth_sending, ingest::Origin, Driver};
 use crate::{
     domain::{
-        drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, PeerStatus, StreamId,
+        drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, StreamId,
         VersionVector,
     },
     error::Error,
@@ -365,7 +365,7 @@ impl Driver {
             .engines
             .push
             .targets(channel, &self.local, exclude, |n| {
-                peers.contains(n) && swim.status(n) != Some(PeerStatus::Unreachable)
+                peers.contains(n) && worth_sending(swim.status(n))
             });
         self.push_to(channel_id, stream, entries, targets).await;
     }

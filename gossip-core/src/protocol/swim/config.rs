@@ -84,6 +84,12 @@ pub struct SwimConfig {
     /// `max − (max − min) × log(c + 1) / log(k + 1)`, with `k` this value
     /// capped at the members that could confirm. Default 3.
     pub suspicion_confirmations: u32,
+    /// How long a member that announced it is pausing
+    /// ([`FailureDetector::go_dormant`](super::FailureDetector::go_dormant))
+    /// is left alone: not probed, suspected or synced with. After that it is
+    /// probed again and, if still silent, suspected and declared unreachable
+    /// by the normal rules. Default 1 hour.
+    pub max_dormancy: Duration,
 }
 
 impl Default for SwimConfig {
@@ -102,6 +108,7 @@ impl Default for SwimConfig {
             max_local_health: 8,
             suspicion_max_multiplier: 6,
             suspicion_confirmations: 3,
+            max_dormancy: Duration::from_secs(3_600),
         }
     }
 }
@@ -148,6 +155,8 @@ setters! {
     suspicion_max_multiplier: u32,
     /// Sets [`SwimConfig::suspicion_confirmations`].
     suspicion_confirmations: u32,
+    /// Sets [`SwimConfig::max_dormancy`].
+    max_dormancy: Duration,
 }
 
 impl SwimConfig {

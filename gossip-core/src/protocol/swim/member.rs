@@ -19,13 +19,16 @@ pub(super) struct Member {
     pub(super) failed_probes: u32,
     /// Last time we heard from the member, directly or through a relayed ack.
     pub(super) last_contact: Option<u64>,
+    /// While `Dormant`: when it is probed again.
+    pub(super) dormant_until: Option<u64>,
 }
 
 fn rank(state: MemberState) -> u8 {
     match state {
         MemberState::Alive => 0,
-        MemberState::Suspect => 1,
-        MemberState::Unreachable => 2,
+        MemberState::Dormant => 1,
+        MemberState::Suspect => 2,
+        MemberState::Unreachable => 3,
     }
 }
 
@@ -35,6 +38,7 @@ pub(super) fn status_of(state: MemberState) -> PeerStatus {
         MemberState::Alive => PeerStatus::Reachable,
         MemberState::Suspect => PeerStatus::Suspected,
         MemberState::Unreachable => PeerStatus::Unreachable,
+        MemberState::Dormant => PeerStatus::Dormant,
     }
 }
 
@@ -71,9 +75,12 @@ impl FailureDetector {
         now_ms: u64,
     ) {
         let suspicion = (state == MemberState::Suspect).then(|| self.new_suspicion(origin, now_ms));
+        let dormancy = millis(self.config.max_dormancy);
         let Some(member) = self.members.get_mut(node) else {
             return;
         };
+        member.dormant_until =
+            (state == MemberState::Dormant).then(|| now_ms.saturating_add(dormancy));
         let before = status_of(member.state);
         member.incarnation = incarnation;
         member.state = state;
@@ -99,7 +106,9 @@ impl FailureDetector {
         };
         member.last_contact = Some(now_ms);
         member.failed_probes = 0;
-        if member.state != MemberState::Alive {
+        // A dormant member wakes by saying so at a higher incarnation, not
+        // by a frame it sent before pausing arriving late.
+        if !matches!(member.state, MemberState::Alive | MemberState::Dormant) {
             // Tell the member what we believed, so that it refutes it for
             // everyone still holding the suspicion.
             self.gossip.notify(MemberUpdate {
@@ -199,7 +208,8 @@ impl FailureDetector {
         ) {
             return;
         }
-        if update.state != MemberState::Alive {
+        // Dormancy is no accusation: recent contact does not veto it.
+        if !matches!(update.state, MemberState::Alive | MemberState::Dormant) {
             let suspicion_ms = millis(self.config.suspicion_timeout);
             let vouched = member
                 .last_contact
@@ -216,6 +226,7 @@ impl FailureDetector {
     /// health multiplier.
     pub(super) fn apply_about_self(&mut self, update: &MemberUpdate) {
         if update.state == MemberState::Alive
+            || (update.state == MemberState::Dormant && self.dormant)
             || update.incarnation < self.incarnation
             || update.incarnation
                 > self
@@ -225,7 +236,10 @@ impl FailureDetector {
             return;
         }
         self.incarnation = update.incarnation.saturating_add(1);
-        self.health.raise(1);
+        // Refuting a stale or forged "dormant" says nothing of our speed.
+        if update.state != MemberState::Dormant {
+            self.health.raise(1);
+        }
         self.gossip.push(MemberUpdate {
             node: self.local.clone(),
             incarnation: self.incarnation,

@@ -160,6 +160,7 @@
 
 mod config;
 mod dissemination;
+mod dormancy;
 mod health;
 mod member;
 mod probe;
@@ -222,6 +223,8 @@ pub struct FailureDetector {
     config: SwimConfig,
     rng: SeededRng,
     incarnation: u64,
+    /// Between [`go_dormant`](Self::go_dormant) and [`wake`](Self::wake).
+    dormant: bool,
     health: LocalHealth,
     members: BTreeMap<NodeId, Member>,
     probe_order: Vec<NodeId>,
@@ -245,6 +248,7 @@ impl FailureDetector {
             config,
             rng,
             incarnation: 0,
+            dormant: false,
             health,
             members: BTreeMap::new(),
             probe_order: Vec::new(),
@@ -286,6 +290,7 @@ impl FailureDetector {
                 suspicion: None,
                 failed_probes: 0,
                 last_contact: None,
+                dormant_until: None,
             },
         );
         // Insert at a random place among those not yet probed in this pass.
@@ -345,7 +350,7 @@ impl FailureDetector {
     pub fn reachable(&self) -> impl Iterator<Item = &NodeId> + '_ {
         self.members
             .iter()
-            .filter(|(_, m)| m.state != MemberState::Unreachable)
+            .filter(|(_, m)| !matches!(m.state, MemberState::Unreachable | MemberState::Dormant))
             .map(|(n, _)| n)
     }
 
@@ -381,7 +386,13 @@ impl FailureDetector {
             .filter_map(|m| m.suspicion.as_ref().map(suspicion::Suspicion::deadline))
             .min();
         let nack = self.relays.values().filter_map(|r| r.nack_at).min();
-        probe.into_iter().chain(suspicion).chain(nack).min()
+        let dormancy = self.members.values().filter_map(|m| m.dormant_until).min();
+        probe
+            .into_iter()
+            .chain(suspicion)
+            .chain(nack)
+            .chain(dormancy)
+            .min()
     }
 
     /// Runs everything due at `now_ms`: expired suspicions become
@@ -391,6 +402,7 @@ impl FailureDetector {
     /// starts. Calling it early or twice is harmless.
     pub fn handle_timeout(&mut self, now_ms: u64) {
         self.expire_suspicions(now_ms);
+        self.expire_dormancy(now_ms);
         self.relays.retain(|_, r| r.expires > now_ms);
         self.send_due_nacks(now_ms);
         if let Some(Probe {
@@ -458,6 +470,7 @@ impl FailureDetector {
             }
             _ => {}
         }
+        self.resume_probing(now_ms);
     }
 
     /// Records that a frame arrived from `from` (the node calls this for

@@ -48,15 +48,25 @@ pub(super) struct Relay {
 
 impl FailureDetector {
     /// The next member of the round-robin, reshuffling after each pass.
+    /// Dormant members are skipped: they said they are away.
     pub(super) fn next_target(&mut self) -> Option<NodeId> {
-        if self.probe_cursor >= self.probe_order.len() {
-            self.probe_order = self.members.keys().cloned().collect();
-            self.rng.shuffle(&mut self.probe_order);
-            self.probe_cursor = 0;
+        for _ in 0..=self.members.len() {
+            if self.probe_cursor >= self.probe_order.len() {
+                self.probe_order = self.members.keys().cloned().collect();
+                self.rng.shuffle(&mut self.probe_order);
+                self.probe_cursor = 0;
+            }
+            let target = self.probe_order.get(self.probe_cursor).cloned();
+            self.probe_cursor = self.probe_cursor.saturating_add(1);
+            let dormant = target
+                .as_ref()
+                .and_then(|t| self.members.get(t))
+                .is_some_and(|m| m.state == MemberState::Dormant);
+            if !dormant {
+                return target;
+            }
         }
-        let target = self.probe_order.get(self.probe_cursor).cloned();
-        self.probe_cursor = self.probe_cursor.saturating_add(1);
-        target
+        None
     }
 
     pub(super) fn start_round(&mut self, now_ms: u64) {

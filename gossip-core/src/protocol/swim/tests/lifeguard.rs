@@ -303,7 +303,7 @@ fn false_verdicts_around_a_starved_node(config: &SwimConfig, seeds: u64) -> Fals
                     count.by_starved += usize::from(observer == starved);
                 }
                 PeerStatus::Unreachable => count.unreachable += 1,
-                PeerStatus::Reachable => {}
+                PeerStatus::Reachable | PeerStatus::Dormant => {}
             }
         }
     }

@@ -5,6 +5,7 @@ use super::member::overrides;
 use super::*;
 use crate::protocol::messages::PingReq;
 
+mod dormancy;
 mod lifeguard;
 mod sim;
 

@@ -224,6 +224,21 @@ impl Sim {
         self.up[i] = false;
     }
 
+    /// Node `i` pauses as a node does: announces it is dormant, then goes
+    /// quiet (handles nothing, sends nothing).
+    pub(super) fn pause(&mut self, i: usize) {
+        self.nodes[i].go_dormant(self.now);
+        self.collect(i);
+        self.up[i] = false;
+    }
+
+    /// Node `i` resumes after [`pause`](Self::pause) and says so.
+    pub(super) fn resume(&mut self, i: usize) {
+        self.up[i] = true;
+        self.nodes[i].wake(self.now);
+        self.collect(i);
+    }
+
     /// The node comes back as a fresh process: incarnation 0, every member reachable.
     fn restart(&mut self, i: usize) {
         let mut d = FailureDetector::new(self.ids[i].clone(), self.config.clone(), self.rng.fork());
