@@ -24,6 +24,12 @@ use crate::{
 /// [`StreamHandle::subscribe_from`](crate::StreamHandle::subscribe_from)
 /// replays the history first and never lags: it reads what it missed from
 /// the store instead.
+///
+/// # Cancel safety
+///
+/// Polling for the next item (`StreamExt::next` in `tokio::select!`) is
+/// cancel safe: an item not yet returned, and a store read in progress,
+/// stay with the subscription for the next poll.
 pub struct Subscription<T> {
     inner: Inner<T>,
 }
