@@ -257,8 +257,10 @@ impl StreamHandle {
     /// The feed never lags: when the reader falls behind the node, it
     /// reads what it missed from the store instead of reporting
     /// [`Error::Lagged`]. Entries removed by compaction before they were
-    /// read are skipped. The subscription is registered by this call, and
-    /// the store is read as the feed is polled.
+    /// read are skipped; an entry delivered is not taken back if it is
+    /// later removed (a removed member's writes past its cut-off), as with
+    /// [`subscribe`](Self::subscribe). The subscription is registered by
+    /// this call, and the store is read as the feed is polled.
     ///
     /// ```
     /// # async fn demo(stream: gossip_core::StreamHandle) -> Result<(), gossip_core::Error> {
