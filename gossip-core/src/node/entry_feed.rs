@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use super::{replay::Replay, subscription::Subscription};
 use crate::{
     domain::{ChannelId, LogEntry, StreamId, VersionVector},
-    error::Error,
+    error::{Error, StoreErrorKind},
     ports::DynStore,
 };
 
@@ -74,24 +74,26 @@ impl EntryFeed {
         }
     }
 
-    /// The feed as a [`Subscription`].
+    /// The feed as a [`Subscription`] (fused: once ended, it stays ended).
     pub(crate) fn into_subscription(self) -> Subscription<LogEntry> {
-        Subscription::boxed(futures_util::stream::unfold(self, |mut feed| async move {
+        let feed = futures_util::stream::unfold(self, |mut feed| async move {
             feed.next().await.map(|item| (item, feed))
-        }))
+        });
+        Subscription::boxed(feed.fuse())
     }
 
-    /// The next entry; `None` once the node is gone.
+    /// The next entry; `None` once the node is gone (the live feed ended,
+    /// or the store was closed by dispose).
     ///
-    /// A store error is returned as an item; the feed then retries the
-    /// same read on the next call.
+    /// Any other store error is returned as an item; the feed then retries
+    /// the same read on the next call.
     async fn next(&mut self) -> Option<Result<LogEntry, Error>> {
         loop {
             match &mut self.step {
                 Step::CatchUp => {
                     let held = match self.store.version(&self.channel, &self.stream).await {
                         Ok(held) => held,
-                        Err(error) => return Some(Err(error.into())),
+                        Err(error) => return ended_or(error.into()),
                     };
                     let replay = Replay::new(
                         self.store.clone(),
@@ -116,7 +118,7 @@ impl EntryFeed {
                         self.sent.merge(target);
                         self.step = Step::Live;
                     }
-                    Err(error) => return Some(Err(error)),
+                    Err(error) => return ended_or(error),
                 },
                 Step::Live => match self.live.next().await? {
                     Ok(entry) => {
@@ -151,5 +153,14 @@ impl EntryFeed {
                 },
             }
         }
+    }
+}
+
+/// `None` (the feed ends) for a closed store, the error as an item
+/// otherwise.
+fn ended_or(error: Error) -> Option<Result<LogEntry, Error>> {
+    match &error {
+        Error::Store(store) if store.kind() == StoreErrorKind::Closed => None,
+        _ => Some(Err(error)),
     }
 }

@@ -312,3 +312,26 @@ async fn subscribe_from_skips_what_compaction_removed() {
     assert_eq!(sequences(&take(&mut feed, 1).await), [7]);
     nothing_more(&mut feed).await;
 }
+
+/// A feed from a version ends with the node: its live part ends on
+/// dispose, a closed store ends it too, and an ended feed stays ended.
+#[tokio::test]
+async fn a_feed_from_a_version_ends_when_the_node_is_disposed() {
+    let (node, store) = node_with(Config::default()).await;
+    let stream = stream_of(&node, "s").await;
+    append_n(&stream, 2).await;
+    let mut feed = stream.subscribe_from(VersionVector::new());
+    assert_eq!(sequences(&take(&mut feed, 2).await), [1, 2]);
+    let mut unread = stream.subscribe_from(VersionVector::new());
+    node.dispose().await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), feed.next()).await;
+    assert!(matches!(end, Ok(None)), "{end:?}");
+    assert!(feed.next().await.is_none(), "stays ended");
+
+    // Opened before dispose, first polled after it, on a store that
+    // dispose closed: no error, the end.
+    store.closed.store(true, Ordering::SeqCst);
+    let end = tokio::time::timeout(Duration::from_secs(10), unread.next()).await;
+    assert!(matches!(end, Ok(None)), "{end:?}");
+    assert!(unread.next().await.is_none(), "stays ended");
+}

@@ -285,7 +285,9 @@ impl StreamHandle {
     /// # Errors
     ///
     /// The feed yields [`Error::Store`] when a read fails, and retries the
-    /// read when polled again.
+    /// read when polled again. It ends when the node is disposed (its live
+    /// part ends, or its store reports
+    /// [`StoreErrorKind::Closed`](crate::StoreErrorKind::Closed)).
     #[must_use]
     pub fn subscribe_from(&self, from: VersionVector) -> Subscription<LogEntry> {
         // Registered before the feed reads the store's version.

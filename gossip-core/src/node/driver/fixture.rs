@@ -46,6 +46,8 @@ pub(crate) struct TestStore {
     /// When set, the next `version` call reads, says so, and waits for the
     /// test before it returns (once).
     pub(crate) version_gate: Mutex<Option<VersionGate>>,
+    /// When set, `version` fails as a closed store does.
+    pub(crate) closed: AtomicBool,
 }
 
 /// Holds one `version` call between its read and its return.
@@ -149,6 +151,9 @@ impl Store for TestStore {
     }
 
     async fn version(&self, c: &ChannelId, s: &StreamId) -> StoreResult<VersionVector> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Self::error(StoreErrorKind::Closed, "closed"));
+        }
         let key = (c.clone(), s.clone());
         let version = self.state().versions.get(&key).cloned().unwrap_or_default();
         self.read_pause().await;
