@@ -302,6 +302,15 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// A range of sequences starts after it ends (`5..3`, `5..=3`). Nothing
+    /// was read.
+    #[error("invalid sequence range: starts at {start}, after its end {end}")]
+    InvalidRange {
+        /// The first sequence the range asked for.
+        start: u64,
+        /// The sequence it ends before (exclusive).
+        end: u64,
+    },
     /// An operation was asked of a node in a lifecycle state that does not
     /// allow it (for example resuming a node that was never started, or
     /// starting one that was stopped). Nothing changed: the node stays in

@@ -68,6 +68,7 @@ const _: () = {
     send_sync::<Coordinator>();
     send_sync::<ChannelHandle>();
     send_sync::<StreamHandle>();
+    send_sync::<Subscription<LogEntry>>();
     send_sync::<Config>();
     send_sync::<Identity>();
     send_sync::<NodeId>();

@@ -90,11 +90,9 @@ pub(crate) async fn run(args: RunArgs) -> CliResult<()> {
         control_listener,
         ControlContext {
             node: coordinator.clone(),
-            store: store.clone(),
             tcp,
             gossip_addr,
             token,
-            tail_page: control::TAIL_PAGE,
         },
     ));
     let watch_task = tokio::spawn(watch(coordinator.clone(), encrypted));

@@ -227,6 +227,41 @@ impl ChannelHandle {
             .map(drop)
     }
 
+    /// The channel's streams this node holds entries of (or held some of,
+    /// before compaction removed them), sorted by name. The control stream
+    /// ([`StreamId::control`]), which every channel has, is not listed.
+    ///
+    /// A stream is listed from its first entry on, local or merged; a
+    /// stream nobody wrote to yet does not exist.
+    ///
+    /// ```
+    /// # async fn demo(node: gossip_core::Coordinator) -> Result<(), gossip_core::Error> {
+    /// use gossip_core::StreamId;
+    ///
+    /// let channel = node.create_channel("project-1").await?;
+    /// assert!(channel.streams().await?.is_empty());
+    /// for name in ["tasks", "chat"] {
+    ///     let stream = channel.stream(StreamId::new(name)?).await?;
+    ///     stream.append(b"hello".to_vec()).await?;
+    /// }
+    /// assert_eq!(
+    ///     channel.streams().await?,
+    ///     [StreamId::new("chat")?, StreamId::new("tasks")?]
+    /// );
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownChannel`] when the channel was deleted;
+    /// [`Error::Store`].
+    pub async fn streams(&self) -> Result<Vec<StreamId>, Error> {
+        self.info().await?;
+        let mut streams = self.node.store().streams(&self.id).await?;
+        streams.retain(|stream| !stream.is_control());
+        Ok(streams)
+    }
+
     /// A handle on one stream of the channel.
     ///
     /// # Errors

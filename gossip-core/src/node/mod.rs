@@ -9,10 +9,15 @@ mod config;
 mod coordinator;
 mod driver;
 mod durability;
+mod entry_feed;
 mod health;
 mod materialized;
+mod replay;
+mod sequence_range;
 mod serve_budget;
 mod sessions;
+#[cfg(test)]
+mod stream_api_tests;
 mod stream_handle;
 mod subscription;
 

@@ -19,14 +19,42 @@ use crate::{
 /// A live feed. Yields `Ok(item)` in order; a reader that falls more than
 /// the configured capacity behind gets one `Err(Error::Lagged { missed })`
 /// and continues with the newest items. Ends when the node is disposed.
+///
+/// A feed of entries opened with
+/// [`StreamHandle::subscribe_from`](crate::StreamHandle::subscribe_from)
+/// replays the history first and never lags: it reads what it missed from
+/// the store instead.
+///
+/// # Cancel safety
+///
+/// Polling for the next item (`StreamExt::next` in `tokio::select!`) is
+/// cancel safe: an item not yet returned, and a store read in progress,
+/// stay with the subscription for the next poll.
 pub struct Subscription<T> {
-    inner: BroadcastStream<T>,
+    inner: Inner<T>,
+}
+
+/// A boxed feed, in a `Mutex` only to be `Sync` (it is polled through
+/// `get_mut`, never locked).
+type BoxedFeed<T> = Mutex<Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>>;
+
+enum Inner<T> {
+    /// Straight from the node's broadcast channel.
+    Live(BroadcastStream<T>),
+    /// Anything else that yields items in order (a replay, then live).
+    Boxed(BoxedFeed<T>),
 }
 
 impl<T: Clone + Send + 'static> Subscription<T> {
     pub(crate) fn new(receiver: broadcast::Receiver<T>) -> Self {
         Self {
-            inner: BroadcastStream::new(receiver),
+            inner: Inner::Live(BroadcastStream::new(receiver)),
+        }
+    }
+
+    pub(crate) fn boxed(feed: impl Stream<Item = Result<T, Error>> + Send + 'static) -> Self {
+        Self {
+            inner: Inner::Boxed(Mutex::new(Box::pin(feed))),
         }
     }
 }
@@ -41,11 +69,18 @@ impl<T: Clone + Send + 'static> Stream for Subscription<T> {
     type Item = Result<T, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
-            item.map(|r| {
-                r.map_err(|BroadcastStreamRecvError::Lagged(missed)| Error::Lagged { missed })
-            })
-        })
+        match &mut self.inner {
+            Inner::Live(live) => Pin::new(live).poll_next(cx).map(|item| {
+                item.map(|r| {
+                    r.map_err(|BroadcastStreamRecvError::Lagged(missed)| Error::Lagged { missed })
+                })
+            }),
+            Inner::Boxed(feed) => feed
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_mut()
+                .poll_next(cx),
+        }
     }
 }
 

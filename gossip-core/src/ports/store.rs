@@ -157,6 +157,15 @@ pub trait Store: Send + Sync + 'static {
     /// - Returns at most `limit` entries of `author`, in sequence order,
     ///   starting at the first held sequence greater than `after`.
     /// - Entries removed by compaction or truncation are not returned.
+    /// - Any `after` is valid: past the highest held sequence (up to
+    ///   `u64::MAX`) the read is empty.
+    ///
+    /// This is the range read behind deltas,
+    /// [`StreamHandle::entries_by`](crate::StreamHandle::entries_by) and the
+    /// replay of
+    /// [`StreamHandle::subscribe_from`](crate::StreamHandle::subscribe_from):
+    /// it should cost what it returns (an index range), not a scan of the
+    /// stream.
     async fn read_author(
         &self,
         channel: &ChannelId,

@@ -183,9 +183,7 @@ async fn tail_sequences(client: &mut ControlClient, count: usize) -> Vec<u64> {
 #[tokio::test]
 async fn tail_pages_through_history_then_follows_without_gaps_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = context("a", loopback()).await;
-    // Pages of 3: the history below is several pages, with a partial last one.
-    a.tail_page = 3;
+    let a = context("a", loopback()).await;
     a.node.create_channel("main").await.unwrap();
     let (addr, token_file) = served(&a, dir.path()).await;
     let add = |payload: String| {
@@ -275,8 +273,7 @@ async fn next_entry<R: tokio::io::AsyncBufRead + Unpin>(lines: &mut R) -> (u64, 
 
 #[tokio::test]
 async fn entries_appended_while_the_history_is_read_come_once() {
-    let mut a = context("a", loopback()).await;
-    a.tail_page = 3;
+    let a = context("a", loopback()).await;
     a.node.create_channel("main").await.unwrap();
     for i in 0..10 {
         append(&a.node, "main", "events", format!("old {i}"))
@@ -284,7 +281,7 @@ async fn entries_appended_while_the_history_is_read_come_once() {
             .unwrap();
     }
     // A client that reads nothing yet: the node's writes block once 64
-    // bytes wait, in the middle of the history's first page of 3.
+    // bytes wait, in the middle of the history.
     let (to_client, from_node) = tokio::io::duplex(64);
     let (to_node, from_client) = tokio::io::duplex(64);
     let context = a.clone();
@@ -293,8 +290,8 @@ async fn entries_appended_while_the_history_is_read_come_once() {
     });
     let mut lines = BufReader::new(from_node);
     assert_eq!(next_entry(&mut lines).await, (1, "old 0".to_owned()));
-    // Entries 11 to 15 land after the node read the version (10) and
-    // before it reads the history's later pages, which hold them too.
+    // Entries 11 to 15 land after the node read the version (10), while
+    // the history is sent: they come live, once.
     for i in 0..5 {
         append(&a.node, "main", "events", format!("new {i}"))
             .await
@@ -316,8 +313,7 @@ async fn a_tail_that_lagged_reads_what_it_missed_from_the_store() {
     // Live entries wait in a buffer of 4: more, while the client is slow,
     // and the subscription lags.
     let config = gossip::Config::default().stream_capacity(4);
-    let mut a = context_with("a", loopback(), config).await;
-    a.tail_page = 3;
+    let a = context_with("a", loopback(), config).await;
     a.node.create_channel("main").await.unwrap();
     for i in 0..10 {
         append(&a.node, "main", "events", format!("old {i}"))
@@ -351,48 +347,4 @@ async fn a_tail_that_lagged_reads_what_it_missed_from_the_store() {
     assert!(more.is_err(), "no duplicate: {more:?}");
     drop(to_node);
     server.await.unwrap().unwrap();
-}
-
-#[tokio::test]
-async fn after_a_lag_every_author_is_filled_up_to_the_version() {
-    let a = context("a", loopback()).await;
-    let main = a.node.create_channel("main").await.unwrap();
-    for i in 0..7 {
-        append(&a.node, "main", "events", format!("{i}"))
-            .await
-            .unwrap();
-    }
-    let stream = gossip::StreamId::new("events").unwrap();
-    let now = a.store.version(main.id(), &stream).await.unwrap();
-    let me = a.node.local_id().clone();
-    let mut sent = gossip::VersionVector::new();
-    sent.raise(&me, 2);
-    let mut gaps = Gaps {
-        store: a.store.as_ref(),
-        channel: main.id(),
-        stream: &stream,
-        page: 2,
-        sent,
-    };
-    let mut out: Vec<u8> = Vec::new();
-    gaps.catch_up(&now, &mut out).await.unwrap();
-    let sequences: Vec<u64> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(
-            |line| match serde_json::from_str::<Response>(line).unwrap() {
-                Response::Entry { entry } => entry.sequence,
-                other => panic!("not an entry: {other:?}"),
-            },
-        )
-        .collect();
-    assert_eq!(
-        sequences,
-        [3, 4, 5, 6, 7],
-        "pages of 2, from after what was sent"
-    );
-    assert_eq!(gaps.sent.get(&me), 7);
-    let mut again: Vec<u8> = Vec::new();
-    gaps.catch_up(&now, &mut again).await.unwrap();
-    assert!(again.is_empty(), "nothing sent twice");
 }

@@ -23,7 +23,7 @@ mod wire;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use gossip::{Coordinator, Store, TcpTransport};
+use gossip::{Coordinator, TcpTransport};
 use tokio::{
     io::BufReader,
     net::{TcpListener, TcpStream},
@@ -55,17 +55,12 @@ pub(crate) const MAX_CONNECTIONS: usize = 64;
 pub(crate) struct ControlContext {
     /// The node.
     pub(crate) node: Coordinator,
-    /// Its store (for stream statistics).
-    pub(crate) store: Arc<dyn Store>,
     /// Its TCP transport, told where inviters listen on `join`.
     pub(crate) tcp: Arc<TcpTransport>,
     /// Where its gossip listens: the address `invite` puts in invitations.
     pub(crate) gossip_addr: SocketAddr,
     /// The token every request must carry.
     pub(crate) token: ControlToken,
-    /// How many entries `tail` reads from the store at a time
-    /// ([`TAIL_PAGE`]).
-    pub(crate) tail_page: usize,
 }
 
 /// Serves the control endpoint until the task is aborted.
@@ -153,7 +148,7 @@ pub(crate) async fn answer(context: &ControlContext, request: Request) -> CliRes
             })
         }
         Request::Status => Ok(Response::Status {
-            status: status(node, context.store.as_ref()).await?,
+            status: status(node).await?,
         }),
         Request::Invite {
             channel,

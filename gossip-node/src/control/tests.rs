@@ -111,9 +111,8 @@ pub(super) async fn context_with(
         .await
         .unwrap();
     let gossip_addr = tcp.local_addr();
-    let store: gossip::DynStore = Arc::new(gossip::MemoryStore::new());
     let node = Coordinator::builder(identity)
-        .store(store.clone())
+        .store(gossip::MemoryStore::new())
         .transport(tcp.clone())
         .config(config)
         .build()
@@ -121,11 +120,9 @@ pub(super) async fn context_with(
         .unwrap();
     ControlContext {
         node,
-        store,
         tcp,
         gossip_addr,
         token: ControlToken::generate().unwrap(),
-        tail_page: TAIL_PAGE,
     }
 }
 
@@ -282,7 +279,7 @@ async fn invite_members_and_remove_through_the_endpoint() {
         "{again:?}"
     );
 
-    let status = status(&a.node, a.store.as_ref()).await.unwrap();
+    let status = status(&a.node).await.unwrap();
     let view = status.channels.first().unwrap();
     assert_eq!(
         (view.name.as_str(), view.role.as_deref(), view.members),

@@ -39,11 +39,34 @@ pub(crate) struct TestStore {
     pub(crate) fail_appends: AtomicBool,
     /// When set, every truncation fails (and removes nothing).
     pub(crate) fail_truncations: AtomicBool,
+    /// When set, `version` and `read_author` pause a millisecond after
+    /// reading, before they return: other tasks commit in between, as they
+    /// would while a real store answers.
+    pub(crate) slow_reads: AtomicBool,
+    /// When set, the next `version` call reads, says so, and waits for the
+    /// test before it returns (once).
+    pub(crate) version_gate: Mutex<Option<VersionGate>>,
+    /// When set, `version` fails as a closed store does.
+    pub(crate) closed: AtomicBool,
+}
+
+/// Holds one `version` call between its read and its return.
+pub(crate) struct VersionGate {
+    /// Told when the version was read.
+    pub(crate) read: tokio::sync::oneshot::Sender<()>,
+    /// Awaited before the version is returned.
+    pub(crate) resume: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl TestStore {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn read_pause(&self) {
+        if self.slow_reads.load(Ordering::SeqCst) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     fn error(kind: StoreErrorKind, message: &str) -> StoreError {
@@ -111,8 +134,8 @@ impl Store for TestStore {
         after: u64,
         limit: usize,
     ) -> StoreResult<Vec<LogEntry>> {
-        let state = self.state();
-        Ok(state
+        let entries = self
+            .state()
             .entries
             .get(&(c.clone(), s.clone()))
             .map(|m| {
@@ -122,12 +145,28 @@ impl Store for TestStore {
                     .cloned()
                     .collect()
             })
-            .unwrap_or_default())
+            .unwrap_or_default();
+        self.read_pause().await;
+        Ok(entries)
     }
 
     async fn version(&self, c: &ChannelId, s: &StreamId) -> StoreResult<VersionVector> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Self::error(StoreErrorKind::Closed, "closed"));
+        }
         let key = (c.clone(), s.clone());
-        Ok(self.state().versions.get(&key).cloned().unwrap_or_default())
+        let version = self.state().versions.get(&key).cloned().unwrap_or_default();
+        self.read_pause().await;
+        let gate = self
+            .version_gate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(gate) = gate {
+            let _ = gate.read.send(());
+            let _ = gate.resume.await;
+        }
+        Ok(version)
     }
 
     async fn base(&self, c: &ChannelId, s: &StreamId) -> StoreResult<VersionVector> {

@@ -24,7 +24,7 @@ mod commands;
 mod engines;
 mod event_loop;
 #[cfg(test)]
-mod fixture;
+pub(super) mod fixture;
 mod ingest;
 mod lazy;
 mod lifecycle;

@@ -138,7 +138,9 @@ where
 }
 
 /// `read_author` returns at most `limit` of one author's entries, in
-/// sequence order, from the first sequence greater than `after`.
+/// sequence order, from the first sequence greater than `after`; any
+/// `after` past the highest held sequence, up to `u64::MAX`, reads as
+/// empty.
 pub async fn read_author_after_with_limit<F, Fut, S>(factory: F)
 where
     F: Fn(PathBuf) -> Fut,
@@ -169,11 +171,16 @@ where
         .await
         .unwrap()
         .is_empty());
-    assert!(store
-        .read_author(&c, &s, &a, 50, 4)
-        .await
-        .unwrap()
-        .is_empty());
+    for far in [50, 1 << 63, u64::MAX - 1, u64::MAX] {
+        assert!(
+            store
+                .read_author(&c, &s, &a, far, 4)
+                .await
+                .unwrap()
+                .is_empty(),
+            "after {far}"
+        );
+    }
     assert!(
         store
             .read_author(&c, &s, &a, 0, 0)
