@@ -39,9 +39,9 @@ pub struct PeerHealth {
     /// largest of the last 16 samples, each the offset minus the one-way
     /// delay. `None` until it has pushed an entry of its own.
     pub clock_skew_ms: Option<i64>,
-    /// Where it stands in each stream of the channels shared with it that
-    /// this node has learnt about (a stream it was never heard about is not
-    /// listed).
+    /// Where it stands in each stream this node holds of the channels it
+    /// has learnt the peer's state in (a stream created since is listed
+    /// with an empty version until the peer is heard about it).
     pub streams: Vec<PeerStreamSync>,
 }
 

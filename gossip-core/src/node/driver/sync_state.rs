@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{peer_sync::lacking, Driver};
 use crate::{
-    domain::{ChannelId, DomainEvent, LogEntry, NodeId, StreamId, MAX_SEQUENCE},
+    domain::{ChannelId, DomainEvent, LogEntry, NodeId, StreamId, VersionVector, MAX_SEQUENCE},
     node::health::PeerStreamSync,
     protocol::{DeltaRequest, DigestRequest, DigestResponse, GraftWant, IHave},
 };
@@ -240,8 +240,17 @@ impl Driver {
             return Vec::new();
         };
         let now = self.clock.now_ms();
+        // In a channel the peer is known in, a stream this node holds that
+        // it was never heard about is one it is not known to hold any of.
+        let mut known: BTreeMap<(ChannelId, StreamId), VersionVector> = BTreeMap::new();
+        for (channel, _) in view.versions.keys() {
+            for stream in self.replica.index.streams(channel) {
+                known.insert((channel.clone(), stream.clone()), VersionVector::new());
+            }
+        }
+        known.extend(view.versions.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut out = Vec::new();
-        for ((channel, stream), theirs) in &view.versions {
+        for ((channel, stream), theirs) in &known {
             if !self.replica.channels.contains_key(channel) {
                 continue;
             }
@@ -269,8 +278,8 @@ impl Driver {
     async fn measure_lack(
         &self,
         sync: &mut PeerStreamSync,
-        ours: &crate::VersionVector,
-        base: &crate::VersionVector,
+        ours: &VersionVector,
+        base: &VersionVector,
         now_ms: u64,
     ) {
         let (mut read, mut bytes, mut oldest) = (0u64, 0u64, None::<u64>);
