@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use gossip_core::{protocol::MessageKind, Config, StreamConfig, StreamHandle, StreamId};
 use serde_json::json;
 
+use super::lag_check::{self, LagCheck};
 use crate::{
     chart,
     cluster::{
@@ -75,6 +76,9 @@ pub(crate) struct Run {
     pub(crate) changes: Vec<Duration>,
     /// Changes some node never got within the time limit.
     pub(crate) changes_missing: usize,
+    /// The lag the writer's `health()` reported per peer, against the lag
+    /// measured from arrival times.
+    pub(crate) lag: LagCheck,
 }
 
 /// The arrival time of each entry with a sequence above `after` (by
@@ -123,6 +127,13 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         )));
     }
     tokio::task::yield_now().await;
+    let sampling = spec.config.gossip_interval;
+    let (stop_sampling, stop) = tokio::sync::oneshot::channel();
+    let sampler = tokio::spawn(lag_check::sample(
+        cluster.nodes.first().ok_or("no writer")?.clone(),
+        sampling,
+        stop,
+    ));
     let before = cluster.wire.snapshot();
     let mut sent = HashMap::with_capacity(count);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
@@ -137,8 +148,18 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
     for r in readers {
         got.push(r.await?);
     }
+    let _ = stop_sampling.send(());
+    let samples = sampler.await?;
     let wire = cluster.wire.snapshot().since(&before);
     let pushed: u64 = PUSH_KINDS.iter().map(|k| wire.of(*k).0).sum();
+    let by_peer: HashMap<_, _> = cluster
+        .nodes
+        .iter()
+        .skip(1)
+        .map(|n| n.local_id().clone())
+        .zip(got.iter().cloned())
+        .collect();
+    let lag = lag_check::compare(&samples, &sent, &by_peer, sampling);
     let (latencies, missing) = latest_arrivals(&sent, &got);
     let (changes, changes_missing) = settings_changes(&cluster, spec, count.min(500), rate).await?;
     cluster.dispose().await?;
@@ -149,6 +170,7 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
         push_frames_per_entry: ratio(pushed as f64, count as f64),
         changes,
         changes_missing,
+        lag,
     })
 }
 
@@ -236,6 +258,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
             "nodes", "transport", "store", "stack", "eager push", "entries", "missing",
             "p50 ms", "p90 ms", "p99 ms", "max ms", "p99 ÷ raw TCP p99", "wire B/entry", "push frames/entry",
             "changes", "change p50 ms", "change p99 ms", "change p99 ÷ entry p99",
+            "reported lag within 1 sample of measured",
         ],
     );
     let mut eager_series = Vec::new();
@@ -301,6 +324,13 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         f(c.p50_us / 1e3, 2),
                         f(c.p99_us / 1e3, 2),
                         f(ratio(c.p99_us, s.p99_us), 2),
+                        format!(
+                            "{:.0} % of {} (max error {} ms, sampled every {} ms)",
+                            result.lag.within_percent(),
+                            result.lag.samples,
+                            result.lag.max_error_ms,
+                            result.lag.interval_ms
+                        ),
                     ],
                     json!({
                         "nodes": n, "transport": transport, "store": store, "stack": stack,
@@ -315,6 +345,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         "changes_missing": result.changes_missing,
                         "change_latency": c,
                         "change_p99_ratio_to_entry_p99": ratio(c.p99_us, s.p99_us),
+                        "reported_lag_check": result.lag,
                         "cdf_ms": cdf(&result.latencies, 200),
                     }),
                 );

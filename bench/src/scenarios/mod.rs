@@ -2,6 +2,7 @@
 
 pub(crate) mod baselines;
 pub(crate) mod catchup;
+mod lag_check;
 pub(crate) mod latency;
 pub(crate) mod memory;
 pub(crate) mod overhead;
