@@ -3,9 +3,12 @@
 //! at once. Strangers are only reported: the application decides.
 //!
 //! A member is usually a peer already (the control log makes every member
-//! one), but one that could not be reached — no address known, marked
-//! unreachable by SWIM — waits for the next gossip round that picks it;
-//! discovery is the news that it can be reached now.
+//! one), but one that could not be reached (no address known yet) waits
+//! for a gossip round to pick it, and one SWIM declared unreachable is not
+//! picked at all until it is heard from again; discovery is the news that
+//! it can be reached now, so a digest request goes out at once. A member
+//! the application removed as a peer is a peer again, as it is whenever
+//! the control log changes.
 
 use super::Driver;
 use crate::{
