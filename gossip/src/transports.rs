@@ -8,6 +8,13 @@
 //! | `memory` | `transports-memory` | `MemoryNetwork` / `MemoryTransport`: in-process, seeded faults |
 //! | `tcp` | `transports-tcp` | `TcpTransport`: tokio TCP, handshake, reconnect with backoff |
 //! | `libp2p` | `transports-libp2p` | `Libp2pTransport`: TCP + Noise + Yamux swarm |
+//!
+//! `transports-libp2p-mdns` adds mDNS discovery to `Libp2pTransport` (on by
+//! default then; `Libp2pConfig::mdns(false)` turns it off): nodes on the local
+//! network find each other with no configured address. A discovered node
+//! is reported as `DomainEvent::PeerDiscovered`; when it is a member of a
+//! channel this node holds it is synced with at once, and a stranger is
+//! left to the application.
 
 /// In-process transport with seeded faults (`gossip-transport-memory`).
 #[cfg(feature = "transports-memory")]

@@ -92,7 +92,10 @@ pub enum DomainEvent {
         /// Its new status.
         status: PeerStatus,
     },
-    /// A transport or discovery mechanism suggested a peer.
+    /// A transport or discovery mechanism (mDNS, an unknown node that
+    /// reached this one) suggested a peer. A member of a channel held here
+    /// is made a peer (saved) if it was not one and synced with at once; a
+    /// stranger is only reported: adding it is the application's choice.
     PeerDiscovered {
         /// The peer.
         peer: NodeId,

@@ -73,7 +73,9 @@ pub enum TransportEvent {
         frame: Bytes,
     },
     /// A node not known before reached us or was discovered (mDNS, inbound
-    /// connection). Only a suggestion: the application decides to add it.
+    /// connection). A suggestion: the node syncs with it at once when it is
+    /// a member of a channel held there; adding a stranger is the
+    /// application's choice.
     PeerDiscovered {
         /// The node.
         peer: NodeId,

@@ -129,9 +129,7 @@ impl Driver {
     async fn handle_transport_event(&mut self, event: TransportResult<TransportEvent>) {
         match event {
             Ok(TransportEvent::Frame { from, frame }) => self.handle_frame(from, frame).await,
-            Ok(TransportEvent::PeerDiscovered { peer, .. }) => {
-                self.feeds.event(DomainEvent::PeerDiscovered { peer });
-            }
+            Ok(TransportEvent::PeerDiscovered { peer, .. }) => self.peer_discovered(peer).await,
             Ok(TransportEvent::Connected { peer }) => {
                 tracing::debug!(node = %self.local, %peer, "connected");
             }

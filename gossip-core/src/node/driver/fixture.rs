@@ -311,6 +311,28 @@ impl Fixture {
 
     /// As [`new`](Self::new), with `config`.
     pub(crate) async fn with_config(others: &[&str], config: crate::node::config::Config) -> Self {
+        Self::build(others, config, None).await
+    }
+
+    /// As [`new`](Self::new), over a [`RecordingTransport`] (returned too).
+    pub(crate) async fn with_transport(
+        others: &[&str],
+    ) -> (Self, std::sync::Arc<RecordingTransport>) {
+        let transport = std::sync::Arc::new(RecordingTransport::new(node("a")));
+        let fixture = Self::build(
+            others,
+            crate::node::config::Config::default(),
+            Some(transport.clone()),
+        )
+        .await;
+        (fixture, transport)
+    }
+
+    async fn build(
+        others: &[&str],
+        config: crate::node::config::Config,
+        transport: Option<crate::ports::DynTransport>,
+    ) -> Self {
         use std::sync::Arc;
         let store = Arc::new(TestStore::default());
         let clock = crate::ports::ManualClock::new(1_000_000);
@@ -320,7 +342,7 @@ impl Fixture {
             crate::Identity::from_seed("a"),
             config,
             store.clone(),
-            None,
+            transport,
             Arc::new(clock.clone()),
             feeds,
         )
@@ -393,6 +415,65 @@ impl Fixture {
             .into_iter()
             .map(|e| e.error)
             .collect()
+    }
+}
+
+/// A transport for the driver's unit tests: keeps what is sent (every
+/// send succeeds), receives nothing.
+pub(crate) struct RecordingTransport {
+    id: NodeId,
+    queue: crate::ports::InboundQueue,
+    sent: Mutex<Vec<(NodeId, bytes::Bytes)>>,
+}
+
+impl RecordingTransport {
+    fn new(id: NodeId) -> Self {
+        Self {
+            id,
+            queue: crate::ports::InboundQueue::new("recording", 16),
+            sent: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The frames sent since the last call, with their destinations.
+    pub(crate) fn take_sent(&self) -> Vec<(NodeId, bytes::Bytes)> {
+        std::mem::take(&mut *self.sent.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+#[async_trait]
+impl crate::ports::Transport for RecordingTransport {
+    fn backend(&self) -> &'static str {
+        "recording"
+    }
+
+    fn local_id(&self) -> &NodeId {
+        &self.id
+    }
+
+    fn max_frame_len(&self) -> usize {
+        1 << 20
+    }
+
+    fn capabilities(&self) -> crate::ports::TransportCapabilities {
+        crate::ports::TransportCapabilities::stream_like()
+    }
+
+    async fn send(&self, to: &NodeId, frame: bytes::Bytes) -> crate::ports::TransportResult<()> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((to.clone(), frame));
+        Ok(())
+    }
+
+    async fn recv(&self) -> crate::ports::TransportResult<crate::ports::TransportEvent> {
+        self.queue.recv().await
+    }
+
+    async fn close(&self) -> crate::ports::TransportResult<()> {
+        self.queue.close();
+        Ok(())
     }
 }
 

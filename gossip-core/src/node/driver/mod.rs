@@ -15,12 +15,13 @@
 //! Its behaviour is split the same way: the `select!` loop and frame
 //! handling ([`event_loop`]), commands from handles ([`commands`]), the
 //! lifecycle ([`lifecycle`]), replication — gossip rounds, digests, deltas,
-//! pushes ([`replication`]), lazy push in large channels ([`lazy`]), ingest — local appends and remote merges
+//! pushes ([`replication`]), lazy push in large channels ([`lazy`]), discovered peers ([`discovery`]), ingest — local appends and remote merges
 //! through one commit path ([`ingest`]), and retention ([`retention`]).
 //! Handles talk to the task through a bounded command queue.
 
 mod addresses;
 mod commands;
+mod discovery;
 mod engines;
 mod event_loop;
 #[cfg(test)]
