@@ -82,6 +82,7 @@ impl Driver {
                     let expired = self.replica.buffer.expire(self.clock.now_ms());
                     self.stats.buffer_expired += expired as u64;
                     self.lazy_tick().await;
+                    self.send_push_acks().await;
                     self.gossip_round(None).await;
                     Flow::Continue
                 }

@@ -75,6 +75,9 @@ impl Driver {
             entries,
         } = push;
         let pushed = PushSummary::of(&from, &entries);
+        for author in pushed.authors() {
+            self.push_acks.note(&from, &channel, &stream, author);
+        }
         self.merge(origin, &channel, &stream, entries, Vec::new(), Vec::new())
             .await;
         self.learn_from_push(&from, &channel, &stream, pushed);
@@ -247,7 +250,7 @@ impl Driver {
     }
 
     /// Sends one lazy push message, counting it by kind.
-    async fn send_lazy(&mut self, to: &NodeId, message: &Message) {
+    pub(super) async fn send_lazy(&mut self, to: &NodeId, message: &Message) {
         if !self.send(to, codec::encode(message)).await {
             return;
         }

@@ -34,6 +34,7 @@ mod link;
 mod membership;
 mod peer_sync;
 mod peers;
+mod push_acks;
 mod receipts;
 mod replica;
 mod replication;
@@ -83,6 +84,8 @@ pub(crate) struct Driver {
     peer_sync: PeerSync,
     /// Durable appends waiting for enough holders.
     receipts: receipts::Receipts,
+    /// Pushes to acknowledge at the next tick.
+    push_acks: push_acks::PushAcks,
 }
 
 impl Driver {
@@ -123,6 +126,7 @@ impl Driver {
             replica,
             peer_sync: PeerSync::default(),
             receipts: receipts::Receipts::default(),
+            push_acks: push_acks::PushAcks::default(),
             config,
         })
     }

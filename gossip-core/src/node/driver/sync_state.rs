@@ -19,6 +19,11 @@ pub(super) struct PushSummary {
 }
 
 impl PushSummary {
+    /// The authors whose entries were pushed.
+    pub(super) fn authors(&self) -> impl Iterator<Item = &NodeId> + '_ {
+        self.highest.keys()
+    }
+
     /// The summary of `entries` pushed by `from`.
     pub(super) fn of(from: &NodeId, entries: &[LogEntry]) -> Self {
         let mut highest: BTreeMap<NodeId, u64> = BTreeMap::new();
