@@ -49,6 +49,13 @@ pub struct Config {
     /// announcements per tick, graft timeout, bounds of the tracking.
     /// Default [`LazyPushConfig::default`].
     pub lazy_push: LazyPushConfig,
+    /// How long after entries arrive a node tells their pusher and their
+    /// author how far it holds them (an `IHave` acknowledgement), so that
+    /// the writer's [`health`](crate::Coordinator::health) lag and
+    /// durability receipts follow within about this delay; entries arriving
+    /// meanwhile share the frame. Default 100 ms (half the default gossip
+    /// interval).
+    pub ack_delay: Duration,
     /// Default largest payload of new channels' streams. Default 32 KiB.
     pub max_payload_bytes: usize,
     /// Out-of-order buffer limits. Defaults: 100 per author, 10 000 in total,
@@ -112,6 +119,7 @@ impl Default for Config {
             eager_push: true,
             push_fanout: 8,
             lazy_push: LazyPushConfig::default(),
+            ack_delay: Duration::from_millis(100),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             buffer: BufferLimits::default(),
             max_clock_drift: Duration::from_secs(60),
@@ -159,6 +167,8 @@ setters! {
     push_fanout: usize,
     /// Sets [`Config::lazy_push`].
     lazy_push: LazyPushConfig,
+    /// Sets [`Config::ack_delay`].
+    ack_delay: Duration,
     /// Sets [`Config::max_payload_bytes`].
     max_payload_bytes: usize,
     /// Sets [`Config::buffer`].
@@ -204,6 +214,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), Error> {
         let positive = [
             ("gossip_interval", self.gossip_interval),
+            ("ack_delay", self.ack_delay),
             ("swim.probe_interval", self.swim.probe_interval),
             ("swim.ping_timeout", self.swim.ping_timeout),
             ("retention_interval", self.retention_interval),
@@ -286,6 +297,7 @@ mod tests {
     fn defaults_match_the_design_and_validate() {
         let c = Config::default();
         assert_eq!(c.gossip_interval, Duration::from_millis(200));
+        assert_eq!(c.ack_delay, Duration::from_millis(100));
         assert_eq!(c.swim, SwimConfig::default());
         assert_eq!(c.swim.probe_interval, Duration::from_secs(1));
         assert_eq!(c.swim.ping_timeout, Duration::from_millis(500));

@@ -82,8 +82,11 @@ impl Driver {
                     let expired = self.replica.buffer.expire(self.clock.now_ms());
                     self.stats.buffer_expired += expired as u64;
                     self.lazy_tick().await;
-                    self.send_push_acks().await;
                     self.gossip_round(None).await;
+                    Flow::Continue
+                }
+                () = sleep_until_opt(self.push_acks.due()), if running => {
+                    self.send_push_acks().await;
                     Flow::Continue
                 }
                 () = tokio::time::sleep_until(self.timers.next_retention()) => {

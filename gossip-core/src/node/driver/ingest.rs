@@ -498,6 +498,7 @@ impl Driver {
                     }
                 }
                 self.stats.entries_merged += count as u64;
+                self.ack_authors(channel, stream, &entries);
                 DomainEvent::EntriesMerged {
                     channel: channel.clone(),
                     stream: stream.clone(),

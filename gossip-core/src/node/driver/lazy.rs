@@ -75,9 +75,7 @@ impl Driver {
             entries,
         } = push;
         let pushed = PushSummary::of(&from, &entries);
-        for author in pushed.authors() {
-            self.push_acks.note(&from, &channel, &stream, author);
-        }
+        self.ack_pusher(&from, &channel, &stream, pushed.authors());
         self.merge(origin, &channel, &stream, entries, Vec::new(), Vec::new())
             .await;
         self.learn_from_push(&from, &channel, &stream, pushed);
