@@ -18,7 +18,8 @@ use super::lag_check::{self, LagCheck};
 use crate::{
     chart,
     cluster::{
-        channel_id, name, payload, wait_for, Cluster, Res, Spec, Stack, StoreKind, TransportKind,
+        channel_id, name, payload, stream_id, wait_for, Cluster, Res, Spec, Stack, StoreKind,
+        TransportKind,
     },
     raw,
     stats::{cdf, f, ratio, Report, Summary},
@@ -131,6 +132,7 @@ pub(crate) async fn run_one(spec: &Spec, count: usize, rate: u32, size: usize) -
     let (stop_sampling, stop) = tokio::sync::oneshot::channel();
     let sampler = tokio::spawn(lag_check::sample(
         cluster.nodes.first().ok_or("no writer")?.clone(),
+        stream_id()?,
         sampling,
         stop,
     ));
@@ -325,11 +327,12 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                         f(c.p99_us / 1e3, 2),
                         f(ratio(c.p99_us, s.p99_us), 2),
                         format!(
-                            "{:.0} % of {} (max error {} ms, sampled every {} ms)",
+                            "{:.0} % of {} (max error {} ms, sampled every {} ms); {:.0} % at most one sample old",
                             result.lag.within_percent(),
                             result.lag.samples,
                             result.lag.max_error_ms,
-                            result.lag.interval_ms
+                            result.lag.interval_ms,
+                            result.lag.fresh_percent()
                         ),
                     ],
                     json!({
