@@ -61,4 +61,28 @@ mod tests {
             }
         }
     }
+
+    /// The checked-in seeds are what the generator writes today: a change
+    /// of the wire format (a protocol version bump, a new message kind)
+    /// must regenerate them (`cargo run --example seeds`), or the fuzzers
+    /// would start from frames the decoder refuses at once.
+    #[test]
+    fn the_checked_in_seeds_are_what_the_generator_writes() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+        for (target, seeds) in super::seeds::all() {
+            for (name, data) in seeds {
+                if name.contains("random") {
+                    continue;
+                }
+                let path = root.join(target).join(format!("seed-{name}"));
+                let held = std::fs::read(&path).unwrap_or_else(|e| {
+                    panic!("{path:?}: {e}; run `cargo run --example seeds` in fuzz/")
+                });
+                assert!(
+                    held == data,
+                    "{path:?} is stale; run `cargo run --example seeds` in fuzz/"
+                );
+            }
+        }
+    }
 }

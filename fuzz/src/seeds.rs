@@ -3,8 +3,8 @@
 
 use gossip_core::{
     protocol::{
-        codec, Ack, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Message, Nack,
-        Ping, PingReq, StreamWant,
+        codec, Ack, Announced, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
+        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, StreamWant,
     },
     raw::{ChannelDigest, DigestHash, StreamDigest},
     ChannelId, Identity, StreamId, VersionVector,
@@ -94,12 +94,36 @@ fn frame_decode() -> Vec<(String, Vec<u8>)> {
             Message::DeltaRequest(DeltaRequest {
                 session: 2,
                 wants: vec![StreamWant {
-                    channel,
-                    stream,
+                    channel: channel.clone(),
+                    stream: stream.clone(),
                     have: version,
                 }],
             }),
         ),
+        (
+            "ihave",
+            Message::IHave(IHave {
+                channel: channel.clone(),
+                ranges: vec![Announced {
+                    stream: stream.clone(),
+                    author: alice.clone(),
+                    up_to: 3,
+                }],
+            }),
+        ),
+        (
+            "graft",
+            Message::Graft(Graft {
+                channel: channel.clone(),
+                wants: vec![GraftWant {
+                    stream,
+                    author: alice,
+                    after: 1,
+                    up_to: 3,
+                }],
+            }),
+        ),
+        ("prune", Message::Prune(Prune { channel })),
     ];
     let mut out: Vec<(String, Vec<u8>)> = messages
         .into_iter()
