@@ -158,7 +158,10 @@ async fn libp2p_transports(identities: &[Identity]) -> Res<Vec<BoxTransport>> {
     let mut bound = Vec::new();
     let loopback: Multiaddr = "/ip4/127.0.0.1/tcp/0".parse()?;
     for identity in identities {
+        // No mDNS (a workspace build may turn the feature on): the cluster is
+        // the nodes given, not whatever else runs on the machine's network.
         let config = Libp2pConfig::default()
+            .mdns(false)
             .send_queue_capacity(4_096)
             .inbound_queue_capacity(4_096);
         let t = Libp2pTransport::new(identity, config)?;

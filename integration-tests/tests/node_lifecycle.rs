@@ -202,6 +202,16 @@ async fn after_dispose_every_call_fails_with_node_stopped_and_feeds_end() {
         );
     }
     assert_node_stopped(stream.append(b"lost".to_vec()).await, "append");
+    // The reads a stream handle serves from the store itself too, whatever
+    // the store does once closed (the memory store would still answer).
+    assert_node_stopped(stream.entries().await, "entries");
+    assert_node_stopped(stream.entries_page(None, 10).await, "entries_page");
+    assert_node_stopped(
+        stream.entries_by(node.local_id(), .., 10).await,
+        "entries_by",
+    );
+    assert_node_stopped(stream.version().await, "version");
+    assert_node_stopped(stream.stats().await, "stats");
     assert_node_stopped(channel.info().await, "channel info");
     assert_node_stopped(
         channel.stream(StreamId::new("s").unwrap()).await,

@@ -54,11 +54,13 @@ impl Chat {
     /// Starts a participant: listens, knows the given peers, joins the channel.
     pub(crate) async fn start(options: &Options) -> Result<Self> {
         let identity = identity(&options.identity)?;
-        // mDNS is off (the crate feature is not enabled here); peers come from --peer
-        // and from identify (a peer that dials us is reported as discovered).
+        // mDNS off, even when a workspace build turns the crate feature on: peers come
+        // from --peer and from identify (a peer that dials us is reported as discovered).
         let transport = Arc::new(Libp2pTransport::new(
             &identity,
-            Libp2pConfig::default().backoff(Duration::from_millis(200), Duration::from_secs(5)),
+            Libp2pConfig::default()
+                .mdns(false)
+                .backoff(Duration::from_millis(200), Duration::from_secs(5)),
         )?);
         transport.listen_on(options.listen.clone()).await?;
         let node = Coordinator::builder(identity)

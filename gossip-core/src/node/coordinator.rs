@@ -184,9 +184,8 @@ impl Coordinator {
     /// feeds ([`events`](Self::events), [`errors`](Self::errors),
     /// [`StreamHandle::subscribe`](crate::StreamHandle::subscribe)) end.
     /// Later calls on this node or its handles that go through the node
-    /// task fail with [`Error::NodeStopped`] (every call but the reads a
-    /// [`StreamHandle`](crate::StreamHandle) serves from the store itself:
-    /// those answer as the closed store does).
+    /// task, and the reads a [`StreamHandle`](crate::StreamHandle) serves
+    /// from the store itself, fail with [`Error::NodeStopped`].
     ///
     /// # Errors
     ///
@@ -348,6 +347,23 @@ impl Coordinator {
     /// The store, for handles that read it directly.
     pub(super) fn store(&self) -> &DynStore {
         &self.inner.store
+    }
+
+    /// Runs a read a handle serves from the store itself, not through the
+    /// node task: [`Error::NodeStopped`] once the node is disposed (also
+    /// when the store closed under the read), like every other call.
+    pub(super) async fn read_store<T>(
+        &self,
+        read: impl std::future::Future<Output = crate::StoreResult<T>>,
+    ) -> Result<T, Error> {
+        if self.inner.feeds.disposing() {
+            return Err(Error::NodeStopped);
+        }
+        match read.await {
+            Ok(value) => Ok(value),
+            Err(_) if self.inner.feeds.disposing() => Err(Error::NodeStopped),
+            Err(error) => Err(Error::Store(error)),
+        }
     }
 
     /// The event, error and entry feeds.

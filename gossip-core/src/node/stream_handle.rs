@@ -110,7 +110,8 @@ impl StreamHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::Store`]; [`Error::NodeStopped`] after
+    /// [`dispose`](crate::Coordinator::dispose).
     pub async fn entries(&self) -> Result<Vec<LogEntry>, Error> {
         let mut all = Vec::new();
         let mut after: Option<EntryKey> = None;
@@ -129,17 +130,20 @@ impl StreamHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::Store`]; [`Error::NodeStopped`] after
+    /// [`dispose`](crate::Coordinator::dispose).
     pub async fn entries_page(
         &self,
         after: Option<&EntryKey>,
         limit: usize,
     ) -> Result<Vec<LogEntry>, Error> {
-        Ok(self
-            .node
-            .store()
-            .read(&self.channel, &self.stream, after, limit)
-            .await?)
+        self.node
+            .read_store(
+                self.node
+                    .store()
+                    .read(&self.channel, &self.stream, after, limit),
+            )
+            .await
     }
 
     /// Up to `limit` of one author's entries whose sequence is in
@@ -180,7 +184,8 @@ impl StreamHandle {
     ///
     /// [`Error::InvalidRange`] for a range that starts after its end
     /// (`5..3`; an empty range such as `5..5` reads as empty);
-    /// [`Error::Store`].
+    /// [`Error::Store`]; [`Error::NodeStopped`] after
+    /// [`dispose`](crate::Coordinator::dispose).
     pub async fn entries_by(
         &self,
         author: &NodeId,
@@ -191,10 +196,10 @@ impl StreamHandle {
             return Ok(Vec::new());
         };
         let limit = usize::try_from(range.len()).map_or(limit, |len| limit.min(len));
+        let store = self.node.store();
         let mut entries = self
             .node
-            .store()
-            .read_author(&self.channel, &self.stream, author, range.after, limit)
+            .read_store(store.read_author(&self.channel, &self.stream, author, range.after, limit))
             .await?;
         // Past a compacted prefix the store reads on from the first held.
         entries.truncate(entries.partition_point(|e| e.sequence <= range.up_to));
@@ -205,13 +210,12 @@ impl StreamHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::Store`]; [`Error::NodeStopped`] after
+    /// [`dispose`](crate::Coordinator::dispose).
     pub async fn version(&self) -> Result<VersionVector, Error> {
-        Ok(self
-            .node
-            .store()
-            .version(&self.channel, &self.stream)
-            .await?)
+        self.node
+            .read_store(self.node.store().version(&self.channel, &self.stream))
+            .await
     }
 
     /// How many entries, and how many payload and signature bytes, this
@@ -227,9 +231,12 @@ impl StreamHandle {
     ///
     /// # Errors
     ///
-    /// [`Error::Store`].
+    /// [`Error::Store`]; [`Error::NodeStopped`] after
+    /// [`dispose`](crate::Coordinator::dispose).
     pub async fn stats(&self) -> Result<StreamStats, Error> {
-        Ok(self.node.store().stats(&self.channel, &self.stream).await?)
+        self.node
+            .read_store(self.node.store().stats(&self.channel, &self.stream))
+            .await
     }
 
     /// New entries, local and merged, from now on. To start from what is

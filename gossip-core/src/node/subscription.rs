@@ -3,7 +3,10 @@
 use std::{
     collections::HashMap,
     pin::Pin,
-    sync::{Mutex, PoisonError},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Mutex, PoisonError,
+    },
     task::{Context, Poll},
 };
 
@@ -101,6 +104,10 @@ pub(crate) struct Feeds {
     errors: Mutex<Option<broadcast::Sender<SyncError>>>,
     /// `None` once closed.
     entries: Mutex<Option<HashMap<StreamKey, broadcast::Sender<LogEntry>>>>,
+    /// Set when the node starts disposing, before its store closes: the
+    /// reads handles serve from the store themselves then answer
+    /// [`Error::NodeStopped`](crate::Error::NodeStopped), as every other call.
+    disposing: AtomicBool,
 }
 
 /// A feed that has ended: its sender is gone.
@@ -119,7 +126,18 @@ impl Feeds {
             events: Mutex::new(Some(broadcast::channel(capacity).0)),
             errors: Mutex::new(Some(broadcast::channel(capacity).0)),
             entries: Mutex::new(Some(HashMap::new())),
+            disposing: AtomicBool::new(false),
         }
+    }
+
+    /// The node is being disposed (its store is about to close).
+    pub(crate) fn mark_disposing(&self) {
+        self.disposing.store(true, Ordering::Release);
+    }
+
+    /// Whether the node is being, or has been, disposed.
+    pub(crate) fn disposing(&self) -> bool {
+        self.disposing.load(Ordering::Acquire)
     }
 
     pub(crate) fn events(&self) -> Subscription<DomainEvent> {

@@ -117,6 +117,7 @@ impl Driver {
         if self.state == NodeState::Disposed {
             return;
         }
+        self.feeds.mark_disposing();
         self.stop_networking().await;
         if let Err(error) = self.save_clock().await {
             self.report(error, None);
