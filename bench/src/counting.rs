@@ -14,7 +14,7 @@ use gossip_core::{
 };
 
 /// Message kinds, indexed by their wire byte (0 = unknown / not plain).
-const KINDS: usize = 12;
+const KINDS: usize = MessageKind::ALL.len() + 1;
 
 /// Shared counters of one or more [`Counting`] transports.
 #[derive(Debug, Default)]
@@ -173,5 +173,17 @@ mod tests {
         assert_eq!(s.total_bytes(), 6);
         assert_eq!(s.of(MessageKind::Push), (1, 4));
         assert_eq!(s.since(&s), Counts::default());
+    }
+
+    #[test]
+    fn every_kind_has_its_own_counter() {
+        let c = Counters::default();
+        for kind in MessageKind::ALL {
+            c.record(&[1, kind as u8]);
+        }
+        let s = c.snapshot();
+        for kind in MessageKind::ALL {
+            assert_eq!(s.of(kind), (1, 2), "{kind:?}");
+        }
     }
 }

@@ -3,11 +3,11 @@
 
 use gossip_core::{
     protocol::{
-        codec, Ack, Announced, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
-        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, StreamWant,
+        codec, Ack, Announced, AuthorPush, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
+        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, RunEntry, StreamWant,
     },
     raw::{ChannelDigest, DigestHash, StreamDigest},
-    ChannelId, Identity, StreamId, VersionVector,
+    ChannelId, EntryHash, Hlc, Identity, StreamId, VersionVector,
 };
 
 /// Every target's seeds: `(target, [(file name, bytes)])`.
@@ -108,6 +108,41 @@ fn frame_decode() -> Vec<(String, Vec<u8>)> {
                     stream: stream.clone(),
                     author: alice.clone(),
                     up_to: 3,
+                }],
+            }),
+        ),
+        (
+            "author-push",
+            Message::AuthorPush(AuthorPush {
+                channel: channel.clone(),
+                stream: stream.clone(),
+                first: 4,
+                previous: None,
+                entries: vec![
+                    RunEntry {
+                        timestamp: Hlc::new(1_700_000_000_000, 0).expect("timestamp"),
+                        payload: b"fuzz".to_vec().into(),
+                        signature: None,
+                    },
+                    RunEntry {
+                        timestamp: Hlc::new(1_700_000_000_001, 0).expect("timestamp"),
+                        payload: Vec::new().into(),
+                        signature: Some(gossip_core::Signature::from_bytes([7; 64])),
+                    },
+                ],
+            }),
+        ),
+        (
+            "author-push-linked",
+            Message::AuthorPush(AuthorPush {
+                channel: channel.clone(),
+                stream: stream.clone(),
+                first: 1,
+                previous: Some(EntryHash::GENESIS),
+                entries: vec![RunEntry {
+                    timestamp: Hlc::new(1, 0).expect("timestamp"),
+                    payload: b"x".to_vec().into(),
+                    signature: None,
                 }],
             }),
         ),

@@ -53,8 +53,9 @@ pub(crate) fn matrix(ctx: &Ctx) -> Vec<(TransportKind, StoreKind, Stack)> {
 
 /// The kinds of frames that carry or announce new entries: what an entry
 /// costs in frames.
-const PUSH_KINDS: [MessageKind; 4] = [
+const PUSH_KINDS: [MessageKind; 5] = [
     MessageKind::Push,
+    MessageKind::AuthorPush,
     MessageKind::IHave,
     MessageKind::Graft,
     MessageKind::Prune,

@@ -13,7 +13,7 @@ use crate::{
     Ctx,
 };
 
-const KINDS: [MessageKind; 8] = [
+const KINDS: [MessageKind; 9] = [
     MessageKind::Ping,
     MessageKind::Ack,
     MessageKind::PingReq,
@@ -22,6 +22,7 @@ const KINDS: [MessageKind; 8] = [
     MessageKind::DeltaRequest,
     MessageKind::DeltaResponse,
     MessageKind::Push,
+    MessageKind::AuthorPush,
 ];
 
 fn spec(nodes: usize, transport: TransportKind, stack: Stack) -> Spec {
@@ -65,7 +66,11 @@ async fn per_entry(ctx: &Ctx, report: &mut Report) -> Res<()> {
             let wire = cluster.wire.snapshot().since(&wire0);
             let logical = cluster.logical.snapshot().since(&log0);
             cluster.dispose().await?;
-            let (push_frames, push_bytes) = logical.of(MessageKind::Push);
+            // Self-contained pushes and authors' pushes of their own entries.
+            let (push_frames, push_bytes) = [MessageKind::Push, MessageKind::AuthorPush]
+                .iter()
+                .map(|k| logical.of(*k))
+                .fold((0, 0), |(f, b), (kf, kb)| (f + kf, b + kb));
             let per_push = ratio(push_bytes as f64, count as f64);
             report.row(
                 vec![

@@ -127,28 +127,53 @@ pub(crate) fn rebuild(
     let mut entries = Vec::with_capacity(total);
     let mut hashes = Vec::with_capacity(total);
     for run in runs {
-        let count = run.entries.len() as u64;
-        if count == 0 {
-            return Err("a run without entries".into());
-        }
-        if run.first.saturating_add(count - 1) > MAX_SEQUENCE {
-            return Err(format!(
-                "a run of {count} entries from sequence {} passes the maximum 2^63",
-                run.first
-            ));
-        }
-        let mut previous = run.previous;
-        for (i, (timestamp, payload, signature)) in run.entries.into_iter().enumerate() {
-            let mut entry =
-                LogEntry::new(run.author.clone(), run.first + i as u64, timestamp, payload)
-                    .linked_to(previous);
-            entry.signature = signature;
-            previous = entry.hash(channel, stream);
-            hashes.push(previous);
-            entries.push(entry);
-        }
+        rebuild_run(
+            (channel, stream),
+            &run.author,
+            run.first,
+            run.previous,
+            run.entries,
+            (&mut entries, &mut hashes),
+        )?;
     }
     Ok((entries, hashes))
+}
+
+/// Rebuilds one run of `author` starting at `first` whose first entry links
+/// to `previous`, appending its entries and their hashes to `out`.
+///
+/// # Errors
+///
+/// A message when the run is empty or its sequences pass [`MAX_SEQUENCE`]
+/// (nothing is appended then).
+pub(crate) fn rebuild_run(
+    (channel, stream): (&ChannelId, &StreamId),
+    author: &NodeId,
+    first: u64,
+    previous: EntryHash,
+    run: Vec<(Hlc, Bytes, Option<Signature>)>,
+    out: (&mut Vec<LogEntry>, &mut Vec<EntryHash>),
+) -> Result<(), String> {
+    let (entries, hashes) = out;
+    let count = run.len() as u64;
+    if count == 0 {
+        return Err("a run without entries".into());
+    }
+    if first.saturating_add(count - 1) > MAX_SEQUENCE {
+        return Err(format!(
+            "a run of {count} entries from sequence {first} passes the maximum 2^63"
+        ));
+    }
+    let mut previous = previous;
+    for (i, (timestamp, payload, signature)) in run.into_iter().enumerate() {
+        let mut entry =
+            LogEntry::new(author.clone(), first + i as u64, timestamp, payload).linked_to(previous);
+        entry.signature = signature;
+        previous = entry.hash(channel, stream);
+        hashes.push(previous);
+        entries.push(entry);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

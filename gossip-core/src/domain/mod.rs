@@ -31,6 +31,7 @@ pub use control::{
     MAX_CONTROL_OP_BYTES, MAX_LABEL_LEN, MAX_MEMBER_ADDRESSES,
 };
 pub use digest::{ChannelDigest, Delta, DigestHash, DigestPart, StreamDigest};
+pub(crate) use entry::deserialize_sequence;
 pub use entry::{EntryKey, LogEntry, MAX_SEQUENCE};
 pub use entry_proof::EntryHash;
 pub use events::{DomainEvent, PeerStatus, SyncError};

@@ -226,9 +226,13 @@ pub struct NodeStats {
     /// Entries refused because the out-of-order buffer, the quarantine or
     /// the pending area, or the sending peer's share of it, was full.
     pub buffer_refused: u64,
-    /// `Push` frames sent (appends, forwards along the push tree, answers
-    /// to grafts).
+    /// `Push` and `AuthorPush` frames sent (appends, forwards along the
+    /// push tree, answers to grafts).
     pub push_frames_out: u64,
+    /// Author pushes received without their link whose entry before this
+    /// node did not hold (the push that carried it was lost): the run was
+    /// grafted from its author instead.
+    pub author_pushes_unlinked: u64,
     /// `IHave` frames sent (lazy announcements, large channels).
     pub ihave_frames_out: u64,
     /// `Graft` frames sent (announced entries still missing).

@@ -8,14 +8,16 @@ use crate::domain::{
     ChannelDigest, ChannelId, Delta, DigestHash, LogEntry, NodeId, StreamId, VersionVector,
 };
 
-/// The protocol version this build speaks: 6 since SWIM intermediaries
+/// The protocol version this build speaks: 7 since authors push their own
+/// new entries without their author and, when the receiver holds the entry
+/// before, without its link ([`AuthorPush`](super::AuthorPush)); 6 since SWIM intermediaries
 /// answer a [`PingReq`] they cannot serve with a [`Nack`] (Lifeguard); 5
 /// brought lazy push for large channels ([`IHave`], [`Graft`], [`Prune`]); 4 brought channel digests in
 /// parts ([`DigestPart`](crate::raw::DigestPart)); 3 brought the
 /// signed control log (version 2 nodes took membership from local
 /// configuration, version 1 carried unsigned entries). Earlier versions are
 /// refused.
-pub const PROTOCOL_VERSION: u8 = 6;
+pub const PROTOCOL_VERSION: u8 = 7;
 
 /// The kind byte of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,11 +48,14 @@ pub enum MessageKind {
     Prune = 11,
     /// SWIM: an intermediary got no ack from the target of a [`PingReq`].
     Nack = 12,
+    /// An author's push of its own new entries, without what the receiver
+    /// holds already.
+    AuthorPush = 13,
 }
 
 impl MessageKind {
     /// Every kind, in kind-byte order.
-    pub const ALL: [MessageKind; 12] = [
+    pub const ALL: [MessageKind; 13] = [
         MessageKind::Ping,
         MessageKind::Ack,
         MessageKind::PingReq,
@@ -63,6 +68,7 @@ impl MessageKind {
         MessageKind::Graft,
         MessageKind::Prune,
         MessageKind::Nack,
+        MessageKind::AuthorPush,
     ];
 
     /// The kind for a kind byte, if known.
@@ -87,6 +93,7 @@ impl MessageKind {
             MessageKind::Graft => "graft",
             MessageKind::Prune => "prune",
             MessageKind::Nack => "nack",
+            MessageKind::AuthorPush => "author_push",
         }
     }
 }
@@ -367,6 +374,8 @@ pub enum Message {
     Prune(Prune),
     /// See [`Nack`].
     Nack(Nack),
+    /// See [`AuthorPush`](super::AuthorPush).
+    AuthorPush(super::AuthorPush),
 }
 
 impl Message {
@@ -386,6 +395,7 @@ impl Message {
             Message::Graft(_) => MessageKind::Graft,
             Message::Prune(_) => MessageKind::Prune,
             Message::Nack(_) => MessageKind::Nack,
+            Message::AuthorPush(_) => MessageKind::AuthorPush,
         }
     }
 }

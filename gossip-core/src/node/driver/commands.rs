@@ -127,6 +127,7 @@ impl Driver {
         self.store.remove_peer(peer).await?;
         self.peers.remove(peer);
         self.peer_sync.forget_peer(peer);
+        self.author_pushes.forget_peer(peer);
         self.engines.swim.remove_member(peer);
         Ok(())
     }
@@ -135,6 +136,7 @@ impl Driver {
         self.store.delete_channel(id).await?;
         self.replica.remove_channel(id);
         self.peer_sync.forget_channel(id);
+        self.author_pushes.forget_channel(id);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// The highest sequence of `author` held in a stream (contiguous).
-fn held(index: &ReplicaIndex, channel: &ChannelId, stream: &StreamId, author: &NodeId) -> u64 {
+pub(super) fn held(index: &ReplicaIndex, channel: &ChannelId, stream: &StreamId, author: &NodeId) -> u64 {
     index
         .stream(channel, stream)
         .map_or(0, |digest| digest.version.get(author))
@@ -33,6 +33,18 @@ impl Driver {
     /// duplicates included, so that an author's second history is still
     /// noticed.
     pub(super) async fn receive_push(&mut self, from: NodeId, push: Push) {
+        self.receive_push_hashed(from, push, Vec::new()).await;
+    }
+
+    /// As [`receive_push`](Self::receive_push), given the entries' hashes
+    /// when this node computed them already (an author push's); returns
+    /// the entries accepted.
+    pub(super) async fn receive_push_hashed(
+        &mut self,
+        from: NodeId,
+        push: Push,
+        hashes: Vec<crate::domain::EntryHash>,
+    ) -> Vec<LogEntry> {
         let channel = self
             .replica
             .channels
@@ -76,9 +88,11 @@ impl Driver {
         } = push;
         let pushed = PushSummary::of(&from, &entries);
         self.ack_pusher(&from, &channel, &stream, pushed.authors());
-        self.merge(origin, &channel, &stream, entries, Vec::new(), Vec::new())
+        let accepted = self
+            .merge(origin, &channel, &stream, entries, hashes, Vec::new())
             .await;
         self.learn_from_push(&from, &channel, &stream, pushed);
+        accepted
     }
 
     /// Pushes `entries` along `channel`'s tree (its eager links other than
@@ -240,7 +254,9 @@ impl Driver {
             }
             entries_left = entries_left.saturating_sub(entries.len());
             served += entries.len() as u64;
-            self.push_to(&graft.channel, &want.stream, &entries, vec![from.clone()])
+            // Self-contained, links stated: a graft may come from a node
+            // that could not supply a link this node left out.
+            self.push_self_contained(&graft.channel, &want.stream, entries, vec![from.clone()])
                 .await;
         }
         self.peers

@@ -15,11 +15,13 @@
 //! Its behaviour is split the same way: the `select!` loop and frame
 //! handling ([`event_loop`]), commands from handles ([`commands`]), the
 //! lifecycle ([`lifecycle`]), replication — gossip rounds, digests, deltas,
-//! pushes ([`replication`]), lazy push in large channels ([`lazy`]), discovered peers ([`discovery`]), ingest — local appends and remote merges
+//! pushes ([`replication`]), authors' pushes of their own entries
+//! ([`author_push`]), lazy push in large channels ([`lazy`]), discovered peers ([`discovery`]), ingest — local appends and remote merges
 //! through one commit path ([`ingest`]), and retention ([`retention`]).
 //! Handles talk to the task through a bounded command queue.
 
 mod addresses;
+mod author_push;
 mod commands;
 mod discovery;
 mod engines;
@@ -86,6 +88,8 @@ pub(crate) struct Driver {
     receipts: receipts::Receipts,
     /// Pushes to acknowledge at the next tick.
     push_acks: push_acks::PushAcks,
+    /// What lets pushes of authors' own entries leave links out.
+    author_pushes: author_push::AuthorPushes,
 }
 
 impl Driver {
@@ -127,6 +131,7 @@ impl Driver {
             peer_sync: PeerSync::default(),
             receipts: receipts::Receipts::default(),
             push_acks: push_acks::PushAcks::default(),
+            author_pushes: author_push::AuthorPushes::default(),
             config,
         })
     }

@@ -156,6 +156,7 @@ impl Driver {
                 }
             }
             Message::Push(push) => self.receive_push(from, push).await,
+            Message::AuthorPush(push) => self.receive_author_push(from, push).await,
             message @ (Message::IHave(_) | Message::Graft(_) | Message::Prune(_)) => {
                 self.handle_lazy_message(from, message).await;
             }
@@ -370,8 +371,9 @@ impl Driver {
         self.push_to(channel_id, stream, entries, targets).await;
     }
 
-    /// Pushes `entries` of one stream to `targets` (their provable part,
-    /// split into frames).
+    /// Pushes `entries` of one stream to `targets` (their provable part):
+    /// as an author push when they are one run of this node's own that
+    /// fits in a frame, else split into self-contained frames.
     pub(super) async fn push_to(
         &mut self,
         channel_id: &ChannelId,
@@ -384,7 +386,25 @@ impl Driver {
         }
         let mut entries = entries.to_vec();
         drop_unprovable_tails(&mut entries);
-        if entries.is_empty() {
+        if let Some(run) = self.own_run(channel_id, stream, &entries) {
+            self.push_own(channel_id, stream, &run, targets).await;
+            return;
+        }
+        self.push_self_contained(channel_id, stream, entries, targets)
+            .await;
+    }
+
+    /// Pushes `entries` of one stream to `targets` as [`Push`](crate::protocol::Push)es, every
+    /// run naming its author and first link, split into frames.
+    pub(super) async fn push_self_contained(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        mut entries: Vec<LogEntry>,
+        targets: Vec<NodeId>,
+    ) {
+        drop_unprovable_tails(&mut entries);
+        if entries.is_empty() || targets.is_empty() {
             return;
         }
         let frames = match codec::push_frames(

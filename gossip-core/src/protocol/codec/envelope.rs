@@ -29,6 +29,7 @@ macro_rules! with_body {
             Message::Graft($body) => $f,
             Message::Prune($body) => $f,
             Message::Nack($body) => $f,
+            Message::AuthorPush($body) => $f,
         }
     };
 }
@@ -103,6 +104,7 @@ pub fn decode(frame: &[u8], max_frame_len: usize) -> Result<Message, DecodeError
         MessageKind::Graft => Message::Graft(decode_body(kind, body)?),
         MessageKind::Prune => Message::Prune(decode_body(kind, body)?),
         MessageKind::Nack => Message::Nack(decode_body(kind, body)?),
+        MessageKind::AuthorPush => Message::AuthorPush(decode_body(kind, body)?),
     })
 }
 

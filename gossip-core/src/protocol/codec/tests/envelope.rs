@@ -92,8 +92,8 @@ fn every_decode_error_has_a_frame() {
         Err(DecodeError::UnknownKind(0))
     );
     assert_eq!(
-        decode(&[PROTOCOL_VERSION, 13, 1, 2], MAX),
-        Err(DecodeError::UnknownKind(13))
+        decode(&[PROTOCOL_VERSION, 14, 1, 2], MAX),
+        Err(DecodeError::UnknownKind(14))
     );
     // An empty body.
     assert!(matches!(

@@ -8,6 +8,7 @@ use crate::{
         BaseProof, ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId,
         Signature, SignedHeader, StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
+    protocol::author_push::{AuthorPush, RunEntry},
     protocol::messages::{
         Ack, Announced, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
         Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Nack, Ping, PingReq, Prune,
@@ -281,6 +282,32 @@ fn message() -> impl Strategy<Value = Message> {
                 Message::Graft(Graft { channel, wants })
             }),
         channel().prop_map(|channel| Message::Prune(Prune { channel })),
+        (
+            channel(),
+            stream(),
+            1..=MAX_SEQUENCE - 16,
+            option::of(any::<[u8; 32]>()),
+            vec(
+                (any::<u64>(), vec(any::<u8>(), 0..16), option::of(signature())),
+                1..4
+            )
+        )
+            .prop_map(|(channel, stream, first, previous, entries)| {
+                Message::AuthorPush(AuthorPush {
+                    channel,
+                    stream,
+                    first,
+                    previous: previous.map(EntryHash::from_bytes),
+                    entries: entries
+                        .into_iter()
+                        .map(|(ts, payload, signature)| RunEntry {
+                            timestamp: Hlc::from_u64(ts),
+                            payload: payload.into(),
+                            signature,
+                        })
+                        .collect(),
+                })
+            }),
     ]
 }
 
