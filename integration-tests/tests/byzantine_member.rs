@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use gossip_core::{
-    protocol::{codec, DeltaResponse, Message, Push},
+    protocol::{codec, AuthorPush, DeltaResponse, Message, Push},
     raw::{BaseProof, BaseRefusal, Delta},
     Config, Error, Hlc, LogEntry, RetentionPolicy, StreamConfig, SyncError, Transport,
+    TransportEvent,
 };
 use gossip_transport_memory::MemoryTransport;
 use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
@@ -279,4 +280,73 @@ async fn a_far_future_entry_is_quarantined_not_stored() {
         .await
         .unwrap()
         .expect("released from quarantine");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn an_author_push_speaks_only_for_its_sender() {
+    let (cluster, rogue) = with_a_rogue_member(25).await;
+    let mut errors = cluster.node(1).errors();
+    // Node 0's real first entry, relayed as the rogue's own author push:
+    // the receiver reads it as the rogue's, and node 0's signature does not
+    // prove that.
+    let real = cluster.entries(1).await.unwrap().remove(0);
+    let relayed = AuthorPush::of_run(
+        cluster.channel.clone(),
+        cluster.stream.clone(),
+        &[real],
+        false,
+    )
+    .unwrap();
+    send_to_both(&rogue, &Message::AuthorPush(relayed)).await;
+    let error = reported(&mut errors, |e| {
+        matches!(e.error, Error::ForgedEntries { .. })
+    })
+    .await;
+    assert!(
+        matches!(&error.error, Error::ForgedEntries { author, .. } if *author == node_id(2)),
+        "{error}"
+    );
+    assert_eq!(error.peer.as_ref(), Some(&node_id(2)));
+    // A link left out that the receiver cannot supply costs the sender a
+    // graft back, nothing more: nothing stored, nothing reported.
+    let own = LogEntry::new(node_id(2), 5, Hlc::new(EPOCH_MS, 0).unwrap(), b"5".to_vec()).sign(
+        &identity(2),
+        &cluster.channel,
+        &cluster.stream,
+    );
+    let unlinked =
+        AuthorPush::of_run(cluster.channel.clone(), cluster.stream.clone(), &[own], false)
+            .unwrap();
+    rogue
+        .send(&node_id(1), codec::encode(&Message::AuthorPush(unlinked)))
+        .await
+        .unwrap();
+    let graft = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let TransportEvent::Frame { from, frame } = rogue.recv().await.unwrap() {
+                if let Ok(Message::Graft(graft)) = codec::decode(&frame, 1 << 20) {
+                    return (from, graft);
+                }
+            }
+        }
+    })
+    .await
+    .expect("the run is grafted from its sender");
+    assert_eq!(graft.0, node_id(1));
+    assert_eq!(
+        (graft.1.wants[0].author.clone(), graft.1.wants[0].after, graft.1.wants[0].up_to),
+        (node_id(2), 0, 5)
+    );
+    for i in 0..2 {
+        assert_eq!(cluster.entries(i).await.unwrap().len(), TEN, "node {i}");
+    }
+    let health = cluster.node(1).health().await.unwrap();
+    assert_eq!(health.stats.author_pushes_unlinked, 1);
+    // The honest nodes still replicate, by author pushes among themselves.
+    cluster.append(0, b"after".to_vec()).await.unwrap();
+    cluster
+        .wait_converged(TEN + 1, Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the honest nodes still sync");
 }
