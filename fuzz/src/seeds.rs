@@ -4,7 +4,8 @@
 use gossip_core::{
     protocol::{
         codec, Ack, Announced, AuthorPush, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
-        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, RunEntry, StreamWant,
+        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, RunEntry, StreamRef, StreamTag,
+        StreamWant,
     },
     raw::{ChannelDigest, DigestHash, StreamDigest},
     ChannelId, EntryHash, Hlc, Identity, StreamId, VersionVector,
@@ -114,8 +115,7 @@ fn frame_decode() -> Vec<(String, Vec<u8>)> {
         (
             "author-push",
             Message::AuthorPush(AuthorPush {
-                channel: channel.clone(),
-                stream: stream.clone(),
+                to: StreamRef::Tagged(StreamTag::of(&channel, &stream)),
                 first: 4,
                 previous: None,
                 entries: vec![
@@ -135,8 +135,7 @@ fn frame_decode() -> Vec<(String, Vec<u8>)> {
         (
             "author-push-linked",
             Message::AuthorPush(AuthorPush {
-                channel: channel.clone(),
-                stream: stream.clone(),
+                to: StreamRef::Named(channel.clone(), stream.clone()),
                 first: 1,
                 previous: Some(EntryHash::GENESIS),
                 entries: vec![RunEntry {

@@ -13,14 +13,14 @@
 //! overhead instead of about 155.
 //!
 //! Nothing is taken on trust: the receiver rebuilds the entries with the
-//! frame's sender as author and, for an omitted link, the hash of the entry
-//! it holds; the run's signature then proves them exactly as it proves a
+//! frame's sender as author, in the stream it holds under that tag, and,
+//! for an omitted link, the hash of the entry it holds; the run's signature then proves them exactly as it proves a
 //! [`Push`]. A receiver that does not hold the entry before (the push that
 //! carried it was lost) asks the sender for the run with a
 //! [`Graft`](super::Graft), answered with a self-contained [`Push`].
 //!
 //! ```
-//! use gossip_core::protocol::{codec, AuthorPush, Message};
+//! use gossip_core::protocol::{codec, AuthorPush, Message, StreamRef, StreamTag};
 //! use gossip_core::{ChannelId, EntryHash, Hlc, Identity, LogEntry, StreamId};
 //!
 //! let alice = Identity::from_seed("alice");
@@ -30,13 +30,15 @@
 //! let second = LogEntry::new(alice.node_id().clone(), 2, Hlc::new(2, 0)?, b"2".to_vec())
 //!     .linked_to(first.hash(&c, &s))
 //!     .sign(&alice, &c, &s);
-//! // The receiver holds `first`: the link is left out.
+//! // The receiver holds `first`: the link is left out, the stream tagged.
 //! let push = AuthorPush::of_run(c.clone(), s.clone(), &[second.clone()], false).unwrap();
 //! assert_eq!(push.previous, None);
+//! assert_eq!(push.to, StreamRef::Tagged(StreamTag::of(&c, &s)));
 //! let frame = codec::encode(&Message::AuthorPush(push.clone()));
 //! let Message::AuthorPush(decoded) = codec::decode(&frame, 64 * 1024)? else { unreachable!() };
-//! // The receiver names the sender as author and supplies the link it holds.
-//! let (rebuilt, _hashes) = decoded.into_push(alice.node_id(), first.hash(&c, &s));
+//! // The receiver names the sender as author, the stream it holds under
+//! // that tag, and the link it holds.
+//! let (rebuilt, _hashes) = decoded.into_push(alice.node_id(), (c.clone(), s.clone()), first.hash(&c, &s));
 //! assert_eq!(rebuilt.entries, vec![second]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -63,16 +65,47 @@ pub struct RunEntry {
     pub signature: Option<Signature>,
 }
 
+/// A short name of a stream: the first 8 bytes of a BLAKE3 hash of its
+/// channel and stream ids. Used only where the receiver holds the stream,
+/// which it finds among its own by this tag; two streams with one tag (a
+/// 2^-64 chance per pair) make the tag ambiguous, and a push so named is
+/// not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct StreamTag(pub [u8; 8]);
+
+impl StreamTag {
+    /// The tag of `stream` in `channel`.
+    #[must_use]
+    pub fn of(channel: &ChannelId, stream: &StreamId) -> Self {
+        let mut hasher = blake3::Hasher::new_derive_key("gossip 2026 stream tag");
+        for name in [channel.as_str(), stream.as_str()] {
+            hasher.update(&(name.len() as u64).to_be_bytes());
+            hasher.update(name.as_bytes());
+        }
+        let mut tag = [0; 8];
+        tag.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+        Self(tag)
+    }
+}
+
+/// The stream an [`AuthorPush`] is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamRef {
+    /// By its channel and stream ids.
+    Named(ChannelId, StreamId),
+    /// By its tag: the receiver holds the stream.
+    Tagged(StreamTag),
+}
+
 /// An author's push of one run of its own new entries: the author is the
-/// frame's sender; `previous` is left out when the receiver holds the
-/// entry before `first` (see the [module docs](self)).
+/// frame's sender; `previous` is left out, and the stream named by its tag,
+/// when the receiver holds the entry before `first` (see the
+/// [module docs](self)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "WireAuthorPush")]
 pub struct AuthorPush {
-    /// The channel.
-    pub channel: ChannelId,
     /// The stream.
-    pub stream: StreamId,
+    pub to: StreamRef,
     /// The sequence of the first entry.
     pub first: u64,
     /// The link of the first entry, or `None`: "the hash of my entry at
@@ -84,8 +117,7 @@ pub struct AuthorPush {
 
 #[derive(Deserialize)]
 struct WireAuthorPush {
-    channel: ChannelId,
-    stream: StreamId,
+    to: StreamRef,
     #[serde(deserialize_with = "deserialize_sequence")]
     first: u64,
     previous: Option<EntryHash>,
@@ -111,8 +143,7 @@ impl TryFrom<WireAuthorPush> for AuthorPush {
             ));
         }
         Ok(Self {
-            channel: wire.channel,
-            stream: wire.stream,
+            to: wire.to,
             first: wire.first,
             previous: wire.previous,
             entries: wire.entries,
@@ -121,9 +152,11 @@ impl TryFrom<WireAuthorPush> for AuthorPush {
 }
 
 impl AuthorPush {
-    /// The push of `entries`, one run of one author (consecutive sequences),
-    /// stating the first entry's link when `state_link` holds. `None` when
-    /// `entries` is empty or not one run.
+    /// The push of `entries`, one run of one author (consecutive sequences):
+    /// with `state_link`, the stream named and the first entry's link
+    /// stated; without, the link left out and, after the author's first
+    /// entry, the stream tagged (for a receiver that holds the entry
+    /// before). `None` when `entries` is empty or not one run.
     #[must_use]
     pub fn of_run(
         channel: ChannelId,
@@ -135,9 +168,13 @@ impl AuthorPush {
         if !entries.windows(2).all(|w| continues(&w[0], &w[1])) {
             return None;
         }
+        let to = if state_link || first.sequence == 1 {
+            StreamRef::Named(channel, stream)
+        } else {
+            StreamRef::Tagged(StreamTag::of(&channel, &stream))
+        };
         Some(Self {
-            channel,
-            stream,
+            to,
             first: first.sequence,
             previous: state_link.then_some(first.previous),
             entries: entries
@@ -158,12 +195,20 @@ impl AuthorPush {
             .saturating_add((self.entries.len() as u64).saturating_sub(1))
     }
 
-    /// The entries rebuilt as a [`Push`] by `author` (the frame's sender),
-    /// with every entry's hash. A link left out is `held_link`: the hash of
-    /// the receiver's entry at `first - 1`; a stated link is used as stated.
-    /// The signature is not checked here: merging the push does.
+    /// The entries rebuilt as a [`Push`] by `author` (the frame's sender)
+    /// in `stream` (`to` resolved: named, or the stream the receiver holds
+    /// under the tag), with every entry's hash. A link left out is
+    /// `held_link`: the hash of the receiver's entry at `first - 1`; a
+    /// stated link is used as stated. The signature is not checked here:
+    /// merging the push does.
     #[must_use]
-    pub fn into_push(self, author: &NodeId, held_link: EntryHash) -> (Push, Vec<EntryHash>) {
+    pub fn into_push(
+        self,
+        author: &NodeId,
+        stream: (ChannelId, StreamId),
+        held_link: EntryHash,
+    ) -> (Push, Vec<EntryHash>) {
+        let (channel, stream) = stream;
         let count = self.entries.len();
         let (mut entries, mut hashes) = (Vec::with_capacity(count), Vec::with_capacity(count));
         let run = self
@@ -172,7 +217,7 @@ impl AuthorPush {
             .map(|e| (e.timestamp, e.payload, e.signature))
             .collect();
         let rebuilt = rebuild_run(
-            (&self.channel, &self.stream),
+            (&channel, &stream),
             author,
             self.first,
             self.previous.unwrap_or(held_link),
@@ -187,8 +232,8 @@ impl AuthorPush {
             hashes.clear();
         }
         let push = Push {
-            channel: self.channel,
-            stream: self.stream,
+            channel,
+            stream,
             entries,
         };
         (push, hashes)
@@ -205,8 +250,7 @@ mod tests {
 
     fn frame(first: u64, previous: Option<EntryHash>, entries: usize) -> Bytes {
         let push = AuthorPush {
-            channel: ChannelId::new("c").unwrap(),
-            stream: StreamId::new("s").unwrap(),
+            to: StreamRef::Named(ChannelId::new("c").unwrap(), StreamId::new("s").unwrap()),
             first,
             previous,
             entries: vec![
@@ -256,5 +300,20 @@ mod tests {
         assert!(of(&[at("a", 1), at("b", 2)]).is_none());
         let push = of(&[at("a", 4), at("a", 5)]).unwrap();
         assert_eq!((push.first, push.last()), (4, 5));
+        assert_eq!(push.to, StreamRef::Named(c.clone(), s.clone()));
+        let first = AuthorPush::of_run(c.clone(), s.clone(), &[at("a", 1)], false).unwrap();
+        assert_eq!(first.to, StreamRef::Named(c.clone(), s.clone()));
+        let later = AuthorPush::of_run(c.clone(), s.clone(), &[at("a", 2)], false).unwrap();
+        assert_eq!(later.to, StreamRef::Tagged(StreamTag::of(&c, &s)));
+    }
+
+    #[test]
+    fn tags_tell_channel_and_stream_boundaries_apart() {
+        let tag = |c: &str, s: &str| {
+            StreamTag::of(&ChannelId::new(c).unwrap(), &StreamId::new(s).unwrap())
+        };
+        assert_eq!(tag("ab", "c"), tag("ab", "c"));
+        assert_ne!(tag("ab", "c"), tag("a", "bc"));
+        assert_ne!(tag("a", "b"), tag("b", "a"));
     }
 }

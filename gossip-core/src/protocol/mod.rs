@@ -9,5 +9,5 @@ pub mod messages;
 pub mod push;
 pub mod swim;
 
-pub use author_push::{AuthorPush, RunEntry};
+pub use author_push::{AuthorPush, RunEntry, StreamRef, StreamTag};
 pub use messages::*;

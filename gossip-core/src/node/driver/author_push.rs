@@ -5,10 +5,11 @@
 //! The sender knows a peer holds its entry before a run when it pushed that
 //! entry to the peer itself (frames on one connection arrive in order and
 //! are handled in order) or when the peer said so (digests,
-//! acknowledgements). The receiver supplies the link from the last entry it
-//! accepted from the author's pushes, or else reads it from the store; a
-//! receiver that does not hold it grafts the run from its author, who
-//! answers with a self-contained `Push`.
+//! acknowledgements); it then names the stream by its tag too. The receiver
+//! finds the stream among its own by the tag and supplies the link from the
+//! last entry it accepted from the author's pushes, or else reads it from
+//! the store; a receiver that does not hold it grafts the run from its
+//! author, who answers with a self-contained `Push`.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,10 @@ use super::{lazy::held, Driver};
 use crate::{
     domain::{ChannelId, EntryHash, LogEntry, NodeId, StreamId},
     error::Error,
-    protocol::{codec, AuthorPush, Graft, GraftWant, Message},
+    protocol::{
+        anti_entropy::ReplicaIndex, codec, AuthorPush, Graft, GraftWant, Message, StreamRef,
+        StreamTag,
+    },
 };
 
 type Key = (NodeId, ChannelId, StreamId);
@@ -33,9 +37,44 @@ pub(super) struct AuthorPushes {
     /// Per author and stream: the sequence and hash of the author's last
     /// entry accepted from one of its pushes.
     heads: HashMap<Key, (u64, EntryHash)>,
+    /// The streams held, by tag (`None`: two streams share the tag), and
+    /// how many streams the index held when this was built.
+    tags: HashMap<StreamTag, Option<(ChannelId, StreamId)>>,
+    tagged_streams: Option<usize>,
 }
 
 impl AuthorPushes {
+    /// The stream held under `tag`, if exactly one is. Tags are computed
+    /// again when the index holds another number of streams than when they
+    /// were last computed: at most once per stream created, whatever tags
+    /// peers send.
+    fn stream_of(
+        &mut self,
+        tag: StreamTag,
+        index: &ReplicaIndex,
+        channels: impl Iterator<Item = ChannelId>,
+    ) -> Option<(ChannelId, StreamId)> {
+        if let Some(found) = self.tags.get(&tag) {
+            return found.clone();
+        }
+        let count = index.stream_count();
+        if self.tagged_streams == Some(count) {
+            return None;
+        }
+        self.tags.clear();
+        for channel in channels {
+            for stream in index.streams(&channel) {
+                let held = Some((channel.clone(), stream.clone()));
+                self.tags
+                    .entry(StreamTag::of(&channel, stream))
+                    .and_modify(|found| *found = None)
+                    .or_insert(held);
+            }
+        }
+        self.tagged_streams = Some(count);
+        self.tags.get(&tag).cloned().flatten()
+    }
+
     /// Forgets `peer`.
     pub(super) fn forget_peer(&mut self, peer: &NodeId) {
         self.pushed.retain(|(p, _, _), _| p != peer);
@@ -46,6 +85,8 @@ impl AuthorPushes {
     pub(super) fn forget_channel(&mut self, channel: &ChannelId) {
         self.pushed.retain(|(_, c, _), _| c != channel);
         self.heads.retain(|(_, c, _), _| c != channel);
+        self.tags.clear();
+        self.tagged_streams = None;
     }
 }
 
@@ -70,15 +111,16 @@ impl Driver {
         if entries.iter().any(|e| e.author != self.local) {
             return None;
         }
-        let mut push = AuthorPush::of_run(channel.clone(), stream.clone(), entries, true)?;
-        let stated = codec::encode(&Message::AuthorPush(push.clone()));
+        let push = AuthorPush::of_run(channel.clone(), stream.clone(), entries, true)?;
+        let (first, last) = (push.first, push.last());
+        let stated = codec::encode(&Message::AuthorPush(push));
         if stated.len() > self.link.max_frame_len() {
             return None;
         }
-        push.previous = None;
+        let push = AuthorPush::of_run(channel.clone(), stream.clone(), entries, false)?;
         Some(OwnRun {
-            first: push.first,
-            last: push.last(),
+            first,
+            last,
             stated,
             left_out: codec::encode(&Message::AuthorPush(push)),
         })
@@ -122,12 +164,26 @@ impl Driver {
     /// A run whose entry before this node does not hold is grafted from its
     /// author instead.
     pub(super) async fn receive_author_push(&mut self, from: NodeId, push: AuthorPush) {
-        let Some(channel) = self.replica.channels.get(&push.channel) else {
+        let (channel_id, stream) = match &push.to {
+            StreamRef::Named(channel, stream) => (channel.clone(), stream.clone()),
+            StreamRef::Tagged(tag) => {
+                let channels = self.replica.channels.keys().cloned();
+                let index = &self.replica.index;
+                let Some(held) = self.author_pushes.stream_of(*tag, index, channels) else {
+                    // Told we hold a stream we do not (any more): anti-entropy
+                    // brings the entries if we hold it again.
+                    self.stats.author_pushes_unlinked += 1;
+                    return;
+                };
+                held
+            }
+        };
+        let Some(channel) = self.replica.channels.get(&channel_id) else {
             return;
         };
         if !channel.syncs_with(&from) {
             let error = Error::NonMember {
-                channel: push.channel.clone(),
+                channel: channel_id,
                 author: from.clone(),
                 count: push.entries.len(),
             };
@@ -138,16 +194,16 @@ impl Driver {
         let link = match push.previous {
             Some(stated) => Some(stated),
             None => {
-                self.held_link(&from, &push.channel, &push.stream, push.first)
+                self.held_link(&from, &channel_id, &stream, push.first)
                     .await
             }
         };
         let Some(link) = link else {
-            self.graft_run(&from, push.channel, push.stream, last).await;
+            self.graft_run(&from, channel_id, stream, last).await;
             return;
         };
-        let (channel, stream) = (push.channel.clone(), push.stream.clone());
-        let (push, hashes) = push.into_push(&from, link);
+        let key = (from.clone(), channel_id.clone(), stream.clone());
+        let (push, hashes) = push.into_push(&from, (channel_id, stream), link);
         let last_hash = hashes.last().copied();
         let accepted = self.receive_push_hashed(from.clone(), push, hashes).await;
         if let Some(hash) = last_hash {
@@ -155,7 +211,6 @@ impl Driver {
                 .iter()
                 .any(|e| e.author == from && e.sequence == last)
             {
-                let key = (from, channel, stream);
                 self.author_pushes.heads.insert(key, (last, hash));
             }
         }
@@ -266,8 +321,11 @@ mod tests {
         assert_eq!(pushes.len(), 3, "{messages:?}");
         for (push, entry) in pushes.iter().zip(&written) {
             assert_eq!(push.first, entry.sequence);
-            // Sequence 1 links to genesis; 2 and 3 to entries b was sent.
+            // Sequence 1 links to genesis; 2 and 3 to entries b was sent,
+            // in a stream b holds by then: named by its tag.
             assert_eq!(push.previous, None);
+            let tagged = StreamRef::Tagged(StreamTag::of(&c, &s));
+            assert_eq!(push.to == tagged, entry.sequence > 1);
         }
         let frame = codec::encode(&Message::AuthorPush(pushes[2].clone()));
         assert!(frame.len() - 256 < 112, "{} B of overhead", frame.len() - 256);
@@ -354,6 +412,25 @@ mod tests {
         let push = AuthorPush::of_run(c.clone(), s.clone(), &third, true).unwrap();
         f.driver.receive_author_push(node("b"), push).await;
         assert_eq!(f.driver.replica.buffer.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_tag_of_a_stream_not_held_is_dropped_quietly() {
+        let (mut f, transport) = Fixture::with_transport(&["b"]).await;
+        f.driver.lifecycle(Lifecycle::Start).await.unwrap();
+        let c = f.channel.clone();
+        let other = StreamId::new("other").unwrap();
+        let entries = f.entries("b", 1..=2, 10);
+        let mut push = AuthorPush::of_run(c.clone(), other.clone(), &entries[1..], false).unwrap();
+        assert_eq!(push.to, StreamRef::Tagged(StreamTag::of(&c, &other)));
+        f.driver.receive_author_push(node("b"), push.clone()).await;
+        assert_eq!(f.driver.stats.author_pushes_unlinked, 1);
+        push.to = StreamRef::Tagged(StreamTag([9; 8]));
+        f.driver.receive_author_push(node("b"), push).await;
+        assert_eq!(f.driver.stats.author_pushes_unlinked, 2);
+        assert_eq!(f.driver.stats.entries_merged, 0);
+        assert!(f.errors().is_empty());
+        assert!(transport.take_sent().is_empty());
     }
 
     #[tokio::test]

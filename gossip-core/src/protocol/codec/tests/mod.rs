@@ -8,7 +8,7 @@ use crate::{
         BaseProof, ChannelDigest, ChannelId, Delta, DigestHash, EntryHash, Hlc, LogEntry, NodeId,
         Signature, SignedHeader, StreamDigest, StreamId, VersionVector, MAX_SEQUENCE,
     },
-    protocol::author_push::{AuthorPush, RunEntry},
+    protocol::author_push::{AuthorPush, RunEntry, StreamRef, StreamTag},
     protocol::messages::{
         Ack, Announced, ChannelSummary, DeltaRequest, DeltaResponse, DigestRequest, DigestResponse,
         Graft, GraftWant, IHave, MemberState, MemberUpdate, Message, Nack, Ping, PingReq, Prune,
@@ -283,8 +283,10 @@ fn message() -> impl Strategy<Value = Message> {
             }),
         channel().prop_map(|channel| Message::Prune(Prune { channel })),
         (
-            channel(),
-            stream(),
+            prop_oneof![
+                (channel(), stream()).prop_map(|(c, s)| StreamRef::Named(c, s)),
+                any::<[u8; 8]>().prop_map(|t| StreamRef::Tagged(StreamTag(t))),
+            ],
             1..=MAX_SEQUENCE - 16,
             option::of(any::<[u8; 32]>()),
             vec(
@@ -292,10 +294,9 @@ fn message() -> impl Strategy<Value = Message> {
                 1..4
             )
         )
-            .prop_map(|(channel, stream, first, previous, entries)| {
+            .prop_map(|(to, first, previous, entries)| {
                 Message::AuthorPush(AuthorPush {
-                    channel,
-                    stream,
+                    to,
                     first,
                     previous: previous.map(EntryHash::from_bytes),
                     entries: entries
