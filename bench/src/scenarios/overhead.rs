@@ -4,11 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use gossip_core::{protocol::MessageKind, Config, StreamId};
+use gossip_core::{
+    protocol::{codec, MessageKind},
+    Config, LogEntry, StreamId,
+};
 use serde_json::json;
 
 use crate::{
-    cluster::{channel_id, name, payload, wait_for, Cluster, Res, Spec, Stack, TransportKind},
+    cluster::{
+        channel_id, name, payload, stream_id, wait_for, Cluster, Res, Spec, Stack, TransportKind,
+    },
     stats::{f, ratio, Report},
     Ctx,
 };
@@ -48,20 +53,31 @@ async fn per_entry(ctx: &Ctx, report: &mut Report) -> Res<()> {
             writer.append(payload(size, 0)).await?;
             wait_for(&reader, 1, Duration::from_secs(30)).await?;
             let (wire0, log0) = (cluster.wire.snapshot(), cluster.logical.snapshot());
+            // Baseline: the same appends as self-contained `Push` frames
+            // (every run naming its channel, stream, author and link).
+            let mut self_contained = 0usize;
+            let mut as_push = |entries: Vec<LogEntry>| -> Res<()> {
+                let frames = codec::push_frames(channel_id()?, stream_id()?, entries, usize::MAX)?;
+                self_contained += frames.iter().map(|f| f.len()).sum::<usize>();
+                Ok(())
+            };
             if batched {
                 let mut next = 1;
                 while next <= count {
                     let k = 100.min(count + 1 - next);
-                    writer
-                        .append_batch((next..next + k).map(|i| payload(size, i)).collect())
-                        .await?;
+                    as_push(
+                        writer
+                            .append_batch((next..next + k).map(|i| payload(size, i)).collect())
+                            .await?,
+                    )?;
                     next += k;
                 }
             } else {
                 for i in 1..=count {
-                    writer.append(payload(size, i)).await?;
+                    as_push(vec![writer.append(payload(size, i)).await?])?;
                 }
             }
+            let baseline = ratio(self_contained as f64, count as f64) - size as f64;
             let ok = wait_for(&reader, count + 1, Duration::from_secs(60)).await?;
             let wire = cluster.wire.snapshot().since(&wire0);
             let logical = cluster.logical.snapshot().since(&log0);
@@ -80,6 +96,7 @@ async fn per_entry(ctx: &Ctx, report: &mut Report) -> Res<()> {
                     push_frames.to_string(),
                     f(per_push, 1),
                     f(per_push - size as f64, 1),
+                    f(baseline, 1),
                     f(ratio(wire.total_bytes() as f64, count as f64), 1),
                     f(ratio(wire.total_bytes() as f64, count as f64) - size as f64, 1),
                     ok.to_string(),
@@ -89,6 +106,7 @@ async fn per_entry(ctx: &Ctx, report: &mut Report) -> Res<()> {
                     "push_frames": push_frames, "push_bytes": push_bytes,
                     "push_bytes_per_entry": per_push,
                     "push_overhead_per_entry": per_push - size as f64,
+                    "self_contained_push_overhead_per_entry": baseline,
                     "wire_bytes_per_entry_all_kinds": ratio(wire.total_bytes() as f64, count as f64),
                     "complete": ok,
                 }),
@@ -180,6 +198,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
         "Overhead per replicated entry (2 nodes, 256 B payloads, memory transport; bytes at the transport port, TCP adds a 4 B length prefix per frame)",
         &[
             "stack", "appends", "entries", "push frames", "push B/entry", "push overhead B/entry",
+            "baseline: as self-contained Push, overhead B/entry",
             "all frames B/entry", "all frames overhead B/entry", "complete",
         ],
     );
