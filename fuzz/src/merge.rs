@@ -1,6 +1,7 @@
-//! `merge`: frames decoded and, when they are a `Push` or a `DeltaResponse`,
-//! merged into a replica by the node's sans-IO merge rules, with the checks
-//! a store would make around it.
+//! `merge`: frames decoded and, when they are a `Push`, an `AuthorPush`
+//! (sent by bob: its author and left-out link supplied as the node does) or
+//! a `DeltaResponse`, merged into a replica by the node's sans-IO merge
+//! rules, with the checks a store would make around it.
 //!
 //! The replica holds one channel owned by `alice` with `bob` a writer
 //! (`carol` a reader, `dave` unknown to the channel). Input: the setting
@@ -29,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 use gossip_core::{
     domain::Delta,
     fuzzing::merge_delta,
-    protocol::{codec, DeltaResponse, Message, Push},
+    protocol::{codec, AuthorPush, DeltaResponse, Message, Push, StreamRef, StreamTag},
     raw::{duplicate_ranges, merge_entries, BaseProof, HeldEntries, MergeInput, OutOfOrderBuffer},
     BufferLimits, Channel, ChannelId, ControlOp, EntryHash, Hlc, Identity, LogEntry, NodeId,
     Permission, RetentionPolicy, Role, Signature, StreamConfig, StreamId, VersionVector,
@@ -212,6 +213,7 @@ impl Replica {
                     self.merge(push.stream, push.entries, Vec::new(), None);
                 }
             }
+            Message::AuthorPush(push) => self.receive_author_push(push),
             Message::DeltaResponse(response) => {
                 for delta in response.deltas {
                     if delta.channel == *self.channel.id() {
@@ -224,6 +226,39 @@ impl Replica {
             }
             _ => {}
         }
+    }
+
+    /// An author push from bob, resolved as the node resolves one: the
+    /// stream named or held under the tag, bob as the author, a left-out
+    /// link from bob's entry held before the run (else nothing is merged:
+    /// the node would graft the run).
+    fn receive_author_push(&mut self, push: AuthorPush) {
+        let sender = people().identities[1].node_id().clone();
+        let channel = self.channel.id().clone();
+        let stream = match &push.to {
+            StreamRef::Named(c, s) => (*c == channel).then(|| s.clone()),
+            StreamRef::Tagged(tag) => self
+                .streams
+                .keys()
+                .find(|s| StreamTag::of(&channel, s) == *tag)
+                .cloned(),
+        };
+        let Some(stream) = stream else { return };
+        let link = match push.previous {
+            Some(stated) => Some(stated),
+            None => match push.first.checked_sub(1) {
+                Some(0) => Some(EntryHash::GENESIS),
+                Some(before) => self
+                    .streams
+                    .get(&stream)
+                    .and_then(|state| state.log.get(&sender)?.get(&before))
+                    .map(|e| e.hash(&channel, &stream)),
+                None => None,
+            },
+        };
+        let Some(link) = link else { return };
+        let (push, _) = push.into_push(&sender, (channel, stream.clone()), link);
+        self.merge(stream, push.entries, Vec::new(), None);
     }
 
     /// Merges `entries` (or `delta`, which carries them with their decoded
@@ -628,10 +663,12 @@ pub fn seeds() -> Vec<(String, Vec<u8>)> {
     out.push(("push-drift-and-limit".into(), seed.finish()));
 
     let [push, delta] = sample_frames();
+    let author_push = author_push_frame();
     for (name, frames) in [
         ("frame-push", vec![&push.1]),
         ("frame-delta", vec![&delta.1]),
         ("frame-delta-then-push", vec![&delta.1, &push.1]),
+        ("frame-delta-then-author-push", vec![&delta.1, &author_push]),
     ] {
         let mut seed = Seed::new();
         setting(&mut seed);
@@ -687,6 +724,37 @@ pub fn sample_frames() -> [(String, Vec<u8>); 2] {
     ]
 }
 
+/// An author push of bob's entry 3 after the sample delta's run, its link
+/// left out and its stream tagged (what bob sends a peer holding entry 2).
+fn author_push_frame() -> Vec<u8> {
+    let people = people();
+    let bob = &people.identities[1];
+    let (c, s) = (&people.channel, &people.stream);
+    let b1 = LogEntry::new(
+        bob.node_id().clone(),
+        1,
+        Hlc::from_u64(2 << 16),
+        b"b1".to_vec(),
+    );
+    let b2 = LogEntry::new(
+        bob.node_id().clone(),
+        2,
+        Hlc::from_u64(3 << 16),
+        b"b2".to_vec(),
+    )
+    .linked_to(b1.hash(c, s));
+    let b3 = LogEntry::new(
+        bob.node_id().clone(),
+        3,
+        Hlc::from_u64(4 << 16),
+        b"b3".to_vec(),
+    )
+    .linked_to(b2.hash(c, s))
+    .sign(bob, c, s);
+    let push = AuthorPush::of_run(c.clone(), s.clone(), &[b3], false).expect("one run");
+    codec::encode(&Message::AuthorPush(push)).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     /// The seeds get past decoding and the signature checks: the harness
@@ -699,6 +767,7 @@ mod tests {
             ("push-signed-run", 3),
             ("delta-out-of-order-equivocation", 2),
             ("frame-delta-then-push", 3),
+            ("frame-delta-then-author-push", 3),
             ("push-edge-values", 1),
             ("push-non-writers-and-forgeries", 0),
             ("push-repeat-of-a-signed-entry", 2),

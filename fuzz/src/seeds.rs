@@ -3,9 +3,9 @@
 
 use gossip_core::{
     protocol::{
-        codec, Ack, Announced, AuthorPush, ChannelSummary, DeltaRequest, DigestRequest, DigestResponse, Graft,
-        GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, RunEntry, StreamRef, StreamTag,
-        StreamWant,
+        codec, Ack, Announced, AuthorPush, ChannelSummary, DeltaRequest, DigestRequest,
+        DigestResponse, Graft, GraftWant, IHave, Message, Nack, Ping, PingReq, Prune, RunEntry,
+        StreamRef, StreamTag, StreamWant,
     },
     raw::{ChannelDigest, DigestHash, StreamDigest},
     ChannelId, EntryHash, Hlc, Identity, StreamId, VersionVector,

@@ -314,9 +314,13 @@ async fn an_author_push_speaks_only_for_its_sender() {
         &cluster.channel,
         &cluster.stream,
     );
-    let unlinked =
-        AuthorPush::of_run(cluster.channel.clone(), cluster.stream.clone(), &[own], false)
-            .unwrap();
+    let unlinked = AuthorPush::of_run(
+        cluster.channel.clone(),
+        cluster.stream.clone(),
+        &[own],
+        false,
+    )
+    .unwrap();
     rogue
         .send(&node_id(1), codec::encode(&Message::AuthorPush(unlinked)))
         .await
@@ -334,7 +338,11 @@ async fn an_author_push_speaks_only_for_its_sender() {
     .expect("the run is grafted from its sender");
     assert_eq!(graft.0, node_id(1));
     assert_eq!(
-        (graft.1.wants[0].author.clone(), graft.1.wants[0].after, graft.1.wants[0].up_to),
+        (
+            graft.1.wants[0].author.clone(),
+            graft.1.wants[0].after,
+            graft.1.wants[0].up_to
+        ),
         (node_id(2), 0, 5)
     );
     for i in 0..2 {

@@ -292,7 +292,12 @@ mod tests {
     fn only_one_run_of_one_author_makes_an_author_push() {
         let (c, s) = (ChannelId::new("c").unwrap(), StreamId::new("s").unwrap());
         let at = |author: &str, seq| {
-            LogEntry::new(NodeId::from_seed(author), seq, Hlc::new(seq, 0).unwrap(), vec![1])
+            LogEntry::new(
+                NodeId::from_seed(author),
+                seq,
+                Hlc::new(seq, 0).unwrap(),
+                vec![1],
+            )
         };
         let of = |entries: &[LogEntry]| AuthorPush::of_run(c.clone(), s.clone(), entries, true);
         assert!(of(&[]).is_none());

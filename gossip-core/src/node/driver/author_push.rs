@@ -256,7 +256,13 @@ impl Driver {
 
     /// Asks `author` for its entries of a stream after what this node holds,
     /// up to `last` (nothing when it holds them all).
-    async fn graft_run(&mut self, author: &NodeId, channel: ChannelId, stream: StreamId, last: u64) {
+    async fn graft_run(
+        &mut self,
+        author: &NodeId,
+        channel: ChannelId,
+        stream: StreamId,
+        last: u64,
+    ) {
         let after = held(&self.replica.index, &channel, &stream, author);
         if after >= last {
             return;
@@ -328,10 +334,18 @@ mod tests {
             assert_eq!(push.to == tagged, entry.sequence > 1);
         }
         let frame = codec::encode(&Message::AuthorPush(pushes[2].clone()));
-        assert!(frame.len() - 256 < 112, "{} B of overhead", frame.len() - 256);
+        assert!(
+            frame.len() - 256 < 112,
+            "{} B of overhead",
+            frame.len() - 256
+        );
         // A peer that was not sent the entry before gets the link stated.
         f.driver.author_pushes.forget_peer(&node("b"));
-        let more = f.driver.append(&c, &s, vec![Bytes::from_static(b"4")]).await.unwrap();
+        let more = f
+            .driver
+            .append(&c, &s, vec![Bytes::from_static(b"4")])
+            .await
+            .unwrap();
         let messages = sent_to(&transport.take_sent(), "b");
         let pushes = author_pushes(&messages);
         assert_eq!(pushes.len(), 1);
@@ -351,7 +365,11 @@ mod tests {
         }
         assert_eq!(f.driver.stats.entries_merged, 3);
         assert_eq!(f.driver.stats.author_pushes_unlinked, 0);
-        let held = f.store.read_author(&c, &s, &node("b"), 0, 10).await.unwrap();
+        let held = f
+            .store
+            .read_author(&c, &s, &node("b"), 0, 10)
+            .await
+            .unwrap();
         assert_eq!(held, entries);
         assert!(f.errors().is_empty());
         // After a restart-like loss of the cache, the link comes from the store.
@@ -360,10 +378,10 @@ mod tests {
         let push = AuthorPush::of_run(c.clone(), s.clone(), &next, false).unwrap();
         f.driver.receive_author_push(node("b"), push).await;
         assert_eq!(f.driver.stats.entries_merged, 4);
-        assert!(transport.take_sent().iter().all(|(_, frame)| !matches!(
-            codec::decode(frame, 1 << 20),
-            Ok(Message::Graft(_))
-        )));
+        assert!(transport
+            .take_sent()
+            .iter()
+            .all(|(_, frame)| !matches!(codec::decode(frame, 1 << 20), Ok(Message::Graft(_)))));
     }
 
     #[tokio::test]

@@ -11,7 +11,12 @@ use crate::{
 };
 
 /// The highest sequence of `author` held in a stream (contiguous).
-pub(super) fn held(index: &ReplicaIndex, channel: &ChannelId, stream: &StreamId, author: &NodeId) -> u64 {
+pub(super) fn held(
+    index: &ReplicaIndex,
+    channel: &ChannelId,
+    stream: &StreamId,
+    author: &NodeId,
+) -> u64 {
     index
         .stream(channel, stream)
         .map_or(0, |digest| digest.version.get(author))

@@ -290,7 +290,11 @@ fn message() -> impl Strategy<Value = Message> {
             1..=MAX_SEQUENCE - 16,
             option::of(any::<[u8; 32]>()),
             vec(
-                (any::<u64>(), vec(any::<u8>(), 0..16), option::of(signature())),
+                (
+                    any::<u64>(),
+                    vec(any::<u8>(), 0..16),
+                    option::of(signature())
+                ),
                 1..4
             )
         )
