@@ -45,6 +45,11 @@ pub(crate) struct DueGraft {
 pub(crate) struct Due {
     /// Grafts to send.
     pub(crate) grafts: Vec<DueGraft>,
+    /// Announced entries that arrived, but not by a push: the push tree
+    /// left this node out, and anti-entropy filled in. The first announcer
+    /// of each, to graft (with no wants) so that the tree takes this node
+    /// in again.
+    pub(crate) rejoin: Vec<(NodeId, ChannelId)>,
     /// Missing entries given up (too old, or grafted too often).
     pub(crate) expired: usize,
 }
@@ -108,18 +113,29 @@ impl MissingEntries {
     }
 
     /// The grafts due at `now_ms`, given what this node holds (`have`:
-    /// the highest sequence held of a key). Entries now held are forgotten;
-    /// so are those too old or grafted [`MAX_GRAFTS`] times.
+    /// the highest sequence held of a key) and what pushes delivered
+    /// (`pushed`). Entries now held are forgotten (those that no push
+    /// delivered name their announcer in [`Due::rejoin`]); so are those
+    /// too old or grafted [`MAX_GRAFTS`] times.
     pub(crate) fn due(
         &mut self,
         now_ms: u64,
         timeout_ms: u64,
         have: impl Fn(&MissingKey) -> u64,
+        pushed: impl Fn(&MissingKey) -> u64,
     ) -> Due {
         let mut due = Due::default();
         let mut done = Vec::new();
         for (key, item) in &mut self.items {
             if have(key) >= item.up_to {
+                if pushed(key) < item.up_to {
+                    if let Some(first) = item.announcers.first() {
+                        let rejoin = (first.clone(), key.0.clone());
+                        if !due.rejoin.contains(&rejoin) {
+                            due.rejoin.push(rejoin);
+                        }
+                    }
+                }
                 done.push(key.clone());
                 continue;
             }

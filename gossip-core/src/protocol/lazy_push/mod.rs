@@ -3,7 +3,10 @@
 //! channel's members, and lazily, as announcements (`IHave`: stream, author,
 //! highest sequence), to the other members; an announced entry still
 //! missing after [`graft_timeout`](LazyPushConfig::graft_timeout) is asked
-//! for (`Graft`), which also makes that link eager again. A run of
+//! for (`Graft`), which also makes that link eager again; an announced
+//! entry that anti-entropy delivered before any push did grafts its
+//! announcer too (with nothing to ask for), so that a node the tree lost is
+//! taken in again rather than fed by anti-entropy for good. A run of
 //! [`prune_after`](LazyPushConfig::prune_after) duplicate pushes makes
 //! their link lazy (`Prune`). An entry then costs about one push per
 //! member plus a few announcements, not members × fanout pushes.
@@ -334,9 +337,13 @@ impl LazyPush {
     ) -> LazyTick {
         self.trees.retain(|id, _| channels.contains_key(id));
         let timeout = self.config.graft_timeout_ms();
-        let due = self
-            .missing
-            .due(now_ms, timeout, |(c, s, a): &MissingKey| have(c, s, a));
+        let pushed = &self.pushed;
+        let due = self.missing.due(
+            now_ms,
+            timeout,
+            |(c, s, a): &MissingKey| have(c, s, a),
+            |key: &MissingKey| pushed.get(key),
+        );
         let mut tick = LazyTick {
             expired: due.expired,
             ..LazyTick::default()
@@ -355,11 +362,28 @@ impl LazyPush {
                     up_to: graft.up_to,
                 });
         }
+        // Announced entries that anti-entropy delivered before any push
+        // did: the tree lost this node (its parents pruned it, racing).
+        // Grafting the announcer takes it in again; waiting for a missing
+        // entry would not, since anti-entropy keeps winning that race.
+        for (to, channel) in due.rejoin {
+            grafts.entry((to, channel)).or_default();
+        }
         for ((to, channel_id), wants) in grafts {
             let Some(channel) = channels.get(&channel_id) else {
                 continue;
             };
             self.tree(channel, local).promote(&to);
+            if wants.is_empty() {
+                tick.sends.push((
+                    to.clone(),
+                    Message::Graft(Graft {
+                        channel: channel_id.clone(),
+                        wants,
+                    }),
+                ));
+                continue;
+            }
             for chunk in wants.chunks(MAX_GRAFT_WANTS) {
                 let message = Message::Graft(Graft {
                     channel: channel_id.clone(),

@@ -251,13 +251,49 @@ fn a_missing_announced_entry_grafts_after_the_timeout_then_asks_the_next_announc
     // Still missing one timeout later: the next announcer is asked.
     let tick = lazy.tick(1_600, &channels, &me, |_| true, held);
     assert!(matches!(&tick.sends[..], [(to, Message::Graft(_))] if *to == second));
-    // Once held, it is forgotten.
+    // Once held (the graft's answer, a push), it is forgotten.
+    lazy.on_push(&c, &me, &first, &stream(), &[(node(5), 4)], |_| 2);
     let all = |_: &ChannelId, _: &StreamId, _: &NodeId| 4;
     assert!(lazy
         .tick(1_900, &channels, &me, |_| true, all)
         .sends
         .is_empty());
     assert_eq!(lazy.missing(), 0);
+}
+
+#[test]
+fn a_node_that_anti_entropy_fed_instead_of_the_tree_grafts_its_announcer() {
+    let c = channel(12);
+    let me = node(0);
+    let mut lazy = LazyPush::new(2, LazyPushConfig::default(), SeededRng::new(3));
+    let channels: BTreeMap<ChannelId, Channel> = [(c.id().clone(), c.clone())].into();
+    let eager = lazy.eager(&c, &me);
+    let announcer = (1..12).map(node).find(|m| !eager.contains(m)).unwrap();
+    // Announced, missing; then anti-entropy delivers it before the graft
+    // timeout, and before any push: the tree left this node out.
+    lazy.on_ihave(&c, &announcer, &ihave(5, 4), 1_000, |_, _| 2);
+    let all = |_: &ChannelId, _: &StreamId, _: &NodeId| 4;
+    let tick = lazy.tick(1_100, &channels, &me, |_| true, all);
+    let [(to, Message::Graft(graft))] = &tick.sends[..] else {
+        panic!("one graft expected: {:?}", tick.sends);
+    };
+    assert_eq!(to, &announcer);
+    assert!(graft.wants.is_empty());
+    assert!(lazy.eager(&c, &me).contains(&announcer));
+    assert_eq!(lazy.missing(), 0);
+    // Delivered by a push instead: the tree works, nothing is grafted.
+    let other = (1..12)
+        .map(node)
+        .find(|m| !lazy.eager(&c, &me).contains(m))
+        .unwrap();
+    lazy.on_ihave(&c, &other, &ihave(6, 4), 1_200, |_, _| 2);
+    lazy.on_push(&c, &me, &node(1), &stream(), &[(node(6), 4)], |_| 2);
+    let tick = lazy.tick(1_300, &channels, &me, |_| true, all);
+    assert!(
+        !tick.sends.iter().any(|(_, m)| matches!(m, Message::Graft(_))),
+        "{:?}",
+        tick.sends
+    );
 }
 
 #[test]
