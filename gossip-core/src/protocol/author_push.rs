@@ -165,7 +165,11 @@ impl AuthorPush {
         state_link: bool,
     ) -> Option<Self> {
         let first = entries.first()?;
-        if !entries.windows(2).all(|w| continues(&w[0], &w[1])) {
+        if !entries
+            .iter()
+            .zip(entries.iter().skip(1))
+            .all(|(a, b)| continues(a, b))
+        {
             return None;
         }
         let to = if state_link || first.sequence == 1 {
@@ -182,7 +186,7 @@ impl AuthorPush {
                 .map(|e| RunEntry {
                     timestamp: e.timestamp,
                     payload: e.payload.clone(),
-                    signature: e.signature.clone(),
+                    signature: e.signature,
                 })
                 .collect(),
         })

@@ -290,7 +290,10 @@ fn a_node_that_anti_entropy_fed_instead_of_the_tree_grafts_its_announcer() {
     lazy.on_push(&c, &me, &node(1), &stream(), &[(node(6), 4)], |_| 2);
     let tick = lazy.tick(1_300, &channels, &me, |_| true, all);
     assert!(
-        !tick.sends.iter().any(|(_, m)| matches!(m, Message::Graft(_))),
+        !tick
+            .sends
+            .iter()
+            .any(|(_, m)| matches!(m, Message::Graft(_))),
         "{:?}",
         tick.sends
     );
