@@ -85,8 +85,8 @@ impl Driver {
                     self.gossip_round(None).await;
                     Flow::Continue
                 }
-                () = sleep_until_opt(self.push_acks.due()), if running => {
-                    self.send_push_acks().await;
+                () = sleep_until_opt(self.acks.due()), if running => {
+                    self.send_acks().await;
                     Flow::Continue
                 }
                 () = tokio::time::sleep_until(self.timers.next_retention()) => {

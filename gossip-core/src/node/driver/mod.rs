@@ -20,6 +20,7 @@
 //! through one commit path ([`ingest`]), and retention ([`retention`]).
 //! Handles talk to the task through a bounded command queue.
 
+mod acks;
 mod addresses;
 mod author_push;
 mod commands;
@@ -36,7 +37,6 @@ mod link;
 mod membership;
 mod peer_sync;
 mod peers;
-mod push_acks;
 mod receipts;
 mod replica;
 mod replication;
@@ -86,8 +86,8 @@ pub(crate) struct Driver {
     peer_sync: PeerSync,
     /// Durable appends waiting for enough holders.
     receipts: receipts::Receipts,
-    /// Pushes to acknowledge at the next tick.
-    push_acks: push_acks::PushAcks,
+    /// Entries to acknowledge to their pushers and authors.
+    acks: acks::Acks,
     /// What lets pushes of authors' own entries leave links out.
     author_pushes: author_push::AuthorPushes,
 }
@@ -130,7 +130,7 @@ impl Driver {
             replica,
             peer_sync: PeerSync::default(),
             receipts: receipts::Receipts::default(),
-            push_acks: push_acks::PushAcks::default(),
+            acks: acks::Acks::default(),
             author_pushes: author_push::AuthorPushes::default(),
             config,
         })

@@ -27,13 +27,13 @@ const MAX_PENDING_ACKS: usize = 4_096;
 /// What to acknowledge once the delay is up: per peer, the (channel,
 /// stream, author) ranges to tell it about.
 #[derive(Debug, Default)]
-pub(super) struct PushAcks {
+pub(super) struct Acks {
     pending: BTreeMap<NodeId, BTreeMap<(ChannelId, StreamId, NodeId), ()>>,
     len: usize,
     due: Option<Instant>,
 }
 
-impl PushAcks {
+impl Acks {
     /// `to` is to hear how far this node holds `author`'s entries in a
     /// stream, at the latest `delay` after `now`.
     pub(super) fn note(
@@ -86,8 +86,7 @@ impl Driver {
     ) {
         let (now, delay) = (Instant::now(), self.config.ack_delay);
         for author in authors {
-            self.push_acks
-                .note(from, channel, stream, author, now, delay);
+            self.acks.note(from, channel, stream, author, now, delay);
         }
     }
 
@@ -111,15 +110,14 @@ impl Driver {
                 continue;
             }
             last = Some(author);
-            self.push_acks
-                .note(author, channel, stream, author, now, delay);
+            self.acks.note(author, channel, stream, author, now, delay);
         }
     }
 
     /// Sends each peer due an acknowledgement how far this node holds the
     /// entries it is told about.
-    pub(super) async fn send_push_acks(&mut self) {
-        for (to, keys) in self.push_acks.take() {
+    pub(super) async fn send_acks(&mut self) {
+        for (to, keys) in self.acks.take() {
             if !self.engines.reachable(&to) {
                 continue;
             }
@@ -181,11 +179,11 @@ mod tests {
         };
         let before = Instant::now();
         f.driver.receive_push(node("b"), push).await;
-        let due = f.driver.push_acks.due().expect("an acknowledgement is due");
+        let due = f.driver.acks.due().expect("an acknowledgement is due");
         assert!(due >= before + f.driver.config.ack_delay);
         assert!(due <= Instant::now() + f.driver.config.ack_delay);
         transport.take_sent();
-        f.driver.send_push_acks().await;
+        f.driver.send_acks().await;
         let sent = transport.take_sent();
         let acks = acks(&sent);
         assert_eq!(acks.len(), 1, "{sent:?}");
@@ -201,8 +199,8 @@ mod tests {
             }]
         );
         // Acknowledged once: nothing more, and nothing due, until entries arrive.
-        assert_eq!(f.driver.push_acks.due(), None);
-        f.driver.send_push_acks().await;
+        assert_eq!(f.driver.acks.due(), None);
+        f.driver.send_acks().await;
         assert!(transport.take_sent().is_empty());
     }
 
@@ -219,7 +217,7 @@ mod tests {
         };
         f.driver.receive_push(node("c"), push).await;
         transport.take_sent();
-        f.driver.send_push_acks().await;
+        f.driver.send_acks().await;
         let mut acks = acks(&transport.take_sent());
         acks.sort_by(|a, b| a.0.cmp(&b.0));
         let told: Vec<_> = acks.iter().map(|(to, _)| to.clone()).collect();
