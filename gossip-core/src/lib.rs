@@ -13,6 +13,7 @@ pub mod ports;
 pub mod protocol;
 pub mod raw;
 mod serde_bounded;
+mod shared_payload;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

@@ -75,6 +75,47 @@ async fn offline_peer_catches_up_thousands_of_entries() {
     );
 }
 
+/// A pull of many parts continues in its session: the returning peer asks
+/// for each next part as an answer arrives (one round in all, not one per
+/// part), and no part is sent twice.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_pull_of_many_parts_takes_one_round_and_no_part_twice() {
+    let config = Config::default().max_delta_entries(500).eager_push(false);
+    let mut cluster = Cluster::start(2, config, 3).await.unwrap();
+    cluster.crash(1).await.unwrap();
+    let stream = cluster.stream(0).await.unwrap();
+    for chunk in 0..30 {
+        let batch = (0..100)
+            .map(|i| format!("{chunk:02}-{i:03}").into_bytes().into())
+            .collect();
+        stream.append_batch(batch).await.unwrap();
+    }
+    cluster.boot(1).await.unwrap();
+    cluster
+        .wait_converged(3_000, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the returning peer catches up");
+    let stats = cluster.node(1).health().await.unwrap().stats;
+    assert!(
+        stats.gossip_rounds <= 2,
+        "{} rounds for 6 parts",
+        stats.gossip_rounds
+    );
+    // Each entry is 6 payload bytes plus its timestamp and framing, about
+    // 18 bytes on the wire: 3 000 entries once are about 54 KB in all,
+    // twice more than 100 KB.
+    assert!(
+        stats.bytes_in < 80_000,
+        "{} bytes received for 3 000 entries",
+        stats.bytes_in
+    );
+    assert_eq!(
+        cluster.entries(0).await.unwrap(),
+        cluster.entries(1).await.unwrap()
+    );
+}
+
 /// A batch is one signed run (one signature, at its end): a delta budget
 /// that ends inside a run is stretched to the run's end, so every page
 /// proves itself and the receiver refuses nothing.

@@ -87,7 +87,18 @@ pub(crate) struct WireRun {
     first: u64,
     previous: EntryHash,
     #[serde(deserialize_with = "crate::serde_bounded::deserialize_vec")]
-    entries: Vec<(Hlc, Bytes, Option<Signature>)>,
+    entries: Vec<WireEntry>,
+}
+
+/// One entry of a decoded run, as [`RunEntries`] writes it (a tuple and a
+/// struct encode alike): its payload shares the frame's buffer when the
+/// frame was lent (see [`shared_payload`](crate::shared_payload)).
+#[derive(Debug, Deserialize)]
+struct WireEntry {
+    timestamp: Hlc,
+    #[serde(deserialize_with = "crate::shared_payload::deserialize")]
+    payload: Bytes,
+    signature: Option<Signature>,
 }
 
 /// The hashes of a decoded delta's entries (one per entry, in order),
@@ -132,7 +143,9 @@ pub(crate) fn rebuild(
             &run.author,
             run.first,
             run.previous,
-            run.entries,
+            run.entries
+                .into_iter()
+                .map(|e| (e.timestamp, e.payload, e.signature)),
             (&mut entries, &mut hashes),
         )?;
     }
@@ -151,7 +164,7 @@ pub(crate) fn rebuild_run(
     author: &NodeId,
     first: u64,
     previous: EntryHash,
-    run: Vec<(Hlc, Bytes, Option<Signature>)>,
+    run: impl ExactSizeIterator<Item = (Hlc, Bytes, Option<Signature>)>,
     out: (&mut Vec<LogEntry>, &mut Vec<EntryHash>),
 ) -> Result<(), String> {
     let (entries, hashes) = out;
@@ -165,7 +178,7 @@ pub(crate) fn rebuild_run(
         ));
     }
     let mut previous = previous;
-    for (i, (timestamp, payload, signature)) in run.into_iter().enumerate() {
+    for (i, (timestamp, payload, signature)) in run.enumerate() {
         let mut entry =
             LogEntry::new(author.clone(), first + i as u64, timestamp, payload).linked_to(previous);
         entry.signature = signature;
@@ -222,7 +235,13 @@ mod tests {
             author: NodeId::from_seed("a"),
             first,
             previous: EntryHash::GENESIS,
-            entries: vec![(Hlc::new(1, 0).unwrap(), Bytes::new(), None); n],
+            entries: (0..n)
+                .map(|_| WireEntry {
+                    timestamp: Hlc::new(1, 0).unwrap(),
+                    payload: Bytes::new(),
+                    signature: None,
+                })
+                .collect(),
         };
         assert!(rebuild(&c, &s, vec![run(1, 0)]).is_err());
         assert!(rebuild(&c, &s, vec![run(MAX_SEQUENCE, 2)]).is_err());

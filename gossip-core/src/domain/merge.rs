@@ -333,6 +333,8 @@ pub(crate) fn merge_hashed_entries(
     merge.raise_bases(buffer);
     let verification = verify_hashed(input.channel.id(), input.stream, incoming, hashes);
     merge.report_forgeries(&verification.forged, &verification.unproven);
+    merge.out.accepted.reserve(verification.proven.len());
+    merge.accepted_at.reserve(verification.proven.len());
     for proven in verification.proven {
         merge.offer(buffer, proven);
     }
@@ -519,9 +521,12 @@ impl<'a> Merge<'a> {
             return;
         }
         if entry.sequence - 1 > held_seq {
+            // Waiting entries must not keep the frame they came in alive.
+            let mut waiting = entry.clone();
+            crate::shared_payload::unshare(std::slice::from_mut(&mut waiting));
             match buffer.offer(
                 &self.key,
-                entry.clone(),
+                waiting,
                 held_seq,
                 self.input.from,
                 self.input.now_ms,
@@ -569,7 +574,12 @@ impl<'a> Merge<'a> {
                 }
             }
             self.out.version.raise(&author, seq);
-            self.heads.insert(author.clone(), (seq, h));
+            match self.heads.get_mut(&author) {
+                Some(head) => *head = (seq, h),
+                None => {
+                    self.heads.insert(author.clone(), (seq, h));
+                }
+            }
             self.accepted_at
                 .insert((author.clone(), seq), self.out.accepted.len());
             self.out.accepted.push(e);

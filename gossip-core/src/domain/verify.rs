@@ -83,101 +83,128 @@ pub(crate) fn verify_hashed(
     entries: Vec<LogEntry>,
     hashes: Vec<EntryHash>,
 ) -> Verification {
-    let mut known = (hashes.len() == entries.len()).then(|| hashes.into_iter());
-    let mut by_author: BTreeMap<NodeId, Vec<(LogEntry, Option<EntryHash>)>> = BTreeMap::new();
-    for entry in entries {
-        let hash = known.as_mut().and_then(Iterator::next);
-        by_author
-            .entry(entry.author.clone())
-            .or_default()
-            .push((entry, hash));
-    }
+    let count = entries.len();
+    let mut known = (hashes.len() == count).then(|| hashes.into_iter());
+    let mut run: Vec<(LogEntry, Option<EntryHash>)> = entries
+        .into_iter()
+        .map(|entry| (entry, known.as_mut().and_then(Iterator::next)))
+        .collect();
+    // By author, ascending (stable: among entries of one sequence, the first
+    // sent stays first). Deltas and pushes arrive in this order already,
+    // which the sort only checks.
+    run.sort_by(|(a, _), (b, _)| a.author.cmp(&b.author).then(a.sequence.cmp(&b.sequence)));
+    // Filled per entry, in `run`'s order: its hash when proven, and for an
+    // exact repeat, the signature of the twin that proved it (so a repeat
+    // without a signature, or with a forged one, is never kept as it came).
+    let mut proven_hashes: Vec<Option<EntryHash>> = vec![None; count];
+    let mut twins: Vec<Option<Option<Signature>>> = vec![None; count];
     let mut out = Verification::default();
-    for (author, mut run) in by_author {
-        // Ascending (stable: among entries of one sequence, the first sent
-        // stays first), walked from the highest sequence down, since a proven
-        // entry vouches for the one before it.
-        run.sort_by_key(|(e, _)| e.sequence);
-        // Entries arrive grouped by sequence, highest first, so two small
-        // lists replace maps: the links of the proven entries of the group
-        // just above (they vouch for sequence `vouched_seq`), and the hashes
-        // proven in the current group, with the signature of the copy that
-        // was proven (exact repeats cost nothing).
-        let mut vouched_seq: Option<u64> = None;
-        let mut vouched: Vec<EntryHash> = Vec::new();
-        let mut group_seq: Option<u64> = None;
-        let mut group_proven: Vec<(EntryHash, Option<Signature>)> = Vec::new();
-        let mut group_links: Vec<EntryHash> = Vec::new();
-        let mut hashes: Vec<Option<EntryHash>> = vec![None; run.len()];
-        // An exact repeat is proven by its twin, not by its own signature,
-        // which nothing checked: it takes the twin's (so a repeat without
-        // a signature, or with a forged one, is never kept as it came).
-        let mut twins: Vec<Option<Option<Signature>>> = vec![None; run.len()];
-        for (((entry, known), slot), twin) in run
+    let mut from = 0;
+    while let Some((first, _)) = run.get(from) {
+        let author = &first.author;
+        let len = run
+            .get(from..)
+            .unwrap_or_default()
             .iter()
-            .zip(hashes.iter_mut())
-            .zip(twins.iter_mut())
-            .rev()
-        {
-            let hash = known.unwrap_or_else(|| entry.hash(channel, stream));
-            let seq = entry.sequence;
-            if group_seq != Some(seq) {
-                vouched_seq = group_seq.and_then(|above| above.checked_sub(1));
-                std::mem::swap(&mut vouched, &mut group_links);
-                group_links.clear();
-                group_proven.clear();
-                group_seq = Some(seq);
-            }
-            let vouching = if vouched_seq == Some(seq) {
-                vouched.as_slice()
-            } else {
-                &[]
-            };
-            let repeat_of = group_proven
-                .iter()
-                .find(|(proven, _)| *proven == hash)
-                .map(|&(_, signature)| signature);
-            let is_proven = if let Some(signature) = repeat_of {
-                *twin = Some(signature);
-                true
-            } else if vouching.contains(&hash) {
-                true
-            } else if entry.signature.is_some() {
-                let valid = entry.verify_signature_of(&hash).is_ok();
-                if !valid {
-                    *out.forged.entry(author.clone()).or_default() += 1;
+            .take_while(|(e, _)| e.author == *author)
+            .count();
+        let to = from + len;
+        let (Some(group), Some(slots), Some(twin_slots)) = (
+            run.get(from..to),
+            proven_hashes.get_mut(from..to),
+            twins.get_mut(from..to),
+        ) else {
+            break;
+        };
+        verify_author(channel, stream, group, slots, twin_slots, &mut out);
+        from = to;
+    }
+    out.proven.reserve(count);
+    out.proven
+        .extend(run.into_iter().zip(proven_hashes).zip(twins).filter_map(
+            |(((mut entry, _), hash), twin)| {
+                if let Some(signature) = twin {
+                    entry.signature = signature;
                 }
-                valid
-            } else {
-                let counter = if vouching.is_empty() {
-                    &mut out.unproven
-                } else {
-                    &mut out.forged
-                };
-                *counter.entry(author.clone()).or_default() += 1;
-                false
-            };
-            if is_proven && repeat_of.is_none() {
-                group_proven.push((hash, entry.signature));
-                if seq > 0 {
-                    group_links.push(entry.previous);
-                }
+                hash.map(|hash| ProvenEntry { entry, hash })
+            },
+        ));
+    out
+}
+
+/// Proves the entries of one author (`run`, ascending by sequence), walked
+/// from the highest sequence down, since a proven entry vouches for the one
+/// before it; fills `slots` with the hashes of proven entries and `twins`
+/// with the signatures exact repeats take, and counts the rest in `out`.
+fn verify_author(
+    channel: &ChannelId,
+    stream: &StreamId,
+    run: &[(LogEntry, Option<EntryHash>)],
+    slots: &mut [Option<EntryHash>],
+    twins: &mut [Option<Option<Signature>>],
+    out: &mut Verification,
+) {
+    // Entries arrive grouped by sequence, highest first, so two small lists
+    // replace maps: the links of the proven entries of the group just above
+    // (they vouch for sequence `vouched_seq`), and the hashes proven in the
+    // current group, with the signature of the copy that was proven (exact
+    // repeats cost nothing).
+    let mut vouched_seq: Option<u64> = None;
+    let mut vouched: Vec<EntryHash> = Vec::new();
+    let mut group_seq: Option<u64> = None;
+    let mut group_proven: Vec<(EntryHash, Option<Signature>)> = Vec::new();
+    let mut group_links: Vec<EntryHash> = Vec::new();
+    for (((entry, known), slot), twin) in
+        run.iter().zip(slots.iter_mut()).zip(twins.iter_mut()).rev()
+    {
+        let hash = known.unwrap_or_else(|| entry.hash(channel, stream));
+        let seq = entry.sequence;
+        if group_seq != Some(seq) {
+            vouched_seq = group_seq.and_then(|above| above.checked_sub(1));
+            std::mem::swap(&mut vouched, &mut group_links);
+            group_links.clear();
+            group_proven.clear();
+            group_seq = Some(seq);
+        }
+        let vouching = if vouched_seq == Some(seq) {
+            vouched.as_slice()
+        } else {
+            &[]
+        };
+        let repeat_of = group_proven
+            .iter()
+            .find(|(proven, _)| *proven == hash)
+            .map(|&(_, signature)| signature);
+        let is_proven = if let Some(signature) = repeat_of {
+            *twin = Some(signature);
+            true
+        } else if vouching.contains(&hash) {
+            true
+        } else if entry.signature.is_some() {
+            let valid = entry.verify_signature_of(&hash).is_ok();
+            if !valid {
+                *out.forged.entry(entry.author.clone()).or_default() += 1;
             }
-            if is_proven {
-                *slot = Some(hash);
+            valid
+        } else {
+            let counter = if vouching.is_empty() {
+                &mut out.unproven
+            } else {
+                &mut out.forged
+            };
+            *counter.entry(entry.author.clone()).or_default() += 1;
+            false
+        };
+        if is_proven && repeat_of.is_none() {
+            group_proven.push((hash, entry.signature));
+            if seq > 0 {
+                group_links.push(entry.previous);
             }
         }
-        out.proven
-            .extend(run.into_iter().zip(hashes).zip(twins).filter_map(
-                |(((mut entry, _), hash), twin)| {
-                    if let Some(signature) = twin {
-                        entry.signature = signature;
-                    }
-                    hash.map(|hash| ProvenEntry { entry, hash })
-                },
-            ));
+        if is_proven {
+            *slot = Some(hash);
+        }
     }
-    out
 }
 
 #[cfg(test)]

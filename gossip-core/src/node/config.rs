@@ -80,6 +80,9 @@ pub struct Config {
     /// the next request). Default 4 096.
     pub max_delta_entries: usize,
     /// Most payload bytes sent in answer to one delta request. Default 4 MiB.
+    /// An answer to a request is also cut at seven eighths of the
+    /// transport's frame limit, so that it travels as one frame and the
+    /// requester asks for the next part as soon as it has decoded it.
     pub max_delta_bytes: u64,
     /// How often retention policies are applied. Default 30 s.
     pub retention_interval: Duration,

@@ -60,6 +60,7 @@ pub struct RunEntry {
     /// When the author wrote it.
     pub timestamp: Hlc,
     /// The payload.
+    #[serde(deserialize_with = "crate::shared_payload::deserialize")]
     pub payload: Bytes,
     /// The author's signature (on the run's signed ends only).
     pub signature: Option<Signature>,
@@ -218,8 +219,7 @@ impl AuthorPush {
         let run = self
             .entries
             .into_iter()
-            .map(|e| (e.timestamp, e.payload, e.signature))
-            .collect();
+            .map(|e| (e.timestamp, e.payload, e.signature));
         let rebuilt = rebuild_run(
             (&channel, &stream),
             author,

@@ -128,6 +128,7 @@ impl Driver {
         self.peers.remove(peer);
         self.peer_sync.forget_peer(peer);
         self.author_pushes.forget_peer(peer);
+        self.pulls.forget_peer(peer);
         self.engines.swim.remove_member(peer);
         Ok(())
     }

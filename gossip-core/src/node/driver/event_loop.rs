@@ -174,7 +174,7 @@ impl Driver {
                 return;
             }
         }
-        let message = match codec::decode(&frame, self.link.max_frame_len()) {
+        let message = match codec::decode_shared(&frame, self.link.max_frame_len()) {
             Ok(message) => message,
             Err(error) => {
                 self.stats.malformed_frames += 1;

@@ -14,6 +14,7 @@ use crate::{
         StreamId, VersionVector, MAX_SEQUENCE,
     },
     error::Error,
+    shared_payload,
 };
 
 /// Where received entries that cannot be merged yet wait.
@@ -255,7 +256,9 @@ impl Driver {
             input = input.from_peer(from);
         }
         let buffer = &mut self.replica.buffer;
+        let delivered = entries.iter().map(|e| e.payload.len()).sum();
         let mut outcome = merge_hashed_entries(buffer, &input, &held, entries, hashes);
+        shared_payload::unshare_unless_mostly_kept(&mut outcome.accepted, delivered);
         if let Some(from) = from {
             let quarantined = std::mem::take(&mut outcome.quarantined);
             self.hold(Held::Quarantine, channel_id, stream, from, quarantined);
@@ -358,9 +361,11 @@ impl Driver {
         let share = (capacity / 4).max(1);
         let mut from_peer = held.iter().filter(|h| h.from == *from).count();
         let mut dropped: BTreeMap<NodeId, usize> = BTreeMap::new();
-        for entry in entries {
+        for mut entry in entries {
             if held.len() < capacity && from_peer < share {
                 from_peer += 1;
+                // Held entries must not keep the frame they came in alive.
+                shared_payload::unshare(std::slice::from_mut(&mut entry));
                 held.push(Quarantined {
                     channel: channel.clone(),
                     stream: stream.clone(),

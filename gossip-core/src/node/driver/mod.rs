@@ -37,6 +37,7 @@ mod link;
 mod membership;
 mod peer_sync;
 mod peers;
+mod pulls;
 mod receipts;
 mod replica;
 mod replication;
@@ -90,6 +91,8 @@ pub(crate) struct Driver {
     acks: acks::Acks,
     /// What lets pushes of authors' own entries leave links out.
     author_pushes: author_push::AuthorPushes,
+    /// The delta request last sent to each peer, continued while it has more.
+    pulls: pulls::Pulls,
 }
 
 impl Driver {
@@ -132,6 +135,7 @@ impl Driver {
             receipts: receipts::Receipts::default(),
             acks: acks::Acks::default(),
             author_pushes: author_push::AuthorPushes::default(),
+            pulls: pulls::Pulls::default(),
             config,
         })
     }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use tracing::Instrument;
 
-use super::{engines::worth_sending, ingest::Origin, Driver};
+use super::{engines::worth_sending, ingest::Origin, pulls::Next, Driver};
 use crate::{
     domain::{
         drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, StreamId,
@@ -14,7 +14,7 @@ use crate::{
     node::serve_budget::Allowance,
     protocol::{
         anti_entropy::{AntiEntropy, DeltaPlan},
-        codec, DigestResponse, Message, MessageKind,
+        codec, DeltaRequest, DigestResponse, Message, MessageKind,
     },
 };
 
@@ -106,8 +106,7 @@ impl Driver {
                 let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let outcome = AntiEntropy::on_digest_response(index, channels, &from, &response);
                 if let Some(request) = outcome.request {
-                    let frames = codec::delta_request_frames(request, self.link.max_frame_len());
-                    self.send_frames(&from, frames).await;
+                    self.send_delta_request(&from, request).await;
                 }
                 // A peer that is pulling from this node already asks for
                 // everything it lacks: sending it unasked would duplicate that.
@@ -115,7 +114,7 @@ impl Driver {
                     .peers
                     .served_within(&from, self.config.gossip_interval * 2);
                 if !outcome.to_send.is_empty() && !serving {
-                    self.send_deltas(&from, response.session, outcome.to_send)
+                    self.send_deltas(&from, response.session, outcome.to_send, false)
                         .await;
                 }
             }
@@ -127,10 +126,31 @@ impl Driver {
                 self.learn_from_delta_request(&from, &request);
                 let (index, channels) = (&self.replica.index, &self.replica.channels);
                 let plans = AntiEntropy::plan_deltas(index, channels, &from, &request.wants);
-                self.send_deltas(&from, request.session, plans).await;
+                self.send_deltas(&from, request.session, plans, true).await;
             }
             Message::DeltaResponse(response) => {
                 self.peers.pulling_from(&from);
+                // Ask for the next part before merging this one: the peer
+                // reads and sends it meanwhile (see `pulls`).
+                let ours = self
+                    .peers
+                    .sessions()
+                    .expects_digest(&from, response.session, now);
+                let next = if ours {
+                    self.pulls.answered(&from, &response)
+                } else {
+                    Next::Nothing
+                };
+                let new_round = next == Next::NewRound;
+                if let Next::Continue(request) = next {
+                    let frames = codec::delta_request_frames(request, self.link.max_frame_len());
+                    self.send_frames(&from, frames).await;
+                    // Let the tasks that carry the request (a connection's
+                    // writer, an in-process peer) run before the merge below
+                    // keeps this one busy: a task woken by this one waits
+                    // for it to yield on tokio's runtime.
+                    tokio::task::yield_now().await;
+                }
                 for delta in response.deltas {
                     let Delta {
                         channel,
@@ -146,12 +166,9 @@ impl Driver {
                     self.merge(origin, &channel, &stream, entries, hashes.0, base)
                         .await;
                 }
-                let ours = self
-                    .peers
-                    .sessions()
-                    .expects_digest(&from, response.session, now);
-                if response.more && ours {
-                    // The sender had more than one answer carries: ask again at once.
+                if new_round {
+                    // The sender had more than one answer carries and the
+                    // request is not known: ask again through a new round.
                     self.gossip_round(Some(from)).await;
                 }
             }
@@ -162,6 +179,14 @@ impl Driver {
             }
             Message::Ping(_) | Message::Ack(_) | Message::PingReq(_) | Message::Nack(_) => {}
         }
+    }
+
+    /// Sends `request` to `peer`, opening a pull whose answers are
+    /// continued while they say `more`.
+    async fn send_delta_request(&mut self, peer: &NodeId, request: DeltaRequest) {
+        self.pulls.sent(peer, request.clone());
+        let frames = codec::delta_request_frames(request, self.link.max_frame_len());
+        self.send_frames(peer, frames).await;
     }
 
     /// Proofs of this node's compaction base for the authors of `base`: the
@@ -205,8 +230,9 @@ impl Driver {
         proofs
     }
 
-    /// Reads the planned ranges (within the configured budget) and sends them.
-    async fn send_deltas(&mut self, to: &NodeId, session: u64, plans: Vec<DeltaPlan>) {
+    /// Reads the planned ranges (within the configured budget) and sends
+    /// them: in answer to `to`'s request (`asked`), or unasked.
+    async fn send_deltas(&mut self, to: &NodeId, session: u64, plans: Vec<DeltaPlan>, asked: bool) {
         let now = self.timers.now_ms();
         let Some((entries_allowed, bytes_allowed)) = self.allowance(to, now) else {
             return;
@@ -216,7 +242,15 @@ impl Driver {
             (entries_allowed as usize) < max_entries || bytes_allowed < self.config.max_delta_bytes;
         let mut entries_left =
             max_entries.min(usize::try_from(entries_allowed).unwrap_or(usize::MAX));
+        // An answer takes at most about one frame: the requester continues
+        // the pull as soon as it has decoded it (see `pulls`), and this node
+        // reads the next part while the requester merges this one. Deltas
+        // sent unasked are not continued: they take what the budget allows.
+        let one_frame = (self.link.max_frame_len() as u64 / 8).saturating_mul(7);
         let mut bytes_left = self.config.max_delta_bytes.min(bytes_allowed);
+        if asked {
+            bytes_left = bytes_left.min(one_frame.max(1));
+        }
         let (entries_budget, bytes_budget) = (entries_left, bytes_left);
         let mut deltas = Vec::new();
         let mut more = false;

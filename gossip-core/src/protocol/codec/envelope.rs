@@ -108,6 +108,27 @@ pub fn decode(frame: &[u8], max_frame_len: usize) -> Result<Message, DecodeError
     })
 }
 
+/// As [`decode`], for a frame held in [`Bytes`]: the payloads of the
+/// entries it carries are slices of `frame` rather than copies (zero-copy),
+/// so they keep `frame`'s buffer alive for as long as they live.
+///
+/// ```
+/// use bytes::Bytes;
+/// use gossip_core::protocol::{codec, Message, Ping};
+///
+/// let ping = Message::Ping(Ping { probe: 7, incarnation: 1, updates: vec![] });
+/// let frame: Bytes = codec::encode(&ping);
+/// assert_eq!(codec::decode_shared(&frame, 64 * 1024)?, ping);
+/// # Ok::<(), gossip_core::DecodeError>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_shared(frame: &Bytes, max_frame_len: usize) -> Result<Message, DecodeError> {
+    crate::shared_payload::sharing(frame, || decode(frame, max_frame_len))
+}
+
 fn decode_body<'de, T: Deserialize<'de>>(
     kind: MessageKind,
     body: &'de [u8],

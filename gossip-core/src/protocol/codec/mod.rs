@@ -34,11 +34,15 @@
 //! Every frame of a split delta response is a complete
 //! [`DeltaResponse`](super::DeltaResponse) whose deltas merge on their own,
 //! so the receiver needs no reassembly. `more` tells the receiver to send
-//! another [`DeltaRequest`](super::DeltaRequest) once it has merged what it
-//! got, so it is carried by the **last frame only**: every other frame says
-//! `more: false`. The receiver therefore asks again at most once per
-//! response, and not before the sender has handed over everything it
-//! prepared for this one.
+//! another [`DeltaRequest`](super::DeltaRequest), which a node does as soon
+//! as the frame arrives (before merging it, so that the sender prepares the
+//! next part meanwhile), so it is carried by the **last frame only**: every
+//! other frame says `more: false`. The receiver therefore asks again at most
+//! once per response, and not before the sender has handed over everything
+//! it prepared for this one.
+//!
+//! [`decode_shared`] decodes a frame held in [`Bytes`](bytes::Bytes)
+//! without copying payloads: they share the frame's buffer.
 //!
 //! The anti-entropy requests and digests are split too
 //! ([`digest_request_frames`], [`digest_response_frames`],
@@ -54,6 +58,6 @@ mod split_sync;
 #[cfg(test)]
 mod tests;
 
-pub use envelope::{decode, encode, encoded_len, HEADER_LEN};
+pub use envelope::{decode, decode_shared, encode, encoded_len, HEADER_LEN};
 pub use split::{delta_response_frames, push_frames};
 pub use split_sync::{delta_request_frames, digest_request_frames, digest_response_frames};

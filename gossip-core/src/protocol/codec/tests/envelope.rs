@@ -9,7 +9,7 @@ use super::{message, varint, MAX};
 use crate::{
     error::DecodeError,
     protocol::{
-        codec::{decode, encode, encoded_len},
+        codec::{decode, decode_shared, encode, encoded_len},
         messages::{Message, MessageKind, Ping, PROTOCOL_VERSION},
     },
 };
@@ -22,6 +22,26 @@ proptest! {
         prop_assert_eq!(frame.first().copied(), Some(PROTOCOL_VERSION));
         prop_assert_eq!(frame.get(1).copied(), Some(message.kind() as u8));
         prop_assert_eq!(decode(&frame, frame.len()), Ok(message));
+    }
+
+    #[test]
+    fn a_shared_decode_equals_a_copying_one_and_shares_payloads(message in message()) {
+        let frame = encode(&message);
+        let shared = decode_shared(&frame, frame.len());
+        prop_assert_eq!(&shared, &Ok(message));
+        let inside = |p: &[u8]| {
+            let start = frame.as_ptr() as usize;
+            p.is_empty() || (p.as_ptr() as usize >= start && p.as_ptr() as usize + p.len() <= start + frame.len())
+        };
+        let payloads: Vec<bytes::Bytes> = match shared {
+            Ok(Message::DeltaResponse(r)) => r.deltas.into_iter().flat_map(|d| d.entries).map(|e| e.payload).collect(),
+            Ok(Message::Push(p)) => p.entries.into_iter().map(|e| e.payload).collect(),
+            Ok(Message::AuthorPush(p)) => p.entries.into_iter().map(|e| e.payload).collect(),
+            _ => Vec::new(),
+        };
+        for payload in payloads {
+            prop_assert!(inside(&payload), "a payload was copied");
+        }
     }
 
     #[test]
