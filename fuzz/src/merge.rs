@@ -699,23 +699,10 @@ pub fn sample_frames() -> [(String, Vec<u8>); 2] {
         stream: s.clone(),
         entries: vec![first],
     }));
-    let b1 = LogEntry::new(
-        bob.node_id().clone(),
-        1,
-        Hlc::from_u64(2 << 16),
-        b"b1".to_vec(),
-    );
-    let b2 = LogEntry::new(
-        bob.node_id().clone(),
-        2,
-        Hlc::from_u64(3 << 16),
-        b"b2".to_vec(),
-    )
-    .linked_to(b1.hash(c, s))
-    .sign(bob, c, s);
+    let bobs = bob_run(bob, c, s, 2);
     let delta = codec::encode(&Message::DeltaResponse(DeltaResponse {
         session: 9,
-        deltas: vec![Delta::new(c.clone(), s.clone(), Vec::new(), vec![b1, b2])],
+        deltas: vec![Delta::new(c.clone(), s.clone(), Vec::new(), bobs)],
         more: true,
     }));
     [
@@ -730,29 +717,32 @@ fn author_push_frame() -> Vec<u8> {
     let people = people();
     let bob = &people.identities[1];
     let (c, s) = (&people.channel, &people.stream);
-    let b1 = LogEntry::new(
-        bob.node_id().clone(),
-        1,
-        Hlc::from_u64(2 << 16),
-        b"b1".to_vec(),
-    );
-    let b2 = LogEntry::new(
-        bob.node_id().clone(),
-        2,
-        Hlc::from_u64(3 << 16),
-        b"b2".to_vec(),
-    )
-    .linked_to(b1.hash(c, s));
-    let b3 = LogEntry::new(
-        bob.node_id().clone(),
-        3,
-        Hlc::from_u64(4 << 16),
-        b"b3".to_vec(),
-    )
-    .linked_to(b2.hash(c, s))
-    .sign(bob, c, s);
-    let push = AuthorPush::of_run(c.clone(), s.clone(), &[b3], false).expect("one run");
+    let b3 = bob_run(bob, c, s, 3).split_off(2);
+    let push = AuthorPush::of_run(c.clone(), s.clone(), &b3, false).expect("one run");
     codec::encode(&Message::AuthorPush(push)).to_vec()
+}
+
+/// Bob's entries 1 to `len` of the sample run ("b1" at 2 << 16, then one
+/// step of the clock each), linked, the last one signed.
+fn bob_run(bob: &Identity, c: &ChannelId, s: &StreamId, len: u64) -> Vec<LogEntry> {
+    let mut run: Vec<LogEntry> = Vec::new();
+    for sequence in 1..=len {
+        let entry = LogEntry::new(
+            bob.node_id().clone(),
+            sequence,
+            Hlc::from_u64((sequence + 1) << 16),
+            format!("b{sequence}").into_bytes(),
+        );
+        let previous = run.last().map(|p| p.hash(c, s));
+        run.push(match previous {
+            Some(hash) => entry.linked_to(hash),
+            None => entry,
+        });
+    }
+    if let Some(last) = run.pop() {
+        run.push(last.sign(bob, c, s));
+    }
+    run
 }
 
 #[cfg(test)]

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use gossip_core::{
-    protocol::{codec, AuthorPush, DeltaResponse, Message, Push},
-    raw::{BaseProof, BaseRefusal, Delta},
-    Config, Error, Hlc, LogEntry, RetentionPolicy, StreamConfig, SyncError, Transport,
-    TransportEvent,
+    protocol::{codec, AuthorPush, DeltaResponse, DigestResponse, Message, Push},
+    raw::{BaseProof, BaseRefusal, ChannelDigest, Delta, StreamDigest},
+    Config, EntryHash, Error, Hlc, LogEntry, RetentionPolicy, StreamConfig, SyncError, Transport,
+    TransportEvent, VersionVector,
 };
 use gossip_transport_memory::MemoryTransport;
 use integration_tests::{identity, node_id, Cluster, EPOCH_MS};
@@ -357,4 +357,115 @@ async fn an_author_push_speaks_only_for_its_sender() {
         .await
         .unwrap()
         .expect("the honest nodes still sync");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn answers_to_a_pull_cannot_grow_the_request_they_are_sent_back() {
+    let (cluster, rogue) = with_a_rogue_member(26).await;
+    let (channel, stream) = (cluster.channel.clone(), cluster.stream.clone());
+    // The rogue's own log, which it may write: one genuine entry per answer.
+    let mut own_previous = EntryHash::GENESIS;
+    let mut own_next = 1;
+    let mut continuations = Vec::new();
+    let mut pulling = None;
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while continuations.len() < 3 {
+            let TransportEvent::Frame { from, frame } = rogue.recv().await.unwrap() else {
+                continue;
+            };
+            match codec::decode(&frame, 1 << 20) {
+                // "I hold a thousand entries of my own": the honest node
+                // pulls them.
+                Ok(Message::DigestRequest(request)) if pulling.is_none() => {
+                    let mut version = VersionVector::new();
+                    version.raise(&node_id(0), TEN as u64);
+                    version.raise(&node_id(2), 1000);
+                    let digest = StreamDigest::new(stream.clone(), version, VersionVector::new());
+                    let response = DigestResponse {
+                        session: request.session,
+                        digests: vec![ChannelDigest::new(channel.clone(), vec![digest])],
+                    };
+                    let frame = codec::encode(&Message::DigestResponse(response));
+                    rogue.send(&from, frame).await.unwrap();
+                    pulling = Some(from);
+                }
+                Ok(Message::DeltaRequest(request)) if pulling.as_ref() == Some(&from) => {
+                    if own_next > 1 {
+                        continuations.push(request.clone());
+                    }
+                    // The answer: 200 entries by invented authors, each the
+                    // first of its log, and the rogue's next real entry,
+                    // saying there is more.
+                    let mut entries: Vec<LogEntry> = (0..200)
+                        .map(|i| {
+                            let fake = identity(1000 + own_next * 200 + i);
+                            let hlc = Hlc::new(EPOCH_MS, 0).unwrap();
+                            LogEntry::new(fake.node_id().clone(), 1, hlc, b"fake".to_vec())
+                                .sign(&fake, &channel, &stream)
+                        })
+                        .collect();
+                    let own = LogEntry::new(
+                        node_id(2),
+                        own_next as u64,
+                        Hlc::new(EPOCH_MS, own_next as u16).unwrap(),
+                        b"own".to_vec(),
+                    )
+                    .linked_to(own_previous);
+                    own_previous = own.hash(&channel, &stream);
+                    own_next += 1;
+                    entries.push(own.sign(&identity(2), &channel, &stream));
+                    let response = DeltaResponse {
+                        session: request.session,
+                        deltas: vec![Delta::new(channel.clone(), stream.clone(), vec![], entries)],
+                        more: true,
+                    };
+                    let frame = codec::encode(&Message::DeltaResponse(response));
+                    rogue.send(&from, frame).await.unwrap();
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the honest node continues its pull while the rogue's own entries advance it");
+    // Each continuation states the two real authors only: the invented
+    // ones never reach the request.
+    for (i, request) in continuations.iter().enumerate() {
+        for want in &request.wants {
+            let authors: Vec<_> = want.have.iter().map(|(author, _)| author.clone()).collect();
+            assert!(
+                authors.iter().all(|a| *a == node_id(0) || *a == node_id(2)),
+                "continuation {i} states {} authors",
+                authors.len()
+            );
+        }
+    }
+    let last = &continuations[2].wants[0].have;
+    assert_eq!(
+        (last.get(&node_id(0)), last.get(&node_id(2))),
+        (TEN as u64, 3)
+    );
+    // Nothing by an invented author was stored; the honest nodes still sync.
+    let puller = pulling.unwrap();
+    let index = (0..2).find(|i| node_id(*i) == puller).unwrap();
+    let held = cluster.entries(index).await.unwrap();
+    assert!(held
+        .iter()
+        .all(|e| e.author == node_id(0) || e.author == node_id(2)));
+    // The rogue's four genuine entries were taken, one per answer.
+    assert_eq!(held.iter().filter(|e| e.author == node_id(2)).count(), 4);
+    cluster.append(0, b"after".to_vec()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        for i in 0..2 {
+            loop {
+                let entries = cluster.entries(i).await.unwrap();
+                if entries.iter().filter(|e| e.author == node_id(0)).count() > TEN {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    })
+    .await
+    .expect("the honest nodes still sync");
 }

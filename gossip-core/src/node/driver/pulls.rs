@@ -12,19 +12,34 @@
 //!
 //! An entry the merge then refuses leaves a gap the continuation skipped;
 //! the next anti-entropy round finds it like any other gap.
+//!
+//! The answer comes from the network, so it is not trusted to shape the
+//! request: an entry advances the request only when the channel's control
+//! log allows its author to write it (so a member answering with entries
+//! by invented authors cannot grow the request it is sent back), and an
+//! answer that advances nothing is not continued (the same request would
+//! only fetch the same answer again); the next timer round resumes.
 
 use std::collections::HashMap;
 
 use crate::{
-    domain::{Delta, NodeId},
+    domain::{ChannelId, Delta, NodeId, StreamId},
     protocol::{DeltaRequest, DeltaResponse},
 };
 
 /// The delta request last sent to each peer (bounded: one per peer).
 #[derive(Debug, Default)]
 pub(super) struct Pulls {
-    /// Each request as it stands: advanced past every answer so far.
-    by_peer: HashMap<NodeId, DeltaRequest>,
+    by_peer: HashMap<NodeId, Pull>,
+}
+
+/// One peer's pull.
+#[derive(Debug)]
+struct Pull {
+    /// The request as it stands: advanced past every answer so far.
+    request: DeltaRequest,
+    /// Whether the answers since the request was last sent advanced it.
+    advanced: bool,
 }
 
 /// What to do about an answer (see [`Pulls::answered`]).
@@ -32,7 +47,8 @@ pub(super) struct Pulls {
 pub(super) enum Next {
     /// Send this continuation now.
     Continue(DeltaRequest),
-    /// Nothing: the pull is complete, or continues in a newer session.
+    /// Nothing: the pull is complete, continues in a newer session, or
+    /// made no progress (the next timer round resumes it).
     Nothing,
     /// The answer says `more` but its request is not known here: ask
     /// again through a new round.
@@ -42,32 +58,43 @@ pub(super) enum Next {
 impl Pulls {
     /// This node sent `peer` `request` (its continuations replace it).
     pub(super) fn sent(&mut self, peer: &NodeId, request: DeltaRequest) {
-        self.by_peer.insert(peer.clone(), request);
+        let pull = Pull {
+            request,
+            advanced: false,
+        };
+        self.by_peer.insert(peer.clone(), pull);
     }
 
-    /// An answer from `peer`: advances the request it answers
-    /// past the entries it carries, and says what to ask next when the
-    /// answer says the peer holds more.
-    pub(super) fn answered(&mut self, peer: &NodeId, response: &DeltaResponse) -> Next {
-        let Some(request) = self.by_peer.get_mut(peer) else {
+    /// An answer from `peer`: advances the request it answers past the
+    /// entries it carries that `allowed` (channel, stream, author,
+    /// sequence) says their author may write, and says what to ask next
+    /// when the answer says the peer holds more.
+    pub(super) fn answered(
+        &mut self,
+        peer: &NodeId,
+        response: &DeltaResponse,
+        allowed: impl Fn(&ChannelId, &StreamId, &NodeId, u64) -> bool,
+    ) -> Next {
+        let Some(pull) = self.by_peer.get_mut(peer) else {
             return if response.more {
                 Next::NewRound
             } else {
                 Next::Nothing
             };
         };
-        if request.session != response.session {
+        if pull.request.session != response.session {
             // An older session's answer (a newer pull replaced it), or
             // deltas the peer sent unasked.
             return Next::Nothing;
         }
         for delta in &response.deltas {
-            advance(request, delta);
+            pull.advanced |= advance(&mut pull.request, delta, &allowed);
         }
-        if !response.more {
+        if !response.more || !pull.advanced {
             return Next::Nothing;
         }
-        Next::Continue(request.clone())
+        pull.advanced = false;
+        Next::Continue(pull.request.clone())
     }
 
     /// Forgets `peer` (removed from the node).
@@ -77,21 +104,31 @@ impl Pulls {
 }
 
 /// Raises the version vector `request` states for `delta`'s stream past
-/// each author's entries that continue it (contiguous from what it states).
-fn advance(request: &mut DeltaRequest, delta: &Delta) {
+/// each author's entries that continue it (contiguous from what it states)
+/// and that `allowed` admits; returns whether it raised any.
+fn advance(
+    request: &mut DeltaRequest,
+    delta: &Delta,
+    allowed: impl Fn(&ChannelId, &StreamId, &NodeId, u64) -> bool,
+) -> bool {
     let Some(want) = request
         .wants
         .iter_mut()
         .find(|w| w.channel == delta.channel && w.stream == delta.stream)
     else {
-        return;
+        return false;
     };
+    let mut advanced = false;
     for entry in &delta.entries {
         let held = want.have.get(&entry.author);
-        if held.checked_add(1) == Some(entry.sequence) {
+        if held.checked_add(1) == Some(entry.sequence)
+            && allowed(&want.channel, &want.stream, &entry.author, entry.sequence)
+        {
             want.have.raise(&entry.author, entry.sequence);
+            advanced = true;
         }
     }
+    advanced
 }
 
 #[cfg(test)]
@@ -142,6 +179,11 @@ mod tests {
         }
     }
 
+    /// Every author may write.
+    fn anyone(_: &ChannelId, _: &StreamId, _: &NodeId, _: u64) -> bool {
+        true
+    }
+
     fn continuation(next: Next) -> DeltaRequest {
         match next {
             Next::Continue(request) => request,
@@ -155,7 +197,7 @@ mod tests {
         let peer = node("holder");
         pulls.sent(&peer, request(7, &[("a", 2)]));
         let entries = vec![entry("a", 3), entry("a", 4), entry("b", 1), entry("b", 2)];
-        let next = continuation(pulls.answered(&peer, &response(7, entries, true)));
+        let next = continuation(pulls.answered(&peer, &response(7, entries, true), anyone));
         assert_eq!(next.session, 7);
         let have = &next.wants.first().unwrap().have;
         assert_eq!(have.get(&node("a")), 4);
@@ -168,8 +210,10 @@ mod tests {
         let peer = node("holder");
         pulls.sent(&peer, request(7, &[("a", 2)]));
         // 5 does not follow 2: the continuation still asks from 2.
-        let next = continuation(pulls.answered(&peer, &response(7, vec![entry("a", 5)], true)));
-        assert_eq!(next.wants.first().unwrap().have.get(&node("a")), 2);
+        let entries = vec![entry("a", 5), entry("b", 1)];
+        let next = continuation(pulls.answered(&peer, &response(7, entries, true), anyone));
+        let have = &next.wants.first().unwrap().have;
+        assert_eq!((have.get(&node("a")), have.get(&node("b"))), (2, 1));
     }
 
     #[test]
@@ -179,18 +223,58 @@ mod tests {
         pulls.sent(&peer, request(7, &[]));
         // An older session's answer: a newer pull is under way.
         let stale = response(6, vec![entry("a", 1)], true);
-        assert_eq!(pulls.answered(&peer, &stale), Next::Nothing);
+        assert_eq!(pulls.answered(&peer, &stale, anyone), Next::Nothing);
         // A frame without `more` asks nothing, but still advances the
         // request, so that the frame with `more` continues from there.
         let first = response(7, vec![entry("a", 1)], false);
-        assert_eq!(pulls.answered(&peer, &first), Next::Nothing);
-        let next = continuation(pulls.answered(&peer, &response(7, vec![entry("a", 2)], true)));
+        assert_eq!(pulls.answered(&peer, &first, anyone), Next::Nothing);
+        let next =
+            continuation(pulls.answered(&peer, &response(7, vec![entry("a", 2)], true), anyone));
         assert_eq!(next.wants.first().unwrap().have.get(&node("a")), 2);
         // Once forgotten, an answer with more is asked for anew.
         pulls.forget_peer(&peer);
         let more = response(7, vec![entry("a", 3)], true);
-        assert_eq!(pulls.answered(&peer, &more), Next::NewRound);
+        assert_eq!(pulls.answered(&peer, &more, anyone), Next::NewRound);
         let last = response(7, vec![], false);
-        assert_eq!(pulls.answered(&node("other"), &last), Next::Nothing);
+        assert_eq!(pulls.answered(&node("other"), &last, anyone), Next::Nothing);
+    }
+
+    #[test]
+    fn entries_by_authors_the_channel_does_not_allow_leave_the_request_as_it_was() {
+        let mut pulls = Pulls::default();
+        let peer = node("rogue");
+        pulls.sent(&peer, request(7, &[("a", 2)]));
+        let only_a = |_: &ChannelId, _: &StreamId, author: &NodeId, _: u64| *author == node("a");
+        // A thousand invented authors, each at sequence 1, and one real
+        // entry: only the real one advances the request.
+        let mut entries: Vec<LogEntry> =
+            (0..1000).map(|i| entry(&format!("fake-{i}"), 1)).collect();
+        entries.push(entry("a", 3));
+        let next = continuation(pulls.answered(&peer, &response(7, entries, true), only_a));
+        let have = &next.wants.first().unwrap().have;
+        assert_eq!(have.len(), 1, "the request grew: {have:?}");
+        assert_eq!(have.get(&node("a")), 3);
+        // An answer that advances nothing is not continued: asking the
+        // same again would only fetch the same answer.
+        let fakes = (0..10).map(|i| entry(&format!("fake-{i}"), 1)).collect();
+        assert_eq!(
+            pulls.answered(&peer, &response(7, fakes, true), only_a),
+            Next::Nothing
+        );
+    }
+
+    #[test]
+    fn progress_counts_across_the_frames_of_one_answer() {
+        let mut pulls = Pulls::default();
+        let peer = node("holder");
+        pulls.sent(&peer, request(7, &[]));
+        // The first frame advances; the last, with `more`, carries only
+        // entries the merge will not take: the answer as a whole advanced.
+        let first = response(7, vec![entry("a", 1)], false);
+        assert_eq!(pulls.answered(&peer, &first, anyone), Next::Nothing);
+        let only_a = |_: &ChannelId, _: &StreamId, author: &NodeId, _: u64| *author == node("a");
+        let last = response(7, vec![entry("b", 1)], true);
+        let next = continuation(pulls.answered(&peer, &last, only_a));
+        assert_eq!(next.wants.first().unwrap().have.get(&node("a")), 1);
     }
 }

@@ -7,7 +7,7 @@ use tracing::Instrument;
 use super::{engines::worth_sending, ingest::Origin, pulls::Next, Driver};
 use crate::{
     domain::{
-        drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, StreamId,
+        drop_unprovable_tails, BaseProof, ChannelId, Delta, LogEntry, NodeId, Permission, StreamId,
         VersionVector,
     },
     error::Error,
@@ -137,7 +137,13 @@ impl Driver {
                     .sessions()
                     .expects_digest(&from, response.session, now);
                 let next = if ours {
-                    self.pulls.answered(&from, &response)
+                    let channels = &self.replica.channels;
+                    let allowed = |channel: &ChannelId, stream: &StreamId, author: &NodeId, seq| {
+                        channels.get(channel).is_some_and(|c| {
+                            c.permission(stream, author, seq) == Permission::Allowed
+                        })
+                    };
+                    self.pulls.answered(&from, &response, allowed)
                 } else {
                     Next::Nothing
                 };
@@ -424,12 +430,12 @@ impl Driver {
             self.push_own(channel_id, stream, &run, targets).await;
             return;
         }
-        self.push_self_contained(channel_id, stream, entries, targets)
-            .await;
+        self.send_pushes(channel_id, stream, entries, targets).await;
     }
 
-    /// Pushes `entries` of one stream to `targets` as [`Push`](crate::protocol::Push)es, every
-    /// run naming its author and first link, split into frames.
+    /// Pushes `entries` of one stream to `targets` (their provable part) as
+    /// [`Push`](crate::protocol::Push)es, every run naming its author and
+    /// first link, split into frames.
     pub(super) async fn push_self_contained(
         &mut self,
         channel_id: &ChannelId,
@@ -438,6 +444,17 @@ impl Driver {
         targets: Vec<NodeId>,
     ) {
         drop_unprovable_tails(&mut entries);
+        self.send_pushes(channel_id, stream, entries, targets).await;
+    }
+
+    /// Sends `entries`, all provable, to `targets` as self-contained pushes.
+    async fn send_pushes(
+        &mut self,
+        channel_id: &ChannelId,
+        stream: &StreamId,
+        entries: Vec<LogEntry>,
+        targets: Vec<NodeId>,
+    ) {
         if entries.is_empty() || targets.is_empty() {
             return;
         }
