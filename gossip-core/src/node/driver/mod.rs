@@ -93,6 +93,9 @@ pub(crate) struct Driver {
     author_pushes: author_push::AuthorPushes,
     /// The delta request last sent to each peer, continued while it has more.
     pulls: pulls::Pulls,
+    /// The mean size of the entries last read to serve deltas, which sizes
+    /// the next reads (see `replication::read_page_len`).
+    served_entry_size: Option<u64>,
 }
 
 impl Driver {
@@ -136,6 +139,7 @@ impl Driver {
             acks: acks::Acks::default(),
             author_pushes: author_push::AuthorPushes::default(),
             pulls: pulls::Pulls::default(),
+            served_entry_size: None,
             config,
         })
     }

@@ -22,13 +22,13 @@ use crate::{
 const READ_PAGE: usize = 512;
 
 /// Fewest entries read from the store at once (unless the range has fewer),
-/// and how many the first read of an answer takes, before the entries' size
-/// is known.
+/// and how many the node's first read takes, before any entry's size is
+/// known.
 const MIN_READ_PAGE: usize = 16;
 
 /// How many entries to read next: what the range and the entry budget leave,
 /// at most [`READ_PAGE`], and no more than the bytes left hold at the
-/// `mean` size of the entries read so far (a store copies what it reads:
+/// `mean` size of the entries last read (a store copies what it reads:
 /// reading 512 entries of 32 KiB to send 27 cost 16 MiB a frame).
 fn read_page_len(
     range_left: u64,
@@ -288,8 +288,6 @@ impl Driver {
         let (entries_budget, bytes_budget) = (entries_left, bytes_left);
         let mut deltas = Vec::new();
         let mut more = false;
-        // The mean size of the entries read so far (see `read_page_len`).
-        let mut mean_size = None;
         'plans: for plan in plans {
             let mut entries: Vec<LogEntry> = Vec::new();
             for range in &plan.ranges {
@@ -307,8 +305,12 @@ impl Driver {
                         more = true;
                         break;
                     }
-                    let want =
-                        read_page_len(range.up_to - after, entries_left, bytes_left, mean_size);
+                    let want = read_page_len(
+                        range.up_to - after,
+                        entries_left,
+                        bytes_left,
+                        self.served_entry_size,
+                    );
                     let page = match self
                         .store
                         .read_author(&plan.channel, &plan.stream, &range.author, after, want)
@@ -323,7 +325,7 @@ impl Driver {
                     let Some(last) = page.last() else { break };
                     after = last.sequence;
                     let page_bytes: u64 = page.iter().map(LogEntry::size_bytes).sum();
-                    mean_size = Some(page_bytes / page.len() as u64);
+                    self.served_entry_size = Some(page_bytes / page.len() as u64);
                     for entry in page {
                         if entry.sequence > range.up_to {
                             break;
