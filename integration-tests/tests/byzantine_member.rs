@@ -448,12 +448,22 @@ async fn answers_to_a_pull_cannot_grow_the_request_they_are_sent_back() {
     // Nothing by an invented author was stored; the honest nodes still sync.
     let puller = pulling.unwrap();
     let index = (0..2).find(|i| node_id(*i) == puller).unwrap();
-    let held = cluster.entries(index).await.unwrap();
+    // The rogue's four genuine entries are taken, one per answer (the
+    // last answer may still be on its way).
+    let held = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let held = cluster.entries(index).await.unwrap();
+            if held.iter().filter(|e| e.author == node_id(2)).count() == 4 {
+                return held;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the rogue's own entries are taken");
     assert!(held
         .iter()
         .all(|e| e.author == node_id(0) || e.author == node_id(2)));
-    // The rogue's four genuine entries were taken, one per answer.
-    assert_eq!(held.iter().filter(|e| e.author == node_id(2)).count(), 4);
     cluster.append(0, b"after".to_vec()).await.unwrap();
     tokio::time::timeout(Duration::from_secs(5), async {
         for i in 0..2 {
