@@ -31,7 +31,7 @@ pub(crate) type Res<T> = Result<T, BoxError>;
 pub(crate) type BoxTransport = Box<dyn Transport>;
 
 /// Which transport carries the frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum TransportKind {
     /// In-process network (`gossip-transport-memory`).
@@ -43,7 +43,7 @@ pub(crate) enum TransportKind {
 }
 
 /// Which store each node keeps its log in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum StoreKind {
     /// `gossip-store-memory`.
@@ -55,7 +55,7 @@ pub(crate) enum StoreKind {
 }
 
 /// Which middleware wraps the transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Stack {
     /// No layer.
@@ -97,7 +97,7 @@ pub(crate) fn stream_id() -> Res<StreamId> {
 pub(crate) async fn transports(
     kind: TransportKind,
     identities: &[Identity],
-    loss: f64,
+    faults: LinkFaults,
     seed: u64,
 ) -> Res<(Vec<BoxTransport>, Option<MemoryNetwork>)> {
     match kind {
@@ -105,8 +105,8 @@ pub(crate) async fn transports(
             let mut config = MemoryNetworkConfig::default()
                 .seed(seed)
                 .inbound_queue_capacity(65_536);
-            if loss > 0.0 {
-                config = config.default_faults(LinkFaults::none().drop(loss));
+            if !faults.is_none() {
+                config = config.default_faults(faults);
             }
             let network = MemoryNetwork::new(config);
             let mut out: Vec<BoxTransport> = Vec::new();
@@ -296,6 +296,20 @@ pub(crate) struct Spec {
     pub(crate) config: Config,
     /// Frame loss probability on every link (memory transport only).
     pub(crate) loss: f64,
+    /// Shortest and longest delay of a frame on every link (memory
+    /// transport only).
+    pub(crate) link_delay: Option<(Duration, Duration)>,
+}
+
+impl Spec {
+    /// What every link of the memory transport does to frames.
+    pub(crate) fn link_faults(&self) -> LinkFaults {
+        let faults = LinkFaults::none().drop(self.loss);
+        match self.link_delay {
+            Some((min, max)) => faults.delay(min, max),
+            None => faults,
+        }
+    }
 }
 
 /// N started nodes.
@@ -316,7 +330,8 @@ impl Cluster {
         let identities: Vec<Identity> = (0..spec.nodes).map(identity).collect();
         let ids: Vec<NodeId> = identities.iter().map(|i| i.node_id().clone()).collect();
         let dir = tempfile::tempdir()?;
-        let (transports, network) = transports(spec.transport, &identities, spec.loss, 7).await?;
+        let (transports, network) =
+            transports(spec.transport, &identities, spec.link_faults(), 7).await?;
         let wire = Arc::new(Counters::default());
         let logical = Arc::new(Counters::default());
         let mut nodes = Vec::new();

@@ -58,6 +58,18 @@ struct Args {
     /// Frame loss probability on every link (memory transport only).
     #[arg(long, default_value_t = 0.0)]
     loss: f64,
+    /// Delay of every frame on every link, in ms: `MIN,MAX` (uniform) or
+    /// one value (memory transport only; default none, `1,3` with
+    /// `--simulated`).
+    #[arg(long, value_delimiter = ',', num_args = 1..=2)]
+    link_delay_ms: Vec<u64>,
+    /// Run the latency scenario on simulated time: one thread, tokio's
+    /// paused clock, the memory transport and store. Work takes no
+    /// simulated time, so latency is what the protocol's hops and timers
+    /// cost over the links' delay, free of the machine's load and of N
+    /// nodes sharing its cores.
+    #[arg(long)]
+    simulated: bool,
     /// Appends per second of the latency scenario's writer.
     #[arg(long)]
     rate: Option<u32>,
@@ -87,6 +99,10 @@ pub(crate) struct Ctx {
     stacks: Vec<Stack>,
     nodes: Vec<usize>,
     loss: f64,
+    /// Shortest and longest delay of a frame on every link.
+    link_delay: Option<(std::time::Duration, std::time::Duration)>,
+    /// Whether time is simulated (tokio's paused clock).
+    simulated: bool,
     rate: u32,
     entries: u64,
     catchup_entries: Vec<u64>,
@@ -106,6 +122,8 @@ impl Ctx {
             "stacks": self.stacks,
             "nodes": self.nodes,
             "loss": self.loss,
+            "link_delay_ms": self.link_delay.map(|(min, max)| [min.as_millis(), max.as_millis()]),
+            "simulated_time": self.simulated,
             "cpus": std::thread::available_parallelism().map(usize::from).unwrap_or(0),
             "unix_time": std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -139,9 +157,53 @@ fn or<T>(values: Vec<T>, default: impl FnOnce() -> Vec<T>) -> Vec<T> {
     }
 }
 
-#[tokio::main]
-async fn main() -> Res<()> {
+fn main() -> Res<()> {
     let args = Args::parse();
+    let runtime = if args.simulated {
+        // Paused time advances only when every task waits: a current-thread
+        // runtime, whose one thread is the only one that can run work.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(args))
+}
+
+/// The simulated run's choices, checked: the latency scenario on the memory
+/// transport and store (anything that waits on a thread or a socket would
+/// let the paused clock jump meanwhile).
+fn check_simulated(args: &mut Args) -> Res<()> {
+    let memory_only = |t: &[TransportKind], s: &[StoreKind]| {
+        t.iter().all(|t| *t == TransportKind::Memory) && s.iter().all(|s| *s == StoreKind::Memory)
+    };
+    if args.scenarios.iter().any(|s| *s != Scenario::Latency)
+        || !memory_only(&args.transports, &args.stores)
+    {
+        return Err(
+            "--simulated runs the latency scenario on the memory transport and store only".into(),
+        );
+    }
+    args.scenarios = vec![Scenario::Latency];
+    args.transports = vec![TransportKind::Memory];
+    args.stores = vec![StoreKind::Memory];
+    if args.stacks.is_empty() {
+        args.stacks = vec![Stack::Plain];
+    }
+    if args.link_delay_ms.is_empty() {
+        args.link_delay_ms = vec![1, 3];
+    }
+    Ok(())
+}
+
+async fn run(mut args: Args) -> Res<()> {
+    if args.simulated {
+        check_simulated(&mut args)?;
+    }
     if let Some(store) = args.memory_child {
         let entries = args
             .memory_entries
@@ -158,6 +220,18 @@ async fn main() -> Res<()> {
         }),
         nodes: or(args.nodes, || vec![if quick { 4 } else { 8 }]),
         loss: args.loss.clamp(0.0, 1.0),
+        link_delay: match args.link_delay_ms[..] {
+            [] => None,
+            [ms] => Some((ms, ms)),
+            [min, max, ..] => Some((min, max.max(min))),
+        }
+        .map(|(min, max)| {
+            (
+                std::time::Duration::from_millis(min),
+                std::time::Duration::from_millis(max),
+            )
+        }),
+        simulated: args.simulated,
         rate: args.rate.unwrap_or(if quick { 200 } else { 100 }).max(1),
         entries: args.entries.unwrap_or(if quick { 30 } else { 300 }).max(1),
         catchup_entries: or(args.catchup_entries, || {

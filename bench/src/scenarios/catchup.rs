@@ -11,6 +11,8 @@ use bytes::Bytes;
 use gossip_core::Config;
 use serde_json::json;
 
+use gossip_transport_memory::LinkFaults;
+
 use crate::{
     chart,
     cluster::{
@@ -48,7 +50,7 @@ pub(crate) async fn catch_up(
     let dir = tempfile::tempdir()?;
     let identities = [identity(0), identity(1)];
     let ids = vec![node_id(0)?, node_id(1)?];
-    let (ts, network) = transports(transport, &identities, 0.0, 11).await?;
+    let (ts, network) = transports(transport, &identities, LinkFaults::none(), 11).await?;
     let wire = Arc::new(Counters::default());
     let logical = Arc::new(Counters::default());
     let mut ts = ts.into_iter();

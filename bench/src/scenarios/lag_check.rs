@@ -6,14 +6,12 @@
 //! (its control log, with every member's entries) is not what the
 //! arrivals measure.
 
-use std::{
-    collections::HashMap,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, time::Duration};
 
 use gossip_core::{Coordinator, NodeId, StreamId};
 use serde::Serialize;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// One sample of the writer's health: when, and per peer the lag reported.
 pub(crate) struct LagSample {

@@ -7,6 +7,8 @@ use bytes::Bytes;
 use gossip_core::Config;
 use serde_json::json;
 
+use gossip_transport_memory::LinkFaults;
+
 use crate::{
     cluster::{
         channel_id, identity, name, node, node_id, payload, store, stream_id, transports, wrap,
@@ -39,8 +41,13 @@ pub(crate) async fn child(kind: StoreKind, entries: u64) -> Res<()> {
     let me = identity(0);
     let id = node_id(0)?;
     let rss_start = status_bytes("VmRSS:");
-    let (ts, _network) =
-        transports(TransportKind::Memory, std::slice::from_ref(&me), 0.0, 1).await?;
+    let (ts, _network) = transports(
+        TransportKind::Memory,
+        std::slice::from_ref(&me),
+        LinkFaults::none(),
+        1,
+    )
+    .await?;
     let t = ts.into_iter().next().ok_or("transport")?;
     let counters = std::sync::Arc::new(Counters::default());
     let n = node(

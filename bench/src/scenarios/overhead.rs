@@ -38,6 +38,7 @@ fn spec(nodes: usize, transport: TransportKind, stack: Stack) -> Spec {
         stack,
         config: Config::default(),
         loss: 0.0,
+        link_delay: None,
     }
 }
 

@@ -48,6 +48,7 @@ pub(crate) async fn run(ctx: &Ctx) -> Res<()> {
                 stack: Stack::Plain,
                 config: Config::default(),
                 loss: 0.0,
+                link_delay: None,
             };
             let cluster = Cluster::start(&spec).await?;
             let writer = cluster.stream(0).await?;

@@ -10,6 +10,8 @@ use bytes::Bytes;
 use gossip_core::{NodeId, TransportErrorKind, TransportEvent};
 use serde_json::json;
 
+use gossip_transport_memory::LinkFaults;
+
 use crate::{
     cluster::{identity, name, payload, transports, BoxTransport, Res, TransportKind},
     raw,
@@ -49,7 +51,8 @@ async fn recv_frame(t: &BoxTransport, limit: Duration) -> Res<Bytes> {
 }
 
 async fn pair(kind: TransportKind, seed: u64) -> Res<(BoxTransport, BoxTransport)> {
-    let (ts, network) = transports(kind, &[identity(0), identity(1)], 0.0, seed).await?;
+    let (ts, network) =
+        transports(kind, &[identity(0), identity(1)], LinkFaults::none(), seed).await?;
     drop(network); // each in-memory transport keeps its network alive
     let mut it = ts.into_iter();
     match (it.next(), it.next()) {
