@@ -294,7 +294,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_first_push_makes_its_link_eager_and_a_run_of_duplicates_prunes_it() {
-        let mut f = Fixture::new(&OTHERS).await;
+        let (mut f, transport) = Fixture::with_transport(&OTHERS).await;
+        f.driver
+            .lifecycle(crate::node::command::Lifecycle::Start)
+            .await
+            .unwrap();
         let (c, s) = (f.channel.clone(), f.stream.clone());
         assert!(f.driver.uses_tree(&c));
         let entries = f.entries("b", 1..=2, 10);
@@ -310,14 +314,29 @@ mod tests {
         f.driver.receive_push(node("k"), push()).await;
         assert_eq!(f.driver.stats.entries_merged, 2);
         assert!(eager(&mut f).contains(&node("k")));
-        // Duplicates prune the link at the `prune_after`-th in a row.
+        // Duplicates prune the link at the `prune_after`-th in a row: `k`
+        // is told to stop, and this node still pushes to `k`.
+        let prunes_to_k = |transport: &crate::node::driver::fixture::RecordingTransport| {
+            transport
+                .take_sent()
+                .into_iter()
+                .filter(|(to, frame)| {
+                    *to == node("k")
+                        && matches!(
+                            crate::protocol::codec::decode(frame, usize::MAX),
+                            Ok(Message::Prune(_))
+                        )
+                })
+                .count()
+        };
         let prune_after = f.driver.config.lazy_push.prune_after;
         for _ in 1..prune_after {
             f.driver.receive_push(node("k"), push()).await;
-            assert!(eager(&mut f).contains(&node("k")));
         }
+        assert_eq!(prunes_to_k(&transport), 0);
         f.driver.receive_push(node("k"), push()).await;
-        assert!(!eager(&mut f).contains(&node("k")));
+        assert_eq!(prunes_to_k(&transport), 1);
+        assert!(eager(&mut f).contains(&node("k")));
         assert_eq!(f.driver.stats.entries_merged, 2);
     }
 

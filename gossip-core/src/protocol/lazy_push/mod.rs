@@ -7,8 +7,13 @@
 //! entry that anti-entropy delivered before any push did grafts its
 //! announcer too (with nothing to ask for), so that a node the tree lost is
 //! taken in again rather than fed by anti-entropy for good. A run of
-//! [`prune_after`](LazyPushConfig::prune_after) duplicate pushes makes
-//! their link lazy (`Prune`). An entry then costs about one push per
+//! [`prune_after`](LazyPushConfig::prune_after) duplicate pushes asks their
+//! sender to stop (`Prune`). A link is pruned one way, by the node it
+//! delivers to: the pruning node keeps pushing to the sender, which may
+//! have no faster parent than it (PlumTree prunes both ways; with jitter
+//! between links, two nodes racing each other's parents then pruned each
+//! other off the tree, and the node left without a parent waited for an
+//! announcement or anti-entropy). An entry then costs about one push per
 //! member plus a few announcements, not members × fanout pushes.
 //!
 //! Channels whose other members number at most the fanout do not use it:
@@ -214,9 +219,10 @@ impl LazyPush {
     ///   prune from this node meanwhile (two parents racing must not leave
     ///   this node with none).
     /// - A duplicate of what a push delivered (or this node appended: see
-    ///   [`announce`](Self::announce)) counts against the link; the
-    ///   [`prune_after`](LazyPushConfig::prune_after)-th in a row makes it
-    ///   lazy, and the reply is a `Prune`.
+    ///   [`announce`](Self::announce)) counts against the link; at the
+    ///   [`prune_after`](LazyPushConfig::prune_after)-th in a row the reply
+    ///   is a `Prune`, which makes the link lazy from the sender's side
+    ///   only: this node keeps pushing to the sender.
     /// - A duplicate of what anti-entropy delivered first keeps the link,
     ///   and asks the caller to forward the entries along the tree now
     ///   (they reach this node's subtree at tree speed, not at the next
@@ -242,8 +248,9 @@ impl LazyPush {
         if duplicate && pushed_before {
             let prune_after = self.config.prune_after;
             let tree = self.tree(channel, local);
+            // Only the sender stops (see `on_push`): this node keeps
+            // pushing to it.
             if tree.strike(from, prune_after) {
-                tree.demote(from);
                 reply.message = Some(Message::Prune(Prune {
                     channel: channel.id().clone(),
                 }));
@@ -266,7 +273,8 @@ impl LazyPush {
         reply
     }
 
-    /// `from` asked not to be pushed `channel`'s entries: the link is lazy.
+    /// `from` asked not to be pushed `channel`'s entries: the link is lazy
+    /// this way (`from` may still push to this node).
     pub fn on_prune(&mut self, channel: &Channel, local: &NodeId, from: &NodeId) {
         self.tree(channel, local).demote(from);
     }

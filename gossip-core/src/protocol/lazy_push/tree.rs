@@ -12,8 +12,8 @@ use crate::domain::{Channel, NodeId, SeededRng};
 /// Formed on first use from `fanout` random members; a member who joins
 /// later becomes eager with probability `fanout / members`, so that every
 /// member keeps about `fanout` nodes pushing to it whenever it joined. A
-/// run of duplicate pushes demotes their sender (PRUNE), a first delivery
-/// or a graft promotes it, as in PlumTree. Only members of the channel are
+/// member's PRUNE (it got a run of duplicates from this node) demotes it; a
+/// first delivery from a member or its graft promotes it, as in PlumTree. Only members of the channel are
 /// ever eager, known or counted, so every map is bounded by the channel's
 /// membership.
 #[derive(Debug, Clone, Default)]
